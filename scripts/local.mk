@@ -1,0 +1,2 @@
+dist_sbin_SCRIPTS = scripts/mps-certgen
+EXTRA_DIST += scripts/quickstart scripts/run-tests scripts/install-deps

@@ -1,0 +1,54 @@
+## The server is a set of small convenience libraries (one per concern, so
+## each unit test links only what it tests) and mpsd, which ties them up.
+
+# Error codes shared by every module.
+noinst_LTLIBRARIES += server/libmpsbase.la
+server_libmpsbase_la_SOURCES = server/mps_status.c server/mps_status.h
+
+# Log file: format, trace levels, rotation.
+noinst_LTLIBRARIES += server/libmpslog.la
+server_libmpslog_la_SOURCES = server/log.c server/log.h
+server_libmpslog_la_LIBADD = $(APR_LIBS)
+
+# Configuration files (expat).
+noinst_LTLIBRARIES += server/libmpsconfig.la
+server_libmpsconfig_la_SOURCES = \
+	server/config.h server/config_errors.c server/config_errors.h \
+	server/config_static.c server/config_dynamic.c server/config_lists.c \
+	server/config_xml.c server/config_xml.h
+server_libmpsconfig_la_LIBADD = $(EXPAT_LIBS) $(APR_LIBS)
+
+# Concurrency core: poller, worker lanes, strands, timers.
+noinst_LTLIBRARIES += server/libmpscore.la
+server_libmpscore_la_SOURCES = \
+	server/poller.c server/poller.h server/workers.c server/workers.h \
+	server/strand.c server/strand.h server/timer.c server/timer.h
+server_libmpscore_la_LIBADD = $(APU_LIBS) $(APR_LIBS)
+
+# Plugin loader (libltdl).
+noinst_LTLIBRARIES += server/libmpsplugin.la
+server_libmpsplugin_la_SOURCES = server/plugin_loader.c server/plugin_loader.h
+server_libmpsplugin_la_LIBADD = $(LTDL_LIBS) $(APR_LIBS)
+
+sbin_PROGRAMS += server/mpsd
+server_mpsd_SOURCES = server/main.c \
+	server/options.c server/options.h \
+	server/instance_lock.c server/instance_lock.h \
+	server/daemon.c server/daemon.h \
+	server/server.c server/server.h
+server_mpsd_LDADD = server/libmpsplugin.la server/libmpscore.la \
+	server/libmpsconfig.la server/libmpslog.la server/libmpsbase.la \
+	$(APU_LIBS) $(APR_LIBS) $(OPENSSL_LIBS)
+
+dist_man_MANS += server/mpsd.8
+
+# APF: the bounds-checked buffer and the pure codec (no I/O).
+noinst_LTLIBRARIES += server/libmpsapf.la
+server_libmpsapf_la_SOURCES = server/buf.c server/buf.h \
+	server/apf_codec.c server/apf_codec.h
+server_libmpsapf_la_LIBADD = $(APR_LIBS)
+
+# TLS contexts and profiles (OpenSSL).
+noinst_LTLIBRARIES += server/libmpstls.la
+server_libmpstls_la_SOURCES = server/tls.c server/tls.h
+server_libmpstls_la_LIBADD = $(OPENSSL_LIBS) $(APR_LIBS)

@@ -1,0 +1,34 @@
+/* mps_status.c: names for mpsd's error codes. */
+#include "mps_status.h"
+
+#include <apr_strings.h>
+
+static const char *const mps_messages[] = {
+	"more input is needed",
+	"malformed input",
+	"length over its limit",
+	"unexpected trailing data",
+	"configuration error",
+	"plugin could not be loaded",
+	"plugin built for another ABI version",
+	"another instance is running",
+	"queue full",
+	"shutting down",
+	"protocol error",
+	"peer exceeded its window",
+	"unknown channel",
+	"authentication denied",
+	"authentication backend error",
+	"timed out",
+	"not allowed by policy",
+};
+
+const char *
+mps_strerror(apr_status_t rv, char *buf, size_t bufsize)
+{
+	if (rv >= MPS_ERR_START && rv < MPS_ERR_END) {
+		apr_cpystrn(buf, mps_messages[rv - MPS_ERR_START], bufsize);
+		return buf;
+	}
+	return apr_strerror(rv, buf, bufsize);
+}

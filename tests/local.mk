@@ -1,0 +1,68 @@
+## Unit tests (Check) and integration scripts. Every program and script
+## prints TAP; build-aux/tap-driver.sh counts each assertion.
+if HAVE_CHECK
+UNIT_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+UNIT_COMMON = tests/unit/unit_main.c tests/unit/unit.h
+
+check_PROGRAMS += tests/unit/test_log
+tests_unit_test_log_SOURCES = $(UNIT_COMMON) tests/unit/test_log.c
+tests_unit_test_log_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_log_LDADD = server/libmpslog.la server/libmpsbase.la $(APR_LIBS) $(CHECK_LIBS)
+
+check_PROGRAMS += tests/unit/test_config
+tests_unit_test_config_SOURCES = $(UNIT_COMMON) tests/unit/test_config.c
+tests_unit_test_config_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_config_LDADD = server/libmpsconfig.la server/libmpsbase.la $(EXPAT_LIBS) $(APR_LIBS) $(CHECK_LIBS)
+
+check_PROGRAMS += tests/unit/test_core
+tests_unit_test_core_SOURCES = $(UNIT_COMMON) tests/unit/test_core.c
+tests_unit_test_core_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_core_LDADD = server/libmpscore.la server/libmpsbase.la $(APU_LIBS) $(APR_LIBS) $(CHECK_LIBS)
+
+check_PROGRAMS += tests/unit/test_plugin
+tests_unit_test_plugin_SOURCES = $(UNIT_COMMON) tests/unit/test_plugin.c
+tests_unit_test_plugin_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_plugin_LDADD = server/libmpsplugin.la server/libmpsbase.la $(LTDL_LIBS) $(APR_LIBS) $(CHECK_LIBS)
+
+# Plugins the loader test loads: a good one, one without Authenticate, one
+# with another ABI major. -rpath makes libtool build real shared modules.
+TEST_PLUGIN_LDFLAGS = -module -avoid-version -shared -rpath /nowhere
+check_LTLIBRARIES += tests/unit/plugins/good_plugin.la \
+	tests/unit/plugins/nosym_plugin.la tests/unit/plugins/badabi_plugin.la
+tests_unit_plugins_good_plugin_la_SOURCES = tests/unit/plugins/good_plugin.c
+tests_unit_plugins_good_plugin_la_LDFLAGS = $(TEST_PLUGIN_LDFLAGS)
+tests_unit_plugins_nosym_plugin_la_SOURCES = tests/unit/plugins/nosym_plugin.c
+tests_unit_plugins_nosym_plugin_la_LDFLAGS = $(TEST_PLUGIN_LDFLAGS)
+tests_unit_plugins_badabi_plugin_la_SOURCES = tests/unit/plugins/badabi_plugin.c
+tests_unit_plugins_badabi_plugin_la_LDFLAGS = $(TEST_PLUGIN_LDFLAGS)
+
+check_PROGRAMS += tests/unit/test_file_auth
+tests_unit_test_file_auth_SOURCES = $(UNIT_COMMON) tests/unit/test_file_auth.c
+tests_unit_test_file_auth_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_file_auth_LDADD = server/libmpsplugin.la server/libmpsbase.la $(LTDL_LIBS) $(APR_LIBS) $(CHECK_LIBS)
+
+check_PROGRAMS += tests/unit/test_buf
+tests_unit_test_buf_SOURCES = $(UNIT_COMMON) tests/unit/test_buf.c
+tests_unit_test_buf_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_buf_LDADD = server/libmpsapf.la server/libmpsbase.la $(APR_LIBS) $(CHECK_LIBS)
+
+check_PROGRAMS += tests/unit/test_apf_codec
+tests_unit_test_apf_codec_SOURCES = $(UNIT_COMMON) tests/unit/test_apf_codec.c
+tests_unit_test_apf_codec_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_apf_codec_LDADD = server/libmpsapf.la server/libmpsbase.la $(APR_LIBS) $(CHECK_LIBS)
+
+check_PROGRAMS += tests/unit/test_tls
+tests_unit_test_tls_SOURCES = $(UNIT_COMMON) tests/unit/test_tls.c
+tests_unit_test_tls_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_tls_LDADD = server/libmpstls.la server/libmpsbase.la $(OPENSSL_LIBS) $(APR_LIBS) $(CHECK_LIBS)
+
+TESTS += tests/unit/test_log tests/unit/test_config tests/unit/test_core \
+	tests/unit/test_plugin tests/unit/test_file_auth \
+	tests/unit/test_buf tests/unit/test_apf_codec tests/unit/test_tls
+endif
+
+## Integration scripts: real mpsd processes on loopback ports.
+INTEGRATION_TESTS = tests/integration/startup.sh tests/integration/config_check.sh \
+	tests/integration/signals.sh
+TESTS += $(INTEGRATION_TESTS)
+EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh
