@@ -1,0 +1,205 @@
+/*
+ * config.h: mpsd's configuration files.
+ *
+ *   mps.config                 static, XML-style, read at start (guide 6.1)
+ *   mps_dynamic.config         TraceLevels, reread on SIGHUP and on change
+ *   NotificationList.config    subscriber URLs, one a line, <= 8 valid
+ *   AuthorizedServersList.config  host:port, one a line
+ *
+ * Parsing never stops at the first problem: every error is collected into
+ * an mps_config_errors_t as "file:line: what is wrong", and the caller
+ * prints them all and refuses to start. Unknown elements are errors, so a
+ * typo never passes silently. Warnings (a ninth subscriber URL, say) are
+ * collected separately and do not stop start-up.
+ *
+ * Relative paths in the files are kept as written: mpsd changes its
+ * working directory to the directory holding mps.config, so they are
+ * relative to that directory (mps_config_resolve() makes them absolute
+ * for messages).
+ *
+ * All strings and arrays live in the pool passed to the loader.
+ */
+#ifndef MPS_CONFIG_H
+#define MPS_CONFIG_H
+
+#include <apr_pools.h>
+#include <apr_network_io.h>
+#include <apr_tables.h>
+#include <apr_time.h>
+
+#include "config_errors.h"
+
+/* Guide 6.1: AMT_Authenticate and Socks_Authenticate. */
+typedef struct mps_auth_config_t {
+	int need_authentication;	/* NeedAuthentication (default false) */
+	const char *dll_name;		/* DllName: path, or a name searched in PluginDir */
+	const char *dll_parameters;	/* DllParameters, verbatim ("" default) */
+	int line;			/* line of the group, for messages */
+} mps_auth_config_t;
+
+typedef enum {
+	MPS_TLS_MODE_TLS,		/* mpsd terminates TLS itself (default) */
+	MPS_TLS_MODE_PLAIN		/* plain TCP behind stunnel (guide 5.2, 6.3) */
+} mps_tls_mode_t;
+
+typedef enum {
+	MPS_TLS_PROFILE_MODERN,		/* TLS 1.2+ (default) */
+	MPS_TLS_PROFILE_LEGACY		/* TLS 1.0+ with RSA AES-CBC, for AMT <= 11 */
+} mps_tls_profile_t;
+
+typedef enum {
+	MPS_VERIFY_CLIENT_NONE,		/* username/password only (default) */
+	MPS_VERIFY_CLIENT_OPTIONAL,	/* verify a certificate if one is sent */
+	MPS_VERIFY_CLIENT_REQUIRE	/* guide's mutual-authentication mode */
+} mps_verify_client_t;
+
+typedef enum {
+	MPS_KEEPALIVE_SETTLED,		/* after the forwards settle (default) */
+	MPS_KEEPALIVE_AFTER_5900,	/* right after the 5900 forward */
+	MPS_KEEPALIVE_NEVER
+} mps_keepalive_timing_t;
+
+typedef struct mps_config_t {
+	const char *path;		/* the mps.config that was read */
+
+	/* <Network> (guide 6.1) */
+	const char *amt_listen_ip;	/* AMTListenIP, default "0.0.0.0" */
+	apr_port_t amt_listen_port;	/* AMTListenPort, default 4433 */
+	const char *socks_listen_ip;	/* SocksListenIP, default "127.0.0.1" */
+	apr_port_t socks_listen_port;	/* SocksListenPort, default 1080 */
+	const char *http_listen_ip;	/* HttpListenIP (ext.), default SocksListenIP */
+	apr_port_t http_listen_port;	/* HttpListenPort, default 8080 */
+	const char *mps_address;	/* MpsAddress (ext.): address announced in
+					 * notifications; default SocksListenIP */
+
+	/* <Logger> */
+	const char *heading;		/* Heading */
+	const char *log_file_path;	/* LogFilePath, default MPS_LOGDIR */
+	const char *log_file_name;	/* LogFileName, default "mps.log" */
+	apr_off_t log_file_max_size_kb;	/* LogFileMaxSize, default 10240 */
+	int log_file_max_files;		/* LogFileMaxFiles, default 10 */
+
+	/* <AMT_Authenticate>, <Socks_Authenticate> */
+	mps_auth_config_t amt_auth;
+	mps_auth_config_t socks_auth;
+
+	/* <Notification_Authentication> */
+	int need_notification_authentication;
+	const char *notification_username;	/* Username */
+	const char *notification_password;	/* Password (never logged) */
+
+	/* <Filtering> */
+	int filter_unauthorized_servers;	/* FilterUnauthorizedServers, default true */
+	const char *authorized_servers_file;	/* AuthorizedServersList,
+						 * default "AuthorizedServersList.config" */
+
+	/* <Notification> */
+	const char *notification_list_file;	/* MCSubscribersList,
+						 * default "NotificationList.config" */
+
+	/* <Files> (extensions) */
+	const char *dynamic_config_file;	/* DynamicConfigFile, default "mps_dynamic.config" */
+	apr_interval_time_t dynamic_config_check_interval; /* DynamicConfigCheckInterval s,
+						 * default 1; 0 = reread on SIGHUP only */
+	const char *plugin_dir;			/* PluginDir, default MPS_PLUGINDIR */
+	const char *pid_file;			/* PidFile, default MPS_RUNSTATEDIR "/mpsd.pid" */
+	const char *lock_file;			/* LockFile, default MPS_RUNSTATEDIR "/mpsd.lock" */
+
+	/* <TLS> (extensions) */
+	mps_tls_mode_t tls_mode;		/* Mode: "tls" | "plain" */
+	mps_tls_profile_t tls_profile;		/* Profile: "modern" | "legacy" */
+	const char *tls_cert_chain_file;	/* CertificateChainFile: server cert then chain */
+	const char *tls_key_file;		/* KeyFile */
+	const char *tls_ca_file;		/* CAFile: trusted roots for device certs */
+	mps_verify_client_t tls_verify_client;	/* VerifyClient: none|optional|require */
+	apr_interval_time_t tls_handshake_timeout; /* HandshakeTimeout s, default 10 */
+
+	/* <Limits> (extensions) */
+	int max_connections;		/* MaxConnections, default 1000 (guide 10.1) */
+	int max_channels_per_device;	/* MaxChannelsPerDevice, default 32 */
+	int worker_threads;		/* WorkerThreads, default 0 = number of CPUs */
+	int blocking_threads;		/* BlockingThreads, default 32 */
+
+	/* <Tunnel> (extensions) */
+	apr_interval_time_t keepalive_interval;	/* KeepAliveInterval s, default 30 */
+	mps_keepalive_timing_t keepalive_timing; /* KeepAliveTiming: settled|after5900|never */
+	apr_interval_time_t idle_timeout;	/* IdleTimeout s, default 90 */
+	apr_uint32_t channel_window_size;	/* ChannelWindowSize bytes, default 65536 */
+	apr_interval_time_t channel_open_timeout; /* ChannelOpenTimeout s, default 15 */
+	apr_interval_time_t channel_idle_timeout; /* ChannelIdleTimeout s, default 0 = none */
+
+	/* <Process> (extensions) */
+	const char *user;		/* User: drop to after binding, default none */
+	const char *group;		/* Group */
+} mps_config_t;
+
+/* Fills cfg with every documented default. */
+void mps_config_defaults(mps_config_t *cfg, apr_pool_t *pool);
+
+/*
+ * Reads mps.config at path into a new mps_config_t (defaults first, then
+ * the file). Returns APR_SUCCESS, or MPS_ERR_CONFIG with every problem in
+ * errs (an unreadable file is one error naming it).
+ */
+apr_status_t mps_config_load(mps_config_t **cfg, const char *path,
+    mps_config_errors_t *errs, apr_pool_t *pool);
+
+/*
+ * mps_dynamic.config: <MPS_Dynamic><TraceLevels>INFO|ERROR|WARNING
+ * </TraceLevels></MPS_Dynamic>. Levels are INFO, ERROR, WARNING and DEBUG
+ * joined by '|' (any order, spaces around tokens allowed, case-sensitive
+ * as the guide writes them). An empty TraceLevels means nothing is logged.
+ * On success *levels is a mask of mps_log_level_t.
+ */
+apr_status_t mps_dynamic_config_load(unsigned *levels, const char *path,
+    mps_config_errors_t *errs, apr_pool_t *pool);
+
+/* Parses "INFO|ERROR|WARNING" into a mask; returns 0, or -1 naming the
+ * first bad token in *bad (pool-allocated). */
+int mps_trace_levels_parse(const char *text, unsigned *levels,
+    const char **bad, apr_pool_t *pool);
+
+/* NotificationList.config */
+typedef struct mps_subscriber_t {
+	const char *url;	/* as written */
+	const char *scheme;	/* "http" | "https" */
+	const char *host;
+	apr_port_t port;	/* explicit, or 80 / 443 */
+	const char *path;	/* "/..." ("/" when empty) */
+	int line;
+} mps_subscriber_t;
+
+#define MPS_MAX_SUBSCRIBERS 8
+
+/*
+ * Reads the subscriber list: one URL a line, blank lines and lines
+ * starting with '#' ignored. An invalid URL is an error. Valid entries
+ * past the eighth are discarded with one warning each naming the URL and
+ * its line. *subs is an array of mps_subscriber_t.
+ */
+apr_status_t mps_notification_list_load(apr_array_header_t **subs,
+    const char *path, mps_config_errors_t *errs, apr_pool_t *pool);
+
+/* AuthorizedServersList.config */
+typedef struct mps_authorized_server_t {
+	const char *host;	/* IPv4/IPv6 literal or name, lower-cased */
+	apr_port_t port;
+	int line;
+} mps_authorized_server_t;
+
+/*
+ * Reads host:port lines ("[v6]:port" for IPv6 literals); blank lines and
+ * '#' comments ignored; a bad line is an error with its line number.
+ */
+apr_status_t mps_authorized_servers_load(apr_array_header_t **servers,
+    const char *path, mps_config_errors_t *errs, apr_pool_t *pool);
+
+/* Whether host:port is listed (host compared case-insensitively). */
+int mps_authorized_servers_allows(const apr_array_header_t *servers,
+    const char *host, apr_port_t port);
+
+/* path if absolute, else base_dir/path (pool-allocated). */
+const char *mps_config_resolve(const char *base_dir, const char *path,
+    apr_pool_t *pool);
+
+#endif /* MPS_CONFIG_H */

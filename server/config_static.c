@@ -1,0 +1,959 @@
+/*
+ * config_static.c: mps.config, read once at start (see config.h).
+ *
+ * One table describes every parameter: its group, its element name, how
+ * its text is checked and converted, and where the result goes. Adding a
+ * parameter is one line in keywords[] (plus its field and default). The
+ * loader walks the element tree built by config_xml.c, checks each element
+ * against the table, and only then runs the checks that involve several
+ * parameters. Every problem is reported and the walk goes on, so the admin
+ * sees all of them in one run.
+ */
+#include "config.h"
+#include "config_xml.h"
+#include "mps_status.h"
+
+#include <apr_strings.h>
+
+#include <ctype.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+/* The build passes these; the fallbacks only keep the file compilable on
+ * its own (e.g. by an editor's checker). */
+#ifndef MPS_LOGDIR
+#define MPS_LOGDIR "/var/log/mpsd"
+#endif
+#ifndef MPS_PLUGINDIR
+#define MPS_PLUGINDIR "/usr/local/lib/mpsd"
+#endif
+#ifndef MPS_RUNSTATEDIR
+#define MPS_RUNSTATEDIR "/var/run"
+#endif
+
+#define DEFAULT_HEADING "mpsd: Management Presence Server for Intel(R) AMT"
+
+/* The groups, in the guide's order (section 6.1) then our extensions. */
+enum group_id {
+	G_NETWORK,
+	G_LOGGER,
+	G_AMT_AUTH,
+	G_SOCKS_AUTH,
+	G_NOTIFY_AUTH,
+	G_FILTERING,
+	G_NOTIFICATION,
+	G_FILES,
+	G_TLS,
+	G_LIMITS,
+	G_TUNNEL,
+	G_PROCESS,
+	G_COUNT
+};
+
+static const char *const group_names[G_COUNT] = {
+	"Network",
+	"Logger",
+	"AMT_Authenticate",
+	"Socks_Authenticate",
+	"Notification_Authentication",
+	"Filtering",
+	"Notification",
+	"Files",
+	"TLS",
+	"Limits",
+	"Tunnel",
+	"Process"
+};
+
+enum kw_type {
+	KW_STRING,	/* any text, "" allowed (Heading, DllParameters) */
+	KW_PATH,	/* a file or directory; not empty */
+	KW_NAME,	/* a file name without directory; not empty, no '/' */
+	KW_ACCOUNT,	/* a user or group name; "" means none (NULL) */
+	KW_BOOL,	/* true | false, any case; int field */
+	KW_PORT,	/* 1..65535; apr_port_t field */
+	KW_INT,		/* [min, max]; int field */
+	KW_KB,		/* [min, max] KB; apr_off_t field */
+	KW_BYTES,	/* [min, max] bytes; apr_uint32_t field */
+	KW_SECONDS,	/* [min, max] s; apr_interval_time_t field */
+	KW_ENUM,	/* one of choices, any case; enum field, value = index */
+	KW_LISTEN_IP,	/* IPv4/IPv6 literal, or "*" for every address */
+	KW_HOST		/* IP literal (not a wildcard) or host name */
+};
+
+struct keyword {
+	enum group_id group;
+	const char *name;		/* element name, case-sensitive */
+	enum kw_type type;
+	size_t offset;			/* of the field in mps_config_t */
+	long long min, max;		/* numeric types */
+	const char *const *choices;	/* KW_ENUM, NULL-terminated */
+};
+
+/* Enum fields are written through an int (see store_int); make sure that
+ * is their size, at compile time. */
+typedef char enum_fields_are_int[(sizeof(mps_tls_mode_t) == sizeof(int) &&
+    sizeof(mps_tls_profile_t) == sizeof(int) &&
+    sizeof(mps_verify_client_t) == sizeof(int) &&
+    sizeof(mps_keepalive_timing_t) == sizeof(int)) ? 1 : -1];
+
+/* Index = enum value, in each enum's declaration order (config.h). */
+static const char *const tls_modes[] = { "tls", "plain", NULL };
+static const char *const tls_profiles[] = { "modern", "legacy", NULL };
+static const char *const verify_modes[] = {
+	"none", "optional", "require", NULL
+};
+static const char *const keepalive_timings[] = {
+	"settled", "after5900", "never", NULL
+};
+
+#define F(field) offsetof(mps_config_t, field)
+#define DAY (24 * 60 * 60)
+
+static const struct keyword keywords[] = {
+	{ G_NETWORK, "AMTListenIP", KW_LISTEN_IP, F(amt_listen_ip), 0, 0, NULL },
+	{ G_NETWORK, "AMTListenPort", KW_PORT, F(amt_listen_port), 0, 0, NULL },
+	{ G_NETWORK, "SocksListenIP", KW_LISTEN_IP, F(socks_listen_ip), 0, 0, NULL },
+	{ G_NETWORK, "SocksListenPort", KW_PORT, F(socks_listen_port), 0, 0, NULL },
+	{ G_NETWORK, "HttpListenIP", KW_LISTEN_IP, F(http_listen_ip), 0, 0, NULL },
+	{ G_NETWORK, "HttpListenPort", KW_PORT, F(http_listen_port), 0, 0, NULL },
+	{ G_NETWORK, "MpsAddress", KW_HOST, F(mps_address), 0, 0, NULL },
+
+	{ G_LOGGER, "Heading", KW_STRING, F(heading), 0, 0, NULL },
+	{ G_LOGGER, "LogFilePath", KW_PATH, F(log_file_path), 0, 0, NULL },
+	{ G_LOGGER, "LogFileName", KW_NAME, F(log_file_name), 0, 0, NULL },
+	{ G_LOGGER, "LogFileMaxSize", KW_KB, F(log_file_max_size_kb), 1, 16LL * 1024 * 1024, NULL },
+	{ G_LOGGER, "LogFileMaxFiles", KW_INT, F(log_file_max_files), 1, 1000, NULL },
+
+	{ G_AMT_AUTH, "NeedAuthentication", KW_BOOL, F(amt_auth.need_authentication), 0, 0, NULL },
+	{ G_AMT_AUTH, "DllName", KW_PATH, F(amt_auth.dll_name), 0, 0, NULL },
+	{ G_AMT_AUTH, "DllParameters", KW_STRING, F(amt_auth.dll_parameters), 0, 0, NULL },
+
+	{ G_SOCKS_AUTH, "NeedAuthentication", KW_BOOL, F(socks_auth.need_authentication), 0, 0, NULL },
+	{ G_SOCKS_AUTH, "DllName", KW_PATH, F(socks_auth.dll_name), 0, 0, NULL },
+	{ G_SOCKS_AUTH, "DllParameters", KW_STRING, F(socks_auth.dll_parameters), 0, 0, NULL },
+
+	{ G_NOTIFY_AUTH, "NeedNotificationAuthentication", KW_BOOL, F(need_notification_authentication), 0, 0, NULL },
+	{ G_NOTIFY_AUTH, "Username", KW_STRING, F(notification_username), 0, 0, NULL },
+	{ G_NOTIFY_AUTH, "Password", KW_STRING, F(notification_password), 0, 0, NULL },
+
+	{ G_FILTERING, "FilterUnauthorizedServers", KW_BOOL, F(filter_unauthorized_servers), 0, 0, NULL },
+	{ G_FILTERING, "AuthorizedServersList", KW_PATH, F(authorized_servers_file), 0, 0, NULL },
+
+	{ G_NOTIFICATION, "MCSubscribersList", KW_PATH, F(notification_list_file), 0, 0, NULL },
+
+	{ G_FILES, "DynamicConfigFile", KW_PATH, F(dynamic_config_file), 0, 0, NULL },
+	{ G_FILES, "DynamicConfigCheckInterval", KW_SECONDS, F(dynamic_config_check_interval), 0, 3600, NULL },
+	{ G_FILES, "PluginDir", KW_PATH, F(plugin_dir), 0, 0, NULL },
+	{ G_FILES, "PidFile", KW_PATH, F(pid_file), 0, 0, NULL },
+	{ G_FILES, "LockFile", KW_PATH, F(lock_file), 0, 0, NULL },
+
+	{ G_TLS, "Mode", KW_ENUM, F(tls_mode), 0, 0, tls_modes },
+	{ G_TLS, "Profile", KW_ENUM, F(tls_profile), 0, 0, tls_profiles },
+	{ G_TLS, "CertificateChainFile", KW_PATH, F(tls_cert_chain_file), 0, 0, NULL },
+	{ G_TLS, "KeyFile", KW_PATH, F(tls_key_file), 0, 0, NULL },
+	{ G_TLS, "CAFile", KW_PATH, F(tls_ca_file), 0, 0, NULL },
+	{ G_TLS, "VerifyClient", KW_ENUM, F(tls_verify_client), 0, 0, verify_modes },
+	{ G_TLS, "HandshakeTimeout", KW_SECONDS, F(tls_handshake_timeout), 1, 3600, NULL },
+
+	{ G_LIMITS, "MaxConnections", KW_INT, F(max_connections), 1, 1000000, NULL },
+	{ G_LIMITS, "MaxChannelsPerDevice", KW_INT, F(max_channels_per_device), 1, 1024, NULL },
+	{ G_LIMITS, "WorkerThreads", KW_INT, F(worker_threads), 0, 1024, NULL },
+	{ G_LIMITS, "BlockingThreads", KW_INT, F(blocking_threads), 1, 1024, NULL },
+
+	{ G_TUNNEL, "KeepAliveInterval", KW_SECONDS, F(keepalive_interval), 1, DAY, NULL },
+	{ G_TUNNEL, "KeepAliveTiming", KW_ENUM, F(keepalive_timing), 0, 0, keepalive_timings },
+	{ G_TUNNEL, "IdleTimeout", KW_SECONDS, F(idle_timeout), 1, 7 * DAY, NULL },
+	{ G_TUNNEL, "ChannelWindowSize", KW_BYTES, F(channel_window_size), 1024, 16 * 1024 * 1024, NULL },
+	{ G_TUNNEL, "ChannelOpenTimeout", KW_SECONDS, F(channel_open_timeout), 1, 3600, NULL },
+	{ G_TUNNEL, "ChannelIdleTimeout", KW_SECONDS, F(channel_idle_timeout), 0, 7 * DAY, NULL },
+
+	{ G_PROCESS, "User", KW_ACCOUNT, F(user), 0, 0, NULL },
+	{ G_PROCESS, "Group", KW_ACCOUNT, F(group), 0, 0, NULL },
+};
+
+#define NKEYWORDS (sizeof(keywords) / sizeof(keywords[0]))
+
+/* What the file said about one keyword. */
+struct seen {
+	int line;	/* of its (first) element; 0 = not given */
+	int bad;	/* given but invalid: its default stays, and checks
+			 * that involve it are skipped rather than misled */
+};
+
+struct parse {
+	mps_config_t *cfg;
+	const char *path;		/* as given, for messages */
+	mps_config_errors_t *errs;
+	apr_pool_t *pool;		/* the result's */
+	apr_pool_t *scratch;		/* the tree's and messages' */
+	struct seen seen[NKEYWORDS];
+	int group_line[G_COUNT];	/* 0 = group absent */
+};
+
+void
+mps_config_defaults(mps_config_t *cfg, apr_pool_t *pool)
+{
+	(void)pool;	/* every default is a constant string */
+	memset(cfg, 0, sizeof(*cfg));
+
+	cfg->amt_listen_ip = "0.0.0.0";
+	cfg->amt_listen_port = 4433;
+	cfg->socks_listen_ip = "127.0.0.1";
+	cfg->socks_listen_port = 1080;
+	cfg->http_listen_ip = cfg->socks_listen_ip;
+	cfg->http_listen_port = 8080;
+	cfg->mps_address = cfg->socks_listen_ip;
+
+	cfg->heading = DEFAULT_HEADING;
+	cfg->log_file_path = MPS_LOGDIR;
+	cfg->log_file_name = "mps.log";
+	cfg->log_file_max_size_kb = 10240;
+	cfg->log_file_max_files = 10;
+
+	cfg->amt_auth.need_authentication = 0;
+	cfg->amt_auth.dll_name = NULL;
+	cfg->amt_auth.dll_parameters = "";
+	cfg->socks_auth.need_authentication = 0;
+	cfg->socks_auth.dll_name = NULL;
+	cfg->socks_auth.dll_parameters = "";
+
+	cfg->need_notification_authentication = 0;
+	cfg->notification_username = NULL;
+	cfg->notification_password = NULL;
+
+	cfg->filter_unauthorized_servers = 1;
+	cfg->authorized_servers_file = "AuthorizedServersList.config";
+	cfg->notification_list_file = "NotificationList.config";
+
+	cfg->dynamic_config_file = "mps_dynamic.config";
+	cfg->dynamic_config_check_interval = apr_time_from_sec(1);
+	cfg->plugin_dir = MPS_PLUGINDIR;
+	cfg->pid_file = MPS_RUNSTATEDIR "/mpsd.pid";
+	cfg->lock_file = MPS_RUNSTATEDIR "/mpsd.lock";
+
+	cfg->tls_mode = MPS_TLS_MODE_TLS;
+	cfg->tls_profile = MPS_TLS_PROFILE_MODERN;
+	cfg->tls_cert_chain_file = NULL;
+	cfg->tls_key_file = NULL;
+	cfg->tls_ca_file = NULL;
+	cfg->tls_verify_client = MPS_VERIFY_CLIENT_NONE;
+	cfg->tls_handshake_timeout = apr_time_from_sec(10);
+
+	cfg->max_connections = 1000;
+	cfg->max_channels_per_device = 32;
+	cfg->worker_threads = 0;
+	cfg->blocking_threads = 32;
+
+	cfg->keepalive_interval = apr_time_from_sec(30);
+	cfg->keepalive_timing = MPS_KEEPALIVE_SETTLED;
+	cfg->idle_timeout = apr_time_from_sec(90);
+	cfg->channel_window_size = 65536;
+	cfg->channel_open_timeout = apr_time_from_sec(15);
+	cfg->channel_idle_timeout = 0;
+
+	cfg->user = NULL;
+	cfg->group = NULL;
+}
+
+/* ---------------------------------------------------------------- */
+/* Looking things up                                                 */
+/* ---------------------------------------------------------------- */
+
+static int
+group_find(const char *name)
+{
+	int g;
+
+	for (g = 0; g < G_COUNT; g++)
+		if (strcmp(group_names[g], name) == 0)
+			return g;
+	return -1;
+}
+
+/* The keyword called name in group g (any group when g < 0), or -1. */
+static int
+keyword_find(int g, const char *name)
+{
+	size_t k;
+
+	for (k = 0; k < NKEYWORDS; k++) {
+		if (g >= 0 && (int)keywords[k].group != g)
+			continue;
+		if (strcmp(keywords[k].name, name) == 0)
+			return (int)k;
+	}
+	return -1;
+}
+
+/*
+ * The index of a keyword the cross-field checks name. A name missing from
+ * the table is a bug in this file, not in the configuration, and would
+ * silently disable a check; stop loudly instead (the unit tests run every
+ * check, so this cannot reach a release).
+ */
+static int
+kw(enum group_id g, const char *name)
+{
+	int k = keyword_find((int)g, name);
+
+	if (k < 0)
+		abort();
+	return k;
+}
+
+/* Names longer than this get no spelling hint (ours are shorter). */
+#define HINT_NAME_MAX 48
+/* Typos this close (in edits, ignoring case) to a known name get a hint. */
+#define HINT_DISTANCE 2
+
+/* Levenshtein distance between a and b, ignoring case; INT_MAX when
+ * either is too long to bother. */
+static int
+edit_distance(const char *a, const char *b)
+{
+	int prev[HINT_NAME_MAX + 1], cur[HINT_NAME_MAX + 1];
+	size_t la = strlen(a), lb = strlen(b), i, j;
+	int best;
+
+	if (la > HINT_NAME_MAX || lb > HINT_NAME_MAX)
+		return INT_MAX;
+	for (j = 0; j <= lb; j++)
+		prev[j] = (int)j;
+	for (i = 1; i <= la; i++) {
+		cur[0] = (int)i;
+		for (j = 1; j <= lb; j++) {
+			best = prev[j - 1] +
+			    (tolower((unsigned char)a[i - 1]) !=
+			    tolower((unsigned char)b[j - 1]));
+			if (prev[j] + 1 < best)
+				best = prev[j] + 1;
+			if (cur[j - 1] + 1 < best)
+				best = cur[j - 1] + 1;
+			cur[j] = best;
+		}
+		memcpy(prev, cur, (lb + 1) * sizeof(prev[0]));
+	}
+	return prev[lb];
+}
+
+/* The keyword (in group g, or any when g < 0) nearest to name, if within
+ * HINT_DISTANCE; else -1. */
+static int
+keyword_near(int g, const char *name)
+{
+	int d, best = HINT_DISTANCE + 1, found = -1;
+	size_t k;
+
+	for (k = 0; k < NKEYWORDS; k++) {
+		if (g >= 0 && (int)keywords[k].group != g)
+			continue;
+		d = edit_distance(keywords[k].name, name);
+		if (d < best) {
+			best = d;
+			found = (int)k;
+		}
+	}
+	return found;
+}
+
+static int
+group_near(const char *name)
+{
+	int g, d, best = HINT_DISTANCE + 1, found = -1;
+
+	for (g = 0; g < G_COUNT; g++) {
+		d = edit_distance(group_names[g], name);
+		if (d < best) {
+			best = d;
+			found = g;
+		}
+	}
+	return found;
+}
+
+/*
+ * A hint for a misplaced, mis-cased or misspelt element: "" or " (...)".
+ * g is the group it was found in, or -1 for the top level. Only a hint:
+ * the element is still an error, since guessing could apply a value to
+ * the wrong parameter.
+ */
+static const char *
+element_hint(struct parse *p, int g, const char *name)
+{
+	int k;
+
+	if ((k = keyword_find(-1, name)) >= 0)
+		return apr_psprintf(p->scratch, " (<%s> belongs in <%s>)",
+		    keywords[k].name, group_names[keywords[k].group]);
+	if (strlen(name) < 4)	/* too short for a meaningful guess */
+		return "";
+	if (g >= 0 && (k = keyword_near(g, name)) >= 0)
+		return apr_psprintf(p->scratch, " (did you mean <%s>?)",
+		    keywords[k].name);
+	if (g < 0 && (k = group_near(name)) >= 0)
+		return apr_psprintf(p->scratch, " (did you mean <%s>?)",
+		    group_names[k]);
+	if ((k = keyword_near(-1, name)) >= 0)
+		return apr_psprintf(p->scratch, " (did you mean <%s> in "
+		    "<%s>?)", keywords[k].name,
+		    group_names[keywords[k].group]);
+	return "";
+}
+
+/* ---------------------------------------------------------------- */
+/* One element                                                       */
+/* ---------------------------------------------------------------- */
+
+static void *
+field(struct parse *p, const struct keyword *k)
+{
+	return (char *)p->cfg + k->offset;
+}
+
+static void
+store_int(struct parse *p, const struct keyword *k, int v)
+{
+	/* memcpy rather than *(int *): the field may be an enum, whose
+	 * size enum_fields_are_int has checked. */
+	memcpy(field(p, k), &v, sizeof(v));
+}
+
+/* Reports "<Name> <what>" at line and marks the keyword bad. */
+static void MPS_PRINTF(4, 5)
+reject(struct parse *p, int k, int line, const char *fmt, ...)
+{
+	va_list ap;
+	const char *what;
+
+	va_start(ap, fmt);
+	what = apr_pvsprintf(p->scratch, fmt, ap);
+	va_end(ap);
+	mps_config_error(p->errs, p->path, line, "<%s> %s", keywords[k].name,
+	    what);
+	p->seen[k].bad = 1;
+}
+
+static const char *
+choices_text(struct parse *p, const char *const *choices)
+{
+	const char *s = choices[0];
+	int i;
+
+	for (i = 1; choices[i] != NULL; i++)
+		s = apr_pstrcat(p->scratch, s, ", ", choices[i], NULL);
+	return s;
+}
+
+static const char *
+unit_text(enum kw_type type)
+{
+	switch (type) {
+	case KW_KB:
+		return " KB";
+	case KW_BYTES:
+		return " bytes";
+	case KW_SECONDS:
+		return " seconds";
+	default:
+		return "";
+	}
+}
+
+static void
+set_number(struct parse *p, int k, int line, const char *value)
+{
+	const struct keyword *kwd = &keywords[k];
+	long long v;
+	int rc;
+
+	rc = mps_config_parse_number(value, kwd->min, kwd->max, &v);
+	if (rc == MPS_NUM_SYNTAX) {
+		reject(p, k, line, "%s is not a whole number%s",
+		    mps_config_quote(value, p->scratch),
+		    kwd->type == KW_SECONDS ? " of seconds" : "");
+		return;
+	}
+	if (rc == MPS_NUM_RANGE) {
+		/* apr_psprintf knows APR_INT64_T_FMT, not "ll". */
+		reject(p, k, line, "%s is out of range (%" APR_INT64_T_FMT
+		    "-%" APR_INT64_T_FMT "%s)",
+		    mps_config_quote(value, p->scratch),
+		    (apr_int64_t)kwd->min, (apr_int64_t)kwd->max,
+		    unit_text(kwd->type));
+		return;
+	}
+	/* The table's ranges fit every field type; the casts are exact. */
+	switch (kwd->type) {
+	case KW_INT:
+		store_int(p, kwd, (int)v);
+		break;
+	case KW_KB:
+		*(apr_off_t *)field(p, kwd) = (apr_off_t)v;
+		break;
+	case KW_BYTES:
+		*(apr_uint32_t *)field(p, kwd) = (apr_uint32_t)v;
+		break;
+	case KW_SECONDS:
+		*(apr_interval_time_t *)field(p, kwd) = apr_time_from_sec(v);
+		break;
+	default:
+		abort();	/* only numeric types come here */
+	}
+}
+
+static void
+set_enum(struct parse *p, int k, int line, const char *value)
+{
+	const char *const *choices = keywords[k].choices;
+	int i;
+
+	for (i = 0; choices[i] != NULL; i++) {
+		if (strcasecmp(choices[i], value) == 0) {
+			store_int(p, &keywords[k], i);
+			return;
+		}
+	}
+	reject(p, k, line, "%s is not one of: %s",
+	    mps_config_quote(value, p->scratch),
+	    choices_text(p, choices));
+}
+
+static void
+set_listen_ip(struct parse *p, int k, int line, const char *value)
+{
+	mps_config_ip_t ip;
+
+	if (strcmp(value, "*") != 0 && !mps_config_parse_ip(value, &ip)) {
+		reject(p, k, line, "%s is not an IP address (an IPv4 or IPv6 "
+		    "literal without brackets, or * for every address)",
+		    mps_config_quote(value, p->scratch));
+		return;
+	}
+	*(const char **)field(p, &keywords[k]) = apr_pstrdup(p->pool, value);
+}
+
+static void
+set_host(struct parse *p, int k, int line, const char *value)
+{
+	mps_config_ip_t ip;
+
+	if (mps_config_parse_ip(value, &ip)) {
+		if (mps_config_ip_is_any(&ip)) {
+			reject(p, k, line, "%s is a wildcard address; give "
+			    "the address consoles can reach mpsd at",
+			    mps_config_quote(value, p->scratch));
+			return;
+		}
+	} else if (!mps_config_is_hostname(value)) {
+		reject(p, k, line, "%s is not an IP address or host name",
+		    mps_config_quote(value, p->scratch));
+		return;
+	}
+	*(const char **)field(p, &keywords[k]) = apr_pstrdup(p->pool, value);
+}
+
+/* Checks value against keyword k and stores it in the configuration. */
+static void
+set_value(struct parse *p, int k, int line, const char *value)
+{
+	const struct keyword *kwd = &keywords[k];
+	const char **str = field(p, kwd);
+	long long port;
+
+	switch (kwd->type) {
+	case KW_PATH:
+	case KW_NAME:
+		if (*value == '\0') {
+			reject(p, k, line, "is empty");
+			return;
+		}
+		if (kwd->type == KW_NAME && strchr(value, '/') != NULL) {
+			reject(p, k, line, "%s is a path; give a file name "
+			    "(the directory is set separately)",
+			    mps_config_quote(value, p->scratch));
+			return;
+		}
+		/* FALLTHROUGH */
+	case KW_STRING:
+		*str = apr_pstrdup(p->pool, value);
+		break;
+	case KW_ACCOUNT:
+		*str = *value == '\0' ? NULL : apr_pstrdup(p->pool, value);
+		break;
+	case KW_BOOL:
+		if (strcasecmp(value, "true") == 0)
+			store_int(p, kwd, 1);
+		else if (strcasecmp(value, "false") == 0)
+			store_int(p, kwd, 0);
+		else
+			reject(p, k, line, "%s is not a boolean (true or "
+			    "false)", mps_config_quote(value, p->scratch));
+		break;
+	case KW_PORT:
+		if (mps_config_parse_number(value, 1, 65535, &port) !=
+		    MPS_NUM_OK) {
+			reject(p, k, line, "%s is not a port (1-65535)",
+			    mps_config_quote(value, p->scratch));
+			return;
+		}
+		*(apr_port_t *)field(p, kwd) = (apr_port_t)port;
+		break;
+	case KW_INT:
+	case KW_KB:
+	case KW_BYTES:
+	case KW_SECONDS:
+		set_number(p, k, line, value);
+		break;
+	case KW_ENUM:
+		set_enum(p, k, line, value);
+		break;
+	case KW_LISTEN_IP:
+		set_listen_ip(p, k, line, value);
+		break;
+	case KW_HOST:
+		set_host(p, k, line, value);
+		break;
+	}
+}
+
+static void
+parse_param(struct parse *p, int g, const mps_xml_node_t *node)
+{
+	const char *value;
+	int k;
+
+	k = keyword_find(g, node->name);
+	if (k < 0) {
+		mps_config_error(p->errs, p->path, node->line,
+		    "unknown element <%s> in <%s>%s", node->name,
+		    group_names[g], element_hint(p, g, node->name));
+		return;
+	}
+	if (p->seen[k].line != 0) {
+		/* Still check the value below: an admin fixing the
+		 * duplicate should not then meet a second error in it. */
+		mps_config_error(p->errs, p->path, node->line,
+		    "<%s> given twice (first at line %d)", node->name,
+		    p->seen[k].line);
+		p->seen[k].bad = 1;
+	} else {
+		p->seen[k].line = node->line;
+	}
+	value = mps_xml_leaf_value(node, p->path, p->errs, p->scratch);
+	if (value == NULL) {
+		p->seen[k].bad = 1;
+		return;
+	}
+	set_value(p, k, node->line, value);
+}
+
+static void
+parse_group(struct parse *p, const mps_xml_node_t *node)
+{
+	const mps_xml_node_t *child;
+	int g;
+
+	g = group_find(node->name);
+	if (g < 0) {
+		mps_config_error(p->errs, p->path, node->line,
+		    "unknown group <%s> in <MPS>%s", node->name,
+		    element_hint(p, -1, node->name));
+		return;
+	}
+	if (p->group_line[g] != 0)
+		mps_config_error(p->errs, p->path, node->line,
+		    "<%s> given twice (first at line %d)", node->name,
+		    p->group_line[g]);
+	else
+		p->group_line[g] = node->line;
+	if (g == G_AMT_AUTH && p->cfg->amt_auth.line == 0)
+		p->cfg->amt_auth.line = node->line;
+	if (g == G_SOCKS_AUTH && p->cfg->socks_auth.line == 0)
+		p->cfg->socks_auth.line = node->line;
+
+	mps_xml_check_no_attrs(node, p->path, p->errs);
+	mps_xml_check_no_text(node, p->path, p->errs, p->scratch);
+	for (child = node->children; child != NULL; child = child->next)
+		parse_param(p, g, child);
+}
+
+/* Returns 0 if the root is not <MPS> (nothing else is worth checking). */
+static int
+parse_root(struct parse *p, const mps_xml_node_t *root)
+{
+	const mps_xml_node_t *child;
+
+	if (strcmp(root->name, "MPS") != 0) {
+		mps_config_error(p->errs, p->path, root->line,
+		    "the root element is <%s>; expected <MPS>", root->name);
+		return 0;
+	}
+	mps_xml_check_no_attrs(root, p->path, p->errs);
+	mps_xml_check_no_text(root, p->path, p->errs, p->scratch);
+	for (child = root->children; child != NULL; child = child->next)
+		parse_group(p, child);
+	return 1;
+}
+
+/* ---------------------------------------------------------------- */
+/* Checks across parameters                                          */
+/* ---------------------------------------------------------------- */
+
+static int
+given(const struct parse *p, int k)
+{
+	return p->seen[k].line != 0;
+}
+
+static int
+bad(const struct parse *p, int k)
+{
+	return p->seen[k].bad;
+}
+
+/* The line to blame for a problem among keywords ks[0..n): the latest of
+ * their elements (the one the admin most likely just added), else their
+ * group's line, else 0 ("the file as a whole"). */
+static int
+blame_line(const struct parse *p, const int *ks, int n)
+{
+	int i, line = 0;
+
+	for (i = 0; i < n; i++)
+		if (p->seen[ks[i]].line > line)
+			line = p->seen[ks[i]].line;
+	if (line == 0 && n > 0)
+		line = p->group_line[keywords[ks[0]].group];
+	return line;
+}
+
+/*
+ * Whether two listen addresses can collide on one port. "*" and "::" take
+ * every address (Linux binds "::" dual-stack by default), "0.0.0.0" every
+ * IPv4 address; otherwise only the same address collides.
+ */
+static int
+addresses_overlap(const char *a, const char *b)
+{
+	mps_config_ip_t ia, ib;
+
+	if (strcmp(a, "*") == 0 || strcmp(b, "*") == 0)
+		return 1;
+	if (!mps_config_parse_ip(a, &ia) || !mps_config_parse_ip(b, &ib))
+		return 0;	/* already reported */
+	if ((ia.family == AF_INET6 && mps_config_ip_is_any(&ia)) ||
+	    (ib.family == AF_INET6 && mps_config_ip_is_any(&ib)))
+		return 1;
+	if (ia.family != ib.family)
+		return 0;
+	if (mps_config_ip_is_any(&ia) || mps_config_ip_is_any(&ib))
+		return 1;
+	return mps_config_ip_equal(&ia, &ib);
+}
+
+struct listener {
+	const char *ip_name, *port_name;
+	const char *ip;
+	apr_port_t port;
+};
+
+static void
+check_listener_pair(struct parse *p, const struct listener *a,
+    const struct listener *b)
+{
+	int ks[4];
+
+	ks[0] = kw(G_NETWORK, a->port_name);
+	ks[1] = kw(G_NETWORK, b->port_name);
+	ks[2] = kw(G_NETWORK, a->ip_name);
+	ks[3] = kw(G_NETWORK, b->ip_name);
+	if (bad(p, ks[0]) || bad(p, ks[1]) || bad(p, ks[2]) || bad(p, ks[3]))
+		return;
+	if (a->port != b->port || !addresses_overlap(a->ip, b->ip))
+		return;
+	mps_config_error(p->errs, p->path, blame_line(p, ks, 4),
+	    "<%s> and <%s> are both %u on overlapping addresses (%s and %s)",
+	    a->port_name, b->port_name, (unsigned)a->port, a->ip, b->ip);
+}
+
+static void
+check_network(struct parse *p)
+{
+	mps_config_t *cfg = p->cfg;
+	int socks_ip = kw(G_NETWORK, "SocksListenIP");
+	int address = kw(G_NETWORK, "MpsAddress");
+	mps_config_ip_t ip;
+	struct listener amt = { "AMTListenIP", "AMTListenPort",
+	    cfg->amt_listen_ip, cfg->amt_listen_port };
+	struct listener socks = { "SocksListenIP", "SocksListenPort",
+	    cfg->socks_listen_ip, cfg->socks_listen_port };
+	struct listener http = { "HttpListenIP", "HttpListenPort",
+	    cfg->http_listen_ip, cfg->http_listen_port };
+
+	check_listener_pair(p, &amt, &socks);
+	check_listener_pair(p, &amt, &http);
+	check_listener_pair(p, &socks, &http);
+
+	/* The default MpsAddress is SocksListenIP; a wildcard there would
+	 * be announced to consoles as an address they cannot use. Only a
+	 * warning: without subscribers nothing is announced. */
+	if (!given(p, address) && !bad(p, socks_ip) &&
+	    (strcmp(cfg->mps_address, "*") == 0 ||
+	    (mps_config_parse_ip(cfg->mps_address, &ip) &&
+	    mps_config_ip_is_any(&ip))))
+		mps_config_warning(p->errs, p->path,
+		    blame_line(p, &socks_ip, 1),
+		    "<MpsAddress> is not set and <SocksListenIP> is %s; "
+		    "notifications will announce an address consoles cannot "
+		    "use", cfg->mps_address);
+}
+
+static void
+check_auth(struct parse *p, enum group_id g, const mps_auth_config_t *auth)
+{
+	int need = kw(g, "NeedAuthentication"), dll = kw(g, "DllName");
+
+	if (!auth->need_authentication || auth->dll_name != NULL ||
+	    bad(p, need) || bad(p, dll))
+		return;
+	mps_config_error(p->errs, p->path, p->group_line[g],
+	    "<%s> has NeedAuthentication true but no <DllName>",
+	    group_names[g]);
+}
+
+static void
+check_notification_auth(struct parse *p)
+{
+	mps_config_t *cfg = p->cfg;
+	int need = kw(G_NOTIFY_AUTH, "NeedNotificationAuthentication");
+	int user = kw(G_NOTIFY_AUTH, "Username");
+
+	if (!cfg->need_notification_authentication || bad(p, need) ||
+	    bad(p, user) || (cfg->notification_username != NULL &&
+	    *cfg->notification_username != '\0'))
+		return;
+	mps_config_error(p->errs, p->path, p->group_line[G_NOTIFY_AUTH],
+	    "<Notification_Authentication> has "
+	    "NeedNotificationAuthentication true but no <Username>");
+}
+
+static void
+check_tls(struct parse *p)
+{
+	mps_config_t *cfg = p->cfg;
+	int mode = kw(G_TLS, "Mode"), verify = kw(G_TLS, "VerifyClient");
+	int chain = kw(G_TLS, "CertificateChainFile");
+	int key = kw(G_TLS, "KeyFile"), ca = kw(G_TLS, "CAFile");
+	int line = p->group_line[G_TLS];
+
+	if (cfg->tls_mode == MPS_TLS_MODE_TLS && !bad(p, mode)) {
+		const char *why = given(p, mode) ? "" : " (the default)";
+
+		if (cfg->tls_cert_chain_file == NULL && !bad(p, chain))
+			mps_config_error(p->errs, p->path, line,
+			    "<TLS> Mode is tls%s but <CertificateChainFile> "
+			    "is not set", why);
+		if (cfg->tls_key_file == NULL && !bad(p, key))
+			mps_config_error(p->errs, p->path, line,
+			    "<TLS> Mode is tls%s but <KeyFile> is not set",
+			    why);
+	}
+	if (cfg->tls_verify_client != MPS_VERIFY_CLIENT_NONE &&
+	    !bad(p, verify) && cfg->tls_ca_file == NULL && !bad(p, ca))
+		mps_config_error(p->errs, p->path, p->seen[verify].line,
+		    "<VerifyClient> %s needs <CAFile> (the roots that device "
+		    "certificates are verified against)",
+		    verify_modes[cfg->tls_verify_client]);
+	if (cfg->tls_mode == MPS_TLS_MODE_PLAIN &&
+	    cfg->tls_verify_client != MPS_VERIFY_CLIENT_NONE)
+		mps_config_warning(p->errs, p->path, p->seen[verify].line,
+		    "<VerifyClient> %s has no effect with <Mode> plain: the "
+		    "TLS terminator in front of mpsd verifies devices",
+		    verify_modes[cfg->tls_verify_client]);
+}
+
+static void
+check_tunnel(struct parse *p)
+{
+	mps_config_t *cfg = p->cfg;
+	int ks[3];
+
+	ks[0] = kw(G_TUNNEL, "KeepAliveInterval");
+	ks[1] = kw(G_TUNNEL, "IdleTimeout");
+	ks[2] = kw(G_TUNNEL, "KeepAliveTiming");
+	if (bad(p, ks[0]) || bad(p, ks[1]) || bad(p, ks[2]) ||
+	    cfg->keepalive_timing == MPS_KEEPALIVE_NEVER ||
+	    cfg->keepalive_interval < cfg->idle_timeout)
+		return;
+	/* A device that is quiet between keep-alives would be dropped as
+	 * idle before the next keep-alive could show it is alive. */
+	mps_config_error(p->errs, p->path, blame_line(p, ks, 3),
+	    "<KeepAliveInterval> %" APR_TIME_T_FMT " s is not less than "
+	    "<IdleTimeout> %" APR_TIME_T_FMT " s, so quiet devices would be "
+	    "dropped between keep-alives (or set <KeepAliveTiming> never)",
+	    apr_time_sec(cfg->keepalive_interval),
+	    apr_time_sec(cfg->idle_timeout));
+}
+
+static void
+check_all(struct parse *p)
+{
+	mps_config_t *cfg = p->cfg;
+
+	/* Documented defaults that follow another parameter. */
+	if (!given(p, kw(G_NETWORK, "HttpListenIP"))) {
+		cfg->http_listen_ip = cfg->socks_listen_ip;
+		p->seen[kw(G_NETWORK, "HttpListenIP")].bad =
+		    bad(p, kw(G_NETWORK, "SocksListenIP"));
+	}
+	if (!given(p, kw(G_NETWORK, "MpsAddress")))
+		cfg->mps_address = cfg->socks_listen_ip;
+
+	check_network(p);
+	check_auth(p, G_AMT_AUTH, &cfg->amt_auth);
+	check_auth(p, G_SOCKS_AUTH, &cfg->socks_auth);
+	check_notification_auth(p);
+	check_tls(p);
+	check_tunnel(p);
+}
+
+apr_status_t
+mps_config_load(mps_config_t **cfgp, const char *path,
+    mps_config_errors_t *errs, apr_pool_t *pool)
+{
+	struct parse p;
+	const mps_xml_node_t *root;
+	int before = mps_config_error_count(errs);
+	apr_status_t rv;
+
+	memset(&p, 0, sizeof(p));
+	p.cfg = apr_pcalloc(pool, sizeof(*p.cfg));
+	mps_config_defaults(p.cfg, pool);
+	p.cfg->path = apr_pstrdup(pool, path);
+	p.path = p.cfg->path;
+	p.errs = errs;
+	p.pool = pool;
+	rv = apr_pool_create(&p.scratch, pool);
+	if (rv != APR_SUCCESS) {
+		mps_config_error(errs, path, 0, "cannot read: out of memory");
+		*cfgp = p.cfg;
+		return MPS_ERR_CONFIG;
+	}
+
+	root = mps_xml_parse_file(path, errs, p.scratch);
+	if (root != NULL && parse_root(&p, root))
+		check_all(&p);
+	apr_pool_destroy(p.scratch);
+
+	/* The caller gets the configuration even with errors: mpsd -t and
+	 * the tests look at what was understood. */
+	*cfgp = p.cfg;
+	return mps_config_error_count(errs) > before ? MPS_ERR_CONFIG :
+	    APR_SUCCESS;
+}
