@@ -1,0 +1,126 @@
+/*
+ * mps/plugin.h: the ABI between mpsd and its plugins.
+ *
+ * A plugin is a shared object that mpsd loads with libltdl. It exports C
+ * symbols only; everything it exports is listed here.
+ *
+ * AUTHENTICATION PLUGINS
+ *
+ * The product guide (section 7.2) defines the authentication interface as
+ *
+ *     bool Authenticate(string userName, string userPassword,
+ *                       string paramStr, string &errorString);
+ *
+ * Its C rendering, same order and meaning, is mps_authenticate_fn below.
+ * mpsd calls it for devices (AMT_Authenticate in mps.config) and for SOCKS
+ * and HTTP-proxy consoles (Socks_Authenticate).
+ *
+ *   userName, userPassword  what the peer sent, NUL-terminated, UTF-8 as
+ *                           received. Never NULL; either may be empty.
+ *                           A plugin must refuse an empty password unless
+ *                           its backend is meant to allow one.
+ *   paramStr                the DllParameters text of mps.config,
+ *                           verbatim (may be empty, never NULL).
+ *   errorString             a buffer of errorStringSize bytes
+ *                           (MPS_PLUGIN_ERROR_SIZE, 1024, today), holding
+ *                           "" on entry. A plugin that fails for a reason
+ *                           other than "wrong credentials" (file missing,
+ *                           backend down, bad parameters) writes a short
+ *                           NUL-terminated reason there; mpsd writes it to
+ *                           its log. It must never contain the password.
+ *   return value            true only when the credentials are accepted.
+ *                           Anything else, including any error, is false:
+ *                           plugins fail closed.
+ *
+ * THREADS. mpsd calls Authenticate from its blocking worker lane, never
+ * from the thread that polls sockets, so a plugin may block (network,
+ * disk) for as long as its own timeouts allow. Calls may run
+ * CONCURRENTLY from several threads, for the same plugin and for both
+ * plugin roles: a plugin must be thread-safe. mps_plugin_init and
+ * mps_plugin_fini are never called concurrently with anything else.
+ *
+ * LIFETIME. mpsd loads each configured plugin once at start-up, checks
+ * mps_plugin_abi_version, calls mps_plugin_init if the plugin exports it,
+ * and calls mps_plugin_fini (if exported) before unloading it at exit.
+ * The same file may be configured for both roles; it is then loaded once
+ * per role (libltdl reference-counts it) and init/fini run once per role.
+ * When mps_plugin_init fails, the plugin is unloaded without a call to
+ * mps_plugin_fini.
+ *
+ * ABI VERSION. Every plugin must export mps_plugin_abi_version (use
+ * MPS_PLUGIN_DECLARE_ABI). The value is (major << 16) | minor. mpsd
+ * refuses a plugin whose major differs from its own, or whose minor is
+ * newer than its own. The major changes when an existing prototype or
+ * contract changes; the minor when an optional symbol is added (a newer
+ * mpsd then still loads older plugins and simply does not call what they
+ * lack).
+ *
+ * History:
+ *   1.0  Authenticate, mps_plugin_init, mps_plugin_fini.
+ */
+#ifndef MPS_PLUGIN_H
+#define MPS_PLUGIN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MPS_PLUGIN_ABI_MAJOR 1
+#define MPS_PLUGIN_ABI_MINOR 0
+#define MPS_PLUGIN_ABI_VERSION \
+	((uint32_t)((MPS_PLUGIN_ABI_MAJOR << 16) | MPS_PLUGIN_ABI_MINOR))
+
+/* Size of the errorString buffer mpsd passes (at least this many bytes). */
+#define MPS_PLUGIN_ERROR_SIZE 1024
+
+#if defined(__GNUC__)
+#define MPS_PLUGIN_EXPORT __attribute__((visibility("default")))
+#else
+#define MPS_PLUGIN_EXPORT
+#endif
+
+/* Put this once in a plugin's source to export the ABI version. */
+#define MPS_PLUGIN_DECLARE_ABI \
+	MPS_PLUGIN_EXPORT const uint32_t mps_plugin_abi_version = \
+		MPS_PLUGIN_ABI_VERSION
+
+/* Symbol names, for the loader. */
+#define MPS_PLUGIN_SYM_ABI "mps_plugin_abi_version"
+#define MPS_PLUGIN_SYM_AUTHENTICATE "Authenticate"
+#define MPS_PLUGIN_SYM_INIT "mps_plugin_init"
+#define MPS_PLUGIN_SYM_FINI "mps_plugin_fini"
+
+/* The authentication entry point (required in an authentication plugin). */
+typedef bool (*mps_authenticate_fn)(const char *userName,
+    const char *userPassword, const char *paramStr,
+    char *errorString, size_t errorStringSize);
+
+/*
+ * Optional: called once after loading, with the role's DllParameters.
+ * Return 0 to accept; anything else refuses start-up, with errorString
+ * in mpsd's log.
+ *
+ * The SDK's pkg-config flags include -fvisibility=hidden, so a plugin
+ * defines the optional entry points with MPS_PLUGIN_EXPORT, e.g.
+ *     MPS_PLUGIN_EXPORT int mps_plugin_init(const char *paramStr,
+ *         char *errorString, size_t errorStringSize);
+ */
+typedef int (*mps_plugin_init_fn)(const char *paramStr,
+    char *errorString, size_t errorStringSize);
+
+/* Optional: called once before unloading. */
+typedef void (*mps_plugin_fini_fn)(void);
+
+MPS_PLUGIN_EXPORT bool Authenticate(const char *userName,
+    const char *userPassword, const char *paramStr,
+    char *errorString, size_t errorStringSize);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MPS_PLUGIN_H */
