@@ -1,0 +1,345 @@
+/* server.c: see server.h. */
+#include "server.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <apr_strings.h>
+
+#include "log.h"
+#include "mps_status.h"
+
+/* Signals the signal thread owns; every other thread blocks them. */
+static void
+handled_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGHUP);
+}
+
+void
+mps_server_block_signals(void)
+{
+	sigset_t set;
+
+	/* A console or device that vanishes mid-write must cost an EPIPE,
+	 * not the process. */
+	signal(SIGPIPE, SIG_IGN);
+	handled_signals(&set);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
+mps_server_t *
+mps_server_create(apr_pool_t *pool)
+{
+	mps_server_t *srv = apr_pcalloc(pool, sizeof(*srv));
+
+	srv->pool = pool;
+	srv->trace_levels = MPS_LOG_DEFAULT_LEVELS;
+	pthread_mutex_init(&srv->reload_lock, NULL);
+	return srv;
+}
+
+static const char *
+dir_of(const char *path, apr_pool_t *pool)
+{
+	char cwd[4096];
+	const char *abs = path;
+	const char *slash;
+
+	if (path[0] != '/' && getcwd(cwd, sizeof(cwd)) != NULL)
+		abs = apr_pstrcat(pool, cwd, "/", path, NULL);
+	slash = strrchr(abs, '/');
+	if (slash == abs)
+		return "/";
+	return apr_pstrndup(pool, abs, (apr_size_t)(slash - abs));
+}
+
+apr_status_t
+mps_server_load_config(mps_server_t *srv, const char *path,
+    mps_config_errors_t *errs, int *static_failed, int *dynamic_failed)
+{
+	apr_status_t rv;
+	int before;
+
+	*static_failed = *dynamic_failed = 0;
+	srv->config_dir = dir_of(path, srv->pool);
+	rv = mps_config_load(&srv->cfg, path, errs, srv->pool);
+	if (rv != APR_SUCCESS) {
+		*static_failed = 1;
+		return MPS_ERR_CONFIG;
+	}
+
+	srv->dynamic_path = mps_config_resolve(srv->config_dir,
+	    srv->cfg->dynamic_config_file, srv->pool);
+	srv->notification_list_path = mps_config_resolve(srv->config_dir,
+	    srv->cfg->notification_list_file, srv->pool);
+	srv->authorized_servers_path = mps_config_resolve(srv->config_dir,
+	    srv->cfg->authorized_servers_file, srv->pool);
+
+	if (mps_dynamic_config_load(&srv->trace_levels, srv->dynamic_path,
+	    errs, srv->pool) != APR_SUCCESS)
+		*dynamic_failed = 1;
+	else if (stat(srv->dynamic_path, &srv->dynamic_stat) != 0)
+		memset(&srv->dynamic_stat, 0, sizeof(srv->dynamic_stat));
+
+	before = mps_config_error_count(errs);
+	(void)mps_notification_list_load(&srv->subscribers,
+	    srv->notification_list_path, errs, srv->pool);
+	(void)mps_authorized_servers_load(&srv->authorized_servers,
+	    srv->authorized_servers_path, errs, srv->pool);
+	if (mps_config_error_count(errs) > before)
+		*static_failed = 1;
+
+	return (*static_failed || *dynamic_failed) ? MPS_ERR_CONFIG : APR_SUCCESS;
+}
+
+apr_status_t
+mps_server_load_plugins(mps_server_t *srv, const char **role, char *err,
+    size_t errsize)
+{
+	const mps_config_t *cfg = srv->cfg;
+	apr_status_t rv;
+
+	*role = NULL;
+	if (cfg->amt_auth.need_authentication) {
+		rv = mps_auth_plugin_load(&srv->amt_auth, cfg->amt_auth.dll_name,
+		    cfg->plugin_dir, cfg->amt_auth.dll_parameters, err, errsize,
+		    srv->pool);
+		if (rv != APR_SUCCESS) {
+			*role = "AMT";
+			return rv;
+		}
+	}
+	if (cfg->socks_auth.need_authentication) {
+		rv = mps_auth_plugin_load(&srv->socks_auth,
+		    cfg->socks_auth.dll_name, cfg->plugin_dir,
+		    cfg->socks_auth.dll_parameters, err, errsize, srv->pool);
+		if (rv != APR_SUCCESS) {
+			*role = "Socks";
+			return rv;
+		}
+	}
+	return APR_SUCCESS;
+}
+
+static const char *
+levels_text(unsigned levels, char *buf, size_t size)
+{
+	static const mps_log_level_t order[] = {
+		MPS_LOG_INFO, MPS_LOG_ERROR, MPS_LOG_WARNING, MPS_LOG_DEBUG
+	};
+	size_t i;
+
+	buf[0] = '\0';
+	for (i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+		if (!(levels & order[i]))
+			continue;
+		if (buf[0] != '\0')
+			apr_cpystrn(buf + strlen(buf), "|", size - strlen(buf));
+		apr_cpystrn(buf + strlen(buf), mps_log_level_name(order[i]),
+		    size - strlen(buf));
+	}
+	if (buf[0] == '\0')
+		apr_cpystrn(buf, "(none)", size);
+	return buf;
+}
+
+void
+mps_server_reload_dynamic(mps_server_t *srv, const char *why)
+{
+	apr_pool_t *scratch;
+	mps_config_errors_t *errs;
+	unsigned levels;
+	struct stat st;
+	char text[64];
+	int i;
+
+	if (apr_pool_create(&scratch, NULL) != APR_SUCCESS)
+		return;
+	pthread_mutex_lock(&srv->reload_lock);
+	errs = mps_config_errors_create(scratch);
+	if (stat(srv->dynamic_path, &st) != 0)
+		memset(&st, 0, sizeof(st));
+	/* Remember what we looked at even on failure, so that a broken file
+	 * is reported once, not every second until it is fixed. */
+	srv->dynamic_stat = st;
+	if (mps_dynamic_config_load(&levels, srv->dynamic_path, errs,
+	    scratch) != APR_SUCCESS) {
+		mps_log(MPS_LOG_ERROR, "Error while reading dynamic configuration file.");
+		for (i = 0; i < errs->errors->nelts; i++)
+			mps_log(MPS_LOG_ERROR, "%s",
+			    APR_ARRAY_IDX(errs->errors, i, const char *));
+		mps_log(MPS_LOG_ERROR, "Trace levels stay %s",
+		    levels_text(srv->trace_levels, text, sizeof(text)));
+	} else {
+		int changed = levels != srv->trace_levels;
+		srv->trace_levels = levels;
+		mps_logger_set_levels(mps_log_default(), levels);
+		/* Written whatever the new levels say, so that the admin sees
+		 * that the change took effect. */
+		mps_log_announce(MPS_LOG_INFO, "%s: trace levels %s %s", why,
+		    changed ? "are now" : "unchanged,",
+		    levels_text(levels, text, sizeof(text)));
+	}
+	pthread_mutex_unlock(&srv->reload_lock);
+	apr_pool_destroy(scratch);
+}
+
+static int
+file_changed(const struct stat *a, const struct stat *b)
+{
+	return a->st_ino != b->st_ino || a->st_dev != b->st_dev ||
+	    a->st_size != b->st_size ||
+	    a->st_mtim.tv_sec != b->st_mtim.tv_sec ||
+	    a->st_mtim.tv_nsec != b->st_mtim.tv_nsec;
+}
+
+/* Blocking lane: stat and, on change, reread; then wait for the next
+ * check. */
+static void
+dynamic_check(void *arg)
+{
+	mps_server_t *srv = arg;
+	struct stat st;
+	int changed;
+
+	if (srv->stopping)
+		return;
+	if (stat(srv->dynamic_path, &st) != 0)
+		memset(&st, 0, sizeof(st));
+	pthread_mutex_lock(&srv->reload_lock);
+	changed = file_changed(&st, &srv->dynamic_stat);
+	pthread_mutex_unlock(&srv->reload_lock);
+	if (changed)
+		mps_server_reload_dynamic(srv, srv->dynamic_path);
+	if (!srv->stopping)
+		mps_timer_arm(mps_poller_timers(srv->poller),
+		    &srv->dynamic_timer, srv->cfg->dynamic_config_check_interval);
+}
+
+/* Timer (I/O lane): the check itself reads files, so it moves to the
+ * blocking lane. */
+static void
+dynamic_timer_fired(void *arg)
+{
+	mps_server_t *srv = arg;
+
+	if (mps_workers_push(srv->workers, MPS_LANE_BLOCKING, dynamic_check,
+	    srv) != APR_SUCCESS && !srv->stopping)
+		mps_timer_arm(mps_poller_timers(srv->poller),
+		    &srv->dynamic_timer, srv->cfg->dynamic_config_check_interval);
+}
+
+static void *
+signal_thread_main(void *arg)
+{
+	mps_server_t *srv = arg;
+	sigset_t set;
+	int sig;
+
+	handled_signals(&set);
+	while (!srv->stopping) {
+		if (sigwait(&set, &sig) != 0)
+			continue;
+		switch (sig) {
+		case SIGHUP:
+			if (srv->stopping)
+				break;
+			if (mps_logger_reopen(mps_log_default()) != APR_SUCCESS)
+				mps_log_announce(MPS_LOG_ERROR,
+				    "SIGHUP: cannot reopen the log file");
+			mps_log(MPS_LOG_INFO, "Received SIGHUP: log reopened, "
+			    "rereading %s", srv->dynamic_path);
+			mps_server_reload_dynamic(srv, "SIGHUP");
+			break;
+		default:
+			if (!srv->stopping)
+				mps_log(MPS_LOG_INFO, "Received %s, stopping.",
+				    sig == SIGINT ? "SIGINT" : "SIGTERM");
+			srv->stopping = 1;
+			if (srv->poller != NULL)
+				mps_poller_stop(srv->poller);
+			break;
+		}
+	}
+	return NULL;
+}
+
+static int
+io_threads(const mps_config_t *cfg)
+{
+	long n;
+
+	if (cfg->worker_threads > 0)
+		return cfg->worker_threads;
+	n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (int)n : 2;
+}
+
+apr_status_t
+mps_server_start(mps_server_t *srv, char *err, size_t errsize)
+{
+	const mps_config_t *cfg = srv->cfg;
+	apr_status_t rv;
+	char msg[256];
+
+	rv = mps_workers_create(&srv->workers, io_threads(cfg),
+	    cfg->blocking_threads, srv->pool);
+	if (rv != APR_SUCCESS) {
+		snprintf(err, errsize, "cannot start worker threads: %s",
+		    mps_strerror(rv, msg, sizeof(msg)));
+		return rv;
+	}
+	/* Room for every device tunnel plus consoles and listeners. */
+	rv = mps_poller_create(&srv->poller,
+	    (apr_uint32_t)cfg->max_connections * 4 + 64, srv->workers, srv->pool);
+	if (rv != APR_SUCCESS) {
+		snprintf(err, errsize, "cannot create the poller: %s",
+		    mps_strerror(rv, msg, sizeof(msg)));
+		return rv;
+	}
+	if (pthread_create(&srv->signal_thread, NULL, signal_thread_main,
+	    srv) != 0) {
+		snprintf(err, errsize, "cannot start the signal thread");
+		return APR_EGENERAL;
+	}
+	srv->signal_thread_started = 1;
+	mps_timer_init(&srv->dynamic_timer, NULL, dynamic_timer_fired, srv);
+	if (cfg->dynamic_config_check_interval > 0)
+		mps_timer_arm(mps_poller_timers(srv->poller),
+		    &srv->dynamic_timer, cfg->dynamic_config_check_interval);
+	return APR_SUCCESS;
+}
+
+apr_status_t
+mps_server_run(mps_server_t *srv)
+{
+	if (srv->stopping)
+		return APR_SUCCESS;
+	return mps_poller_run(srv->poller);
+}
+
+void
+mps_server_shutdown(mps_server_t *srv)
+{
+	srv->stopping = 1;
+	if (srv->poller != NULL)
+		mps_timer_cancel(mps_poller_timers(srv->poller),
+		    &srv->dynamic_timer);
+	if (srv->signal_thread_started) {
+		/* Wakes sigwait if the stop came from elsewhere. */
+		pthread_kill(srv->signal_thread, SIGTERM);
+		pthread_join(srv->signal_thread, NULL);
+		srv->signal_thread_started = 0;
+	}
+	if (srv->workers != NULL) {
+		mps_workers_destroy(srv->workers);
+		srv->workers = NULL;
+	}
+}

@@ -1,0 +1,88 @@
+/*
+ * server.h: one running mpsd: its configuration, plugins, worker lanes,
+ * poller, signal handling and the live mps_dynamic.config.
+ *
+ * main.c drives the start-up order (configuration, log, instance lock,
+ * plugins, detaching, privileges); this module holds what runs.
+ */
+#ifndef MPS_SERVER_H
+#define MPS_SERVER_H
+
+#include <apr_pools.h>
+#include <apr_tables.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/stat.h>
+
+#include "config.h"
+#include "plugin_loader.h"
+#include "poller.h"
+#include "workers.h"
+
+typedef struct mps_server_t {
+	apr_pool_t *pool;
+	mps_config_t *cfg;
+	const char *config_dir;		/* absolute directory of mps.config */
+	const char *dynamic_path;	/* resolved mps_dynamic.config */
+	const char *notification_list_path;
+	const char *authorized_servers_path;
+	unsigned trace_levels;
+	apr_array_header_t *subscribers;	/* mps_subscriber_t */
+	apr_array_header_t *authorized_servers;	/* mps_authorized_server_t */
+
+	mps_auth_plugin_t *amt_auth;	/* NULL when NeedAuthentication is false */
+	mps_auth_plugin_t *socks_auth;
+
+	mps_workers_t *workers;
+	mps_poller_t *poller;
+
+	/* Live reload of mps_dynamic.config: on SIGHUP and on change. */
+	pthread_mutex_t reload_lock;
+	struct stat dynamic_stat;	/* what was last read */
+	mps_timer_t dynamic_timer;
+
+	pthread_t signal_thread;
+	int signal_thread_started;
+	atomic_int stopping;		
+} mps_server_t;
+
+/* Allocates a server in pool (nothing started). */
+mps_server_t *mps_server_create(apr_pool_t *pool);
+
+/*
+ * Reads mps.config, mps_dynamic.config and the two list files (resolved
+ * against the directory of mps.config). Every error and warning goes to
+ * errs. Returns MPS_ERR_CONFIG when anything failed; *static_failed and
+ * *dynamic_failed then say which, so that the caller announces the
+ * guide's message for each ("Error while reading static configuration
+ * file." / "... dynamic ..."). List-file errors count as static.
+ */
+apr_status_t mps_server_load_config(mps_server_t *srv, const char *path,
+    mps_config_errors_t *errs, int *static_failed, int *dynamic_failed);
+
+/*
+ * Loads the authentication plugins that the configuration asks for.
+ * On failure *role is "AMT" or "Socks" and err holds the reason.
+ */
+apr_status_t mps_server_load_plugins(mps_server_t *srv, const char **role,
+    char *err, size_t errsize);
+
+/* Creates the worker lanes and the poller, starts the signal thread and
+ * the dynamic-configuration watch. Call after daemonizing. */
+apr_status_t mps_server_start(mps_server_t *srv, char *err, size_t errsize);
+
+/* Runs the poller on the calling thread until SIGTERM/SIGINT. */
+apr_status_t mps_server_run(mps_server_t *srv);
+
+/* Stops and frees what mps_server_start() created. */
+void mps_server_shutdown(mps_server_t *srv);
+
+/* Rereads mps_dynamic.config now (SIGHUP, change, tests). why is logged.
+ * On errors the old trace levels stay and the errors are logged. */
+void mps_server_reload_dynamic(mps_server_t *srv, const char *why);
+
+/* Blocks the signals that the signal thread handles and ignores SIGPIPE.
+ * Call before any thread exists, so every thread inherits the mask. */
+void mps_server_block_signals(void);
+
+#endif

@@ -1,0 +1,169 @@
+# shellcheck shell=bash
+# lib.sh: shared helpers for mpsd's integration scripts (bash).
+#
+# Each script sources this, gets a private temporary directory $T, prints
+# TAP ("ok N - what" / "not ok N - what", then "1..N"), and starts real
+# processes whose PIDs are recorded and stopped on exit, whatever happens.
+# Ports are picked at run time and never assumed free.
+set -u
+
+top_srcdir=${top_srcdir:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+top_builddir=${top_builddir:-$top_srcdir}
+MPSD=${MPSD:-$top_builddir/server/mpsd}
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/mpsd-test.XXXXXX")
+_tap_n=0
+_tap_failed=0
+_pids=()
+
+_cleanup() {
+	local p
+	for p in "${_pids[@]}"; do
+		kill -TERM "$p" 2>/dev/null
+	done
+	for p in "${_pids[@]}"; do
+		# Give each a moment, then insist.
+		for _ in 1 2 3 4 5 6 7 8 9 10; do
+			kill -0 "$p" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$p" 2>/dev/null
+	done
+	if [ "${KEEP_TMP:-0}" = 1 ] || [ $_tap_failed -ne 0 ]; then
+		echo "# kept $T"
+	else
+		rm -rf "$T"
+	fi
+}
+trap _cleanup EXIT
+
+# ok DESCRIPTION COMMAND...: one assertion.
+ok() {
+	local desc=$1
+	shift
+	_tap_n=$((_tap_n + 1))
+	if "$@"; then
+		echo "ok $_tap_n - $desc"
+	else
+		echo "not ok $_tap_n - $desc"
+		_tap_failed=$((_tap_failed + 1))
+	fi
+}
+
+# diag TEXT: a TAP comment.
+diag() { echo "# $*"; }
+
+# done_testing: the TAP plan, and the exit status.
+done_testing() {
+	echo "1..$_tap_n"
+	[ $_tap_failed -eq 0 ]
+	exit $?
+}
+
+# track PID: stop it at exit.
+track() { _pids+=("$1"); }
+
+# port_in_use PORT: listening on TCP PORT (any address)?
+port_in_use() {
+	local hex
+	hex=$(printf '%04X' "$1")
+	grep -q ":$hex [0-9A-F]*:[0-9A-F]* 0A " /proc/net/tcp /proc/net/tcp6 2>/dev/null
+}
+
+# free_port: a TCP port nothing listens on now (random, so that parallel
+# tests rarely collide; callers still cope with a lost race).
+free_port() {
+	local p
+	while :; do
+		p=$((20000 + RANDOM % 40000))
+		port_in_use "$p" || { echo "$p"; return; }
+	done
+}
+
+# wait_for TIMEOUT_S COMMAND...: poll until COMMAND succeeds.
+wait_for() {
+	local limit=$(( $1 * 10 ))
+	shift
+	local i=0
+	while [ $i -lt $limit ]; do
+		"$@" && return 0
+		sleep 0.1
+		i=$((i + 1))
+	done
+	return 1
+}
+
+# file_has FILE TEXT: FILE contains the fixed string TEXT.
+file_has() { [ -f "$1" ] && grep -qF -- "$2" "$1"; }
+file_lacks() { ! file_has "$1" "$2"; }
+
+# make_config DIR [sed expressions...]: the demo configuration
+# (config/demo), with its paths and ports made private to this test:
+# log in DIR/log, lock and pid in DIR, plugins from the build tree,
+# account files and lists from the source tree, fresh ports.
+# Extra sed expressions are applied last.
+make_config() {
+	local dir=$1
+	shift
+	mkdir -p "$dir/log"
+	local amt socks http
+	amt=$(free_port); socks=$(free_port); http=$(free_port)
+	local sedargs=(
+		-e "s|<AMTListenPort>[^<]*<|<AMTListenPort>$amt<|"
+		-e "s|<SocksListenPort>[^<]*<|<SocksListenPort>$socks<|"
+		-e "s|<HttpListenPort>[^<]*<|<HttpListenPort>$http<|"
+		-e "s|<LogFilePath>[^<]*<|<LogFilePath>$dir/log<|"
+		-e "s|<PluginDir>[^<]*<|<PluginDir>$top_builddir/plugins<|"
+		-e "s|<PidFile>[^<]*<|<PidFile>$dir/mpsd.pid<|"
+		-e "s|<LockFile>[^<]*<|<LockFile>$dir/mpsd.lock<|"
+		-e "s|\.\./AMTAuthFile.txt|$top_srcdir/config/AMTAuthFile.txt|"
+		-e "s|\.\./SocksAuthFile.txt|$top_srcdir/config/SocksAuthFile.txt|"
+		-e "s|\.\./\.\./demo/certs|$dir/certs|g"
+	)
+	local e
+	for e in "$@"; do
+		sedargs+=(-e "$e")
+	done
+	sed "${sedargs[@]}" "$top_srcdir/config/demo/mps.config" >"$dir/mps.config"
+	cp "$top_srcdir/config/demo/mps_dynamic.config" \
+	   "$top_srcdir/config/demo/NotificationList.config" \
+	   "$top_srcdir/config/demo/AuthorizedServersList.config" "$dir/"
+}
+
+# set_trace_levels DIR LEVELS: rewrite DIR/mps_dynamic.config.
+set_trace_levels() {
+	printf '<MPS_Dynamic><TraceLevels>%s</TraceLevels></MPS_Dynamic>\n' "$2" \
+		>"$1/mps_dynamic.config"
+}
+
+# start_mpsd DIR [args...]: mpsd -f on DIR/mps.config, output in
+# DIR/stdout and DIR/stderr; sets MPSD_PID; waits for the start line.
+start_mpsd() {
+	local dir=$1
+	shift
+	"$MPSD" -f -c "$dir/mps.config" "$@" >"$dir/stdout" 2>"$dir/stderr" &
+	MPSD_PID=$!
+	track "$MPSD_PID"
+	wait_for 10 file_has "$dir/log/mps.log" "MPS has started its operation."
+}
+
+# stop_pid PID: SIGTERM a child of this shell and return its exit
+# status (killed after 10 s if it does not stop).
+stop_pid() {
+	local pid=$1 rc guard
+	kill -TERM "$pid" 2>/dev/null || return 1
+	( sleep 10; kill -KILL "$pid" 2>/dev/null ) &
+	guard=$!
+	wait "$pid"
+	rc=$?
+	kill "$guard" 2>/dev/null
+	wait "$guard" 2>/dev/null
+	return $rc
+}
+
+# stop_daemon PID: SIGTERM a process that is not our child and wait for
+# it to disappear.
+stop_daemon() {
+	kill -TERM "$1" 2>/dev/null || return 1
+	wait_for 10 sh -c "! kill -0 $1 2>/dev/null"
+}
