@@ -1,0 +1,261 @@
+/* stream.c: see stream.h. */
+#include "stream.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+
+#include "mps_status.h"
+#include "tls.h"
+
+void
+mps_stream_init(mps_stream_t *s, int fd, SSL *ssl, size_t in_max,
+    size_t out_max)
+{
+	memset(s, 0, sizeof(*s));
+	s->fd = fd;
+	s->ssl = ssl;
+	mps_buf_init(&s->in, in_max);
+	mps_buf_init(&s->out, out_max);
+	if (ssl != NULL) {
+		/* Partial writes let a large queued message drain as the
+		 * socket allows instead of all-or-nothing. */
+		/* Devices often just drop TCP: that is an end, not an error. */
+		SSL_set_options(ssl, SSL_OP_IGNORE_UNEXPECTED_EOF);
+		SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE |
+		    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+		SSL_set_fd(ssl, fd);
+		SSL_set_accept_state(ssl);
+	} else {
+		s->handshake_done = 1;
+	}
+}
+
+void
+mps_stream_close(mps_stream_t *s)
+{
+	if (s->ssl != NULL) {
+		/* A close_notify, best effort: the socket is non-blocking and
+		 * the peer may be gone; never wait for its answer. */
+		if (s->handshake_done)
+			(void)SSL_shutdown(s->ssl);
+		SSL_free(s->ssl);
+		s->ssl = NULL;
+	}
+	if (s->fd >= 0) {
+		close(s->fd);
+		s->fd = -1;
+	}
+	mps_buf_free(&s->in);
+	mps_buf_free(&s->out);
+}
+
+/* OpenSSL's error for a failed call, as text; empties the error queue. */
+static apr_status_t
+ssl_failure(mps_stream_t *s, int r, const char *what, char *err,
+    size_t errsize)
+{
+	int e = SSL_get_error(s->ssl, r);
+	char desc[256];
+
+	if (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0) {
+		int os = errno;
+		ERR_clear_error();
+		if (r == 0 || os == 0) {
+			snprintf(err, errsize, "%s: connection closed by peer", what);
+			return APR_EOF;
+		}
+		snprintf(err, errsize, "%s: %s", what, strerror(os));
+		return APR_FROM_OS_ERROR(os);
+	}
+	if (e == SSL_ERROR_ZERO_RETURN) {
+		ERR_clear_error();
+		snprintf(err, errsize, "%s: peer closed the TLS session", what);
+		return APR_EOF;
+	}
+	snprintf(err, errsize, "%s: %s", what,
+	    mps_tls_error_describe(s->ssl, desc, sizeof(desc)));
+	return MPS_ERR_PROTOCOL;
+}
+
+apr_status_t
+mps_stream_handshake(mps_stream_t *s, char *err, size_t errsize)
+{
+	int r, e;
+
+	if (s->handshake_done)
+		return APR_SUCCESS;
+	ERR_clear_error();
+	r = SSL_do_handshake(s->ssl);
+	if (r == 1) {
+		s->handshake_done = 1;
+		s->read_wants_write = s->write_wants_read = 0;
+		return APR_SUCCESS;
+	}
+	e = SSL_get_error(s->ssl, r);
+	if (e == SSL_ERROR_WANT_READ) {
+		s->read_wants_write = 0;
+		return APR_EAGAIN;
+	}
+	if (e == SSL_ERROR_WANT_WRITE) {
+		s->read_wants_write = 1;
+		return APR_EAGAIN;
+	}
+	return ssl_failure(s, r, "TLS handshake", err, errsize);
+}
+
+static apr_status_t
+read_plain(mps_stream_t *s, uint8_t *tail, size_t n, size_t *got, char *err,
+    size_t errsize)
+{
+	ssize_t r;
+
+	do {
+		r = recv(s->fd, tail, n, 0);
+	} while (r < 0 && errno == EINTR);
+	if (r > 0) {
+		*got = (size_t)r;
+		return APR_SUCCESS;
+	}
+	if (r == 0)
+		return APR_EOF;
+	if (errno == EAGAIN || errno == EWOULDBLOCK)
+		return APR_EAGAIN;
+	snprintf(err, errsize, "read: %s", strerror(errno));
+	return APR_FROM_OS_ERROR(errno);
+}
+
+static apr_status_t
+read_tls(mps_stream_t *s, uint8_t *tail, size_t n, size_t *got, char *err,
+    size_t errsize)
+{
+	size_t r = 0;
+	int ok, e;
+
+	ERR_clear_error();
+	ok = SSL_read_ex(s->ssl, tail, n, &r);
+	if (ok == 1) {
+		s->read_wants_write = 0;
+		*got = r;
+		return APR_SUCCESS;
+	}
+	e = SSL_get_error(s->ssl, 0);
+	if (e == SSL_ERROR_WANT_READ) {
+		s->read_wants_write = 0;
+		return APR_EAGAIN;
+	}
+	if (e == SSL_ERROR_WANT_WRITE) {
+		s->read_wants_write = 1;
+		return APR_EAGAIN;
+	}
+	return ssl_failure(s, 0, "read", err, errsize);
+}
+
+apr_status_t
+mps_stream_read(mps_stream_t *s, size_t max, char *err, size_t errsize)
+{
+	size_t total = 0;
+
+	while (total < max) {
+		size_t room = mps_buf_max_size(&s->in) - mps_buf_len(&s->in);
+		size_t want, got = 0;
+		uint8_t *tail;
+		apr_status_t rv;
+
+		if (room == 0)
+			return total > 0 ? APR_SUCCESS : MPS_ERR_TOO_LARGE;
+		/* Read in chunks of at most 16 KiB (one TLS record), so the
+		 * buffer grows only as far as the data really goes. */
+		want = room < 16384 ? room : 16384;
+		if (want > max - total)
+			want = max - total;
+		rv = mps_buf_reserve(&s->in, want, &tail);
+		if (rv != APR_SUCCESS) {
+			snprintf(err, errsize, "input buffer: out of memory");
+			return rv;
+		}
+		rv = s->ssl != NULL ? read_tls(s, tail, want, &got, err, errsize) :
+		    read_plain(s, tail, want, &got, err, errsize);
+		if (rv == APR_EAGAIN)
+			return APR_SUCCESS;
+		if (rv == APR_EOF) {
+			s->eof = 1;
+			return total > 0 ? APR_SUCCESS : APR_EOF;
+		}
+		if (rv != APR_SUCCESS)
+			return rv;
+		(void)mps_buf_commit(&s->in, got);
+		s->bytes_in += got;
+		total += got;
+		/* A short plain read means the socket is drained. */
+		if (s->ssl == NULL && got < want)
+			break;
+	}
+	return APR_SUCCESS;
+}
+
+apr_status_t
+mps_stream_flush(mps_stream_t *s, char *err, size_t errsize)
+{
+	while (mps_buf_len(&s->out) > 0) {
+		const uint8_t *p = mps_buf_ptr(&s->out);
+		size_t n = mps_buf_len(&s->out), done = 0;
+
+		if (s->ssl != NULL) {
+			int e;
+			ERR_clear_error();
+			if (SSL_write_ex(s->ssl, p, n, &done) != 1) {
+				e = SSL_get_error(s->ssl, 0);
+				if (e == SSL_ERROR_WANT_WRITE) {
+					s->write_wants_read = 0;
+					return APR_EAGAIN;
+				}
+				if (e == SSL_ERROR_WANT_READ) {
+					s->write_wants_read = 1;
+					return APR_EAGAIN;
+				}
+				return ssl_failure(s, 0, "write", err, errsize);
+			}
+			s->write_wants_read = 0;
+		} else {
+			ssize_t r;
+			do {
+				r = send(s->fd, p, n, MSG_NOSIGNAL);
+			} while (r < 0 && errno == EINTR);
+			if (r < 0) {
+				if (errno == EAGAIN || errno == EWOULDBLOCK)
+					return APR_EAGAIN;
+				snprintf(err, errsize, "write: %s", strerror(errno));
+				return APR_FROM_OS_ERROR(errno);
+			}
+			done = (size_t)r;
+		}
+		(void)mps_buf_consume(&s->out, done);
+		s->bytes_out += done;
+	}
+	return APR_SUCCESS;
+}
+
+apr_int16_t
+mps_stream_events(const mps_stream_t *s, int want_read)
+{
+	apr_int16_t ev = 0;
+
+	if (!s->handshake_done)
+		return s->read_wants_write ? APR_POLLOUT : APR_POLLIN;
+	if (want_read && !s->eof)
+		ev |= s->read_wants_write ? APR_POLLOUT : APR_POLLIN;
+	if (mps_buf_len(&s->out) > 0)
+		ev |= s->write_wants_read ? APR_POLLIN : APR_POLLOUT;
+	return ev;
+}
+
+int
+mps_stream_pending(const mps_stream_t *s)
+{
+	return s->ssl != NULL && s->handshake_done && !s->eof &&
+	    SSL_has_pending(s->ssl);
+}
