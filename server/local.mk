@@ -30,13 +30,28 @@ noinst_LTLIBRARIES += server/libmpsplugin.la
 server_libmpsplugin_la_SOURCES = server/plugin_loader.c server/plugin_loader.h
 server_libmpsplugin_la_LIBADD = $(LTDL_LIBS) $(APR_LIBS)
 
+# Connected devices by UUID and FQDN (newest wins).
+noinst_LTLIBRARIES += server/libmpsregistry.la
+server_libmpsregistry_la_SOURCES = server/registry.c server/registry.h
+server_libmpsregistry_la_LIBADD = $(APR_LIBS)
+
+# The device side: listener, plain/TLS streams, the APF session.
+noinst_LTLIBRARIES += server/libmpsdevice.la
+server_libmpsdevice_la_SOURCES = \
+	server/listener.c server/listener.h server/sockwrap.c server/sockwrap.h \
+	server/stream.c server/stream.h server/auth_throttle.c server/auth_throttle.h \
+	server/apf_session.c server/apf_session.h
+server_libmpsdevice_la_LIBADD = $(OPENSSL_LIBS) $(APR_LIBS)
+
 sbin_PROGRAMS += server/mpsd
 server_mpsd_SOURCES = server/main.c \
 	server/options.c server/options.h \
 	server/instance_lock.c server/instance_lock.h \
 	server/daemon.c server/daemon.h \
 	server/server.c server/server.h
-server_mpsd_LDADD = server/libmpsplugin.la server/libmpscore.la \
+server_mpsd_LDADD = server/libmpsdevice.la server/libmpsregistry.la \
+	server/libmpstls.la server/libmpsapf.la \
+	server/libmpsplugin.la server/libmpscore.la \
 	server/libmpsconfig.la server/libmpslog.la server/libmpsbase.la \
 	$(APU_LIBS) $(APR_LIBS) $(OPENSSL_LIBS)
 

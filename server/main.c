@@ -5,7 +5,7 @@
  *  2. mps.config, mps_dynamic.config, the list files: every error printed
  *  3. (-t) plugins too, then exit 0 or 1
  *  4. the log file, the instance lock, the plugins
- *  5. (later issues: bind listeners here, while still root)
+ *  5. the TLS context and the listeners, while still root
  *  6. detach (unless -f), pid file, drop privileges
  *  7. worker lanes, poller, signal thread; "MPS has started its operation."
  *  8. run until SIGTERM; then stop in reverse order
@@ -103,6 +103,10 @@ check_only(mps_server_t *srv, const char *path)
 	    APR_SUCCESS) {
 		fprintf(stderr, "mpsd: %s\nmpsd: %s\n",
 		    strcmp(role, "AMT") == 0 ? MSG_AMT_DLL : MSG_SOCKS_DLL, err);
+		return 1;
+	}
+	if (mps_server_bind(srv, 0, err, sizeof(err)) != APR_SUCCESS) {
+		fprintf(stderr, "mpsd: %s: <TLS>: %s\n", path, err);
 		return 1;
 	}
 	if (srv->cfg->user != NULL || srv->cfg->group != NULL) {
@@ -211,6 +215,13 @@ main(int argc, char *argv[])
 	    APR_SUCCESS) {
 		mps_log_announce(MPS_LOG_ERROR, "%s",
 		    strcmp(role, "AMT") == 0 ? MSG_AMT_DLL : MSG_SOCKS_DLL);
+		mps_log_announce(MPS_LOG_ERROR, "%s", err);
+		goto out;
+	}
+
+	/* Ports are bound while still root and still attached, so that a
+	 * busy port or a bad certificate is reported where it is seen. */
+	if (mps_server_bind(srv, 1, err, sizeof(err)) != APR_SUCCESS) {
 		mps_log_announce(MPS_LOG_ERROR, "%s", err);
 		goto out;
 	}

@@ -11,6 +11,10 @@
 
 #include "log.h"
 #include "mps_status.h"
+#include "tls.h"
+
+/* How long a stopping mpsd waits for its tunnels to close. */
+#define SHUTDOWN_GRACE apr_time_from_sec(3)
 
 /* Signals the signal thread owns; every other thread blocks them. */
 static void
@@ -263,6 +267,15 @@ signal_thread_main(void *arg)
 				mps_log(MPS_LOG_INFO, "Received %s, stopping.",
 				    sig == SIGINT ? "SIGINT" : "SIGTERM");
 			srv->stopping = 1;
+			/* Tunnels close while the poller still runs, so that
+			 * devices get their DISCONNECT. */
+			if (srv->amt_started) {
+				unsigned left = mps_amt_side_shutdown(&srv->amt,
+				    SHUTDOWN_GRACE);
+				if (left > 0)
+					mps_log(MPS_LOG_WARNING, "%u tunnel(s) did "
+					    "not close in time", left);
+			}
 			if (srv->poller != NULL)
 				mps_poller_stop(srv->poller);
 			break;
@@ -280,6 +293,71 @@ io_threads(const mps_config_t *cfg)
 		return cfg->worker_threads;
 	n = sysconf(_SC_NPROCESSORS_ONLN);
 	return n > 0 ? (int)n : 2;
+}
+
+apr_status_t
+mps_server_bind(mps_server_t *srv, int bind_ports, char *err, size_t errsize)
+{
+	const mps_config_t *cfg = srv->cfg;
+	mps_tls_settings_t ts;
+	apr_status_t rv;
+
+	if (cfg->tls_mode == MPS_TLS_MODE_TLS) {
+		mps_tls_settings_from_config(&ts, cfg);
+		rv = mps_tls_ctx_create(&srv->tls, &ts, err, errsize);
+		if (rv != APR_SUCCESS)
+			return rv;
+	}
+	if (!bind_ports)
+		return APR_SUCCESS;
+	return mps_listener_bind(&srv->amt_listener, "AMT", cfg->amt_listen_ip,
+	    cfg->amt_listen_port, err, errsize);
+}
+
+static apr_status_t
+start_device_side(mps_server_t *srv, char *err, size_t errsize)
+{
+	const mps_config_t *cfg = srv->cfg;
+	char buf[256];
+	apr_status_t rv;
+
+	rv = mps_registry_create(&srv->registry);
+	if (rv != APR_SUCCESS) {
+		snprintf(err, errsize, "cannot create the device registry");
+		return rv;
+	}
+	srv->amt.cfg = cfg;
+	srv->amt.poller = srv->poller;
+	srv->amt.workers = srv->workers;
+	srv->amt.registry = srv->registry;
+	srv->amt.tls = srv->tls;
+	srv->amt.auth = srv->amt_auth;
+	rv = mps_amt_side_init(&srv->amt);
+	if (rv != APR_SUCCESS) {
+		snprintf(err, errsize, "cannot set up the device side");
+		return rv;
+	}
+	srv->amt_started = 1;
+	rv = mps_listener_start(srv->amt_listener, srv->poller, srv->workers,
+	    mps_amt_accept, &srv->amt);
+	if (rv != APR_SUCCESS) {
+		snprintf(err, errsize, "cannot start the AMT listener: %s",
+		    mps_strerror(rv, buf, sizeof(buf)));
+		return rv;
+	}
+	if (srv->tls != NULL) {
+		mps_log(MPS_LOG_INFO, "%s", mps_tls_profile_describe(cfg->tls_profile));
+		mps_log(MPS_LOG_INFO, "Server certificate: %s",
+		    mps_tls_ctx_describe_cert(srv->tls, buf, sizeof(buf)));
+		mps_log(MPS_LOG_INFO, "%s",
+		    mps_tls_verify_client_describe(cfg->tls_verify_client));
+	}
+	mps_log(MPS_LOG_INFO, "Listening for Intel AMT devices on %s:%u (%s), "
+	    "MaxConnections %d", cfg->amt_listen_ip,
+	    (unsigned)mps_listener_port(srv->amt_listener),
+	    srv->tls != NULL ? "TLS" : "plain TCP behind a TLS terminator",
+	    cfg->max_connections);
+	return APR_SUCCESS;
 }
 
 apr_status_t
@@ -314,6 +392,8 @@ mps_server_start(mps_server_t *srv, char *err, size_t errsize)
 	if (cfg->dynamic_config_check_interval > 0)
 		mps_timer_arm(mps_poller_timers(srv->poller),
 		    &srv->dynamic_timer, cfg->dynamic_config_check_interval);
+	if (srv->amt_listener != NULL)
+		return start_device_side(srv, err, errsize);
 	return APR_SUCCESS;
 }
 
@@ -341,5 +421,20 @@ mps_server_shutdown(mps_server_t *srv)
 	if (srv->workers != NULL) {
 		mps_workers_destroy(srv->workers);
 		srv->workers = NULL;
+	}
+	/* Nothing runs any more: the device side can go. */
+	mps_listener_destroy(srv->amt_listener);
+	srv->amt_listener = NULL;
+	if (srv->amt_started) {
+		mps_amt_side_destroy(&srv->amt);
+		srv->amt_started = 0;
+	}
+	if (srv->registry != NULL) {
+		mps_registry_destroy(srv->registry);
+		srv->registry = NULL;
+	}
+	if (srv->tls != NULL) {
+		SSL_CTX_free(srv->tls);
+		srv->tls = NULL;
 	}
 }

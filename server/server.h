@@ -14,8 +14,13 @@
 #include <stdatomic.h>
 #include <sys/stat.h>
 
+#include <openssl/ssl.h>
+
+#include "apf_session.h"
 #include "config.h"
+#include "listener.h"
 #include "plugin_loader.h"
+#include "registry.h"
 #include "poller.h"
 #include "workers.h"
 
@@ -35,6 +40,13 @@ typedef struct mps_server_t {
 
 	mps_workers_t *workers;
 	mps_poller_t *poller;
+
+	/* Device side. */
+	SSL_CTX *tls;			/* NULL in plain mode */
+	mps_listener_t *amt_listener;
+	mps_registry_t *registry;
+	mps_amt_side_t amt;
+	int amt_started;
 
 	/* Live reload of mps_dynamic.config: on SIGHUP and on change. */
 	pthread_mutex_t reload_lock;
@@ -66,6 +78,15 @@ apr_status_t mps_server_load_config(mps_server_t *srv, const char *path,
  */
 apr_status_t mps_server_load_plugins(mps_server_t *srv, const char **role,
     char *err, size_t errsize);
+
+/*
+ * Creates the TLS context and binds the listeners: before detaching and
+ * before dropping root (ports below 1024), so that a bad certificate or a
+ * busy port fails the start visibly. With bind_ports 0 (mpsd -t) only the
+ * TLS files are checked.
+ */
+apr_status_t mps_server_bind(mps_server_t *srv, int bind_ports, char *err,
+    size_t errsize);
 
 /* Creates the worker lanes and the poller, starts the signal thread and
  * the dynamic-configuration watch. Call after daemonizing. */

@@ -56,13 +56,18 @@ tests_unit_test_tls_SOURCES = $(UNIT_COMMON) tests/unit/test_tls.c
 tests_unit_test_tls_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_tls_LDADD = server/libmpstls.la server/libmpsbase.la $(OPENSSL_LIBS) $(APR_LIBS) $(CHECK_LIBS)
 
-TESTS += tests/unit/test_log tests/unit/test_config tests/unit/test_core \
+check_PROGRAMS += tests/unit/test_registry
+tests_unit_test_registry_SOURCES = $(UNIT_COMMON) tests/unit/test_registry.c
+tests_unit_test_registry_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_registry_LDADD = server/libmpsregistry.la server/libmpsbase.la $(APR_LIBS) $(CHECK_LIBS)
+
+TESTS += tests/unit/test_registry tests/unit/test_log tests/unit/test_config tests/unit/test_core \
 	tests/unit/test_plugin tests/unit/test_file_auth \
 	tests/unit/test_buf tests/unit/test_apf_codec tests/unit/test_tls
 endif
 
 ## Integration scripts: real mpsd processes on loopback ports.
 INTEGRATION_TESTS = tests/integration/startup.sh tests/integration/config_check.sh \
-	tests/integration/signals.sh
+	tests/integration/signals.sh tests/integration/device_tls.sh
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh

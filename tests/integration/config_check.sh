@@ -8,6 +8,8 @@ G=$T/good
 mkdir -p "$G"
 cp "$top_srcdir"/config/*.config "$top_srcdir"/config/*.txt "$G/"
 sed -i "s|<PluginDir>[^<]*<|<PluginDir>$top_builddir/plugins<|" "$G/mps.config"
+# The sample's TLS files, where it expects them (certs/ beside it).
+cp -r "$(test_certs)" "$G/certs"
 "$MPSD" -t -c "$G/mps.config" >"$G/out" 2>"$G/err"
 rc=$?
 ok "the shipped sample configuration passes -t" test $rc -eq 0

@@ -97,10 +97,21 @@ wait_for() {
 file_has() { [ -f "$1" ] && grep -qF -- "$2" "$1"; }
 file_lacks() { ! file_has "$1" "$2"; }
 
+# test_certs: a CA, server chain and device certificate made once per
+# script by mps-certgen (what the demo uses), printed as a directory.
+test_certs() {
+	if [ ! -f "$T/certs/server-chain.pem" ]; then
+		"$top_srcdir/scripts/mps-certgen" -q -o "$T/certs" --cn localhost \
+			--device test-device >/dev/null || return 1
+	fi
+	echo "$T/certs"
+}
+
 # make_config DIR [sed expressions...]: the demo configuration
 # (config/demo), with its paths and ports made private to this test:
 # log in DIR/log, lock and pid in DIR, plugins from the build tree,
-# account files and lists from the source tree, fresh ports.
+# account files and lists from the source tree, certificates from
+# test_certs, fresh ports.
 # Extra sed expressions are applied last.
 make_config() {
 	local dir=$1
@@ -118,7 +129,7 @@ make_config() {
 		-e "s|<LockFile>[^<]*<|<LockFile>$dir/mpsd.lock<|"
 		-e "s|\.\./AMTAuthFile.txt|$top_srcdir/config/AMTAuthFile.txt|"
 		-e "s|\.\./SocksAuthFile.txt|$top_srcdir/config/SocksAuthFile.txt|"
-		-e "s|\.\./\.\./demo/certs|$dir/certs|g"
+		-e "s|\.\./\.\./demo/certs|$(test_certs)|g"
 	)
 	local e
 	for e in "$@"; do

@@ -1,0 +1,1202 @@
+/*
+ * apf_session.c: see apf_session.h.
+ *
+ * Life of a session, all on its strand:
+ *
+ *   accept -> TLS handshake (deadline: HandshakeTimeout)
+ *          -> PROTOCOLVERSION -> SERVICE_REQUEST auth@ -> USERAUTH_REQUEST
+ *          -> [blocking lane: Authenticate()] -> USERAUTH_SUCCESS, registered
+ *          -> SERVICE_REQUEST pfwd@ -> tcpip-forward... -> KEEPALIVE_OPTIONS
+ *          -> steady state (idle timeout) -> close
+ *
+ * The one timer ("deadline") serves whatever the state waits for: the
+ * login deadline, the delayed answer to a failed login, the idle timeout
+ * (re-armed lazily from last_rx, not per message) and the linger of a
+ * closing session. A second timer lets the forwards settle before the
+ * keepalive options are sent.
+ *
+ * References: the connection holds one until it is finalized, the
+ * registry entry one while it exists, and each job in flight (an
+ * authentication, a cross-strand close) one. The last one posts the free
+ * to the strand, after anything queued there (strand.h's lifetime rule).
+ */
+#include "apf_session.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "apf_codec.h"
+#include "log.h"
+#include "mps_status.h"
+#include "sockwrap.h"
+#include "stream.h"
+#include "tls.h"
+
+/* Bytes read per turn before yielding to other strands. */
+#define READ_BUDGET (64 * 1024)
+/* Queued output a session may hold (control messages; channels bound
+ * their own data by windows). */
+#define OUT_MAX (256 * 1024)
+/* How long a closing session may take to flush its last messages. */
+#define CLOSE_LINGER apr_time_from_sec(2)
+/* After a refused login: the "short delay" before closing. */
+#define FAIL_LINGER apr_time_from_sec(1)
+/* Quiet time after the last tcpip-forward before KEEPALIVE_OPTIONS. */
+#define SETTLE_DELAY apr_time_from_msec(1000)
+/* Sessions beyond MaxConnections being told DISCONNECT 12 at once; past
+ * this they are closed without a word (a flood must not cost TLS work). */
+#define REFUSING_MAX 256
+
+typedef enum {
+	S_TLS,			/* TLS handshake */
+	S_VERSION,		/* waiting for PROTOCOLVERSION */
+	S_AUTH_SERVICE,		/* waiting for SERVICE_REQUEST auth@ */
+	S_USERAUTH,		/* waiting for USERAUTH_REQUEST */
+	S_AUTH_PENDING,		/* the plugin decides; input paused */
+	S_AUTH_FAILED,		/* refused; answer delayed, input ignored */
+	S_PFWD_SERVICE,		/* waiting for SERVICE_REQUEST pfwd@ */
+	S_ACTIVE,		/* forwards, keepalives, channels */
+	S_CLOSING,		/* flushing the last messages */
+	S_CLOSED
+} session_state;
+
+static const char *const state_names[] = {
+	"TLS handshake", "protocol version", "auth service", "user auth",
+	"authentication", "authentication failed", "pfwd service", "active",
+	"closing", "closed"
+};
+
+struct mps_session_t {
+	mps_amt_side_t *side;
+	mps_strand_t *strand;
+	mps_pollreg_t *reg;
+	apr_socket_t *wrap;
+	mps_stream_t io;
+	mps_timer_t deadline;
+	mps_timer_t settle;
+	mps_device_t *dev;		/* our reference once authenticated */
+	atomic_int refs;
+	session_state state;
+	unsigned counted:1;		/* holds a MaxConnections slot */
+	unsigned refusing:1;		/* over MaxConnections: DISCONNECT 12 */
+	unsigned cert_verified:1;	/* a verified client certificate */
+	unsigned keepalive_sent:1;
+	unsigned failure_sent:1;	/* USERAUTH_FAILURE is queued */
+	unsigned pump_queued:1;		/* a pump task is already posted */
+	apr_uint32_t trigger;
+	apr_time_t last_rx;
+	unsigned long long reported_in, reported_out;
+	char *cert_cn;			/* mutual TLS identity, malloc'd */
+	char uuid[MPS_APF_UUID_TEXT_SIZE];
+	char peer[64];			/* ip:port */
+	char ip[48];			/* ip alone, for the login throttle */
+	mps_session_t *prev, *next;	/* side->list */
+};
+
+/* An authentication on the blocking lane. */
+typedef struct auth_job {
+	mps_session_t *s;
+	char *user;
+	char *password;
+	int granted;
+	char err[MPS_PLUGIN_ERROR_SIZE];
+} auth_job;
+
+/* A close asked for from another strand. */
+typedef struct close_req {
+	mps_session_t *s;
+	apr_uint32_t reason;
+	char why[128];
+} close_req;
+
+static void session_pump(void *arg);
+static void session_close(mps_session_t *s, apr_uint32_t reason,
+    mps_log_level_t level, const char *fmt, ...) MPS_PRINTF(4, 5);
+
+/* ---- references and lifetime ---------------------------------------- */
+
+static void
+session_ref(mps_session_t *s)
+{
+	atomic_fetch_add(&s->refs, 1);
+}
+
+static void
+session_free_task(void *arg)
+{
+	mps_session_t *s = arg;
+	mps_amt_side_t *side = s->side;
+
+	pthread_mutex_lock(&side->list_lock);
+	if (s->prev != NULL)
+		s->prev->next = s->next;
+	else
+		side->list = s->next;
+	if (s->next != NULL)
+		s->next->prev = s->prev;
+	pthread_mutex_unlock(&side->list_lock);
+	mps_strand_release(s->strand);
+	free(s->cert_cn);
+	free(s);
+	atomic_fetch_sub(&side->live, 1);
+}
+
+static void
+session_unref(mps_session_t *s)
+{
+	if (atomic_fetch_sub(&s->refs, 1) != 1)
+		return;
+	/* Freed on its strand, behind every task already queued for it. */
+	if (mps_strand_post(s->strand, session_free_task, s) != APR_SUCCESS) {
+		/* The workers are gone (process exit): nothing can run for
+		 * it any more, so free it here. */
+		session_free_task(s);
+	}
+}
+
+/* The registry entry's last reference went. */
+static void
+device_entry_freed(void *session)
+{
+	session_unref(session);
+}
+
+/* ---- helpers ---------------------------------------------------------- */
+
+/* How the device is named in logs: its FQDN once it announced one, else
+ * its UUID, else where it connects from. */
+static const char *
+session_name(const mps_session_t *s, char *buf, size_t size)
+{
+	if (s->dev != NULL && mps_device_fqdn(s->dev, buf, size) == APR_SUCCESS &&
+	    buf[0] != '\0')
+		return buf;
+	if (s->uuid[0] != '\0')
+		return s->uuid;
+	snprintf(buf, size, "at %s", s->peer);
+	return buf;
+}
+
+static void
+account_bytes(mps_session_t *s)
+{
+	if (s->dev == NULL)
+		return;
+	if (s->io.bytes_in > s->reported_in) {
+		mps_device_add_bytes_in(s->dev, s->io.bytes_in - s->reported_in);
+		s->reported_in = s->io.bytes_in;
+	}
+	if (s->io.bytes_out > s->reported_out) {
+		mps_device_add_bytes_out(s->dev, s->io.bytes_out - s->reported_out);
+		s->reported_out = s->io.bytes_out;
+	}
+}
+
+static int
+reading_allowed(const mps_session_t *s)
+{
+	return s->state < S_CLOSING && s->state != S_AUTH_PENDING &&
+	    s->state != S_AUTH_FAILED && s->state != S_TLS;
+}
+
+static size_t
+max_channel_data(const mps_session_t *s)
+{
+	return s->side->cfg->channel_window_size;
+}
+
+/* Queue a message; an encoding failure (the output cap) ends the
+ * session, since the device would otherwise wait for an answer. */
+#define SEND(s, call) do {						\
+	apr_status_t send_rv_ = (call);					\
+	if (send_rv_ != APR_SUCCESS) {					\
+		char send_msg_[96];					\
+		session_close((s), 0, MPS_LOG_ERROR,			\
+		    "cannot queue a message: %s",			\
+		    mps_strerror(send_rv_, send_msg_, sizeof(send_msg_))); \
+		return;							\
+	}								\
+} while (0)
+
+/* ---- finalizing ------------------------------------------------------- */
+
+static void
+session_finalize(mps_session_t *s)
+{
+	mps_amt_side_t *side = s->side;
+	mps_timers_t *timers = mps_poller_timers(side->poller);
+
+	if (s->state == S_CLOSED)
+		return;
+	s->state = S_CLOSED;
+	mps_timer_cancel(timers, &s->deadline);
+	mps_timer_cancel(timers, &s->settle);
+	if (s->reg != NULL) {
+		mps_poller_release(side->poller, s->reg);
+		s->reg = NULL;
+	}
+	if (s->wrap != NULL) {
+		mps_sockwrap_put(s->wrap);
+		s->wrap = NULL;
+	}
+	account_bytes(s);
+	mps_stream_close(&s->io);
+	if (s->counted)
+		atomic_fetch_sub(&side->active, 1);
+	if (s->refusing)
+		atomic_fetch_sub(&side->refusing, 1);
+	s->counted = s->refusing = 0;
+	if (s->dev != NULL) {
+		mps_device_release(s->dev);
+		s->dev = NULL;
+	}
+	session_unref(s);	/* the connection's reference */
+}
+
+/*
+ * Ends the session: logs why (when fmt is given), leaves the registry,
+ * queues DISCONNECT reason (0: none) and closes once it is flushed or the
+ * linger runs out.
+ */
+static void
+session_close(mps_session_t *s, apr_uint32_t reason, mps_log_level_t level,
+    const char *fmt, ...)
+{
+	mps_amt_side_t *side = s->side;
+	char name[MPS_REGISTRY_FQDN_SIZE];
+	char why[512];
+	va_list ap;
+
+	if (s->state >= S_CLOSING)
+		return;
+	if (fmt != NULL) {
+		va_start(ap, fmt);
+		vsnprintf(why, sizeof(why), fmt, ap);
+		va_end(ap);
+		if (reason != 0)
+			mps_log(level, "Intel remote client %s (%s): %s; "
+			    "disconnecting (reason %u)",
+			    session_name(s, name, sizeof(name)), s->peer, why,
+			    (unsigned)reason);
+		else
+			mps_log(level, "Intel remote client %s (%s): %s",
+			    session_name(s, name, sizeof(name)), s->peer, why);
+	}
+	if (s->dev != NULL) {
+		/* Only if this tunnel is still the registered one: a newer
+		 * tunnel of the same device must never be removed by the old
+		 * one's late close. */
+		(void)mps_registry_unregister(side->registry, s->dev);
+		mps_log(MPS_LOG_INFO, "[%s] Intel remote client has disconnected",
+		    session_name(s, name, sizeof(name)));
+	}
+	s->state = S_CLOSING;
+	mps_timer_cancel(mps_poller_timers(side->poller), &s->settle);
+	if (reason != 0 && s->io.handshake_done && s->io.fd >= 0)
+		(void)mps_apf_encode_disconnect(&s->io.out, reason);
+	(void)mps_timer_arm(mps_poller_timers(side->poller), &s->deadline,
+	    CLOSE_LINGER);
+	/* The pump flushes and finalizes; run it now, we are on the strand. */
+	session_pump(s);
+}
+
+/* ---- authentication --------------------------------------------------- */
+
+static void
+auth_job_free(auth_job *job)
+{
+	if (job->password != NULL) {
+		explicit_bzero(job->password, strlen(job->password));
+		free(job->password);
+	}
+	free(job->user);
+	free(job);
+}
+
+static void
+auth_succeeded(mps_session_t *s, const char *user, const char *how)
+{
+	mps_amt_side_t *side = s->side;
+	mps_device_t *dev = NULL, *replaced = NULL;
+	apr_status_t rv;
+
+	mps_auth_throttle_success(side->throttle, s->ip);
+	rv = mps_device_create(s->uuid, s->peer, s->trigger, s, s->strand,
+	    device_entry_freed, &dev);
+	if (rv != APR_SUCCESS) {
+		session_close(s, MPS_APF_DISCONNECT_TEMPORARILY_UNAVAILABLE,
+		    MPS_LOG_ERROR, "cannot register the device: out of memory");
+		return;
+	}
+	session_ref(s);		/* held by the entry until on_free */
+	s->dev = dev;
+	rv = mps_registry_register(side->registry, dev, &replaced);
+	if (rv != APR_SUCCESS) {
+		session_close(s, MPS_APF_DISCONNECT_TEMPORARILY_UNAVAILABLE,
+		    MPS_LOG_ERROR, "cannot register the device");
+		return;
+	}
+	if (replaced != NULL) {
+		mps_session_t *old = mps_device_session(replaced);
+		mps_log(MPS_LOG_INFO, "Intel remote client %s reconnected from %s: "
+		    "its previous tunnel from %s is closed (newest wins)",
+		    s->uuid, s->peer, mps_device_peer(replaced));
+		mps_session_request_close(old, MPS_APF_DISCONNECT_BY_APPLICATION,
+		    "replaced by a newer tunnel of the same device");
+		mps_device_release(replaced);
+	}
+	s->state = S_PFWD_SERVICE;
+	SEND(s, mps_apf_encode_userauth_success(&s->io.out));
+	/* From here on a much larger input is legitimate (channel data). */
+	{
+		size_t in_max = MPS_APF_CHANNEL_DATA_HDR_LEN + max_channel_data(s);
+		if (in_max < MPS_APF_MAX_CONTROL_LEN)
+			in_max = MPS_APF_MAX_CONTROL_LEN;
+		(void)mps_buf_set_max_size(&s->io.in, in_max);
+	}
+	/* The login deadline is over; the idle timeout starts. */
+	s->last_rx = apr_time_now();
+	(void)mps_timer_arm(mps_poller_timers(side->poller), &s->deadline,
+	    side->cfg->idle_timeout);
+	mps_log(MPS_LOG_DEBUG, "Intel remote client %s (%s) authenticated %s%s",
+	    s->uuid, s->peer, how, user);
+	mps_log(MPS_LOG_INFO, "Intel remote client %s is now connected.",
+	    s->uuid);
+}
+
+/* The refusal: USERAUTH_FAILURE now, close after a short delay. */
+static void
+auth_refuse_now(mps_session_t *s)
+{
+	SEND(s, mps_apf_encode_userauth_failure(&s->io.out,
+	    mps_apf_cstr(MPS_APF_METHOD_PASSWORD)));
+	s->state = S_AUTH_FAILED;
+	s->failure_sent = 1;
+	(void)mps_timer_arm(mps_poller_timers(s->side->poller), &s->deadline,
+	    FAIL_LINGER);
+}
+
+static void
+auth_failed(mps_session_t *s, const char *user, const char *detail)
+{
+	apr_interval_time_t delay;
+
+	mps_log(MPS_LOG_WARNING, "Intel remote client %s (%s) failed to "
+	    "authenticate as \"%s\"%s%s", s->uuid, s->peer, user,
+	    detail[0] != '\0' ? ": " : "", detail);
+	delay = mps_auth_throttle_failure(s->side->throttle, s->ip,
+	    apr_time_now());
+	if (delay > 0) {
+		/* Repeated failures from this address: answer later. */
+		s->state = S_AUTH_FAILED;
+		(void)mps_timer_arm(mps_poller_timers(s->side->poller),
+		    &s->deadline, delay);
+		return;
+	}
+	auth_refuse_now(s);
+}
+
+/* Strand: the plugin's verdict. */
+static void
+auth_done(void *arg)
+{
+	auth_job *job = arg;
+	mps_session_t *s = job->s;
+
+	if (s->state == S_AUTH_PENDING) {
+		if (job->granted)
+			auth_succeeded(s, job->user, "as user ");
+		else
+			auth_failed(s, job->user, job->err);
+		if (s->state < S_CLOSING)
+			session_pump(s);
+	}
+	auth_job_free(job);
+	session_unref(s);
+}
+
+/* Blocking lane: call the plugin. */
+static void
+auth_run(void *arg)
+{
+	auth_job *job = arg;
+	mps_session_t *s = job->s;
+
+	job->granted = mps_auth_plugin_authenticate(s->side->auth, job->user,
+	    job->password, job->err, sizeof(job->err));
+	explicit_bzero(job->password, strlen(job->password));
+	if (mps_strand_post(s->strand, auth_done, job) != APR_SUCCESS) {
+		auth_job_free(job);
+		session_unref(s);
+	}
+}
+
+static void
+auth_job_discard(void *arg)
+{
+	auth_job *job = arg;
+	mps_session_t *s = job->s;
+
+	auth_job_free(job);
+	session_unref(s);
+}
+
+static void
+start_plugin_auth(mps_session_t *s, mps_apf_str_t user, mps_apf_str_t password)
+{
+	auth_job *job = calloc(1, sizeof(*job));
+
+	if (job != NULL) {
+		job->user = strndup(user.ptr, user.len);
+		job->password = strndup(password.ptr, password.len);
+	}
+	if (job == NULL || job->user == NULL || job->password == NULL) {
+		if (job != NULL)
+			auth_job_free(job);
+		session_close(s, MPS_APF_DISCONNECT_TEMPORARILY_UNAVAILABLE,
+		    MPS_LOG_ERROR, "out of memory for authentication");
+		return;
+	}
+	job->s = s;
+	session_ref(s);
+	s->state = S_AUTH_PENDING;
+	/* The login deadline stops: the plugin has its own timeouts. */
+	mps_timer_cancel(mps_poller_timers(s->side->poller), &s->deadline);
+	if (mps_workers_push_ex(s->side->workers, MPS_LANE_BLOCKING, auth_run,
+	    auth_job_discard, job) != APR_SUCCESS) {
+		auth_job_free(job);
+		session_unref(s);
+		session_close(s, MPS_APF_DISCONNECT_TEMPORARILY_UNAVAILABLE,
+		    MPS_LOG_ERROR, "cannot queue the authentication");
+	}
+}
+
+/* ---- message handlers ------------------------------------------------- */
+
+static void
+on_protocolversion(mps_session_t *s, const mps_apf_msg_t *m)
+{
+	mps_apf_uuid_to_text(m->u.protocolversion.uuid, s->uuid);
+	s->trigger = m->u.protocolversion.trigger;
+	if (m->u.protocolversion.major != 1) {
+		session_close(s, MPS_APF_DISCONNECT_PROTOCOL_VERSION_NOT_SUPPORTED,
+		    MPS_LOG_WARNING, "APF version %u.%u is not supported",
+		    (unsigned)m->u.protocolversion.major,
+		    (unsigned)m->u.protocolversion.minor);
+		return;
+	}
+	mps_log(MPS_LOG_DEBUG, "Intel remote client %s (%s): APF %u.%u, "
+	    "trigger %u", s->uuid, s->peer,
+	    (unsigned)m->u.protocolversion.major,
+	    (unsigned)m->u.protocolversion.minor, (unsigned)s->trigger);
+	s->state = S_AUTH_SERVICE;
+}
+
+static void
+on_service_request(mps_session_t *s, const mps_apf_msg_t *m)
+{
+	const char *want = s->state == S_AUTH_SERVICE ? MPS_APF_SERVICE_AUTH :
+	    MPS_APF_SERVICE_PFWD;
+
+	if (!mps_apf_str_eq(m->u.service.service, want)) {
+		session_close(s, MPS_APF_DISCONNECT_SERVICE_NOT_AVAILABLE,
+		    MPS_LOG_WARNING, "service \"%.*s\" requested where %s was "
+		    "expected", (int)(m->u.service.service.len > 64 ? 64 :
+		    m->u.service.service.len), m->u.service.service.ptr, want);
+		return;
+	}
+	SEND(s, mps_apf_encode_service_accept(&s->io.out, mps_apf_cstr(want)));
+	s->state = s->state == S_AUTH_SERVICE ? S_USERAUTH : S_ACTIVE;
+}
+
+static void
+on_userauth_request(mps_session_t *s, const mps_apf_msg_t *m)
+{
+	const mps_amt_side_t *side = s->side;
+	mps_apf_str_t user = m->u.userauth_request.user;
+	char shown[80];
+
+	if (!mps_apf_str_eq(m->u.userauth_request.service, MPS_APF_SERVICE_PFWD)) {
+		session_close(s, MPS_APF_DISCONNECT_SERVICE_NOT_AVAILABLE,
+		    MPS_LOG_WARNING, "authentication for an unknown service");
+		return;
+	}
+	/* A user name for the log: bounded, control characters are
+	 * replaced by the logger. */
+	snprintf(shown, sizeof(shown), "%.*s",
+	    (int)(user.len > 64 ? 64 : user.len), user.ptr);
+	if (memchr(user.ptr, '\0', user.len) != NULL) {
+		session_close(s, MPS_APF_DISCONNECT_ILLEGAL_USER_NAME,
+		    MPS_LOG_WARNING, "user name contains a NUL byte");
+		return;
+	}
+	if (s->cert_verified) {
+		/* Mutual TLS: the verified certificate is the identity. */
+		auth_succeeded(s, s->cert_cn != NULL ? s->cert_cn : "",
+		    "by client certificate ");
+		return;
+	}
+	if (side->auth == NULL) {
+		auth_succeeded(s, shown, "without authentication (NeedAuthentication "
+		    "false), user ");
+		return;
+	}
+	if (m->u.userauth_request.kind != MPS_APF_AUTH_PASSWORD) {
+		s->state = S_AUTH_PENDING;
+		auth_failed(s, shown, "method \"none\" without a client certificate");
+		return;
+	}
+	if (m->u.userauth_request.password.len == 0 ||
+	    memchr(m->u.userauth_request.password.ptr, '\0',
+	    m->u.userauth_request.password.len) != NULL) {
+		s->state = S_AUTH_PENDING;
+		auth_failed(s, shown, "empty or invalid password");
+		return;
+	}
+	start_plugin_auth(s, user, m->u.userauth_request.password);
+}
+
+static void
+send_keepalive_options(mps_session_t *s)
+{
+	const mps_config_t *cfg = s->side->cfg;
+
+	if (s->keepalive_sent || cfg->keepalive_timing == MPS_KEEPALIVE_NEVER)
+		return;
+	s->keepalive_sent = 1;
+	SEND(s, mps_apf_encode_keepalive_options_request(&s->io.out,
+	    (uint32_t)apr_time_sec(cfg->keepalive_interval), 0));
+}
+
+static void
+on_tcpip_forward(mps_session_t *s, const mps_apf_msg_t *m, int cancel)
+{
+	const mps_apf_str_t addr = m->u.global_request.address;
+	uint32_t port = m->u.global_request.port;
+	mps_device_t *displaced = NULL;
+	char fqdn[MPS_REGISTRY_FQDN_SIZE];
+	char name[MPS_REGISTRY_FQDN_SIZE];
+	apr_status_t rv;
+
+	if (addr.len >= sizeof(fqdn) || memchr(addr.ptr, '\0', addr.len) != NULL) {
+		session_close(s, MPS_APF_DISCONNECT_PROTOCOL_ERROR,
+		    MPS_LOG_WARNING, "tcpip-forward address is not a host name");
+		return;
+	}
+	memcpy(fqdn, addr.ptr, addr.len);
+	fqdn[addr.len] = '\0';
+	if (port == 0 || port > 65535) {
+		mps_log(MPS_LOG_WARNING, "Intel remote client %s (%s): "
+		    "tcpip-forward to port %u refused",
+		    session_name(s, name, sizeof(name)), s->peer, (unsigned)port);
+		if (m->u.global_request.want_reply)
+			SEND(s, mps_apf_encode_request_failure(&s->io.out));
+		return;
+	}
+	if (cancel) {
+		(void)mps_registry_remove_forward(s->side->registry, s->dev,
+		    (apr_port_t)port);
+		mps_log(MPS_LOG_INFO, "Intel remote client %s cancelled port "
+		    "forwarding to address %s:%u",
+		    session_name(s, name, sizeof(name)),
+		    fqdn[0] != '\0' ? fqdn : s->uuid, (unsigned)port);
+		if (m->u.global_request.want_reply)
+			SEND(s, mps_apf_encode_request_success(&s->io.out));
+		return;
+	}
+	rv = mps_registry_add_forward(s->side->registry, s->dev, fqdn,
+	    (apr_port_t)port, &displaced);
+	if (displaced != NULL) {
+		mps_log(MPS_LOG_WARNING, "FQDN %s moved from Intel remote client "
+		    "%s (%s) to %s (%s)", fqdn, mps_device_uuid(displaced),
+		    mps_device_peer(displaced), s->uuid, s->peer);
+		mps_device_release(displaced);
+	}
+	if (rv != APR_SUCCESS) {
+		char msg[96];
+		mps_log(MPS_LOG_WARNING, "Intel remote client %s (%s): "
+		    "tcpip-forward to port %u refused: %s",
+		    session_name(s, name, sizeof(name)), s->peer, (unsigned)port,
+		    mps_strerror(rv, msg, sizeof(msg)));
+		if (m->u.global_request.want_reply)
+			SEND(s, mps_apf_encode_request_failure(&s->io.out));
+		return;
+	}
+	if (m->u.global_request.want_reply)
+		SEND(s, mps_apf_encode_request_success_port(&s->io.out, port));
+	mps_log(MPS_LOG_INFO, "Intel remote client %s started port forwarding "
+	    "to address %s:%u", session_name(s, name, sizeof(name)),
+	    fqdn[0] != '\0' ? fqdn : s->uuid, (unsigned)port);
+
+	switch (s->side->cfg->keepalive_timing) {
+	case MPS_KEEPALIVE_AFTER_5900:
+		if (port == 5900)
+			send_keepalive_options(s);
+		break;
+	case MPS_KEEPALIVE_SETTLED:
+		/* Each forward restarts the wait; once they stop, the
+		 * options go out, whether or not 5900 was among them. */
+		if (!s->keepalive_sent)
+			(void)mps_timer_arm(mps_poller_timers(s->side->poller),
+			    &s->settle, SETTLE_DELAY);
+		break;
+	case MPS_KEEPALIVE_NEVER:
+		break;
+	}
+}
+
+static void
+on_global_request(mps_session_t *s, const mps_apf_msg_t *m)
+{
+	char name[MPS_REGISTRY_FQDN_SIZE];
+
+	switch (m->u.global_request.kind) {
+	case MPS_APF_GREQ_TCPIP_FORWARD:
+		on_tcpip_forward(s, m, 0);
+		break;
+	case MPS_APF_GREQ_CANCEL_TCPIP_FORWARD:
+		on_tcpip_forward(s, m, 1);
+		break;
+	case MPS_APF_GREQ_UDP_SEND_TO:
+		/* PET alerts are forwarded by a later part of mpsd (behind
+		 * the AuthorizedServers filter); until then they are refused
+		 * visibly, never silently. */
+		mps_log(MPS_LOG_WARNING, "Intel remote client %s (%s): "
+		    "udp-send-to %.*s:%u dropped: alert forwarding is not "
+		    "available in this version", session_name(s, name, sizeof(name)),
+		    s->peer, (int)(m->u.global_request.dest_addr.len > 64 ? 64 :
+		    m->u.global_request.dest_addr.len),
+		    m->u.global_request.dest_addr.ptr,
+		    (unsigned)m->u.global_request.dest_port);
+		if (m->u.global_request.want_reply)
+			SEND(s, mps_apf_encode_request_failure(&s->io.out));
+		break;
+	default:
+		session_close(s, MPS_APF_DISCONNECT_PROTOCOL_ERROR,
+		    MPS_LOG_WARNING, "unknown global request");
+		break;
+	}
+}
+
+static void
+on_channel_message(mps_session_t *s, const mps_apf_msg_t *m)
+{
+	char name[MPS_REGISTRY_FQDN_SIZE];
+
+	if (m->type == MPS_APF_CHANNEL_OPEN) {
+		/* Device-initiated channels (direct-tcpip, WS-Eventing) are
+		 * refused until the AuthorizedServers relay exists. */
+		mps_log(MPS_LOG_WARNING, "Intel remote client %s (%s): %.*s "
+		    "channel to %.*s:%u refused: not available in this version",
+		    session_name(s, name, sizeof(name)), s->peer,
+		    (int)(m->u.channel_open.type.len > 32 ? 32 :
+		    m->u.channel_open.type.len), m->u.channel_open.type.ptr,
+		    (int)(m->u.channel_open.connected_addr.len > 64 ? 64 :
+		    m->u.channel_open.connected_addr.len),
+		    m->u.channel_open.connected_addr.ptr,
+		    (unsigned)m->u.channel_open.connected_port);
+		SEND(s, mps_apf_encode_channel_open_failure(&s->io.out,
+		    m->u.channel_open.sender,
+		    mps_apf_str_eq(m->u.channel_open.type, MPS_APF_CHAN_DIRECT_TCPIP) ?
+		    MPS_APF_OPEN_ADMINISTRATIVELY_PROHIBITED :
+		    MPS_APF_OPEN_UNKNOWN_CHANNEL_TYPE));
+		return;
+	}
+	/* No channel of ours exists yet: any reference to one is a
+	 * protocol error, as LMS treats it. */
+	session_close(s, MPS_APF_DISCONNECT_PROTOCOL_ERROR, MPS_LOG_WARNING,
+	    "%s for a channel that does not exist", mps_apf_msg_name(m->type));
+}
+
+/* Which message types each state accepts (LMS's order). */
+static int
+allowed(session_state st, uint8_t type)
+{
+	if (type == MPS_APF_DISCONNECT)
+		return st >= S_VERSION;
+	switch (st) {
+	case S_VERSION:
+		return type == MPS_APF_PROTOCOLVERSION;
+	case S_AUTH_SERVICE:
+	case S_PFWD_SERVICE:
+		return type == MPS_APF_SERVICE_REQUEST ||
+		    type == MPS_APF_KEEPALIVE_REQUEST;
+	case S_USERAUTH:
+		return type == MPS_APF_USERAUTH_REQUEST ||
+		    type == MPS_APF_KEEPALIVE_REQUEST;
+	case S_ACTIVE:
+		switch (type) {
+		case MPS_APF_GLOBAL_REQUEST:
+		case MPS_APF_CHANNEL_OPEN:
+		case MPS_APF_CHANNEL_OPEN_CONFIRMATION:
+		case MPS_APF_CHANNEL_OPEN_FAILURE:
+		case MPS_APF_CHANNEL_WINDOW_ADJUST:
+		case MPS_APF_CHANNEL_DATA:
+		case MPS_APF_CHANNEL_CLOSE:
+		case MPS_APF_KEEPALIVE_REQUEST:
+		case MPS_APF_KEEPALIVE_REPLY:
+		case MPS_APF_KEEPALIVE_OPTIONS_REPLY:
+			return 1;
+		default:
+			return 0;
+		}
+	default:
+		return 0;
+	}
+}
+
+static void
+dispatch(mps_session_t *s, const mps_apf_msg_t *m)
+{
+	switch (m->type) {
+	case MPS_APF_DISCONNECT:
+		session_close(s, 0, MPS_LOG_INFO, "the device disconnected "
+		    "(reason %u)", (unsigned)m->u.disconnect.reason);
+		break;
+	case MPS_APF_PROTOCOLVERSION:
+		on_protocolversion(s, m);
+		break;
+	case MPS_APF_SERVICE_REQUEST:
+		on_service_request(s, m);
+		break;
+	case MPS_APF_USERAUTH_REQUEST:
+		on_userauth_request(s, m);
+		break;
+	case MPS_APF_GLOBAL_REQUEST:
+		on_global_request(s, m);
+		break;
+	case MPS_APF_KEEPALIVE_REQUEST:
+		SEND(s, mps_apf_encode_keepalive_reply(&s->io.out,
+		    m->u.keepalive.cookie));
+		break;
+	case MPS_APF_KEEPALIVE_REPLY:
+		break;
+	case MPS_APF_KEEPALIVE_OPTIONS_REPLY:
+		mps_log(MPS_LOG_DEBUG, "Intel remote client %s: keepalive "
+		    "interval %u s, timeout %u s accepted", s->uuid,
+		    (unsigned)m->u.keepalive_options.interval,
+		    (unsigned)m->u.keepalive_options.timeout);
+		break;
+	default:
+		on_channel_message(s, m);
+		break;
+	}
+}
+
+/* Parses and handles every complete message in the input. */
+static void
+parse_input(mps_session_t *s)
+{
+	while (reading_allowed(s) && mps_buf_len(&s->io.in) > 0) {
+		const uint8_t *p = mps_buf_ptr(&s->io.in);
+		size_t n = mps_buf_len(&s->io.in), mlen = 0;
+		mps_apf_msg_t m;
+		char msg[96];
+		apr_status_t rv;
+
+		/* The type byte alone decides whether to go on: a message
+		 * out of order is refused before its body is buffered. */
+		if (!allowed(s->state, p[0])) {
+			session_close(s, MPS_APF_DISCONNECT_PROTOCOL_ERROR,
+			    MPS_LOG_WARNING, "%s (type %u) not allowed in state %s",
+			    mps_apf_msg_name(p[0]), p[0], state_names[s->state]);
+			return;
+		}
+		rv = mps_apf_frame_len(p, n, max_channel_data(s), &mlen);
+		if (rv == MPS_NEED_MORE) {
+			if (n >= mps_buf_max_size(&s->io.in))
+				session_close(s, MPS_APF_DISCONNECT_PROTOCOL_ERROR,
+				    MPS_LOG_WARNING, "%s larger than %zu bytes",
+				    mps_apf_msg_name(p[0]), n);
+			return;
+		}
+		if (rv == APR_SUCCESS)
+			rv = mps_apf_decode(p, mlen, &m);
+		if (rv != APR_SUCCESS) {
+			session_close(s, MPS_APF_DISCONNECT_PROTOCOL_ERROR,
+			    MPS_LOG_WARNING, "malformed %s: %s",
+			    mps_apf_msg_name(p[0]), mps_strerror(rv, msg, sizeof(msg)));
+			return;
+		}
+		dispatch(s, &m);
+		if (s->state >= S_CLOSING)
+			return;
+		(void)mps_buf_consume(&s->io.in, mlen);
+	}
+}
+
+/* ---- the pump: all I/O of a session ----------------------------------- */
+
+static void
+handshake_done(mps_session_t *s)
+{
+	mps_amt_side_t *side = s->side;
+	char desc[128];
+
+	if (s->io.ssl != NULL) {
+		mps_log(MPS_LOG_DEBUG, "TLS from %s: %s", s->peer,
+		    mps_tls_describe_handshake(s->io.ssl, desc, sizeof(desc)));
+		if (side->cfg->tls_verify_client != MPS_VERIFY_CLIENT_NONE) {
+			char cn[256];
+			if (mps_tls_peer_identity(s->io.ssl, cn, sizeof(cn)) ==
+			    APR_SUCCESS) {
+				s->cert_verified = 1;
+				s->cert_cn = strdup(cn);
+			}
+		}
+	}
+	if (s->refusing) {
+		mps_log(MPS_LOG_WARNING, "MaxConnections (%d) reached: refusing "
+		    "the Intel remote client at %s", side->cfg->max_connections,
+		    s->peer);
+		(void)mps_apf_encode_disconnect(&s->io.out,
+		    MPS_APF_DISCONNECT_TOO_MANY_CONNECTIONS);
+		s->state = S_CLOSING;
+		(void)mps_timer_arm(mps_poller_timers(side->poller), &s->deadline,
+		    CLOSE_LINGER);
+		return;
+	}
+	s->state = S_VERSION;
+}
+
+static void
+session_pump(void *arg)
+{
+	mps_session_t *s = arg;
+	char err[256];
+	apr_status_t rv;
+	apr_int16_t ev;
+
+	s->pump_queued = 0;
+	if (s->state == S_CLOSED)
+		return;
+
+	if (s->state == S_TLS) {
+		rv = mps_stream_handshake(&s->io, err, sizeof(err));
+		if (rv == APR_EAGAIN)
+			goto wait;
+		if (rv != APR_SUCCESS) {
+			mps_log(MPS_LOG_WARNING, "TLS handshake with %s failed: %s",
+			    s->peer, err);
+			session_finalize(s);
+			return;
+		}
+		handshake_done(s);
+	}
+
+	if (reading_allowed(s)) {
+		rv = mps_stream_read(&s->io, READ_BUDGET, err, sizeof(err));
+		if (mps_buf_len(&s->io.in) > 0)
+			s->last_rx = apr_time_now();
+		parse_input(s);
+		if (s->state == S_CLOSED)
+			return;
+		if (rv == APR_EOF && s->state < S_CLOSING) {
+			session_close(s, 0, s->dev != NULL ? MPS_LOG_DEBUG :
+			    MPS_LOG_INFO, "connection closed by the device");
+			return;
+		}
+		if (rv != APR_SUCCESS && rv != APR_EOF && rv != MPS_ERR_TOO_LARGE &&
+		    s->state < S_CLOSING) {
+			session_close(s, 0, MPS_LOG_WARNING, "%s", err);
+			return;
+		}
+	}
+
+	rv = mps_stream_flush(&s->io, err, sizeof(err));
+	account_bytes(s);
+	if (rv != APR_SUCCESS && rv != APR_EAGAIN) {
+		if (s->state < S_CLOSING)
+			session_close(s, 0, MPS_LOG_WARNING, "%s", err);
+		else
+			session_finalize(s);
+		return;
+	}
+	if (s->state == S_CLOSING && rv == APR_SUCCESS) {
+		session_finalize(s);
+		return;
+	}
+
+wait:
+	if (reading_allowed(s) && mps_stream_pending(&s->io)) {
+		/* TLS holds decrypted bytes no poll would announce. */
+		if (!s->pump_queued && mps_strand_post(s->strand, session_pump,
+		    s) == APR_SUCCESS)
+			s->pump_queued = 1;
+		return;
+	}
+	/* While a login is decided, input waits in the socket: nothing is
+	 * watched but pending output. */
+	ev = mps_stream_events(&s->io, reading_allowed(s) || s->state == S_TLS);
+	if (ev == 0 && s->state == S_CLOSING) {
+		session_finalize(s);
+		return;
+	}
+	if (ev != 0 && mps_poller_watch(s->side->poller, s->reg, ev) !=
+	    APR_SUCCESS)
+		session_close(s, 0, MPS_LOG_ERROR, "cannot watch the socket");
+}
+
+/* Poll event: a task on the strand. */
+static void
+session_io(void *arg)
+{
+	session_pump(arg);
+}
+
+/* The deadline timer, on the strand. */
+static void
+session_deadline(void *arg)
+{
+	mps_session_t *s = arg;
+	mps_amt_side_t *side = s->side;
+	apr_time_t now = apr_time_now();
+
+	switch (s->state) {
+	case S_TLS:
+	case S_VERSION:
+	case S_AUTH_SERVICE:
+	case S_USERAUTH:
+		if (s->state == S_TLS) {
+			mps_log(MPS_LOG_WARNING, "no TLS handshake from %s within "
+			    "%ld s: closed", s->peer,
+			    (long)apr_time_sec(side->cfg->tls_handshake_timeout));
+			session_finalize(s);
+		} else {
+			session_close(s, MPS_APF_DISCONNECT_CONNECTION_TIMED_OUT,
+			    MPS_LOG_WARNING, "no login within %ld s (state %s)",
+			    (long)apr_time_sec(side->cfg->tls_handshake_timeout),
+			    state_names[s->state]);
+		}
+		break;
+	case S_AUTH_FAILED:
+		if (!s->failure_sent) {
+			auth_refuse_now(s);
+			session_pump(s);
+		} else {
+			session_close(s, MPS_APF_DISCONNECT_NO_MORE_AUTH_METHODS_AVAILABLE,
+			    MPS_LOG_DEBUG, "closing after the refused login");
+		}
+		break;
+	case S_PFWD_SERVICE:
+	case S_ACTIVE:
+		if (now - s->last_rx >= side->cfg->idle_timeout) {
+			session_close(s, MPS_APF_DISCONNECT_CONNECTION_TIMED_OUT,
+			    MPS_LOG_WARNING, "silent for %ld s (IdleTimeout): "
+			    "tunnel dropped", (long)apr_time_sec(now - s->last_rx));
+		} else {
+			(void)mps_timer_arm(mps_poller_timers(side->poller),
+			    &s->deadline,
+			    side->cfg->idle_timeout - (now - s->last_rx));
+		}
+		break;
+	case S_CLOSING:
+		session_finalize(s);
+		break;
+	default:
+		break;
+	}
+}
+
+static void
+session_settled(void *arg)
+{
+	mps_session_t *s = arg;
+
+	if (s->state != S_ACTIVE)
+		return;
+	send_keepalive_options(s);
+	session_pump(s);
+}
+
+static void
+session_start(void *arg)
+{
+	mps_session_t *s = arg;
+
+	(void)mps_timer_arm(mps_poller_timers(s->side->poller), &s->deadline,
+	    s->side->cfg->tls_handshake_timeout);
+	session_pump(s);
+}
+
+/* ---- accept ----------------------------------------------------------- */
+
+/* "1.2.3.4:5" -> "1.2.3.4", "[::1]:5" -> "::1". */
+static void
+peer_ip(const char *peer, char *ip, size_t size)
+{
+	const char *colon = strrchr(peer, ':');
+	size_t n = colon != NULL ? (size_t)(colon - peer) : strlen(peer);
+
+	if (n >= 2 && peer[0] == '[' && peer[n - 1] == ']') {
+		peer++;
+		n -= 2;
+	}
+	if (n >= size)
+		n = size - 1;
+	memcpy(ip, peer, n);
+	ip[n] = '\0';
+}
+
+void
+mps_amt_accept(void *ctx, int fd, const char *peer)
+{
+	mps_amt_side_t *side = ctx;
+	mps_session_t *s;
+	SSL *ssl = NULL;
+	unsigned active;
+
+	s = calloc(1, sizeof(*s));
+	if (s == NULL) {
+		close(fd);
+		return;
+	}
+	active = atomic_fetch_add(&side->active, 1) + 1;
+	s->counted = 1;
+	if (active > (unsigned)side->cfg->max_connections) {
+		atomic_fetch_sub(&side->active, 1);
+		s->counted = 0;
+		if (atomic_fetch_add(&side->refusing, 1) >= REFUSING_MAX) {
+			atomic_fetch_sub(&side->refusing, 1);
+			close(fd);
+			free(s);
+			return;
+		}
+		s->refusing = 1;
+	}
+	s->side = side;
+	atomic_init(&s->refs, 1);
+	/* Plain mode passes S_TLS at once: its "handshake" is done. */
+	s->state = S_TLS;
+	snprintf(s->peer, sizeof(s->peer), "%s", peer);
+	peer_ip(peer, s->ip, sizeof(s->ip));
+	s->strand = mps_strand_create(side->workers);
+	if (side->tls != NULL)
+		ssl = SSL_new(side->tls);
+	s->wrap = mps_sockwrap_get(fd);
+	if (s->strand == NULL || (side->tls != NULL && ssl == NULL) ||
+	    s->wrap == NULL) {
+		mps_log(MPS_LOG_ERROR, "out of memory accepting %s", peer);
+		if (s->wrap != NULL)
+			mps_sockwrap_put(s->wrap);
+		if (ssl != NULL)
+			SSL_free(ssl);
+		close(fd);
+		if (s->counted)
+			atomic_fetch_sub(&side->active, 1);
+		if (s->refusing)
+			atomic_fetch_sub(&side->refusing, 1);
+		if (s->strand != NULL)
+			mps_strand_release(s->strand);
+		free(s);
+		return;
+	}
+	mps_stream_init(&s->io, fd, ssl, MPS_APF_MAX_CONTROL_LEN, OUT_MAX);
+	mps_timer_init(&s->deadline, s->strand, session_deadline, s);
+	mps_timer_init(&s->settle, s->strand, session_settled, s);
+	atomic_fetch_add(&side->live, 1);
+	pthread_mutex_lock(&side->list_lock);
+	s->next = side->list;
+	if (side->list != NULL)
+		side->list->prev = s;
+	side->list = s;
+	pthread_mutex_unlock(&side->list_lock);
+	if (mps_poller_register(side->poller, &s->reg, s->wrap, s->strand,
+	    session_io, s) != APR_SUCCESS) {
+		mps_log(MPS_LOG_ERROR, "cannot watch the connection from %s", peer);
+		/* Finalize on the strand like any other close. */
+		mps_session_request_close(s, 0, NULL);
+		return;
+	}
+	if (mps_strand_post(s->strand, session_start, s) != APR_SUCCESS)
+		mps_session_request_close(s, 0, NULL);
+}
+
+/* ---- closing from elsewhere, shutdown ---------------------------------- */
+
+static void
+close_req_run(void *arg)
+{
+	close_req *r = arg;
+	mps_session_t *s = r->s;
+
+	if (s->state < S_CLOSING) {
+		if (r->why[0] != '\0')
+			session_close(s, r->reason, MPS_LOG_INFO, "%s", r->why);
+		else
+			session_close(s, r->reason, MPS_LOG_INFO, NULL);
+	} else if (s->state == S_CLOSING && r->reason == 0 && r->why[0] == '\0') {
+		session_finalize(s);
+	}
+	free(r);
+	session_unref(s);
+}
+
+static void
+close_req_discard(void *arg)
+{
+	close_req *r = arg;
+	mps_session_t *s = r->s;
+
+	free(r);
+	session_unref(s);
+}
+
+void
+mps_session_request_close(mps_session_t *s, apr_uint32_t reason,
+    const char *why)
+{
+	close_req *r = calloc(1, sizeof(*r));
+
+	if (r == NULL)
+		return;
+	r->s = s;
+	r->reason = reason;
+	snprintf(r->why, sizeof(r->why), "%s", why != NULL ? why : "");
+	session_ref(s);
+	if (mps_strand_post_ex(s->strand, close_req_run, close_req_discard, r) !=
+	    APR_SUCCESS) {
+		free(r);
+		session_unref(s);
+	}
+}
+
+apr_status_t
+mps_amt_side_init(mps_amt_side_t *side)
+{
+	atomic_init(&side->active, 0);
+	atomic_init(&side->refusing, 0);
+	atomic_init(&side->live, 0);
+	side->list = NULL;
+	pthread_mutex_init(&side->list_lock, NULL);
+	side->throttle = mps_auth_throttle_create();
+	return side->throttle != NULL ? APR_SUCCESS : APR_ENOMEM;
+}
+
+unsigned
+mps_amt_side_shutdown(mps_amt_side_t *side, apr_interval_time_t timeout)
+{
+	apr_time_t end = apr_time_now() + timeout;
+	mps_session_t *s;
+
+	pthread_mutex_lock(&side->list_lock);
+	for (s = side->list; s != NULL; s = s->next)
+		mps_session_request_close(s, MPS_APF_DISCONNECT_BY_APPLICATION,
+		    "MPS is stopping");
+	pthread_mutex_unlock(&side->list_lock);
+	while (atomic_load(&side->live) > 0 && apr_time_now() < end)
+		apr_sleep(apr_time_from_msec(20));
+	return atomic_load(&side->live);
+}
+
+void
+mps_amt_side_destroy(mps_amt_side_t *side)
+{
+	mps_auth_throttle_destroy(side->throttle);
+	side->throttle = NULL;
+	pthread_mutex_destroy(&side->list_lock);
+}
