@@ -15,6 +15,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -120,6 +121,30 @@ check_only(mps_server_t *srv, const char *path)
 	}
 	printf("mpsd: configuration %s is OK\n", path);
 	return 0;
+}
+
+/*
+ * Every tunnel is a descriptor: take the whole hard limit, and say so when
+ * even that cannot hold MaxConnections devices plus their consoles.
+ */
+static void
+raise_fd_limit(const mps_config_t *cfg)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)cfg->max_connections * 2 + 64;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+		(void)getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want)
+		mps_log(MPS_LOG_WARNING, "open file limit %llu is low for "
+		    "MaxConnections %d (want at least %llu): raise LimitNOFILE "
+		    "or ulimit -n", (unsigned long long)rl.rlim_cur,
+		    cfg->max_connections, (unsigned long long)want);
 }
 
 static void
@@ -246,6 +271,7 @@ main(int argc, char *argv[])
 	}
 
 	mps_server_block_signals();
+	raise_fd_limit(srv->cfg);
 	if (mps_server_start(srv, err, sizeof(err)) != APR_SUCCESS) {
 		mps_log_announce(MPS_LOG_ERROR, "%s", err);
 		goto out;
