@@ -9,3 +9,7 @@ plugins_AMTFileAuth_la_SOURCES = plugins/file_auth/file_auth.c
 plugins_AMTFileAuth_la_LDFLAGS = $(PLUGIN_LDFLAGS)
 plugins_SocksFileAuth_la_SOURCES = plugins/file_auth/file_auth.c
 plugins_SocksFileAuth_la_LDFLAGS = $(PLUGIN_LDFLAGS)
+
+# Each further plugin keeps its rules (and its tests' rules) beside it.
+include $(srcdir)/plugins/soap_auth/local.mk
+include $(srcdir)/plugins/ldap_auth/local.mk

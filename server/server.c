@@ -24,6 +24,7 @@ handled_signals(sigset_t *set)
 	sigaddset(set, SIGTERM);
 	sigaddset(set, SIGINT);
 	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGUSR1);
 }
 
 void
@@ -240,6 +241,53 @@ dynamic_timer_fired(void *arg)
 		    &srv->dynamic_timer, srv->cfg->dynamic_config_check_interval);
 }
 
+/*
+ * SIGUSR1: the connected devices, one line each, written whatever the
+ * trace levels (the admin asked for it).
+ */
+static void
+log_devices(mps_server_t *srv)
+{
+	apr_array_header_t *snap;
+	apr_pool_t *scratch;
+	int i;
+
+	if (srv->registry == NULL ||
+	    apr_pool_create(&scratch, NULL) != APR_SUCCESS)
+		return;
+	if (mps_registry_snapshot(srv->registry, &snap, scratch) != APR_SUCCESS) {
+		apr_pool_destroy(scratch);
+		return;
+	}
+	mps_log_announce(MPS_LOG_INFO, "Connected Intel remote clients: %d",
+	    snap->nelts);
+	for (i = 0; i < snap->nelts; i++) {
+		mps_device_t *d = APR_ARRAY_IDX(snap, i, mps_device_t *);
+		apr_port_t ports[MPS_REGISTRY_MAX_PORTS];
+		char fqdn[MPS_REGISTRY_FQDN_SIZE], plist[MPS_REGISTRY_MAX_PORTS * 6 + 1];
+		char since[64];
+		apr_size_t n, j, off = 0;
+
+		if (mps_device_fqdn(d, fqdn, sizeof(fqdn)) != APR_SUCCESS)
+			fqdn[0] = '\0';
+		n = mps_device_ports(d, ports, MPS_REGISTRY_MAX_PORTS);
+		plist[0] = '\0';
+		for (j = 0; j < n && off < sizeof(plist); j++)
+			off += (apr_size_t)snprintf(plist + off, sizeof(plist) - off,
+			    "%s%u", j > 0 ? "," : "", (unsigned)ports[j]);
+		mps_log_format_time(mps_device_connected_at(d), since, sizeof(since));
+		mps_log_announce(MPS_LOG_INFO, "  %s fqdn=%s peer=%s ports=%s "
+		    "trigger=%u since=[%s] bytes_in=%llu bytes_out=%llu",
+		    mps_device_uuid(d), fqdn[0] != '\0' ? fqdn : "-",
+		    mps_device_peer(d), n > 0 ? plist : "-",
+		    (unsigned)mps_device_trigger(d), since,
+		    (unsigned long long)mps_device_bytes_in(d),
+		    (unsigned long long)mps_device_bytes_out(d));
+	}
+	mps_registry_snapshot_release(snap);
+	apr_pool_destroy(scratch);
+}
+
 static void *
 signal_thread_main(void *arg)
 {
@@ -252,6 +300,10 @@ signal_thread_main(void *arg)
 		if (sigwait(&set, &sig) != 0)
 			continue;
 		switch (sig) {
+		case SIGUSR1:
+			if (!srv->stopping)
+				log_devices(srv);
+			break;
 		case SIGHUP:
 			if (srv->stopping)
 				break;

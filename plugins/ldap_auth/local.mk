@@ -1,0 +1,1 @@
+## LDAPAuthentication plugin (filled in by its author).

@@ -1,0 +1,1 @@
+## SOAPAuthentication plugin (filled in by its author).
