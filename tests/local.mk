@@ -66,8 +66,19 @@ TESTS += tests/unit/test_registry tests/unit/test_log tests/unit/test_config tes
 	tests/unit/test_buf tests/unit/test_apf_codec tests/unit/test_tls
 endif
 
+## The AMT device simulator (tests/sim/README.md): integration tests and
+## benchmarks drive mpsd's device side with it.
+check_PROGRAMS += tests/sim/amtsim
+tests_sim_amtsim_SOURCES = tests/sim/amtsim.c tests/sim/sim.h \
+	tests/sim/sim_device.c tests/sim/sim_relay.c tests/sim/sim_tls.c \
+	tests/sim/sim_util.c
+tests_sim_amtsim_LDADD = server/libmpsapf.la server/libmpsbase.la \
+	$(OPENSSL_LIBS) $(APR_LIBS)
+EXTRA_DIST += tests/sim/README.md
+
 ## Integration scripts: real mpsd processes on loopback ports.
 INTEGRATION_TESTS = tests/integration/startup.sh tests/integration/config_check.sh \
-	tests/integration/signals.sh tests/integration/device_tls.sh
+	tests/integration/signals.sh tests/integration/device_tls.sh \
+	tests/integration/devices.sh tests/integration/device_stunnel.sh
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh

@@ -27,6 +27,10 @@ tls_client "$mport" -tls1 -cipher 'AES128-SHA:@SECLEVEL=0'
 ok "modern: a TLS 1.0 client (AMT 11 and older) is refused" test $? -ne 0
 tls_client "$mport" -tls1_1 -cipher 'AES256-SHA:@SECLEVEL=0'
 ok "modern: a TLS 1.1 client is refused" test $? -ne 0
+"$top_builddir/tests/sim/amtsim" --port "$mport" --tls legacy --insecure \
+	--duration 2 >"$T/sim-legacy-modern.out" 2>&1
+ok "modern: a simulated AMT 11 device (TLS 1.0) is refused" \
+	grep -q "^device 0 tls-failed" "$T/sim-legacy-modern.out"
 ok "modern: the refused handshake is logged" \
 	wait_for 5 file_has "$M/log/mps.log" "TLS handshake with 127.0.0.1:"
 ok "mpsd is still running" kill -0 "$MPSD_PID"
@@ -43,6 +47,11 @@ ok "legacy: the negotiated protocol is TLSv1" grep -q "Protocol *: TLSv1$" "$T/c
 ok "legacy: a TLS 1.0 AES256-SHA client connects" \
 	tls_client "$lport" -tls1 -cipher 'AES256-SHA:@SECLEVEL=0'
 ok "legacy: TLS 1.2 still works" tls_client "$lport" -tls1_2
+"$top_builddir/tests/sim/amtsim" --port "$lport" --tls legacy --insecure \
+	--duration 2 >"$T/sim-legacy.out" 2>&1
+ok "legacy: a simulated AMT 11 device logs in over TLS 1.0" \
+	grep -q "^device 0 ready forwards=7" "$T/sim-legacy.out"
+ok "legacy: it negotiated TLS 1.0" grep -q "^device 0 .*connected .*tls=TLSv1 " "$T/sim-legacy.out"
 stop_pid "$MPSD_PID" >/dev/null
 
 # A client that connects and sends nothing is closed after HandshakeTimeout.

@@ -1,0 +1,757 @@
+/*
+ * sim_relay.c: the channels the MPS opens to a simulated device, each
+ * relayed to a local target socket (--target PORT=HOST:PORT).
+ *
+ * Windows, named from our side (APF.md "Flow control", as LMS does it):
+ *   local_window   bytes the MPS may still send us. Starts at --window;
+ *                  CHANNEL_DATA beyond it is a protocol violation.
+ *   consumed       bytes written to the target and not yet given back;
+ *                  WINDOW_ADJUST returns exactly these, so the MPS can
+ *                  never have more in flight than the target accepted
+ *                  plus one window. Invariant:
+ *                  local_window + queued-for-target + consumed == window.
+ *   remote_window  bytes we may still send the MPS. The target socket is
+ *                  read only while it is > 0 and the device's output is
+ *                  under its high water, never more than it allows.
+ * Neither direction buffers more than one window (towards the target) or
+ * one read (towards the MPS, in the device's bounded output queue), so a
+ * slow peer on either side pushes back instead of growing memory.
+ *
+ * Ending (CHANNEL_CLOSE is the only end of a channel, answered once):
+ *   target EOF or error  -> CHANNEL_CLOSE; the channel lives on until the
+ *                           MPS answers with its own.
+ *   MPS CHANNEL_CLOSE    -> stop reading the target, write what is
+ *                           queued for it (bounded by a linger time),
+ *                           close it, answer CHANNEL_CLOSE unless ours
+ *                           was sent already.
+ * A channel is freed only when both closes are done; its id (the slot)
+ * may then be reused.
+ */
+#include "sim.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+enum {
+	CH_CONNECTING = 1,	/* target connect in progress, MPS waits */
+	CH_OPEN,		/* confirmed */
+	CH_DEAD			/* on the zombie list */
+};
+
+typedef struct sim_channel {
+	sim_io io;			/* the target socket; first member */
+	sim_device *dev;
+	struct sim_channel *next_zombie;
+	const sim_target *target;
+	uint32_t id;			/* ours: the slot in dev->chans */
+	uint32_t remote_id;		/* the MPS's */
+	uint32_t remote_window;
+	uint32_t local_window;
+	uint32_t consumed;
+	uint32_t port;			/* the APF port it was opened to */
+	uint8_t state;
+	unsigned close_sent : 1;
+	unsigned close_rcvd : 1;
+	unsigned target_eof : 1;
+	const char *closed_by;		/* "target" or "mps", whoever first */
+	mps_buf_t to_target;		/* at most one window */
+	uint64_t deadline;		/* connect or final-flush limit */
+	uint64_t tx;			/* bytes sent to the MPS */
+	uint64_t rx;			/* bytes received from the MPS */
+} sim_channel;
+
+static sim_channel *zombies;
+
+static void target_gone(sim_channel *, const char *);
+
+static const char *
+errno_token(int e)
+{
+	const char *name = strerrorname_np(e);
+
+	return name != NULL ? name : "os-error";
+}
+
+static sim_channel *
+lookup(const sim_device *d, uint32_t id)
+{
+	sim_channel *ch;
+
+	if (id >= d->chan_cap || (ch = d->chans[id]) == NULL ||
+	    ch->state == CH_DEAD)
+		return NULL;
+	return ch;
+}
+
+static int
+alloc_slot(sim_device *d, uint32_t *id)
+{
+	struct sim_channel **p;
+	uint32_t i, ncap;
+
+	for (i = 0; i < d->chan_cap; i++)
+		if (d->chans[i] == NULL) {
+			*id = i;
+			return 0;
+		}
+	if (d->chan_cap >= SIM_CHANNELS_CAP)
+		return -1;
+	ncap = d->chan_cap != 0 ? 2u * d->chan_cap : 4u;
+	if (ncap > SIM_CHANNELS_CAP)
+		ncap = SIM_CHANNELS_CAP;
+	if ((p = realloc(d->chans, ncap * sizeof(*p))) == NULL)
+		return -1;
+	memset(p + d->chan_cap, 0, (ncap - d->chan_cap) * sizeof(*p));
+	d->chans = p;
+	*id = d->chan_cap;
+	d->chan_cap = (uint16_t)ncap;
+	return 0;
+}
+
+static void
+close_target(sim_channel *ch)
+{
+	if (ch->io.fd < 0)
+		return;
+	(void)sim_io_set(&ch->io, 0);
+	(void)close(ch->io.fd);
+	ch->io.fd = -1;
+	ch->io.events = 0;
+}
+
+/* Frees the slot; the memory goes when the current event batch ends. */
+static void
+kill_channel(sim_channel *ch)
+{
+	sim_device *d = ch->dev;
+
+	if (ch->state == CH_DEAD)
+		return;
+	close_target(ch);
+	mps_buf_free(&ch->to_target);
+	if (d->chans != NULL && ch->id < d->chan_cap && d->chans[ch->id] == ch)
+		d->chans[ch->id] = NULL;
+	d->chan_count--;
+	sim_g.c.channels_live--;
+	ch->state = CH_DEAD;
+	ch->next_zombie = zombies;
+	zombies = ch;
+}
+
+void
+sim_relay_reap(void)
+{
+	sim_channel *ch;
+
+	while ((ch = zombies) != NULL) {
+		zombies = ch->next_zombie;
+		free(ch);
+	}
+}
+
+static const sim_target *
+find_target(uint32_t port)
+{
+	unsigned i;
+
+	for (i = 0; i < sim_opt.ntargets; i++)
+		if (sim_opt.targets[i].port == port)
+			return &sim_opt.targets[i];
+	return NULL;
+}
+
+/* Device-side checks done: is the device still able to carry data? */
+static int
+device_live(const sim_device *d)
+{
+	return d->state == DS_FORWARDING || d->state == DS_READY;
+}
+
+static void
+update_interest(sim_channel *ch)
+{
+	sim_device *d = ch->dev;
+	uint32_t ev = 0;
+
+	if (ch->state == CH_DEAD || ch->io.fd < 0)
+		return;
+	if (ch->state == CH_CONNECTING)
+		ev = EPOLLOUT;
+	else {
+		if (!ch->target_eof && !ch->close_rcvd && !ch->close_sent &&
+		    ch->remote_window > 0 && device_live(d) &&
+		    sim_device_out_room(d) > MPS_APF_CHANNEL_DATA_HDR_LEN)
+			ev |= EPOLLIN;
+		if (mps_buf_len(&ch->to_target) > 0)
+			ev |= EPOLLOUT;
+	}
+	/* Cannot watch it (out of kernel memory): a lost target. */
+	if (sim_io_set(&ch->io, ev) != 0)
+		target_gone(ch, "epoll-failed");
+}
+
+/* ---- Opening ---- */
+
+static void
+refuse_open(sim_device *d, uint32_t remote_id, uint32_t port,
+    uint32_t reason, const char *why)
+{
+	sim_g.c.channel_failures++;
+	sim_dev_say(d, 0, "channel-open-failed peer=%u port=%u reason=%u "
+	    "why=%s", remote_id, port, reason, why);
+	(void)sim_device_queued(d, mps_apf_encode_channel_open_failure(&d->out,
+	    remote_id, reason), MPS_APF_CHANNEL_OPEN_FAILURE);
+}
+
+/* A pending open did not work out: OPEN_FAILURE, and the slot is free. */
+static void
+fail_pending(sim_channel *ch, uint32_t reason, const char *why)
+{
+	sim_device *d = ch->dev;
+
+	kill_channel(ch);
+	refuse_open(d, ch->remote_id, ch->port, reason, why);
+}
+
+/*
+ * --misbehave overrun: as soon as a channel is open, send the MPS one
+ * byte more than the window it gave us, in one CHANNEL_DATA.
+ */
+static void
+overrun(sim_channel *ch)
+{
+	sim_device *d = ch->dev;
+	uint8_t *tail;
+	size_t n;
+	char detail[64];
+
+	if (ch->remote_window >= MPS_APF_MAX_DATA) {
+		sim_dev_say(d, 1, "overrun-skipped window=%u",
+		    ch->remote_window);
+		return;
+	}
+	n = (size_t)ch->remote_window + 1;
+	if (mps_buf_reserve(&d->out, MPS_APF_CHANNEL_DATA_HDR_LEN + n,
+	    &tail) != APR_SUCCESS ||
+	    mps_apf_channel_data_header(tail, ch->remote_id, n) !=
+	    APR_SUCCESS) {
+		(void)sim_device_queued(d, APR_ENOMEM, MPS_APF_CHANNEL_DATA);
+		return;
+	}
+	memset(tail + MPS_APF_CHANNEL_DATA_HDR_LEN, 'x', n);
+	(void)mps_buf_commit(&d->out, MPS_APF_CHANNEL_DATA_HDR_LEN + n);
+	ch->remote_window = 0;
+	(void)snprintf(detail, sizeof(detail), "channel=%u bytes=%zu",
+	    ch->id, n);
+	sim_device_misbehaved(d, detail);
+}
+
+static void
+confirm(sim_channel *ch)
+{
+	sim_device *d = ch->dev;
+
+	ch->state = CH_OPEN;
+	ch->deadline = 0;
+	if (sim_device_queued(d, mps_apf_encode_channel_open_confirmation(
+	    &d->out, ch->remote_id, ch->id, sim_opt.window),
+	    MPS_APF_CHANNEL_OPEN_CONFIRMATION) != 0)
+		return;
+	sim_g.c.channels_opened++;
+	sim_dev_say(d, 0, "channel %u opened port=%u peer=%u window=%u "
+	    "peer-window=%u target=%s", ch->id, ch->port, ch->remote_id,
+	    sim_opt.window, ch->remote_window, ch->target->text);
+	if (d->misbehave == SIM_MB_OVERRUN && !d->mb_sent)
+		overrun(ch);
+	update_interest(ch);
+}
+
+static void
+start_connect(sim_channel *ch)
+{
+	const sim_target *t = ch->target;
+	int fd, one = 1;
+
+	fd = socket(t->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0);
+	if (fd == -1) {
+		/* Out of descriptors is AMT's "out of channels". */
+		fail_pending(ch, MPS_APF_OPEN_RESOURCE_SHORTAGE,
+		    errno_token(errno));
+		return;
+	}
+	ch->io.fd = fd;
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(fd, (const struct sockaddr *)&t->addr, t->addrlen) == 0) {
+		confirm(ch);
+		return;
+	}
+	if (errno != EINPROGRESS) {
+		fail_pending(ch, MPS_APF_OPEN_CONNECT_FAILED,
+		    errno_token(errno));
+		return;
+	}
+	update_interest(ch);
+}
+
+static void
+on_open(sim_device *d, const mps_apf_msg_t *m)
+{
+	uint32_t remote = m->u.channel_open.sender;
+	uint32_t port = m->u.channel_open.connected_port;
+	const sim_target *t;
+	sim_channel *ch;
+	uint32_t id;
+
+	if (sim_opt.verbose)
+		sim_dev_say(d, 0, "channel-open peer=%u port=%u window=%u "
+		    "originator=%.*s:%u", remote, port,
+		    m->u.channel_open.window,
+		    (int)m->u.channel_open.originator_addr.len,
+		    m->u.channel_open.originator_addr.ptr,
+		    m->u.channel_open.originator_port);
+	if (!mps_apf_str_eq(m->u.channel_open.type,
+	    MPS_APF_CHAN_FORWARDED_TCPIP)) {
+		refuse_open(d, remote, port, MPS_APF_OPEN_UNKNOWN_CHANNEL_TYPE,
+		    "channel-type");
+		return;
+	}
+	if (d->chan_count >= sim_opt.max_channels) {
+		refuse_open(d, remote, port, MPS_APF_OPEN_RESOURCE_SHORTAGE,
+		    "max-channels");
+		return;
+	}
+	if ((t = find_target(port)) == NULL) {
+		refuse_open(d, remote, port, MPS_APF_OPEN_CONNECT_FAILED,
+		    "no-target");
+		return;
+	}
+	if (alloc_slot(d, &id) != 0 ||
+	    (ch = calloc(1, sizeof(*ch))) == NULL) {
+		refuse_open(d, remote, port, MPS_APF_OPEN_RESOURCE_SHORTAGE,
+		    "no-memory");
+		return;
+	}
+	ch->io.fd = -1;
+	ch->io.kind = SIM_IO_TARGET;
+	ch->dev = d;
+	ch->target = t;
+	ch->id = id;
+	ch->remote_id = remote;
+	ch->remote_window = m->u.channel_open.window;
+	ch->local_window = sim_opt.window;
+	ch->port = port;
+	ch->state = CH_CONNECTING;
+	ch->deadline = sim_g.now + SIM_CHANNEL_LINGER_MS;
+	mps_buf_init(&ch->to_target, sim_opt.window);
+	d->chans[id] = ch;
+	d->chan_count++;
+	sim_g.c.channels_live++;
+	start_connect(ch);
+}
+
+/* ---- Ending ---- */
+
+static void
+report_closed(const sim_channel *ch)
+{
+	sim_dev_say(ch->dev, 0, "channel %u closed port=%u by=%s tx=%llu "
+	    "rx=%llu", ch->id, ch->port,
+	    ch->closed_by != NULL ? ch->closed_by : "device",
+	    (unsigned long long)ch->tx, (unsigned long long)ch->rx);
+}
+
+/* Both ends are done with the channel: answer the MPS if needed. */
+static void
+finish(sim_channel *ch)
+{
+	sim_device *d = ch->dev;
+	int answer = !ch->close_sent;
+
+	if (ch->io.fd >= 0)
+		(void)shutdown(ch->io.fd, SHUT_WR);
+	report_closed(ch);
+	kill_channel(ch);
+	if (answer)
+		(void)sim_device_queued(d, mps_apf_encode_channel_close(&d->out,
+		    ch->remote_id), MPS_APF_CHANNEL_CLOSE);
+}
+
+/* Our side of the channel ends (target EOF or error). */
+static void
+send_close(sim_channel *ch)
+{
+	sim_device *d = ch->dev;
+
+	if (ch->closed_by == NULL)
+		ch->closed_by = "target";
+	if (ch->close_sent)
+		return;
+	ch->close_sent = 1;
+	(void)sim_device_queued(d, mps_apf_encode_channel_close(&d->out,
+	    ch->remote_id), MPS_APF_CHANNEL_CLOSE);
+}
+
+/* The target is unusable: whatever was queued for it is dropped. */
+static void
+target_gone(sim_channel *ch, const char *why)
+{
+	if (sim_opt.verbose)
+		sim_dev_say(ch->dev, 0, "channel %u target-error %s", ch->id,
+		    why);
+	close_target(ch);
+	mps_buf_free(&ch->to_target);
+	send_close(ch);
+	if (ch->close_rcvd && ch->state != CH_DEAD)
+		finish(ch);
+}
+
+void
+sim_relay_abort_all(sim_device *d)
+{
+	sim_channel *ch;
+	uint32_t i;
+
+	for (i = 0; i < d->chan_cap; i++) {
+		if ((ch = d->chans[i]) == NULL)
+			continue;
+		if (ch->state == CH_OPEN) {
+			if (ch->closed_by == NULL)
+				ch->closed_by = "device";
+			report_closed(ch);
+		}
+		kill_channel(ch);
+	}
+	free(d->chans);
+	d->chans = NULL;
+	d->chan_cap = 0;
+	d->chan_count = 0;
+}
+
+/* ---- Data ---- */
+
+/* WINDOW_ADJUST for what the target took: at once when nothing is left
+ * queued (the 499-byte windows of real AMT need that), else in halves. */
+static void
+give_back(sim_channel *ch)
+{
+	sim_device *d = ch->dev;
+	uint32_t n = ch->consumed;
+
+	if (n == 0 || ch->close_sent || ch->close_rcvd ||
+	    (mps_buf_len(&ch->to_target) > 0 && n < sim_opt.window / 2))
+		return;
+	if (sim_device_queued(d, mps_apf_encode_window_adjust(&d->out,
+	    ch->remote_id, n), MPS_APF_CHANNEL_WINDOW_ADJUST) != 0)
+		return;
+	ch->consumed = 0;
+	ch->local_window += n;
+}
+
+/* Writes p[0..n) to the target; returns bytes taken, -1 if it is gone. */
+static ssize_t
+write_target(sim_channel *ch, const void *p, size_t n)
+{
+	ssize_t w;
+
+	w = send(ch->io.fd, p, n, MSG_NOSIGNAL);
+	if (w >= 0)
+		return w;
+	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+		return 0;
+	target_gone(ch, errno_token(errno));
+	return -1;
+}
+
+static void
+flush_target(sim_channel *ch)
+{
+	ssize_t w;
+
+	while (ch->io.fd >= 0 && mps_buf_len(&ch->to_target) > 0) {
+		w = write_target(ch, mps_buf_ptr(&ch->to_target),
+		    mps_buf_len(&ch->to_target));
+		if (w <= 0)
+			break;
+		(void)mps_buf_consume(&ch->to_target, (size_t)w);
+		ch->consumed += (uint32_t)w;
+	}
+	if (ch->state == CH_DEAD)
+		return;
+	if (ch->close_rcvd && (ch->io.fd < 0 ||
+	    mps_buf_len(&ch->to_target) == 0)) {
+		finish(ch);
+		return;
+	}
+	give_back(ch);
+}
+
+static void
+on_data(sim_device *d, sim_channel *ch, mps_apf_str_t data)
+{
+	char what[96];
+	ssize_t w = 0;
+
+	if (data.len > ch->local_window) {
+		(void)snprintf(what, sizeof(what),
+		    "window-exceeded channel=%u len=%zu window=%u", ch->id,
+		    data.len, ch->local_window);
+		sim_device_protocol_error(d, what);
+		return;
+	}
+	ch->local_window -= (uint32_t)data.len;
+	ch->rx += data.len;
+	sim_g.c.bytes_from_mps += data.len;
+	if (ch->io.fd < 0)
+		return;		/* target gone, CLOSE sent: dropped */
+	/* Straight to the target when nothing waits before it. */
+	if (mps_buf_len(&ch->to_target) == 0 &&
+	    (w = write_target(ch, data.ptr, data.len)) < 0)
+		return;
+	ch->consumed += (uint32_t)w;
+	if ((size_t)w < data.len && mps_buf_put(&ch->to_target,
+	    data.ptr + w, data.len - (size_t)w) != APR_SUCCESS) {
+		/* Cannot happen while the window invariant holds. */
+		sim_device_protocol_error(d, "target-queue-full");
+		return;
+	}
+	give_back(ch);
+	update_interest(ch);
+}
+
+static void
+on_adjust(sim_device *d, sim_channel *ch, uint32_t add)
+{
+	if ((uint64_t)ch->remote_window + add > UINT32_MAX) {
+		sim_device_protocol_error(d, "window-adjust-overflow");
+		return;
+	}
+	ch->remote_window += add;
+	update_interest(ch);
+}
+
+static void
+on_close(sim_device *d, sim_channel *ch)
+{
+	if (ch->close_rcvd) {
+		sim_device_protocol_error(d, "double-CHANNEL_CLOSE");
+		return;
+	}
+	ch->close_rcvd = 1;
+	if (ch->closed_by == NULL)
+		ch->closed_by = "mps";
+	ch->deadline = sim_g.now + SIM_CHANNEL_LINGER_MS;
+	flush_target(ch);
+	if (ch->state != CH_DEAD)
+		update_interest(ch);
+}
+
+static uint32_t
+recipient_of(const mps_apf_msg_t *m)
+{
+	switch (m->type) {
+	case MPS_APF_CHANNEL_DATA:
+		return m->u.channel_data.recipient;
+	case MPS_APF_CHANNEL_WINDOW_ADJUST:
+		return m->u.window_adjust.recipient;
+	default:
+		return m->u.channel_close.recipient;
+	}
+}
+
+void
+sim_relay_on_message(sim_device *d, const mps_apf_msg_t *m)
+{
+	sim_channel *ch;
+	char what[96];
+
+	switch (m->type) {
+	case MPS_APF_CHANNEL_OPEN:
+		on_open(d, m);
+		return;
+	case MPS_APF_CHANNEL_DATA:
+	case MPS_APF_CHANNEL_WINDOW_ADJUST:
+	case MPS_APF_CHANNEL_CLOSE:
+		break;
+	default:
+		/* We never open channels, so nothing can be confirmed. */
+		(void)snprintf(what, sizeof(what), "unexpected-%s",
+		    mps_apf_msg_name(m->type));
+		sim_device_protocol_error(d, what);
+		return;
+	}
+	/* The MPS learns our id only from the CONFIRMATION. */
+	if ((ch = lookup(d, recipient_of(m))) == NULL ||
+	    ch->state != CH_OPEN) {
+		(void)snprintf(what, sizeof(what), "%s-unknown-channel=%u",
+		    mps_apf_msg_name(m->type), recipient_of(m));
+		sim_device_protocol_error(d, what);
+		return;
+	}
+	if (ch->close_rcvd) {
+		(void)snprintf(what, sizeof(what), "%s-after-close channel=%u",
+		    mps_apf_msg_name(m->type), ch->id);
+		sim_device_protocol_error(d, what);
+		return;
+	}
+	if (m->type == MPS_APF_CHANNEL_DATA)
+		on_data(d, ch, m->u.channel_data.data);
+	else if (m->type == MPS_APF_CHANNEL_WINDOW_ADJUST)
+		on_adjust(d, ch, m->u.window_adjust.bytes_to_add);
+	else
+		on_close(d, ch);
+}
+
+/* ---- Target events ---- */
+
+/* Target reads land here first (one thread), so that a read ending in
+ * EAGAIN leaves no reserved chunk behind in the device's output. */
+static uint8_t scratch[SIM_IO_CHUNK];
+
+static void
+read_target(sim_channel *ch)
+{
+	sim_device *d = ch->dev;
+	size_t room = sim_device_out_room(d), n;
+	apr_status_t rv;
+	ssize_t r;
+
+	if (room <= MPS_APF_CHANNEL_DATA_HDR_LEN || ch->remote_window == 0 ||
+	    ch->close_sent || ch->close_rcvd || !device_live(d))
+		return;
+	n = room - MPS_APF_CHANNEL_DATA_HDR_LEN;
+	if (n > ch->remote_window)
+		n = ch->remote_window;
+	if (n > sizeof(scratch))
+		n = sizeof(scratch);
+	r = recv(ch->io.fd, scratch, n, 0);
+	if (r > 0) {
+		/* Fails only without memory: the device then closes. */
+		if ((rv = mps_apf_encode_channel_data(&d->out, ch->remote_id,
+		    scratch, (size_t)r)) != APR_SUCCESS) {
+			(void)sim_device_queued(d, rv, MPS_APF_CHANNEL_DATA);
+			return;
+		}
+		ch->remote_window -= (uint32_t)r;
+		ch->tx += (uint64_t)r;
+		sim_g.c.bytes_to_mps += (uint64_t)r;
+		if (sim_opt.verbose)
+			sim_dev_say(d, 0,
+			    "send CHANNEL_DATA channel=%u len=%zd", ch->id, r);
+		return;
+	}
+	if (r == 0) {
+		ch->target_eof = 1;
+		send_close(ch);
+		return;
+	}
+	if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+		target_gone(ch, errno_token(errno));
+}
+
+static void
+connect_result(sim_channel *ch)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (getsockopt(ch->io.fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
+		err = errno;
+	if (err == 0)
+		confirm(ch);
+	else if (err != EINPROGRESS && err != EALREADY)
+		fail_pending(ch, MPS_APF_OPEN_CONNECT_FAILED, errno_token(err));
+}
+
+void
+sim_relay_on_io(sim_io *io, uint32_t events)
+{
+	sim_channel *ch = (sim_channel *)io;
+	sim_device *d = ch->dev;
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (ch->state == CH_DEAD || ch->io.fd < 0)
+		return;
+	if (ch->state == CH_CONNECTING)
+		connect_result(ch);
+	else if (events & EPOLLERR) {
+		if (getsockopt(ch->io.fd, SOL_SOCKET, SO_ERROR, &err, &len) ==
+		    -1 || err == 0)
+			err = ECONNRESET;
+		target_gone(ch, errno_token(err));
+	} else {
+		if (events & EPOLLOUT)
+			flush_target(ch);
+		if (ch->state != CH_DEAD && ch->io.fd >= 0 &&
+		    (events & EPOLLIN))
+			read_target(ch);
+		/* HUP without the read side wanted would fire forever. */
+		if (ch->state != CH_DEAD && ch->io.fd >= 0 &&
+		    (events & EPOLLHUP) && !(ch->io.events & EPOLLIN))
+			target_gone(ch, "hangup");
+	}
+	if (ch->state != CH_DEAD)
+		update_interest(ch);
+	if (d->state != DS_DONE)
+		sim_device_kick(d);
+}
+
+/* ---- Device-wide ---- */
+
+void
+sim_relay_resume(sim_device *d)
+{
+	uint32_t i;
+
+	for (i = 0; i < d->chan_cap; i++)
+		if (d->chans[i] != NULL)
+			update_interest(d->chans[i]);
+}
+
+uint64_t
+sim_relay_next_deadline(const sim_device *d)
+{
+	uint64_t when = 0;
+	uint32_t i;
+	sim_channel *ch;
+
+	for (i = 0; i < d->chan_cap; i++) {
+		if ((ch = d->chans[i]) == NULL || ch->deadline == 0)
+			continue;
+		if (when == 0 || ch->deadline < when)
+			when = ch->deadline;
+	}
+	return when;
+}
+
+void
+sim_relay_on_timer(sim_device *d)
+{
+	sim_channel *ch;
+	uint32_t i;
+
+	for (i = 0; i < d->chan_cap && d->chans != NULL; i++) {
+		if ((ch = d->chans[i]) == NULL || ch->deadline == 0 ||
+		    ch->deadline > sim_g.now)
+			continue;
+		ch->deadline = 0;
+		if (ch->state == CH_CONNECTING)
+			fail_pending(ch, MPS_APF_OPEN_CONNECT_FAILED,
+			    "connect-timeout");
+		else if (ch->close_rcvd) {
+			/* The target never took the rest: give up on it. */
+			mps_buf_free(&ch->to_target);
+			finish(ch);
+		}
+		if (d->state >= DS_CLOSING)
+			return;		/* the device closed meanwhile */
+	}
+}
