@@ -23,6 +23,13 @@
  *    idle thread only after a long wait.
  *  - apr_thread_pool_push() can fail after it has queued the task (when it
  *    could not start an extra thread); see mps_workers_push_ex().
+ *  - apr_thread_pool_push() inserts by priority with a walk over every
+ *    queued task of that priority: O(n) per push, quadratic in a burst
+ *    (10,000 devices reconnecting put thousands of tasks in the queue,
+ *    and the walk showed as a tenth of mpsd's CPU). So tasks wait in each
+ *    lane's own FIFO, and the thread pool only ever holds "drainers", at
+ *    most one per thread the lane may have: each drainer runs queued
+ *    tasks until the FIFO is empty.
  */
 #include "workers.h"
 #include "mps_status.h"
@@ -40,23 +47,28 @@
 /* An idle blocking thread beyond the first ones retires after this. */
 #define BLOCKING_IDLE_WAIT	apr_time_from_sec(60)
 
-enum task_state {
-	TASK_QUEUED,		/* in a lane, not started */
-	TASK_STARTED,		/* taken by a thread */
-	TASK_ABANDONED		/* its push reported failure: never run it */
-};
-
 struct task {
 	mps_task_fn fn;
 	mps_task_fn discard;
 	void *arg;
+	struct task *next;	/* in its lane's FIFO */
+};
+
+/* A lane: its thread pool, its FIFO of tasks, its drainers. */
+struct lane {
+	apr_thread_pool_t *tp;
 	mps_workers_t *workers;
-	atomic_int state;	/* enum task_state */
+	pthread_mutex_t lock;	/* head, tail, queued, drainers */
+	struct task *head, *tail;
+	apr_size_t queued;	/* tasks in the FIFO */
+	apr_size_t drainers;	/* drainers pushed and not yet returned */
+	apr_size_t running;	/* drainers inside a task right now */
+	apr_size_t max_drainers; /* the most threads the lane may run */
 };
 
 struct mps_workers_t {
 	apr_pool_t *pool;	/* the thread pools live in it */
-	apr_thread_pool_t *lane[LANE_COUNT];
+	struct lane lane[LANE_COUNT];
 	atomic_int stopping;	/* pushes fail, queued tasks are discarded */
 	atomic_int destroyed;	/* mps_workers_destroy() has been called */
 	atomic_uint outstanding; /* pushed, not yet run or discarded */
@@ -117,39 +129,84 @@ task_done(mps_workers_t *workers)
 	}
 }
 
+/* A drainer: runs the lane's queued tasks until there are none. */
 static void *APR_THREAD_FUNC
-task_main(apr_thread_t *thread, void *data)
+drainer_main(apr_thread_t *thread, void *data)
 {
-	struct task *task = data;
-	mps_workers_t *workers = task->workers;
-	int expected = TASK_QUEUED;
+	struct lane *lane = data;
+	mps_workers_t *workers = lane->workers;
+	struct task *task;
 
-	if (!atomic_compare_exchange_strong(&task->state, &expected,
-	    TASK_STARTED)) {
-		/* Its push reported failure and was already uncounted. */
-		free(task);
-		return NULL;
-	}
 	register_thread(workers);
-	if (!atomic_load(&workers->stopping))
-		task->fn(task->arg);
-	else if (task->discard != NULL)
-		task->discard(task->arg);
-	free(task);
-	task_done(workers);
-	return NULL;
+	pthread_mutex_lock(&lane->lock);
+	for (;;) {
+		task = lane->head;
+		if (task == NULL) {
+			/* Leaving while holding the lock: a push that sees
+			 * this drainer counted will find the task taken. */
+			lane->drainers--;
+			pthread_mutex_unlock(&lane->lock);
+			return NULL;
+		}
+		lane->head = task->next;
+		if (lane->head == NULL)
+			lane->tail = NULL;
+		lane->queued--;
+		lane->running++;
+		pthread_mutex_unlock(&lane->lock);
+
+		if (!atomic_load(&workers->stopping))
+			task->fn(task->arg);
+		else if (task->discard != NULL)
+			task->discard(task->arg);
+		free(task);
+		task_done(workers);
+		pthread_mutex_lock(&lane->lock);
+		lane->running--;
+	}
+}
+
+/*
+ * Called with lane->lock held, after a task was queued: makes sure enough
+ * drainers are free for the queue, up to the lane's thread count. A
+ * drainer inside a task (a slow plugin on the blocking lane, a stuck task
+ * on the I/O lane) does not count as free, so it never holds up the next
+ * task while a thread could take it.
+ */
+static apr_status_t
+lane_wake(struct lane *lane)
+{
+	apr_status_t rv;
+
+	if (lane->drainers >= lane->max_drainers ||
+	    lane->drainers - lane->running >= lane->queued)
+		return APR_SUCCESS;
+	lane->drainers++;
+	rv = apr_thread_pool_push(lane->tp, drainer_main, lane,
+	    APR_THREAD_TASK_PRIORITY_NORMAL, NULL);
+	if (rv == APR_SUCCESS)
+		return APR_SUCCESS;
+	/*
+	 * APR queues the task before it tries to start an extra thread, and
+	 * reports that thread's failure (EAGAIN at the process's thread
+	 * limit, say). With threads running, the drainer will run.
+	 */
+	if (rv != APR_ENOMEM && apr_thread_pool_threads_count(lane->tp) > 0)
+		return APR_SUCCESS;
+	lane->drainers--;
+	/* Another drainer still running will take the task. */
+	return lane->drainers > 0 ? APR_SUCCESS : rv;
 }
 
 apr_status_t
-mps_workers_push_ex(mps_workers_t *workers, mps_lane_t lane, mps_task_fn fn,
-    mps_task_fn discard, void *arg)
+mps_workers_push_ex(mps_workers_t *workers, mps_lane_t lane_id,
+    mps_task_fn fn, mps_task_fn discard, void *arg)
 {
-	struct task *task;
-	apr_thread_pool_t *tp;
+	struct task *task, **pp;
+	struct lane *lane;
 	apr_status_t rv;
-	int expected = TASK_QUEUED;
 
-	if (fn == NULL || (lane != MPS_LANE_IO && lane != MPS_LANE_BLOCKING))
+	if (fn == NULL || (lane_id != MPS_LANE_IO && lane_id != MPS_LANE_BLOCKING))
 		return APR_EINVAL;
 	if (atomic_load(&workers->stopping))
 		return MPS_ERR_SHUTDOWN;
@@ -158,8 +215,7 @@ mps_workers_push_ex(mps_workers_t *workers, mps_lane_t lane, mps_task_fn fn,
 	task->fn = fn;
 	task->discard = discard;
 	task->arg = arg;
-	task->workers = workers;
-	atomic_init(&task->state, TASK_QUEUED);
+	task->next = NULL;
 
 	/* Count first, then look at the flag again: destroy raises the flag
 	 * first, then reads the count (see task_done()). */
@@ -169,26 +225,32 @@ mps_workers_push_ex(mps_workers_t *workers, mps_lane_t lane, mps_task_fn fn,
 		task_done(workers);
 		return MPS_ERR_SHUTDOWN;
 	}
-	tp = workers->lane[lane];
-	rv = apr_thread_pool_push(tp, task_main, task,
-	    APR_THREAD_TASK_PRIORITY_NORMAL, NULL);
-	if (rv == APR_SUCCESS)
-		return APR_SUCCESS;
-	/*
-	 * APR queues the task before it tries to start an extra thread, and
-	 * reports that thread's failure (EAGAIN at the process's thread
-	 * limit, say). With threads running, the task will run: success.
-	 * Only an allocation failure leaves it unclear whether the task is
-	 * queued; then mark it abandoned so that, if it is, it frees itself
-	 * unrun (if it is not, the record is lost: memory is short anyway).
-	 */
-	if (rv != APR_ENOMEM && apr_thread_pool_threads_count(tp) > 0)
-		return APR_SUCCESS;
-	if (!atomic_compare_exchange_strong(&task->state, &expected,
-	    TASK_ABANDONED))
-		return APR_SUCCESS;	/* a thread has it already */
-	task_done(workers);
-	return rv;
+	lane = &workers->lane[lane_id];
+	pthread_mutex_lock(&lane->lock);
+	if (lane->tail != NULL)
+		lane->tail->next = task;
+	else
+		lane->head = task;
+	lane->tail = task;
+	lane->queued++;
+	rv = lane_wake(lane);
+	if (rv != APR_SUCCESS) {
+		/* No drainer will ever come: take the task back out. It is
+		 * the tail, and nobody else can have taken it (no drainer). */
+		for (pp = &lane->head; *pp != task; pp = &(*pp)->next)
+			;
+		*pp = NULL;
+		lane->tail = NULL;
+		for (pp = &lane->head; *pp != NULL; pp = &(*pp)->next)
+			lane->tail = *pp;
+		lane->queued--;
+		pthread_mutex_unlock(&lane->lock);
+		free(task);
+		task_done(workers);
+		return rv;
+	}
+	pthread_mutex_unlock(&lane->lock);
+	return APR_SUCCESS;
 }
 
 apr_status_t
@@ -214,8 +276,11 @@ mps_workers_backlog(mps_workers_t *workers, mps_lane_t lane)
 	/* Counted like a push, so that destroy cannot free the lane while
 	 * it is being read. */
 	atomic_fetch_add(&workers->outstanding, 1);
-	if (!atomic_load(&workers->stopping))
-		n = apr_thread_pool_tasks_count(workers->lane[lane]);
+	if (!atomic_load(&workers->stopping)) {
+		pthread_mutex_lock(&workers->lane[lane].lock);
+		n = workers->lane[lane].queued;
+		pthread_mutex_unlock(&workers->lane[lane].lock);
+	}
 	task_done(workers);
 	return n;
 }
@@ -256,7 +321,7 @@ mps_workers_destroy(mps_workers_t *workers)
 	atomic_store(&workers->stopping, 1);
 	wait_outstanding(workers);
 	for (i = 0; i < LANE_COUNT; i++)
-		(void)apr_thread_pool_destroy(workers->lane[i]);
+		(void)apr_thread_pool_destroy(workers->lane[i].tp);
 	wait_threads_gone(workers);
 	apr_pool_destroy(workers->pool);
 	workers->pool = NULL;
@@ -276,12 +341,15 @@ workers_cleanup(void *data)
 }
 
 static apr_status_t
-lane_create(apr_thread_pool_t **tp, apr_size_t init, apr_size_t max,
-    apr_size_t idle_max, apr_interval_time_t idle_wait, apr_pool_t *pool)
+lane_create(struct lane *lane, mps_workers_t *workers, apr_size_t init,
+    apr_size_t max, apr_size_t idle_max, apr_interval_time_t idle_wait)
 {
+	apr_thread_pool_t **tp = &lane->tp;
 	apr_status_t rv;
 
-	rv = apr_thread_pool_create(tp, init, max, pool);
+	lane->workers = workers;
+	lane->max_drainers = max;
+	rv = apr_thread_pool_create(tp, init, max, workers->pool);
 	if (rv != APR_SUCCESS)
 		return rv;
 	/* Start another thread (up to max) as soon as a task finds every
@@ -313,12 +381,12 @@ start_lanes(mps_workers_t *workers, int io_threads, int blocking_threads)
 	blocking = (apr_size_t)blocking_threads;
 	blocking_init = blocking < 2 ? blocking : 2;
 	/* The I/O lane keeps every thread it grows (idle_max = max). */
-	rv = lane_create(&workers->lane[MPS_LANE_IO], io, 2 * io, 2 * io, 0,
-	    workers->pool);
+	rv = lane_create(&workers->lane[MPS_LANE_IO], workers, io, 2 * io,
+	    2 * io, 0);
 	if (rv != APR_SUCCESS)
 		return rv;
-	return lane_create(&workers->lane[MPS_LANE_BLOCKING], blocking_init,
-	    blocking, blocking_init, BLOCKING_IDLE_WAIT, workers->pool);
+	return lane_create(&workers->lane[MPS_LANE_BLOCKING], workers,
+	    blocking_init, blocking, blocking_init, BLOCKING_IDLE_WAIT);
 }
 
 apr_status_t
@@ -327,6 +395,7 @@ mps_workers_create(mps_workers_t **workersp, int io_threads,
 {
 	mps_workers_t *workers;
 	apr_status_t rv;
+	int i;
 
 	*workersp = NULL;
 	if (io_threads < 0 || io_threads > IO_THREADS_MAX ||
@@ -350,6 +419,8 @@ mps_workers_create(mps_workers_t **workersp, int io_threads,
 		pthread_mutex_destroy(&workers->mutex);
 		return rv;
 	}
+	for (i = 0; i < LANE_COUNT; i++)
+		pthread_mutex_init(&workers->lane[i].lock, NULL);
 	if ((rv = apr_pool_create(&workers->pool, pool)) != APR_SUCCESS)
 		goto fail;
 	if ((rv = start_lanes(workers, io_threads, blocking_threads)) !=
