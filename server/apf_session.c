@@ -125,6 +125,20 @@ session_ref(mps_session_t *s)
 	atomic_fetch_add(&s->refs, 1);
 }
 
+/* A reference unless the session is already on its way out (the free is
+ * queued): for walkers of side->list, which may meet such a session. */
+static int
+session_tryref(mps_session_t *s)
+{
+	int n = atomic_load(&s->refs);
+
+	while (n > 0) {
+		if (atomic_compare_exchange_weak(&s->refs, &n, n + 1))
+			return 1;
+	}
+	return 0;
+}
+
 static void
 session_free_task(void *arg)
 {
@@ -1183,11 +1197,31 @@ mps_amt_side_shutdown(mps_amt_side_t *side, apr_interval_time_t timeout)
 	apr_time_t end = apr_time_now() + timeout;
 	mps_session_t *s;
 
+	mps_session_t **all = NULL;
+	size_t n = 0, cap = 0, i;
+
+	/* Collect under the lock, act outside it: dropping a reference may
+	 * free a session, which takes the lock itself. */
 	pthread_mutex_lock(&side->list_lock);
-	for (s = side->list; s != NULL; s = s->next)
-		mps_session_request_close(s, MPS_APF_DISCONNECT_BY_APPLICATION,
-		    "MPS is stopping");
+	for (s = side->list; s != NULL; s = s->next) {
+		if (n == cap) {
+			size_t ncap = cap ? cap * 2 : 256;
+			mps_session_t **na = realloc(all, ncap * sizeof(*na));
+			if (na == NULL)
+				break;
+			all = na;
+			cap = ncap;
+		}
+		if (session_tryref(s))
+			all[n++] = s;
+	}
 	pthread_mutex_unlock(&side->list_lock);
+	for (i = 0; i < n; i++) {
+		mps_session_request_close(all[i],
+		    MPS_APF_DISCONNECT_BY_APPLICATION, "MPS is stopping");
+		session_unref(all[i]);
+	}
+	free(all);
 	while (atomic_load(&side->live) > 0 && apr_time_now() < end)
 		apr_sleep(apr_time_from_msec(20));
 	return atomic_load(&side->live);

@@ -30,6 +30,7 @@
 #include "mps_status.h"
 #include "options.h"
 #include "server.h"
+#include "sockwrap.h"
 
 #define MSG_STARTED "MPS has started its operation."
 #define MSG_TWO_INSTANCES "Attempt to run two instances of the MPS process simultaneously - second attempt discarded."
@@ -110,6 +111,7 @@ check_only(mps_server_t *srv, const char *path)
 		fprintf(stderr, "mpsd: %s: <TLS>: %s\n", path, err);
 		return 1;
 	}
+	mps_server_shutdown(srv);	/* frees the TLS context */
 	if (srv->cfg->user != NULL || srv->cfg->group != NULL) {
 		uid_t uid;
 		gid_t gid;
@@ -299,6 +301,7 @@ out:
 	mps_instance_lock_release(lock_fd);
 	/* Plugins' fini and dlclose run from the pool's cleanups. */
 	apr_pool_destroy(pool);
+	mps_sockwrap_cleanup();
 	mps_log_set_default(NULL);
 	mps_logger_close(logger);
 	return status;

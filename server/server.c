@@ -2,6 +2,9 @@
 #include "server.h"
 
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +15,9 @@
 #include "log.h"
 #include "mps_status.h"
 #include "tls.h"
+
+/* How often freed heap memory is handed back to the system. */
+#define TRIM_INTERVAL apr_time_from_sec(10)
 
 /* How long a stopping mpsd waits for its tunnels to close. */
 #define SHUTDOWN_GRACE apr_time_from_sec(3)
@@ -288,6 +294,37 @@ log_devices(mps_server_t *srv)
 	apr_pool_destroy(scratch);
 }
 
+/*
+ * Blocking lane: give freed heap pages back. A burst of TLS handshakes
+ * (thousands of devices reconnecting after an outage) leaves the heap
+ * full of freed handshake buffers between live tunnels; glibc keeps such
+ * holes resident until asked, so an idle server would otherwise carry
+ * the burst's peak forever.
+ */
+static void
+trim_heap(void *arg)
+{
+	mps_server_t *srv = arg;
+
+#ifdef __GLIBC__
+	(void)malloc_trim(64 * 1024);
+#endif
+	if (!srv->stopping)
+		(void)mps_timer_arm(mps_poller_timers(srv->poller),
+		    &srv->trim_timer, TRIM_INTERVAL);
+}
+
+static void
+trim_timer_fired(void *arg)
+{
+	mps_server_t *srv = arg;
+
+	if (mps_workers_push(srv->workers, MPS_LANE_BLOCKING, trim_heap,
+	    srv) != APR_SUCCESS && !srv->stopping)
+		(void)mps_timer_arm(mps_poller_timers(srv->poller),
+		    &srv->trim_timer, TRIM_INTERVAL);
+}
+
 static void *
 signal_thread_main(void *arg)
 {
@@ -444,6 +481,9 @@ mps_server_start(mps_server_t *srv, char *err, size_t errsize)
 	if (cfg->dynamic_config_check_interval > 0)
 		mps_timer_arm(mps_poller_timers(srv->poller),
 		    &srv->dynamic_timer, cfg->dynamic_config_check_interval);
+	mps_timer_init(&srv->trim_timer, NULL, trim_timer_fired, srv);
+	(void)mps_timer_arm(mps_poller_timers(srv->poller), &srv->trim_timer,
+	    TRIM_INTERVAL);
 	if (srv->amt_listener != NULL)
 		return start_device_side(srv, err, errsize);
 	return APR_SUCCESS;
@@ -461,9 +501,12 @@ void
 mps_server_shutdown(mps_server_t *srv)
 {
 	srv->stopping = 1;
-	if (srv->poller != NULL)
+	if (srv->poller != NULL) {
 		mps_timer_cancel(mps_poller_timers(srv->poller),
 		    &srv->dynamic_timer);
+		mps_timer_cancel(mps_poller_timers(srv->poller),
+		    &srv->trim_timer);
+	}
 	if (srv->signal_thread_started) {
 		/* Wakes sigwait if the stop came from elsewhere. */
 		pthread_kill(srv->signal_thread, SIGTERM);

@@ -52,6 +52,7 @@ typedef struct mps_server_t {
 	pthread_mutex_t reload_lock;
 	struct stat dynamic_stat;	/* what was last read */
 	mps_timer_t dynamic_timer;
+	mps_timer_t trim_timer;		/* periodic malloc_trim */
 
 	pthread_t signal_thread;
 	int signal_thread_started;

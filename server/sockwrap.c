@@ -81,3 +81,21 @@ mps_sockwrap_in_use(void)
 	pthread_mutex_unlock(&lock);
 	return n;
 }
+
+void
+mps_sockwrap_cleanup(void)
+{
+	free_node *n;
+
+	pthread_mutex_lock(&lock);
+	while ((n = free_list) != NULL) {
+		free_list = n->next;
+		free(n);
+	}
+	if (slab_pool != NULL) {
+		apr_pool_destroy(slab_pool);
+		slab_pool = NULL;
+	}
+	in_use = 0;
+	pthread_mutex_unlock(&lock);
+}

@@ -22,6 +22,10 @@ apr_socket_t *mps_sockwrap_get(int fd);
 /* Returns a wrapper for reuse. The fd is NOT closed. Thread-safe. */
 void mps_sockwrap_put(apr_socket_t *sock);
 
+/* Frees every wrapper at process exit (after everything that used one
+ * is gone), so that leak checkers see a clean exit. */
+void mps_sockwrap_cleanup(void);
+
 /* Wrappers handed out and not yet returned (for tests and statistics). */
 apr_size_t mps_sockwrap_in_use(void);
 

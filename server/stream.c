@@ -167,9 +167,13 @@ mps_stream_read(mps_stream_t *s, size_t max, char *err, size_t errsize)
 
 		if (room == 0)
 			return total > 0 ? APR_SUCCESS : MPS_ERR_TOO_LARGE;
-		/* Read in chunks of at most 16 KiB (one TLS record), so the
-		 * buffer grows only as far as the data really goes. */
-		want = room < 16384 ? room : 16384;
+		/* The first chunk is small: an idle tunnel's keepalive must
+		 * not make it allocate (and fragment the heap with) a 16 KiB
+		 * buffer. Bulk data then reads a TLS record (16 KiB) at a
+		 * time. */
+		want = total == 0 ? 2048 : 16384;
+		if (want > room)
+			want = room;
 		if (want > max - total)
 			want = max - total;
 		rv = mps_buf_reserve(&s->in, want, &tail);

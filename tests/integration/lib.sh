@@ -18,6 +18,7 @@ _pids=()
 
 _cleanup() {
 	local p
+	set +e	# a caller's errexit must not cut the cleanup short
 	for p in "${_pids[@]}"; do
 		kill -TERM "$p" 2>/dev/null
 	done
@@ -98,7 +99,7 @@ file_has() { [ -f "$1" ] && grep -qF -- "$2" "$1"; }
 file_lacks() { ! file_has "$1" "$2"; }
 
 # test_certs: a CA, server chain and device certificate made once per
-# script by mps-certgen (what the demo uses), printed as a directory.
+# script by mps-certgen (what the demo uses) in $T/certs, printed.
 test_certs() {
 	if [ ! -f "$T/certs/server-chain.pem" ]; then
 		"$top_srcdir/scripts/mps-certgen" -q -o "$T/certs" --cn localhost \
@@ -117,6 +118,9 @@ make_config() {
 	local dir=$1
 	shift
 	mkdir -p "$dir/log"
+	# In this shell, not a $(...) subshell: the certificates must be
+	# made once, and a subshell's exit must not run our cleanup.
+	test_certs >/dev/null || return 1
 	local amt socks http
 	amt=$(free_port); socks=$(free_port); http=$(free_port)
 	local sedargs=(
@@ -129,7 +133,7 @@ make_config() {
 		-e "s|<LockFile>[^<]*<|<LockFile>$dir/mpsd.lock<|"
 		-e "s|\.\./AMTAuthFile.txt|$top_srcdir/config/AMTAuthFile.txt|"
 		-e "s|\.\./SocksAuthFile.txt|$top_srcdir/config/SocksAuthFile.txt|"
-		-e "s|\.\./\.\./demo/certs|$(test_certs)|g"
+		-e "s|\.\./\.\./demo/certs|$T/certs|g"
 	)
 	local e
 	for e in "$@"; do
