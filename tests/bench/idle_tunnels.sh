@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# idle_tunnels.sh [DEVICES] [PROCESSES] [tls|plain]: a benchmark, not a test.
+#
+# DEVICES simulated AMT devices (default 10000) connect to one mpsd at
+# once over in-process TLS (modern profile, the default) and stay idle.
+# Prints how fast they were all logged in and forwarded, and mpsd's
+# resident memory per idle tunnel. The simulated devices are spread over
+# PROCESSES simulator processes (default 4), because one process may hold
+# at most 20,000 descriptors on the machines this runs on.
+#
+# Run from a built tree: tests/bench/idle_tunnels.sh 10000 4
+# (uses build/ unless BUILD names another build directory).
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/../.." && pwd)
+build=${BUILD:-$top/build}
+devices=${1:-10000}
+procs=${2:-4}
+mode=${3:-tls}
+mpsd=$build/server/mpsd
+sim=$build/tests/sim/amtsim
+if [ ! -x "$mpsd" ] || [ ! -x "$sim" ]; then echo "build first (make -C $build all check TESTS=)" >&2; exit 2; fi
+
+export top_srcdir=$top top_builddir=$build
+# shellcheck source=../integration/lib.sh
+. "$top/tests/integration/lib.sh"
+
+D=$T/bench
+make_config "$D" \
+	"s|</MPS>|<Limits><MaxConnections>$((devices + 100))</MaxConnections></Limits><TLS><HandshakeTimeout>60</HandshakeTimeout></TLS></MPS>|" \
+	"s|<Mode>tls<|<Mode>$mode<|"
+# Two <TLS> groups would be an error: fold the added one into the first.
+sed -i -e ':a;N;$!ba' -e 's|</TLS>\(.*\)<TLS><HandshakeTimeout>60</HandshakeTimeout></TLS>|<HandshakeTimeout>60</HandshakeTimeout></TLS>\1|' "$D/mps.config"
+set_trace_levels "$D" "ERROR|WARNING"
+start_mpsd "$D" || { cat "$D/stderr"; exit 1; }
+port=$(sed -n 's|.*<AMTListenPort>\([0-9]*\)<.*|\1|p' "$D/mps.config")
+
+rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+sleep 1
+base=$(rss_kb "$MPSD_PID")
+
+per=$(( (devices + procs - 1) / procs ))
+tlsargs=(--tls modern --ca "$T/certs/ca.pem" --server-name localhost)
+[ "$mode" = plain ] && tlsargs=(--tls plain)
+start=$(date +%s.%N)
+for ((i = 0; i < procs; i++)); do
+	first=$((i * per))
+	n=$per
+	[ $((first + n)) -gt "$devices" ] && n=$((devices - first))
+	"$sim" --port "$port" "${tlsargs[@]}" --count "$n" --first-index "$first" \
+		--quiet --ready-file "$T/ready.$i" --duration 600 \
+		--connect-timeout 60 --reply-timeout 60 >"$T/sim.$i.out" 2>&1 &
+	track $!
+done
+for ((i = 0; i < procs; i++)); do
+	if ! wait_for 300 test -f "$T/ready.$i"; then
+		echo "simulator $i never got ready" >&2
+		tail "$T/sim.$i.out" >&2
+		exit 1
+	fi
+done
+end=$(date +%s.%N)
+forwarded=0
+for ((i = 0; i < procs; i++)); do
+	f=$(sed -n 's/.*forwarded=\([0-9]*\).*/\1/p' "$T/ready.$i")
+	forwarded=$((forwarded + f))
+done
+sleep 12	# keepalive options out, buffers released, one heap trim (10 s)
+after=$(rss_kb "$MPSD_PID")
+threads=$(awk '/^Threads:/ {print $2}' "/proc/$MPSD_PID/status")
+cpu=$(awk '{printf "%.2f", ($14 + $15) / 100}' "/proc/$MPSD_PID/stat")
+fds=$(find "/proc/$MPSD_PID/fd" -mindepth 1 | wc -l)
+
+awk -v n="$devices" -v fw="$forwarded" -v s="$start" -v e="$end" -v b="$base" \
+    -v a="$after" -v t="$threads" -v f="$fds" -v m="$mode" -v c="$cpu" 'BEGIN {
+	el = e - s
+	printf "devices            %d (%s), forwarded %d\n", n, m, fw
+	printf "all logged in      %.2f s  (%.0f devices/s)\n", el, fw / el
+	printf "mpsd RSS           %d KiB idle, %d KiB with the tunnels\n", b, a
+	printf "per idle tunnel    %.1f KiB\n", (a - b) / fw
+	printf "mpsd threads       %d, descriptors %d, CPU %s s\n", t, f, c
+}'
+
+# A clean stop with every tunnel open is part of the run.
+if stop_pid "$MPSD_PID"; then
+	echo "mpsd stopped      cleanly with $forwarded tunnels open"
+else
+	echo "mpsd did not stop cleanly" >&2
+	exit 1
+fi
+exit 0
