@@ -64,19 +64,23 @@ done_testing() {
 # track PID: stop it at exit.
 track() { _pids+=("$1"); }
 
-# port_in_use PORT: listening on TCP PORT (any address)?
+# port_in_use PORT: any TCP socket (listening or connected) holds PORT.
 port_in_use() {
 	local hex
 	hex=$(printf '%04X' "$1")
-	grep -q ":$hex [0-9A-F]*:[0-9A-F]* 0A " /proc/net/tcp /proc/net/tcp6 2>/dev/null
+	awk -v h=":$hex" 'NR > 1 && substr($2, length($2) - 4) == h { found = 1 }
+		END { exit !found }' /proc/net/tcp /proc/net/tcp6 2>/dev/null
 }
 
-# free_port: a TCP port nothing listens on now (random, so that parallel
-# tests rarely collide; callers still cope with a lost race).
+# free_port: a TCP port nothing holds now, below the kernel's ephemeral
+# range (so that no outgoing connection can take it meanwhile), random so
+# that parallel tests rarely collide; start_mpsd copes with a lost race.
 free_port() {
-	local p
+	local low p
+	low=$(awk '{print $1}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null)
+	[ -n "$low" ] && [ "$low" -gt 12000 ] || low=32768
 	while :; do
-		p=$((20000 + RANDOM % 40000))
+		p=$((10000 + RANDOM % (low - 10000)))
 		port_in_use "$p" || { echo "$p"; return; }
 	done
 }
@@ -154,12 +158,23 @@ set_trace_levels() {
 # start_mpsd DIR [args...]: mpsd -f on DIR/mps.config, output in
 # DIR/stdout and DIR/stderr; sets MPSD_PID; waits for the start line.
 start_mpsd() {
-	local dir=$1
+	local dir=$1 _
 	shift
-	"$MPSD" -f -c "$dir/mps.config" "$@" >"$dir/stdout" 2>"$dir/stderr" &
-	MPSD_PID=$!
-	track "$MPSD_PID"
-	wait_for 10 file_has "$dir/log/mps.log" "MPS has started its operation."
+	for _ in 1 2 3; do
+		"$MPSD" -f -c "$dir/mps.config" "$@" >"$dir/stdout" 2>"$dir/stderr" &
+		MPSD_PID=$!
+		track "$MPSD_PID"
+		wait_for 10 sh -c "grep -qF 'MPS has started its operation.' '$dir/log/mps.log' 2>/dev/null || ! kill -0 $MPSD_PID 2>/dev/null"
+		file_has "$dir/log/mps.log" "MPS has started its operation." && return 0
+		# Another test took a port between our probe and the bind:
+		# pick new ones and try again.
+		file_has "$dir/stderr" "Address already in use" || return 1
+		sed -i -e "s|<AMTListenPort>[^<]*<|<AMTListenPort>$(free_port)<|" \
+			-e "s|<SocksListenPort>[^<]*<|<SocksListenPort>$(free_port)<|" \
+			-e "s|<HttpListenPort>[^<]*<|<HttpListenPort>$(free_port)<|" \
+			"$dir/mps.config"
+	done
+	return 1
 }
 
 # stop_pid PID: SIGTERM a child of this shell and return its exit
