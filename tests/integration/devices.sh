@@ -174,6 +174,26 @@ for mode in stall truncate slowloris; do
 done
 stop_pid "$MPSD_PID" >/dev/null
 
+# A plugin that takes 10 s delays only its own device: it runs on the
+# blocking lane while other devices log in.
+G=$T/slowplugin
+make_config "$G" "s|<DllName>AMTFileAuth<|<DllName>$top_builddir/tests/unit/plugins/good_plugin.la<|"
+start_mpsd "$G"
+sim_bg "$G" "$T/slow.out" --user slow --pass secret --uuid 22222222-0000-0000-0000-000000000001 --duration 20
+slow=$SIM_PID
+sleep 0.5
+t0=$(date +%s%N)
+sim "$G" --user alice --pass secret --first-index 5 --duration 1 >"$T/fast.out" 2>&1
+t1=$(date +%s%N)
+ok "while a login waits 10 s in the plugin, another device logs in" \
+	grep -q "^device 5 ready forwards=7" "$T/fast.out"
+ok "and it took under 5 s, not 10" test $(( (t1 - t0) / 1000000 )) -lt 5000
+ok "the slow login is still pending then" sh -c "! grep -q '^device 0 authenticated' '$T/slow.out'"
+ok "the slow login completes in the end" wait_for 15 grep -q "^device 0 ready forwards=7" "$T/slow.out"
+kill -TERM $slow
+wait $slow
+stop_pid "$MPSD_PID" >/dev/null
+
 # Mutual TLS: a verified device certificate identifies the device.
 C=$T/mtls
 make_config "$C" "s|<VerifyClient>none<|<VerifyClient>require<|"

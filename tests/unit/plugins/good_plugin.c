@@ -1,7 +1,8 @@
 /*
  * good_plugin.c: a well-formed authentication plugin for test_plugin.
  *
- * Authenticate accepts alice/secret only. A few user names make it
+ * Authenticate accepts alice/secret only ("slow"/secret too, after 10 s).
+ * A few user names make it
  * misbehave on purpose, to test what the loader does with its output:
  *   "err"       writes an errorString and refuses;
  *   "param"     copies paramStr into errorString and refuses;
@@ -12,6 +13,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <mps/plugin.h>
 
@@ -38,6 +40,12 @@ Authenticate(const char *userName, const char *userPassword,
 	if (strcmp(userName, "param") == 0) {
 		snprintf(errorString, errorStringSize, "%s", paramStr);
 		return false;
+	}
+	if (strcmp(userName, "slow") == 0) {
+		/* A backend that takes its time (10 s), then accepts: for the
+		 * test that a slow plugin delays only its own device. */
+		sleep(10);
+		return strcmp(userPassword, "secret") == 0;
 	}
 	if (strcmp(userName, "overflow") == 0) {
 		/* A careless plugin: no terminating NUL anywhere. */
