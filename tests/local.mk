@@ -80,6 +80,6 @@ EXTRA_DIST += tests/sim/README.md
 INTEGRATION_TESTS = tests/integration/startup.sh tests/integration/config_check.sh \
 	tests/integration/signals.sh tests/integration/device_tls.sh \
 	tests/integration/devices.sh tests/integration/device_stunnel.sh \
-	tests/integration/plugin_sdk.sh
+	tests/integration/plugin_sdk.sh tests/integration/devices_auth.sh
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh
