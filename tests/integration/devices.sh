@@ -59,6 +59,18 @@ ok "a wrong password gets USERAUTH_FAILURE" grep -q "^device 0 auth-failed" "$T/
 ok "the refusal is logged with the user name" file_has "$log" 'failed to authenticate as "admin"'
 ok "the refused device's session ends there" grep -q "disconnected .*outcome=failed" "$T/wrong.out"
 
+# Repeated failures from one address are answered ever more slowly.
+session_ms() { sed -n 's/^device 0 disconnected .* ms=\([0-9]*\).*/\1/p' "$1"; }
+sim "$A" --pass wrong2 --duration 8 >"$T/wrong2.out" 2>&1
+sim "$A" --pass wrong3 --duration 8 >"$T/wrong3.out" 2>&1
+first=$(session_ms "$T/wrong.out")
+third=$(session_ms "$T/wrong3.out")
+diag "refused logins took $first ms (1st), $(session_ms "$T/wrong2.out") ms (2nd), $third ms (3rd)"
+ok "a first failure is answered at once (then a short delay, close)" test "${first:-9999}" -lt 1500
+ok "the third failure in a row from one address is slowed down" test "${third:-0}" -ge 1900
+sim "$A" --duration 1 >"$T/ok-after.out" 2>&1
+ok "a good login from that address still works" grep -q "ready forwards=7" "$T/ok-after.out"
+
 # Keepalive options without 5900 (the default: once forwards settle).
 sim "$A" --ports 16993,16992 --duration 3 >"$T/no5900.out" 2>&1
 ok "a device without 5900 still gets the keepalive options" \
