@@ -33,6 +33,8 @@
 
 #include <mps/plugin.h>
 
+#include "plugin_util.h"
+
 MPS_PLUGIN_DECLARE_ABI;
 
 #define MAX_LINE	4096			/* bytes, without the LF */
@@ -58,40 +60,6 @@ enum {
 	LINE_FILE_TOO_BIG
 };
 
-static void seterr(char *, size_t, const char *, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-seterr(char *err, size_t errsize, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errsize == 0)
-		return;
-	va_start(ap, fmt);
-	(void)vsnprintf(err, errsize, fmt, ap);
-	va_end(ap);
-}
-
-/* strerror() may share one buffer between threads; this does not. */
-static const char *
-errstr(int e, char *buf, size_t size)
-{
-#if defined(__GLIBC__) && defined(_GNU_SOURCE)
-	return strerror_r(e, buf, size);
-#else
-	if (strerror_r(e, buf, size) != 0)
-		(void)snprintf(buf, size, "error %d", e);
-	return buf;
-#endif
-}
-
-static int
-is_blank(int c)
-{
-	return c == ' ' || c == '\t' || c == '\r' || c == '\n' ||
-	    c == '\v' || c == '\f';
-}
 
 /*
  * Copies the file name out of paramStr into path. Returns 0, or -1 with
@@ -104,16 +72,16 @@ param_path(const char *param, char *path, size_t pathsize, char *err,
 	const char *s = param, *e;
 	size_t len;
 
-	while (is_blank((unsigned char)*s))
+	while (mps_pu_is_blank((unsigned char)*s))
 		s++;
 	/* The guide's form: the keyword "file", blanks, then the path. */
-	if (strncmp(s, "file", 4) == 0 && is_blank((unsigned char)s[4])) {
+	if (strncmp(s, "file", 4) == 0 && mps_pu_is_blank((unsigned char)s[4])) {
 		s += 4;
-		while (is_blank((unsigned char)*s))
+		while (mps_pu_is_blank((unsigned char)*s))
 			s++;
 	}
 	e = s + strlen(s);
-	while (e > s && is_blank((unsigned char)e[-1]))
+	while (e > s && mps_pu_is_blank((unsigned char)e[-1]))
 		e--;
 	if (e - s >= 2 && *s == '"' && e[-1] == '"') {
 		s++;
@@ -121,12 +89,12 @@ param_path(const char *param, char *path, size_t pathsize, char *err,
 	}
 	len = (size_t)(e - s);
 	if (len == 0) {
-		seterr(err, errsize, "DllParameters names no authentication "
+		mps_pu_seterr(err, errsize, "DllParameters names no authentication "
 		    "file (expected \"file PATH\")");
 		return -1;
 	}
 	if (len >= pathsize) {
-		seterr(err, errsize, "DllParameters: authentication file "
+		mps_pu_seterr(err, errsize, "DllParameters: authentication file "
 		    "path longer than %zu bytes", pathsize - 1);
 		return -1;
 	}
@@ -150,26 +118,26 @@ open_file(const char *path, char *err, size_t errsize)
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		e = errno;
-		seterr(err, errsize, "cannot open authentication file %s: %s",
-		    path, errstr(e, ebuf, sizeof(ebuf)));
+		mps_pu_seterr(err, errsize, "cannot open authentication file %s: %s",
+		    path, mps_pu_strerror(e, ebuf, sizeof(ebuf)));
 		return -1;
 	}
 	if (fstat(fd, &st) != 0) {
 		e = errno;
-		seterr(err, errsize, "cannot open authentication file %s: %s",
-		    path, errstr(e, ebuf, sizeof(ebuf)));
+		mps_pu_seterr(err, errsize, "cannot open authentication file %s: %s",
+		    path, mps_pu_strerror(e, ebuf, sizeof(ebuf)));
 		(void)close(fd);
 		return -1;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		seterr(err, errsize, "cannot open authentication file %s: %s",
-		    path, S_ISDIR(st.st_mode) ? errstr(EISDIR, ebuf,
+		mps_pu_seterr(err, errsize, "cannot open authentication file %s: %s",
+		    path, S_ISDIR(st.st_mode) ? mps_pu_strerror(EISDIR, ebuf,
 		    sizeof(ebuf)) : "not a regular file");
 		(void)close(fd);
 		return -1;
 	}
 	if (st.st_size > MAX_FILE) {
-		seterr(err, errsize, "authentication file %s is larger than "
+		mps_pu_seterr(err, errsize, "authentication file %s is larger than "
 		    "%ld bytes", path, MAX_FILE);
 		(void)close(fd);
 		return -1;
@@ -268,7 +236,7 @@ is_ignorable(const unsigned char *line, size_t len)
 {
 	size_t i;
 
-	for (i = 0; i < len && is_blank(line[i]); i++)
+	for (i = 0; i < len && mps_pu_is_blank(line[i]); i++)
 		continue;
 	return i == len || line[i] == '#';
 }
@@ -337,17 +305,17 @@ lookup_file(struct lookup *lk, const char *path, char *err, size_t errsize)
 	explicit_bzero(line, sizeof(line));
 	explicit_bzero(r.chunk, sizeof(r.chunk));
 	if (rc == LINE_READ_ERROR) {
-		seterr(err, errsize, "cannot read authentication file %s: %s",
-		    path, errstr(e, ebuf, sizeof(ebuf)));
+		mps_pu_seterr(err, errsize, "cannot read authentication file %s: %s",
+		    path, mps_pu_strerror(e, ebuf, sizeof(ebuf)));
 		return false;
 	}
 	if (rc == LINE_FILE_TOO_BIG) {
-		seterr(err, errsize, "authentication file %s is larger than "
+		mps_pu_seterr(err, errsize, "authentication file %s is larger than "
 		    "%ld bytes", path, MAX_FILE);
 		return false;
 	}
 	if (lk->valid == 0) {
-		seterr(err, errsize, "authentication file %s has no valid "
+		mps_pu_seterr(err, errsize, "authentication file %s has no valid "
 		    "user:password line", path);
 		return false;
 	}

@@ -42,6 +42,8 @@
 
 #include "ldap_auth.h"
 
+#include "plugin_util.h"
+
 MPS_PLUGIN_DECLARE_ABI;
 
 MPS_PLUGIN_EXPORT int mps_plugin_init(const char *paramStr,
@@ -75,22 +77,8 @@ struct conn {
 	ldap_conncb cb;			/* arms and disarms it */
 };
 
-static void seterr(char *, size_t, const char *, ...)
-    __attribute__((format(printf, 3, 4)));
 static void report(struct conn *, int, const char *, ...)
     __attribute__((format(printf, 3, 4)));
-
-static void
-seterr(char *err, size_t errsize, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errsize == 0)
-		return;
-	va_start(ap, fmt);
-	(void)vsnprintf(err, errsize, fmt, ap);
-	va_end(ap);
-}
 
 /*
  * libldap's diagnostic text for the last failure, in buf ("" if none).
@@ -141,19 +129,19 @@ report(struct conn *c, int rc, const char *fmt, ...)
 	rp = diag[0] != '\0' ? ")" : "";
 	switch (rc) {
 	case LDAP_SERVER_DOWN:
-		seterr(c->err, c->errsize, "LDAP server %s unreachable: "
+		mps_pu_seterr(c->err, c->errsize, "LDAP server %s unreachable: "
 		    "%s%s%s%s", uri, ldap_err2string(rc), lp, diag, rp);
 		break;
 	case LDAP_TIMEOUT:
-		seterr(c->err, c->errsize, "LDAP server %s did not answer "
+		mps_pu_seterr(c->err, c->errsize, "LDAP server %s did not answer "
 		    "%s within %d s", uri, what, c->cfg->timeout);
 		break;
 	case LDAP_CONNECT_ERROR:
-		seterr(c->err, c->errsize, "LDAP server %s: TLS failed: %s",
+		mps_pu_seterr(c->err, c->errsize, "LDAP server %s: TLS failed: %s",
 		    uri, diag[0] != '\0' ? diag : ldap_err2string(rc));
 		break;
 	default:
-		seterr(c->err, c->errsize, "LDAP server %s: %s failed: %s "
+		mps_pu_seterr(c->err, c->errsize, "LDAP server %s: %s failed: %s "
 		    "(%d)%s%s%s", uri, what, ldap_err2string(rc), rc, lp, diag,
 		    rp);
 		break;
@@ -165,7 +153,7 @@ set_opt(struct conn *c, int option, const void *value, const char *name)
 {
 	if (ldap_set_option(c->ld, option, value) == LDAP_OPT_SUCCESS)
 		return 0;
-	seterr(c->err, c->errsize, "cannot set libldap option %s", name);
+	mps_pu_seterr(c->err, c->errsize, "cannot set libldap option %s", name);
 	return -1;
 }
 
@@ -197,11 +185,11 @@ set_tls(struct conn *c)
 	if (ldap_set_option(c->ld, LDAP_OPT_X_TLS_NEWCTX, &is_server) !=
 	    LDAP_OPT_SUCCESS) {
 		if (cfg->cafile != NULL)
-			seterr(c->err, c->errsize, "cannot set up TLS with "
+			mps_pu_seterr(c->err, c->errsize, "cannot set up TLS with "
 			    "-cafile %s (is it a PEM CA certificate?)",
 			    cfg->cafile);
 		else
-			seterr(c->err, c->errsize, "cannot set up TLS with the "
+			mps_pu_seterr(c->err, c->errsize, "cannot set up TLS with the "
 			    "system's CA certificates");
 		return -1;
 	}
@@ -244,7 +232,7 @@ static int
 set_watchdog(struct conn *c)
 {
 	if (mps_ldap_watchdog_start(&c->dog) != 0) {
-		seterr(c->err, c->errsize, "cannot start a thread to time the "
+		mps_pu_seterr(c->err, c->errsize, "cannot start a thread to time the "
 		    "TLS handshake");
 		return -1;
 	}
@@ -268,7 +256,7 @@ open_conn(struct conn *c)
 	op.tv_usec = 0;
 	if ((rc = ldap_initialize(&c->ld, cfg->uri)) != LDAP_SUCCESS) {
 		c->ld = NULL;
-		seterr(c->err, c->errsize, "cannot use -uri %s: %s", cfg->uri,
+		mps_pu_seterr(c->err, c->errsize, "cannot use -uri %s: %s", cfg->uri,
 		    ldap_err2string(rc));
 		return -1;
 	}
@@ -299,7 +287,7 @@ connect_server(struct conn *c)
 	if (rc == LDAP_SUCCESS)
 		return 0;
 	if (mps_ldap_watchdog_fired(&c->dog)) {
-		seterr(c->err, c->errsize, "LDAP server %s: TLS handshake not "
+		mps_pu_seterr(c->err, c->errsize, "LDAP server %s: TLS handshake not "
 		    "completed within %d s", c->cfg->uri,
 		    c->cfg->network_timeout);
 		return -1;
@@ -360,7 +348,7 @@ start_tls(struct conn *c)
 	if (rc == LDAP_SUCCESS)
 		return 0;
 	if (mps_ldap_watchdog_fired(&c->dog))
-		seterr(c->err, c->errsize, "LDAP server %s: TLS handshake not "
+		mps_pu_seterr(c->err, c->errsize, "LDAP server %s: TLS handshake not "
 		    "completed within %d s", c->cfg->uri,
 		    c->cfg->network_timeout);
 	else
@@ -412,7 +400,7 @@ find_user(struct conn *c, const char *filter, char **dn)
 	}
 	n = ldap_count_entries(c->ld, res);
 	if (n > 1 || rc == LDAP_SIZELIMIT_EXCEEDED) {
-		seterr(c->err, c->errsize, "LDAP server %s: the search for %s "
+		mps_pu_seterr(c->err, c->errsize, "LDAP server %s: the search for %s "
 		    "under %s matches more than one entry: refused",
 		    c->cfg->uri, filter, base);
 		goto out;
@@ -428,7 +416,7 @@ find_user(struct conn *c, const char *filter, char **dn)
 	*dn = ldap_get_dn(c->ld, ldap_first_entry(c->ld, res));
 	if (*dn == NULL || (*dn)[0] == '\0') {
 		/* An empty DN would make the bind anonymous. */
-		seterr(c->err, c->errsize, "LDAP server %s: the search for %s "
+		mps_pu_seterr(c->err, c->errsize, "LDAP server %s: the search for %s "
 		    "under %s returned an entry without a DN", c->cfg->uri,
 		    filter, base);
 		goto out;
@@ -476,7 +464,7 @@ authenticate(const struct mps_ldap_config *cfg, const char *user,
 
 	/* Cannot happen with the limits in ldap_auth.h; checked anyway. */
 	if (make_target(cfg, user, target, sizeof(target)) != 0) {
-		seterr(err, errsize, "user name too long for the template");
+		mps_pu_seterr(err, errsize, "user name too long for the template");
 		return false;
 	}
 	memset(&c, 0, sizeof(c));
@@ -543,7 +531,7 @@ remember(const char *params, struct mps_ldap_config *cfg, char *err,
 	    (s->text = strdup(params)) == NULL) {
 		free(s);
 		mps_ldap_config_free(cfg);
-		seterr(err, errsize, "out of memory");
+		mps_pu_seterr(err, errsize, "out of memory");
 		return -1;
 	}
 	s->cfg = cfg;
@@ -571,7 +559,7 @@ library_init(const struct mps_ldap_config *cfg, char *err, size_t errsize)
 
 	if (ldap_get_option(NULL, LDAP_OPT_PROTOCOL_VERSION, &version) !=
 	    LDAP_OPT_SUCCESS) {
-		seterr(err, errsize, "cannot initialise libldap");
+		mps_pu_seterr(err, errsize, "cannot initialise libldap");
 		return -1;
 	}
 	if (!cfg->tls)

@@ -6,7 +6,7 @@ plugins_LDAPAuthentication_la_SOURCES = plugins/ldap_auth/ldap_auth.c \
 	plugins/ldap_auth/watchdog.c plugins/ldap_auth/ldap_auth.h
 plugins_LDAPAuthentication_la_CPPFLAGS = $(AM_CPPFLAGS) $(LDAP_CFLAGS)
 plugins_LDAPAuthentication_la_LDFLAGS = $(PLUGIN_LDFLAGS)
-plugins_LDAPAuthentication_la_LIBADD = $(LDAP_LIBS) -lpthread
+plugins_LDAPAuthentication_la_LIBADD = plugins/common/libplugin_util.la $(LDAP_LIBS) -lpthread
 EXTRA_DIST += plugins/ldap_auth/README.md
 
 # The unit test loads the built module through the plugin loader and
@@ -19,7 +19,8 @@ tests_unit_test_ldap_auth_SOURCES = $(UNIT_COMMON) tests/unit/test_ldap_auth.c \
 tests_unit_test_ldap_auth_CPPFLAGS = $(AM_CPPFLAGS) $(LDAP_CFLAGS) \
 	-I$(top_srcdir)/plugins/ldap_auth
 tests_unit_test_ldap_auth_CFLAGS = $(UNIT_CFLAGS)
-tests_unit_test_ldap_auth_LDADD = server/libmpsplugin.la server/libmpsbase.la \
+tests_unit_test_ldap_auth_LDADD = plugins/common/libplugin_util.la \
+	server/libmpsplugin.la server/libmpsbase.la \
 	$(LDAP_LIBS) $(LTDL_LIBS) $(APR_LIBS) $(CHECK_LIBS)
 TESTS += tests/unit/test_ldap_auth
 endif

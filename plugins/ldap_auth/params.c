@@ -23,6 +23,8 @@
 
 #include "ldap_auth.h"
 
+#include "plugin_util.h"
+
 #define MAX_TOKENS	64
 #define MAX_PASSFILE	4096	/* bytes: a password file is one line */
 #define MAX_CAFILE	(4 * 1024 * 1024)	/* bytes: a big CA bundle */
@@ -30,33 +32,6 @@
 /* A value that cannot come out of escaping, to find where "%s" lands. */
 #define MARKER		"mpsdLdapUserMarker"
 
-static void seterr(char *, size_t, const char *, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-seterr(char *err, size_t errsize, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errsize == 0)
-		return;
-	va_start(ap, fmt);
-	(void)vsnprintf(err, errsize, fmt, ap);
-	va_end(ap);
-}
-
-/* strerror() may share one buffer between threads; this does not. */
-static const char *
-errstr(int e, char *buf, size_t size)
-{
-#if defined(__GLIBC__) && defined(_GNU_SOURCE)
-	return strerror_r(e, buf, size);
-#else
-	if (strerror_r(e, buf, size) != 0)
-		(void)snprintf(buf, size, "error %d", e);
-	return buf;
-#endif
-}
 
 /* Whether a berval (not NUL-terminated) contains s. */
 static int
@@ -68,13 +43,6 @@ bv_contains(const struct berval *bv, const char *s)
 		if (memcmp(bv->bv_val + i, s, n) == 0)
 			return 1;
 	return 0;
-}
-
-static int
-is_blank(int c)
-{
-	return c == ' ' || c == '\t' || c == '\r' || c == '\n' ||
-	    c == '\v' || c == '\f';
 }
 
 /*
@@ -93,12 +61,12 @@ tokenise(char *buf, char **tok, int maxtok, char *err, size_t errsize)
 	for (;;) {
 		char quote = '\0';
 
-		while (is_blank((unsigned char)*r))
+		while (mps_pu_is_blank((unsigned char)*r))
 			r++;
 		if (*r == '\0')
 			return n;
 		if (n == maxtok) {
-			seterr(err, errsize, "DllParameters: more than %d "
+			mps_pu_seterr(err, errsize, "DllParameters: more than %d "
 			    "words", maxtok);
 			return -1;
 		}
@@ -113,13 +81,13 @@ tokenise(char *buf, char **tok, int maxtok, char *err, size_t errsize)
 					*w++ = *r;
 			} else if (*r == '"' || *r == '\'')
 				quote = *r;
-			else if (is_blank((unsigned char)*r))
+			else if (mps_pu_is_blank((unsigned char)*r))
 				break;
 			else
 				*w++ = *r;
 		}
 		if (quote != '\0') {
-			seterr(err, errsize, "DllParameters: unterminated "
+			mps_pu_seterr(err, errsize, "DllParameters: unterminated "
 			    "%c quote", quote);
 			return -1;
 		}
@@ -141,7 +109,7 @@ parse_seconds(const char *opt, const char *s, int *out, char *err,
 	v = strtol(s, &end, 10);
 	if (*s < '0' || *s > '9' || *end != '\0' || errno != 0 || v < 1 ||
 	    v > MPS_LDAP_MAX_TIMEOUT) {
-		seterr(err, errsize, "DllParameters: %s wants whole seconds "
+		mps_pu_seterr(err, errsize, "DllParameters: %s wants whole seconds "
 		    "from 1 to %d, not \"%s\"", opt, MPS_LDAP_MAX_TIMEOUT, s);
 		return -1;
 	}
@@ -157,13 +125,13 @@ check_one_uri(const char *uri, int *ldaps, char *err, size_t errsize)
 	int rc, bad;
 
 	if ((rc = ldap_url_parse(uri, &lud)) != LDAP_URL_SUCCESS) {
-		seterr(err, errsize, "DllParameters: -uri \"%s\" is not an "
+		mps_pu_seterr(err, errsize, "DllParameters: -uri \"%s\" is not an "
 		    "ldap:// or ldaps:// URL (error %d)", uri, rc);
 		return -1;
 	}
 	*ldaps = strcasecmp(lud->lud_scheme, "ldaps") == 0;
 	if (!*ldaps && strcasecmp(lud->lud_scheme, "ldap") != 0) {
-		seterr(err, errsize, "DllParameters: -uri \"%s\" is not an "
+		mps_pu_seterr(err, errsize, "DllParameters: -uri \"%s\" is not an "
 		    "ldap:// or ldaps:// URL", uri);
 		ldap_free_urldesc(lud);
 		return -1;
@@ -176,7 +144,7 @@ check_one_uri(const char *uri, int *ldaps, char *err, size_t errsize)
 	    lud->lud_exts != NULL;
 	ldap_free_urldesc(lud);
 	if (bad) {
-		seterr(err, errsize, "DllParameters: -uri \"%s\" must be just "
+		mps_pu_seterr(err, errsize, "DllParameters: -uri \"%s\" must be just "
 		    "ldap[s]://host[:port]", uri);
 		return -1;
 	}
@@ -194,13 +162,13 @@ check_uris(struct mps_ldap_config *cfg, char *err, size_t errsize)
 	for (;;) {
 		size_t len;
 
-		while (is_blank((unsigned char)*s) || *s == ',')
+		while (mps_pu_is_blank((unsigned char)*s) || *s == ',')
 			s++;
 		if (*s == '\0')
 			break;
 		len = strcspn(s, " \t\r\n\v\f,");
 		if (len >= sizeof(one)) {
-			seterr(err, errsize, "DllParameters: a -uri is longer "
+			mps_pu_seterr(err, errsize, "DllParameters: a -uri is longer "
 			    "than %zu bytes", sizeof(one) - 1);
 			return -1;
 		}
@@ -210,7 +178,7 @@ check_uris(struct mps_ldap_config *cfg, char *err, size_t errsize)
 		if (check_one_uri(one, &ldaps, err, errsize) != 0)
 			return -1;
 		if (first != -1 && ldaps != first) {
-			seterr(err, errsize, "DllParameters: the -uri list "
+			mps_pu_seterr(err, errsize, "DllParameters: the -uri list "
 			    "mixes ldap:// and ldaps://");
 			return -1;
 		}
@@ -218,11 +186,11 @@ check_uris(struct mps_ldap_config *cfg, char *err, size_t errsize)
 		n++;
 	}
 	if (n == 0) {
-		seterr(err, errsize, "DllParameters: -uri is empty");
+		mps_pu_seterr(err, errsize, "DllParameters: -uri is empty");
 		return -1;
 	}
 	if (cfg->starttls && first) {
-		seterr(err, errsize, "DllParameters: -starttls applies to "
+		mps_pu_seterr(err, errsize, "DllParameters: -starttls applies to "
 		    "ldap:// only (ldaps:// is TLS already)");
 		return -1;
 	}
@@ -237,11 +205,11 @@ check_dn(const char *opt, const char *dn, char *err, size_t errsize)
 	LDAPDN parsed = NULL;
 
 	if (dn[0] == '\0') {
-		seterr(err, errsize, "DllParameters: %s is empty", opt);
+		mps_pu_seterr(err, errsize, "DllParameters: %s is empty", opt);
 		return -1;
 	}
 	if (ldap_str2dn(dn, &parsed, LDAP_DN_FORMAT_LDAPV3) != LDAP_SUCCESS) {
-		seterr(err, errsize, "DllParameters: %s \"%s\" is not a valid "
+		mps_pu_seterr(err, errsize, "DllParameters: %s \"%s\" is not a valid "
 		    "DN", opt, dn);
 		return -1;
 	}
@@ -257,20 +225,20 @@ check_template(const char *opt, const char *t, char *err, size_t errsize)
 	int n = 0;
 
 	if (strlen(t) > MPS_LDAP_MAX_TEMPLATE) {
-		seterr(err, errsize, "DllParameters: %s is longer than %d "
+		mps_pu_seterr(err, errsize, "DllParameters: %s is longer than %d "
 		    "bytes", opt, MPS_LDAP_MAX_TEMPLATE);
 		return -1;
 	}
 	for (p = t; (p = strchr(p, '%')) != NULL; p += 2) {
 		if (p[1] != 's') {
-			seterr(err, errsize, "DllParameters: %s \"%s\": '%%' "
+			mps_pu_seterr(err, errsize, "DllParameters: %s \"%s\": '%%' "
 			    "may only appear as the one %%s", opt, t);
 			return -1;
 		}
 		n++;
 	}
 	if (n != 1) {
-		seterr(err, errsize, "DllParameters: %s \"%s\" must hold "
+		mps_pu_seterr(err, errsize, "DllParameters: %s \"%s\" must hold "
 		    "exactly one %%s (the user name), not %d", opt, t, n);
 		return -1;
 	}
@@ -290,7 +258,7 @@ check_dn_template(const char *t, char *err, size_t errsize)
 	if (mps_ldap_expand(dn, sizeof(dn), t, MARKER) != 0 ||
 	    ldap_str2dn(dn, &parsed, LDAP_DN_FORMAT_LDAPV3) != LDAP_SUCCESS ||
 	    parsed == NULL) {
-		seterr(err, errsize, "DllParameters: -dn-template \"%s\" is "
+		mps_pu_seterr(err, errsize, "DllParameters: -dn-template \"%s\" is "
 		    "not a valid DN", t);
 		return -1;
 	}
@@ -306,7 +274,7 @@ check_dn_template(const char *t, char *err, size_t errsize)
 	}
 	ldap_dnfree(parsed);
 	if (in_type || !in_value) {
-		seterr(err, errsize, "DllParameters: -dn-template \"%s\": %%s "
+		mps_pu_seterr(err, errsize, "DllParameters: -dn-template \"%s\": %%s "
 		    "must be in an attribute value, as in uid=%%s,dc=...", t);
 		return -1;
 	}
@@ -338,7 +306,7 @@ check_filter(const char *f, char *err, size_t errsize)
 		goto bad;
 	return 0;
 bad:
-	seterr(err, errsize, "DllParameters: -filter \"%s\" is not one "
+	mps_pu_seterr(err, errsize, "DllParameters: -filter \"%s\" is not one "
 	    "parenthesised LDAP filter", f);
 	return -1;
 }
@@ -352,17 +320,17 @@ open_regular(const char *opt, const char *path, char *err, size_t errsize)
 	int fd;
 
 	if (path[0] == '\0') {
-		seterr(err, errsize, "DllParameters: %s is empty", opt);
+		mps_pu_seterr(err, errsize, "DllParameters: %s is empty", opt);
 		return -1;
 	}
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
-		seterr(err, errsize, "DllParameters: %s %s: %s", opt, path,
-		    errstr(errno, ebuf, sizeof(ebuf)));
+		mps_pu_seterr(err, errsize, "DllParameters: %s %s: %s", opt, path,
+		    mps_pu_strerror(errno, ebuf, sizeof(ebuf)));
 		return -1;
 	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		seterr(err, errsize, "DllParameters: %s %s: not a regular file",
+		mps_pu_seterr(err, errsize, "DllParameters: %s %s: not a regular file",
 		    opt, path);
 		(void)close(fd);
 		return -1;
@@ -389,13 +357,13 @@ check_cafile(const char *path, char *err, size_t errsize)
 	if ((fd = open_regular("-cafile", path, err, errsize)) < 0)
 		return -1;
 	if (fstat(fd, &st) != 0 || st.st_size > MAX_CAFILE) {
-		seterr(err, errsize, "DllParameters: -cafile %s is larger than "
+		mps_pu_seterr(err, errsize, "DllParameters: -cafile %s is larger than "
 		    "%d bytes", path, MAX_CAFILE);
 		(void)close(fd);
 		return -1;
 	}
 	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
-		seterr(err, errsize, "out of memory");
+		mps_pu_seterr(err, errsize, "out of memory");
 		(void)close(fd);
 		return -1;
 	}
@@ -408,8 +376,8 @@ check_cafile(const char *path, char *err, size_t errsize)
 		len += (size_t)n;
 	}
 	if (n < 0)
-		seterr(err, errsize, "DllParameters: -cafile %s: %s", path,
-		    errstr(errno, ebuf, sizeof(ebuf)));
+		mps_pu_seterr(err, errsize, "DllParameters: -cafile %s: %s", path,
+		    mps_pu_strerror(errno, ebuf, sizeof(ebuf)));
 	(void)close(fd);
 	buf[len] = '\0';
 	found = strstr(buf, "-----BEGIN CERTIFICATE-----") != NULL;
@@ -417,7 +385,7 @@ check_cafile(const char *path, char *err, size_t errsize)
 	if (n < 0)
 		return -1;
 	if (!found) {
-		seterr(err, errsize, "DllParameters: -cafile %s holds no PEM "
+		mps_pu_seterr(err, errsize, "DllParameters: -cafile %s holds no PEM "
 		    "certificate", path);
 		return -1;
 	}
@@ -441,7 +409,7 @@ read_passfile(struct mps_ldap_config *cfg, const char *path, char *err,
 	if ((fd = open_regular("-bind-pass-file", path, err, errsize)) < 0)
 		return -1;
 	if ((buf = malloc(MAX_PASSFILE + 1)) == NULL) {
-		seterr(err, errsize, "out of memory");
+		mps_pu_seterr(err, errsize, "out of memory");
 		(void)close(fd);
 		return -1;
 	}
@@ -452,8 +420,8 @@ read_passfile(struct mps_ldap_config *cfg, const char *path, char *err,
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			seterr(err, errsize, "DllParameters: -bind-pass-file "
-			    "%s: %s", path, errstr(errno, ebuf, sizeof(ebuf)));
+			mps_pu_seterr(err, errsize, "DllParameters: -bind-pass-file "
+			    "%s: %s", path, mps_pu_strerror(errno, ebuf, sizeof(ebuf)));
 			(void)close(fd);
 			return -1;
 		}
@@ -466,7 +434,7 @@ read_passfile(struct mps_ldap_config *cfg, const char *path, char *err,
 	len = strcspn(buf, "\r\n");
 	buf[len] = '\0';
 	if (len == 0 || len == MAX_PASSFILE) {
-		seterr(err, errsize, "DllParameters: -bind-pass-file %s: %s",
+		mps_pu_seterr(err, errsize, "DllParameters: -bind-pass-file %s: %s",
 		    path, len == 0 ? "the first line is empty" :
 		    "the first line is too long");
 		return -1;
@@ -526,16 +494,16 @@ take_option(struct mps_ldap_config *cfg, struct later *lt, char **tok,
 		 * rest of an unquoted password: that one is never echoed. */
 		if (name[0] == '-' && (*i < 2 ||
 		    strcmp(tok[*i - 2], "-bind-pass") != 0))
-			seterr(err, errsize, "DllParameters: unknown option "
+			mps_pu_seterr(err, errsize, "DllParameters: unknown option "
 			    "%.64s", name);
 		else
-			seterr(err, errsize, "DllParameters: word %d is not an "
+			mps_pu_seterr(err, errsize, "DllParameters: word %d is not an "
 			    "option (a value with blanks needs quotes)",
 			    *i + 1);
 		return -1;
 	}
 	if (*i + 1 >= ntok) {
-		seterr(err, errsize, "DllParameters: %s needs a value", name);
+		mps_pu_seterr(err, errsize, "DllParameters: %s needs a value", name);
 		return -1;
 	}
 	if (*slot != NULL)
@@ -543,7 +511,7 @@ take_option(struct mps_ldap_config *cfg, struct later *lt, char **tok,
 	*slot = tok[++*i];
 	return 0;
 twice:
-	seterr(err, errsize, "DllParameters: %s given twice", name);
+	mps_pu_seterr(err, errsize, "DllParameters: %s given twice", name);
 	return -1;
 }
 
@@ -553,47 +521,47 @@ check_combination(const struct mps_ldap_config *cfg, const struct later *lt,
     char *err, size_t errsize)
 {
 	if (cfg->uri == NULL) {
-		seterr(err, errsize, "DllParameters: -uri is required");
+		mps_pu_seterr(err, errsize, "DllParameters: -uri is required");
 		return -1;
 	}
 	if ((cfg->dn_template != NULL) == (cfg->base != NULL ||
 	    cfg->filter != NULL)) {
-		seterr(err, errsize, "DllParameters: give either -dn-template "
+		mps_pu_seterr(err, errsize, "DllParameters: give either -dn-template "
 		    "or -base with -filter");
 		return -1;
 	}
 	if (cfg->dn_template == NULL && (cfg->base == NULL ||
 	    cfg->filter == NULL)) {
-		seterr(err, errsize, "DllParameters: -base and -filter go "
+		mps_pu_seterr(err, errsize, "DllParameters: -base and -filter go "
 		    "together");
 		return -1;
 	}
 	if (cfg->dn_template != NULL && (cfg->bind_dn != NULL ||
 	    cfg->bind_pass != NULL || lt->passfile != NULL)) {
-		seterr(err, errsize, "DllParameters: -bind-dn, -bind-pass and "
+		mps_pu_seterr(err, errsize, "DllParameters: -bind-dn, -bind-pass and "
 		    "-bind-pass-file go with -base/-filter only");
 		return -1;
 	}
 	if (cfg->bind_pass != NULL && lt->passfile != NULL) {
-		seterr(err, errsize, "DllParameters: give -bind-pass or "
+		mps_pu_seterr(err, errsize, "DllParameters: give -bind-pass or "
 		    "-bind-pass-file, not both");
 		return -1;
 	}
 	if (cfg->bind_dn != NULL && cfg->bind_pass == NULL &&
 	    lt->passfile == NULL) {
-		seterr(err, errsize, "DllParameters: -bind-dn needs -bind-pass "
+		mps_pu_seterr(err, errsize, "DllParameters: -bind-dn needs -bind-pass "
 		    "or -bind-pass-file");
 		return -1;
 	}
 	if (cfg->bind_dn == NULL && (cfg->bind_pass != NULL ||
 	    lt->passfile != NULL)) {
-		seterr(err, errsize, "DllParameters: a service password needs "
+		mps_pu_seterr(err, errsize, "DllParameters: a service password needs "
 		    "-bind-dn");
 		return -1;
 	}
 	/* An empty password would make the service bind anonymous. */
 	if (cfg->bind_pass != NULL && cfg->bind_pass[0] == '\0') {
-		seterr(err, errsize, "DllParameters: -bind-pass is empty");
+		mps_pu_seterr(err, errsize, "DllParameters: -bind-pass is empty");
 		return -1;
 	}
 	return 0;
@@ -616,7 +584,7 @@ check_values(struct mps_ldap_config *cfg, const struct later *lt,
 		return -1;
 	if (cfg->cafile != NULL) {
 		if (!cfg->tls) {
-			seterr(err, errsize, "DllParameters: -cafile needs "
+			mps_pu_seterr(err, errsize, "DllParameters: -cafile needs "
 			    "ldaps:// or -starttls");
 			return -1;
 		}
@@ -651,14 +619,14 @@ mps_ldap_config_parse(struct mps_ldap_config **out, const char *params,
 
 	*out = NULL;
 	if (len > MPS_LDAP_MAX_PARAMS) {
-		seterr(err, errsize, "DllParameters is longer than %d bytes",
+		mps_pu_seterr(err, errsize, "DllParameters is longer than %d bytes",
 		    MPS_LDAP_MAX_PARAMS);
 		return -1;
 	}
 	if ((cfg = calloc(1, sizeof(*cfg))) == NULL ||
 	    (cfg->buf = malloc(len + 1)) == NULL) {
 		free(cfg);
-		seterr(err, errsize, "out of memory");
+		mps_pu_seterr(err, errsize, "out of memory");
 		return -1;
 	}
 	cfg->bufsize = len + 1;

@@ -7,7 +7,7 @@ pkglib_LTLIBRARIES += plugins/SOAPAuthentication.la
 plugins_SOAPAuthentication_la_SOURCES = $(SOAP_AUTH_SOURCES)
 plugins_SOAPAuthentication_la_CPPFLAGS = $(AM_CPPFLAGS) $(CURL_CFLAGS) $(EXPAT_CFLAGS)
 plugins_SOAPAuthentication_la_LDFLAGS = $(PLUGIN_LDFLAGS)
-plugins_SOAPAuthentication_la_LIBADD = $(CURL_LIBS) $(EXPAT_LIBS)
+plugins_SOAPAuthentication_la_LIBADD = plugins/common/libplugin_util.la $(CURL_LIBS) $(EXPAT_LIBS)
 
 # The interface the external service implements, for its authors.
 soapwsdldir = $(pkgdatadir)
@@ -32,7 +32,8 @@ tests_unit_test_soap_auth_SOURCES = tests/unit/unit_main.c tests/unit/unit.h \
 tests_unit_test_soap_auth_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/soap_auth \
 	$(CURL_CFLAGS) $(EXPAT_CFLAGS)
 tests_unit_test_soap_auth_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
-tests_unit_test_soap_auth_LDADD = server/libmpsplugin.la server/libmpsbase.la \
+tests_unit_test_soap_auth_LDADD = plugins/common/libplugin_util.la \
+	server/libmpsplugin.la server/libmpsbase.la \
 	$(CURL_LIBS) $(EXPAT_LIBS) $(LTDL_LIBS) $(APR_LIBS) $(CHECK_LIBS) -lpthread
 TESTS += tests/unit/test_soap_auth
 endif

@@ -58,6 +58,8 @@
 #include "soap_params.h"
 #include "soap_xml.h"
 
+#include "plugin_util.h"
+
 MPS_PLUGIN_DECLARE_ABI;
 
 #ifndef PACKAGE_VERSION
@@ -84,20 +86,6 @@ struct sink {
 	int oversized;
 };
 
-static void seterr(char *, size_t, const char *, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-seterr(char *err, size_t errsize, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errsize == 0)
-		return;
-	va_start(ap, fmt);
-	(void)vsnprintf(err, errsize, fmt, ap);
-	va_end(ap);
-}
 
 /*
  * Replaces every occurrence of secret in err by "***". The search goes on
@@ -271,7 +259,7 @@ transfer_error(CURL *h, CURLcode rc, const struct soap_params *p,
 	curl_off_t connected = 0;
 
 	if (sink->oversized || rc == CURLE_FILESIZE_EXCEEDED) {
-		seterr(err, errsize, "SOAP service %s: response larger than %d "
+		mps_pu_seterr(err, errsize, "SOAP service %s: response larger than %d "
 		    "bytes (refused)", p->target, SOAP_RESPONSE_MAX);
 		return;
 	}
@@ -280,29 +268,29 @@ transfer_error(CURL *h, CURLcode rc, const struct soap_params *p,
 		/* The connect time stays 0 until a connection is made. */
 		(void)curl_easy_getinfo(h, CURLINFO_CONNECT_TIME_T, &connected);
 		if (connected == 0)
-			seterr(err, errsize, "SOAP service %s: connection "
+			mps_pu_seterr(err, errsize, "SOAP service %s: connection "
 			    "timed out after %ld s", p->target,
 			    p->connect_timeout < p->timeout ?
 			    p->connect_timeout : p->timeout);
 		else
-			seterr(err, errsize, "SOAP service %s: timed out "
+			mps_pu_seterr(err, errsize, "SOAP service %s: timed out "
 			    "after %ld s without a complete answer",
 			    p->target, p->timeout);
 		break;
 	case CURLE_PEER_FAILED_VERIFICATION:
-		seterr(err, errsize, "SOAP service %s: TLS certificate not "
+		mps_pu_seterr(err, errsize, "SOAP service %s: TLS certificate not "
 		    "trusted: %s (name its CA with -cafile)", p->target, why);
 		break;
 	case CURLE_SSL_CERTPROBLEM:
-		seterr(err, errsize, "SOAP service %s: cannot use the client "
+		mps_pu_seterr(err, errsize, "SOAP service %s: cannot use the client "
 		    "certificate (-cert/-key): %s", p->target, why);
 		break;
 	case CURLE_SSL_CACERT_BADFILE:
-		seterr(err, errsize, "SOAP service %s: cannot use -cafile: %s",
+		mps_pu_seterr(err, errsize, "SOAP service %s: cannot use -cafile: %s",
 		    p->target, why);
 		break;
 	default:
-		seterr(err, errsize, "SOAP service %s: %s", p->target, why);
+		mps_pu_seterr(err, errsize, "SOAP service %s: %s", p->target, why);
 	}
 }
 
@@ -315,20 +303,20 @@ conclude(long status, const struct soap_params *p, const char *password,
 	struct soap_response r;
 
 	if (status == 401) {
-		seterr(err, errsize, "SOAP service %s: HTTP 401 Unauthorized: "
+		mps_pu_seterr(err, errsize, "SOAP service %s: HTTP 401 Unauthorized: "
 		    "%s", p->target, p->user != NULL ? "it refused the -user "
 		    "and -pass credentials" : "it wants credentials (-user "
 		    "and -pass)");
 		return false;
 	}
 	if (status == 407) {
-		seterr(err, errsize, "SOAP service %s: HTTP 407: the proxy "
+		mps_pu_seterr(err, errsize, "SOAP service %s: HTTP 407: the proxy "
 		    "wants credentials (-proxyUserName, -proxyPass)",
 		    p->target);
 		return false;
 	}
 	if (status != 200 && status != 500) {
-		seterr(err, errsize, "SOAP service %s: HTTP %ld%s", p->target,
+		mps_pu_seterr(err, errsize, "SOAP service %s: HTTP %ld%s", p->target,
 		    status, status >= 300 && status < 400 ? " (redirects are "
 		    "not followed: give the final URL in -target)" : "");
 		return false;
@@ -339,17 +327,17 @@ conclude(long status, const struct soap_params *p, const char *password,
 	case SOAP_GRANTED:
 		if (status == 200)
 			return true;
-		seterr(err, errsize, "SOAP service %s: HTTP 500 with an "
+		mps_pu_seterr(err, errsize, "SOAP service %s: HTTP 500 with an "
 		    "AuthenticateResponse", p->target);
 		return false;
 	case SOAP_DENIED:
 		if (status == 200)
 			return false;
-		seterr(err, errsize, "SOAP service %s: HTTP 500 with an "
+		mps_pu_seterr(err, errsize, "SOAP service %s: HTTP 500 with an "
 		    "AuthenticateResponse", p->target);
 		return false;
 	case SOAP_FAULT:
-		seterr(err, errsize, "SOAP Fault: %s: %s",
+		mps_pu_seterr(err, errsize, "SOAP Fault: %s: %s",
 		    r.faultcode[0] != '\0' ? r.faultcode : "(no faultcode)",
 		    r.faultstring[0] != '\0' ? r.faultstring :
 		    "(no faultstring)");
@@ -358,10 +346,10 @@ conclude(long status, const struct soap_params *p, const char *password,
 		break;
 	}
 	if (status == 500)
-		seterr(err, errsize, "SOAP service %s: HTTP 500 without a "
+		mps_pu_seterr(err, errsize, "SOAP service %s: HTTP 500 without a "
 		    "SOAP Fault (%s)", p->target, r.error);
 	else
-		seterr(err, errsize, "SOAP service %s: invalid response: %s",
+		mps_pu_seterr(err, errsize, "SOAP service %s: invalid response: %s",
 		    p->target, r.error);
 	return false;
 }
@@ -383,13 +371,13 @@ ask_service(const struct soap_params *p, const char *password,
 	errbuf[0] = '\0';
 	if ((sink.data = malloc(SOAP_RESPONSE_MAX)) == NULL ||
 	    (hdrs = make_headers()) == NULL || (h = curl_easy_init()) == NULL) {
-		seterr(err, errsize, "out of memory");
+		mps_pu_seterr(err, errsize, "out of memory");
 		goto out;
 	}
 	if ((bad = set_common(h, p, hdrs, errbuf)) != NULL ||
 	    (bad = set_auth(h, p)) != NULL || (bad = set_tls(h, p)) != NULL ||
 	    (bad = set_request(h, body, len, &sink)) != NULL) {
-		seterr(err, errsize, "libcurl refused %s", bad);
+		mps_pu_seterr(err, errsize, "libcurl refused %s", bad);
 		goto out;
 	}
 	rc = curl_easy_perform(h);
@@ -399,7 +387,7 @@ ask_service(const struct soap_params *p, const char *password,
 	}
 	if (curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status) !=
 	    CURLE_OK) {
-		seterr(err, errsize, "SOAP service %s: no HTTP status",
+		mps_pu_seterr(err, errsize, "SOAP service %s: no HTTP status",
 		    p->target);
 		goto out;
 	}
@@ -444,7 +432,7 @@ Authenticate(const char *userName, const char *userPassword,
 	if (userName == NULL || userPassword == NULL || paramStr == NULL)
 		return false;
 	if (!initialised()) {
-		seterr(errorString, errorStringSize, "SOAPAuthentication: "
+		mps_pu_seterr(errorString, errorStringSize, "SOAPAuthentication: "
 		    "called before mps_plugin_init");
 		return false;
 	}
@@ -494,19 +482,19 @@ mps_plugin_init(const char *paramStr, char *errorString,
 		goto out;
 	v = curl_version_info(CURLVERSION_NOW);
 	if ((p.https || p.cert != NULL) && !(v->features & CURL_VERSION_SSL)) {
-		seterr(errorString, errorStringSize, "this libcurl (%s) has "
+		mps_pu_seterr(errorString, errorStringSize, "this libcurl (%s) has "
 		    "no TLS support for an https -target", v->version);
 		goto out;
 	}
 	/* Reference-counted by libcurl; mps_plugin_fini undoes it. */
 	if ((rc = curl_global_init(CURL_GLOBAL_DEFAULT)) != CURLE_OK) {
-		seterr(errorString, errorStringSize, "curl_global_init: %s",
+		mps_pu_seterr(errorString, errorStringSize, "curl_global_init: %s",
 		    curl_easy_strerror(rc));
 		goto out;
 	}
 	if (pthread_mutex_lock(&init_lock) != 0) {
 		curl_global_cleanup();
-		seterr(errorString, errorStringSize, "cannot lock");
+		mps_pu_seterr(errorString, errorStringSize, "cannot lock");
 		goto out;
 	}
 	init_count++;

@@ -18,6 +18,8 @@
 
 #include "soap_params.h"
 
+#include "plugin_util.h"
+
 #define MAX_WORDS	64
 
 enum opt_kind {
@@ -54,27 +56,6 @@ static const struct option options[] = {
 
 #define NOPTIONS	(sizeof(options) / sizeof(options[0]))
 
-static void seterr(char *, size_t, const char *, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-seterr(char *err, size_t errsize, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errsize == 0)
-		return;
-	va_start(ap, fmt);
-	(void)vsnprintf(err, errsize, fmt, ap);
-	va_end(ap);
-}
-
-static int
-is_blank(int c)
-{
-	return c == ' ' || c == '\t' || c == '\r' || c == '\n' ||
-	    c == '\v' || c == '\f';
-}
 
 /*
  * Splits s into words, unquoting them into p->words (allocated here).
@@ -90,17 +71,17 @@ split_words(struct soap_params *p, const char *s, const char **words,
 
 	p->wordsize = strlen(s) + 1;
 	if ((p->words = malloc(p->wordsize)) == NULL) {
-		seterr(err, errsize, "DllParameters: out of memory");
+		mps_pu_seterr(err, errsize, "DllParameters: out of memory");
 		return -1;
 	}
 	out = p->words;
 	for (;;) {
-		while (is_blank((unsigned char)*s))
+		while (mps_pu_is_blank((unsigned char)*s))
 			s++;
 		if (*s == '\0')
 			break;
 		if (n == MAX_WORDS) {
-			seterr(err, errsize, "DllParameters: more than %d "
+			mps_pu_seterr(err, errsize, "DllParameters: more than %d "
 			    "words", MAX_WORDS);
 			return -1;
 		}
@@ -108,7 +89,7 @@ split_words(struct soap_params *p, const char *s, const char **words,
 		 * blank or NUL that ends it leaves room for its NUL. */
 		words[n++] = out;
 		quoted = 0;
-		while (*s != '\0' && (quoted || !is_blank((unsigned char)*s))) {
+		while (*s != '\0' && (quoted || !mps_pu_is_blank((unsigned char)*s))) {
 			if (*s == '"') {
 				quoted = !quoted;
 				s++;
@@ -120,7 +101,7 @@ split_words(struct soap_params *p, const char *s, const char **words,
 				*out++ = *s++;
 		}
 		if (quoted) {
-			seterr(err, errsize, "DllParameters: unterminated "
+			mps_pu_seterr(err, errsize, "DllParameters: unterminated "
 			    "double quote");
 			return -1;
 		}
@@ -189,7 +170,7 @@ take_option(struct soap_params *p, const struct option *o,
 
 	switch (o->kind) {
 	case OPT_KRB:
-		seterr(err, errsize, "DllParameters: Kerberos is not "
+		mps_pu_seterr(err, errsize, "DllParameters: Kerberos is not "
 		    "supported (-krb): use -user/-pass or -cert");
 		return -1;
 	case OPT_FLAG:
@@ -200,7 +181,7 @@ take_option(struct soap_params *p, const struct option *o,
 		break;
 	}
 	if (left < 2) {
-		seterr(err, errsize, "DllParameters: -%s needs a value",
+		mps_pu_seterr(err, errsize, "DllParameters: -%s needs a value",
 		    o->name);
 		return -1;
 	}
@@ -209,7 +190,7 @@ take_option(struct soap_params *p, const struct option *o,
 		return 2;
 	}
 	if (parse_seconds(words[1], (long *)(void *)field) != 0) {
-		seterr(err, errsize, "DllParameters: -%s wants a whole number "
+		mps_pu_seterr(err, errsize, "DllParameters: -%s wants a whole number "
 		    "of seconds from 1 to %d", o->name, SOAP_TIMEOUT_MAX);
 		return -1;
 	}
@@ -232,20 +213,20 @@ parse_words(struct soap_params *p, const char *const *words, size_t n,
 			const char *shown = shown_option(words[i]);
 
 			if (words[i][0] != '-')
-				seterr(err, errsize, "DllParameters: word %zu "
+				mps_pu_seterr(err, errsize, "DllParameters: word %zu "
 				    "is not an option (is a value missing its "
 				    "option, or in need of quotes?)", i + 1);
 			else if (shown != NULL)
-				seterr(err, errsize, "DllParameters: unknown "
+				mps_pu_seterr(err, errsize, "DllParameters: unknown "
 				    "option %s", shown);
 			else
-				seterr(err, errsize, "DllParameters: word %zu "
+				mps_pu_seterr(err, errsize, "DllParameters: word %zu "
 				    "is an unknown option", i + 1);
 			return -1;
 		}
 		bit = 1u << (unsigned)(o - options);
 		if (given & bit) {
-			seterr(err, errsize, "DllParameters: -%s given twice",
+			mps_pu_seterr(err, errsize, "DllParameters: -%s given twice",
 			    o->name);
 			return -1;
 		}
@@ -277,7 +258,7 @@ check_url(const char *url, const char *what, int is_proxy, int *is_https,
 	size_t i;
 
 	if ((u = curl_url()) == NULL) {
-		seterr(err, errsize, "DllParameters: out of memory");
+		mps_pu_seterr(err, errsize, "DllParameters: out of memory");
 		return -1;
 	}
 	/* For a proxy: http:// by default, as libcurl has it, and socks
@@ -288,14 +269,14 @@ check_url(const char *url, const char *what, int is_proxy, int *is_https,
 	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
 	    *host == '\0') {
-		seterr(err, errsize, "DllParameters: %s is not a valid URL",
+		mps_pu_seterr(err, errsize, "DllParameters: %s is not a valid URL",
 		    what);
 		goto out;
 	}
 	if (curl_url_get(u, CURLUPART_USER, &user, 0) != CURLUE_NO_USER ||
 	    curl_url_get(u, CURLUPART_PASSWORD, &pw, 0) !=
 	    CURLUE_NO_PASSWORD) {
-		seterr(err, errsize, "DllParameters: %s must not hold "
+		mps_pu_seterr(err, errsize, "DllParameters: %s must not hold "
 		    "credentials (use %s)", what, is_proxy ?
 		    "-proxyUserName and -proxyPass" : "-user and -pass");
 		goto out;
@@ -306,13 +287,13 @@ check_url(const char *url, const char *what, int is_proxy, int *is_https,
 			if (strcmp(scheme, proxy_schemes[i]) == 0)
 				break;
 		if (i == sizeof(proxy_schemes) / sizeof(proxy_schemes[0])) {
-			seterr(err, errsize, "DllParameters: %s: unsupported "
+			mps_pu_seterr(err, errsize, "DllParameters: %s: unsupported "
 			    "scheme %s", what, scheme);
 			goto out;
 		}
 	} else if (strcmp(scheme, "http") != 0 &&
 	    strcmp(scheme, "https") != 0) {
-		seterr(err, errsize, "DllParameters: %s must be an http:// or "
+		mps_pu_seterr(err, errsize, "DllParameters: %s must be an http:// or "
 		    "https:// URL", what);
 		goto out;
 	}
@@ -333,43 +314,43 @@ static int
 check_combinations(struct soap_params *p, char *err, size_t errsize)
 {
 	if (p->target == NULL) {
-		seterr(err, errsize, "DllParameters: -target URL is required "
+		mps_pu_seterr(err, errsize, "DllParameters: -target URL is required "
 		    "(e.g. -target http://host:7792/MPSAuthenticationService)");
 		return -1;
 	}
 	if (check_url(p->target, "-target", 0, &p->https, err, errsize) != 0)
 		return -1;
 	if (p->tls && !p->https) {
-		seterr(err, errsize, "DllParameters: -tls requires an "
+		mps_pu_seterr(err, errsize, "DllParameters: -tls requires an "
 		    "https:// -target");
 		return -1;
 	}
 	if ((p->user == NULL) != (p->pass == NULL)) {
-		seterr(err, errsize, "DllParameters: -user and -pass go "
+		mps_pu_seterr(err, errsize, "DllParameters: -user and -pass go "
 		    "together");
 		return -1;
 	}
 	if (p->key != NULL && p->cert == NULL) {
-		seterr(err, errsize, "DllParameters: -key needs -cert");
+		mps_pu_seterr(err, errsize, "DllParameters: -key needs -cert");
 		return -1;
 	}
 	if (p->cert != NULL && !p->https) {
-		seterr(err, errsize, "DllParameters: -cert needs an https:// "
+		mps_pu_seterr(err, errsize, "DllParameters: -cert needs an https:// "
 		    "-target");
 		return -1;
 	}
 	if (p->insecure && p->cafile != NULL) {
-		seterr(err, errsize, "DllParameters: -insecure and -cafile "
+		mps_pu_seterr(err, errsize, "DllParameters: -insecure and -cafile "
 		    "contradict each other");
 		return -1;
 	}
 	if ((p->proxy_user == NULL) != (p->proxy_pass == NULL)) {
-		seterr(err, errsize, "DllParameters: -proxyUserName and "
+		mps_pu_seterr(err, errsize, "DllParameters: -proxyUserName and "
 		    "-proxyPass go together");
 		return -1;
 	}
 	if (p->proxy_user != NULL && p->proxy == NULL) {
-		seterr(err, errsize, "DllParameters: -proxyUserName needs "
+		mps_pu_seterr(err, errsize, "DllParameters: -proxyUserName needs "
 		    "-proxy");
 		return -1;
 	}
@@ -390,7 +371,7 @@ mps_soap_params_parse(struct soap_params *p, const char *paramStr,
 	p->connect_timeout = SOAP_DEFAULT_CONNECT_TIMEOUT;
 	p->timeout = SOAP_DEFAULT_TIMEOUT;
 	if (strlen(paramStr) > SOAP_PARAMS_MAX) {
-		seterr(err, errsize, "DllParameters: longer than %d bytes",
+		mps_pu_seterr(err, errsize, "DllParameters: longer than %d bytes",
 		    SOAP_PARAMS_MAX);
 		return -1;
 	}
@@ -411,12 +392,12 @@ check_file(const char *path, const char *opt, char *err, size_t errsize)
 		return 0;
 	e = errno;
 #if defined(__GLIBC__) && defined(_GNU_SOURCE)
-	seterr(err, errsize, "DllParameters: cannot read %s %s: %s", opt,
+	mps_pu_seterr(err, errsize, "DllParameters: cannot read %s %s: %s", opt,
 	    path, strerror_r(e, ebuf, sizeof(ebuf)));
 #else
 	if (strerror_r(e, ebuf, sizeof(ebuf)) != 0)
 		(void)snprintf(ebuf, sizeof(ebuf), "error %d", e);
-	seterr(err, errsize, "DllParameters: cannot read %s %s: %s", opt,
+	mps_pu_seterr(err, errsize, "DllParameters: cannot read %s %s: %s", opt,
 	    path, ebuf);
 #endif
 	return -1;
