@@ -76,6 +76,20 @@ tests_sim_amtsim_LDADD = server/libmpsapf.la server/libmpsbase.la \
 	$(OPENSSL_LIBS) $(APR_LIBS)
 EXTRA_DIST += tests/sim/README.md
 
+## Fuzz targets (tests/fuzz/README.md): replayed over their corpus by
+## make check; real fuzzing with ./configure CC=clang --enable-fuzzers.
+check_PROGRAMS += tests/fuzz/replay_apf
+tests_fuzz_replay_apf_SOURCES = tests/fuzz/fuzz_apf.c tests/fuzz/replay_main.c
+tests_fuzz_replay_apf_LDADD = server/libmpsapf.la server/libmpsbase.la $(APR_LIBS)
+TESTS += tests/fuzz/replay.sh
+EXTRA_DIST += tests/fuzz/replay.sh tests/fuzz/README.md tests/fuzz/corpus
+if FUZZERS
+noinst_PROGRAMS += tests/fuzz/fuzz_apf
+tests_fuzz_fuzz_apf_SOURCES = tests/fuzz/fuzz_apf.c
+tests_fuzz_fuzz_apf_LDFLAGS = -fsanitize=fuzzer
+tests_fuzz_fuzz_apf_LDADD = server/libmpsapf.la server/libmpsbase.la $(APR_LIBS)
+endif
+
 ## Integration scripts: real mpsd processes on loopback ports.
 INTEGRATION_TESTS = tests/integration/startup.sh tests/integration/config_check.sh \
 	tests/integration/signals.sh tests/integration/device_tls.sh \
