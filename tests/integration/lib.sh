@@ -18,6 +18,10 @@ _pids=()
 
 _cleanup() {
 	local p
+	# Only the script itself cleans up: a subshell (a command
+	# substitution, a background group) that exits, or is killed right
+	# after its fork, may still hold this trap.
+	[ "$BASHPID" = "$$" ] || return 0
 	set +e	# a caller's errexit must not cut the cleanup short
 	for p in "${_pids[@]}"; do
 		kill -TERM "$p" 2>/dev/null
@@ -178,17 +182,18 @@ start_mpsd() {
 }
 
 # stop_pid PID: SIGTERM a child of this shell and return its exit
-# status (killed after 10 s if it does not stop).
+# status (killed after 10 s if it does not stop). No helper subshell: the
+# child is watched through /proc (a zombie counts as gone).
 stop_pid() {
-	local pid=$1 rc guard
+	local pid=$1 state _
 	kill -TERM "$pid" 2>/dev/null || return 1
-	( sleep 10; kill -KILL "$pid" 2>/dev/null ) &
-	guard=$!
+	for _ in $(seq 100); do
+		state=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)
+		[ -z "$state" ] || [ "$state" = Z ] && break
+		sleep 0.1
+	done
+	[ -z "$state" ] || [ "$state" = Z ] || kill -KILL "$pid" 2>/dev/null
 	wait "$pid"
-	rc=$?
-	kill "$guard" 2>/dev/null
-	wait "$guard" 2>/dev/null
-	return $rc
 }
 
 # stop_daemon PID: SIGTERM a process that is not our child and wait for
