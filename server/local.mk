@@ -57,10 +57,11 @@ server_mpsd_LDADD = server/libmpsdevice.la server/libmpsregistry.la \
 
 dist_man_MANS += server/mpsd.8
 
-# APF: the bounds-checked buffer and the pure codec (no I/O).
+# Wire codecs: the bounds-checked buffer, APF, SOCKS5 (pure, no I/O).
 noinst_LTLIBRARIES += server/libmpsapf.la
 server_libmpsapf_la_SOURCES = server/buf.c server/buf.h \
-	server/apf_codec.c server/apf_codec.h
+	server/apf_codec.c server/apf_codec.h \
+	server/socks5.c server/socks5.h
 server_libmpsapf_la_LIBADD = $(APR_LIBS)
 
 # TLS contexts and profiles (OpenSSL).
