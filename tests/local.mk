@@ -87,6 +87,9 @@ EXTRA_DIST += tests/sim/README.md
 check_PROGRAMS += tests/fuzz/replay_apf
 tests_fuzz_replay_apf_SOURCES = tests/fuzz/fuzz_apf.c tests/fuzz/replay_main.c
 tests_fuzz_replay_apf_LDADD = server/libmpsapf.la server/libmpsbase.la $(APR_LIBS)
+check_PROGRAMS += tests/fuzz/replay_socks5
+tests_fuzz_replay_socks5_SOURCES = tests/fuzz/fuzz_socks5.c tests/fuzz/replay_main.c
+tests_fuzz_replay_socks5_LDADD = server/libmpsapf.la server/libmpsbase.la $(APR_LIBS)
 TESTS += tests/fuzz/replay.sh
 EXTRA_DIST += tests/fuzz/replay.sh tests/fuzz/README.md tests/fuzz/corpus
 if FUZZERS
@@ -94,6 +97,10 @@ noinst_PROGRAMS += tests/fuzz/fuzz_apf
 tests_fuzz_fuzz_apf_SOURCES = tests/fuzz/fuzz_apf.c
 tests_fuzz_fuzz_apf_LDFLAGS = -fsanitize=fuzzer
 tests_fuzz_fuzz_apf_LDADD = server/libmpsapf.la server/libmpsbase.la $(APR_LIBS)
+noinst_PROGRAMS += tests/fuzz/fuzz_socks5
+tests_fuzz_fuzz_socks5_SOURCES = tests/fuzz/fuzz_socks5.c
+tests_fuzz_fuzz_socks5_LDFLAGS = -fsanitize=fuzzer
+tests_fuzz_fuzz_socks5_LDADD = server/libmpsapf.la server/libmpsbase.la $(APR_LIBS)
 endif
 
 ## Integration scripts: real mpsd processes on loopback ports.
