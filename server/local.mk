@@ -57,11 +57,13 @@ server_mpsd_LDADD = server/libmpsdevice.la server/libmpsregistry.la \
 
 dist_man_MANS += server/mpsd.8
 
-# Wire codecs: the bounds-checked buffer, APF, SOCKS5 (pure, no I/O).
+# Wire codecs and bookkeeping: the bounds-checked buffer, APF, SOCKS5,
+# the APF channel table with its windows (pure, no I/O).
 noinst_LTLIBRARIES += server/libmpsapf.la
 server_libmpsapf_la_SOURCES = server/buf.c server/buf.h \
 	server/apf_codec.c server/apf_codec.h \
-	server/socks5.c server/socks5.h
+	server/socks5.c server/socks5.h \
+	server/channel.c server/channel.h
 server_libmpsapf_la_LIBADD = $(APR_LIBS)
 
 # TLS contexts and profiles (OpenSSL).

@@ -56,6 +56,11 @@ tests_unit_test_socks5_SOURCES = $(UNIT_COMMON) tests/unit/test_socks5.c
 tests_unit_test_socks5_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_socks5_LDADD = server/libmpsapf.la server/libmpsbase.la $(APR_LIBS) $(CHECK_LIBS)
 
+check_PROGRAMS += tests/unit/test_channel
+tests_unit_test_channel_SOURCES = $(UNIT_COMMON) tests/unit/test_channel.c
+tests_unit_test_channel_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_channel_LDADD = server/libmpsapf.la server/libmpsbase.la $(APR_LIBS) $(CHECK_LIBS)
+
 check_PROGRAMS += tests/unit/test_tls
 tests_unit_test_tls_SOURCES = $(UNIT_COMMON) tests/unit/test_tls.c
 tests_unit_test_tls_CFLAGS = $(UNIT_CFLAGS)
@@ -69,7 +74,7 @@ tests_unit_test_registry_LDADD = server/libmpsregistry.la server/libmpsbase.la $
 TESTS += tests/unit/test_registry tests/unit/test_log tests/unit/test_config tests/unit/test_core \
 	tests/unit/test_plugin tests/unit/test_file_auth \
 	tests/unit/test_buf tests/unit/test_apf_codec tests/unit/test_socks5 \
-	tests/unit/test_tls
+	tests/unit/test_channel tests/unit/test_tls
 endif
 
 ## The AMT device simulator (tests/sim/README.md): integration tests and
