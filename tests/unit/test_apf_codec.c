@@ -24,57 +24,6 @@
 #include "apf_codec.h"
 #include "mps_status.h"
 
-/* Silent unless it fails (ck_assert_* is costly inside long loops). */
-#define REQUIRE(cond, ...) do {						\
-	if (!(cond))							\
-		ck_abort_msg(__VA_ARGS__);				\
-} while (0)
-
-static uint32_t rng_state;
-
-static void
-rng_seed(uint32_t seed)
-{
-	rng_state = seed != 0 ? seed : 1;
-}
-
-static uint32_t
-rng(void)
-{
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 17;
-	rng_state ^= rng_state << 5;
-	return rng_state;
-}
-
-/* Hex with optional spaces to bytes; aborts the test on bad input. */
-static size_t
-unhex(const char *hex, uint8_t *out, size_t outsize)
-{
-	size_t n = 0;
-	int hi = -1, v;
-
-	for (; *hex != '\0'; hex++) {
-		if (*hex == ' ')
-			continue;
-		if (*hex >= '0' && *hex <= '9')
-			v = *hex - '0';
-		else if (*hex >= 'a' && *hex <= 'f')
-			v = *hex - 'a' + 10;
-		else
-			ck_abort_msg("bad hex character '%c'", *hex);
-		if (hi < 0) {
-			hi = v;
-			continue;
-		}
-		REQUIRE(n < outsize, "hex vector too long");
-		out[n++] = (uint8_t)(hi << 4 | v);
-		hi = -1;
-	}
-	REQUIRE(hi < 0, "odd number of hex digits");
-	return n;
-}
-
 static int
 str_is(mps_apf_str_t s, const char *lit)
 {
@@ -117,7 +66,7 @@ START_TEST(test_vector_protocolversion)
 	mps_buf_t b;
 	char text[MPS_APF_UUID_TEXT_SIZE];
 
-	n = unhex("c0 00000001 00000000 00000000 "
+	n = unit_unhex("c0 00000001 00000000 00000000 "
 	    "78563412bc9af0de123456789abcdef0", v, sizeof(v));
 	memset(v + n, 0, 64);
 	n += 64;
@@ -160,7 +109,7 @@ END_TEST
 START_TEST(test_vector_service_request)
 {
 	uint8_t v[64];
-	size_t n = unhex("05 00000012 6175746840616d742e696e74656c2e636f6d",
+	size_t n = unit_unhex("05 00000012 6175746840616d742e696e74656c2e636f6d",
 	    v, sizeof(v));
 	mps_apf_msg_t m;
 	mps_buf_t b;
@@ -189,7 +138,7 @@ END_TEST
 START_TEST(test_vector_userauth_request)
 {
 	uint8_t v[128];
-	size_t n = unhex("32 00000005 61646d696e 00000012 "
+	size_t n = unit_unhex("32 00000005 61646d696e 00000012 "
 	    "7066776440616d742e696e74656c2e636f6d 00000008 70617373776f7264 "
 	    "00 00000008 5040737377307264", v, sizeof(v));
 	mps_apf_msg_t m;
@@ -216,9 +165,9 @@ END_TEST
 START_TEST(test_vector_tcpip_forward)
 {
 	uint8_t v[64], r[8];
-	size_t n = unhex("50 0000000d 74637069702d666f7277617264 01 00000000 "
+	size_t n = unit_unhex("50 0000000d 74637069702d666f7277617264 01 00000000 "
 	    "00004260", v, sizeof(v));
-	size_t rn = unhex("51 00004260", r, sizeof(r)), len;
+	size_t rn = unit_unhex("51 00004260", r, sizeof(r)), len;
 	mps_apf_msg_t m;
 	mps_buf_t b;
 
@@ -258,7 +207,7 @@ END_TEST
 START_TEST(test_vector_keepalive_options)
 {
 	uint8_t v[16];
-	size_t n = unhex("d2 0000001e 00000000", v, sizeof(v));
+	size_t n = unit_unhex("d2 0000001e 00000000", v, sizeof(v));
 	mps_apf_msg_t m;
 	mps_buf_t b;
 
@@ -277,7 +226,7 @@ END_TEST
 START_TEST(test_vector_channel_open)
 {
 	uint8_t v[128];
-	size_t n = unhex("5a 0000000f 666f727761726465642d7463706970 00000004 "
+	size_t n = unit_unhex("5a 0000000f 666f727761726465642d7463706970 00000004 "
 	    "00014000 ffffffff 00000000 00004260 00000007 312e322e332e34 "
 	    "00000400", v, sizeof(v));
 	mps_apf_msg_t m;
@@ -313,7 +262,7 @@ START_TEST(test_vector_channel_messages)
 
 	mps_buf_init(&b, 4096);
 
-	n = unhex("5b 00000004 00000010 00001000 ffffffff", v, sizeof(v));
+	n = unit_unhex("5b 00000004 00000010 00001000 ffffffff", v, sizeof(v));
 	decode_vector(v, n, 0, &m);
 	ck_assert_uint_eq(m.type, MPS_APF_CHANNEL_OPEN_CONFIRMATION);
 	ck_assert_uint_eq(m.u.channel_open_confirmation.recipient, 4);
@@ -324,7 +273,7 @@ START_TEST(test_vector_channel_messages)
 	    4096), APR_SUCCESS);
 	check_encoded(&b, v, n);
 
-	n = unhex("5e 00000010 00000004 61626364", v, sizeof(v));
+	n = unit_unhex("5e 00000010 00000004 61626364", v, sizeof(v));
 	decode_vector(v, n, 0, &m);
 	ck_assert_uint_eq(m.type, MPS_APF_CHANNEL_DATA);
 	ck_assert_uint_eq(m.u.channel_data.recipient, 16);
@@ -350,7 +299,7 @@ START_TEST(test_vector_channel_messages)
 		ck_assert_uint_eq(hdr[0], 0x77);	/* untouched */
 	}
 
-	n = unhex("5d 00000004 00004001", v, sizeof(v));
+	n = unit_unhex("5d 00000004 00004001", v, sizeof(v));
 	decode_vector(v, n, 0, &m);
 	ck_assert_uint_eq(m.type, MPS_APF_CHANNEL_WINDOW_ADJUST);
 	ck_assert_uint_eq(m.u.window_adjust.recipient, 4);
@@ -359,14 +308,14 @@ START_TEST(test_vector_channel_messages)
 	    APR_SUCCESS);
 	check_encoded(&b, v, n);
 
-	n = unhex("61 00000010", v, sizeof(v));
+	n = unit_unhex("61 00000010", v, sizeof(v));
 	decode_vector(v, n, 0, &m);
 	ck_assert_uint_eq(m.type, MPS_APF_CHANNEL_CLOSE);
 	ck_assert_uint_eq(m.u.channel_close.recipient, 16);
 	ck_assert_int_eq(mps_apf_encode_channel_close(&b, 16), APR_SUCCESS);
 	check_encoded(&b, v, n);
 
-	n = unhex("01 0000000b 0000", v, sizeof(v));
+	n = unit_unhex("01 0000000b 0000", v, sizeof(v));
 	decode_vector(v, n, 0, &m);
 	ck_assert_uint_eq(m.type, MPS_APF_DISCONNECT);
 	ck_assert_uint_eq(m.u.disconnect.reason,
@@ -400,7 +349,7 @@ START_TEST(test_vectors_by_hand)
 	/* udp-send-to: str dest_addr, u32 dest_port, str orig_addr,
 	 * u32 orig_port, str payload (the field order both public MPSs get
 	 * wrong). */
-	n = unhex("50 00000019 7564702d73656e642d746f40616d742e696e74656c2e636f6d"
+	n = unit_unhex("50 00000019 7564702d73656e642d746f40616d742e696e74656c2e636f6d"
 	    " 01 00000008 31302e302e302e31 000000a2 00000008 31302e302e302e32"
 	    " 00000401 00000002 3026", v, sizeof(v));
 	decode_vector(v, n, 0, &m);
@@ -418,7 +367,7 @@ START_TEST(test_vectors_by_hand)
 	check_encoded(&b, v, n);
 
 	/* cancel-tcpip-forward, want_reply 0, "h" : 623 */
-	n = unhex("50 00000014 63616e63656c2d74637069702d666f7277617264 00"
+	n = unit_unhex("50 00000014 63616e63656c2d74637069702d666f7277617264 00"
 	    " 00000001 68 0000026f", v, sizeof(v));
 	decode_vector(v, n, 0, &m);
 	ck_assert_int_eq(m.u.global_request.kind,
@@ -431,7 +380,7 @@ START_TEST(test_vectors_by_hand)
 	check_encoded(&b, v, n);
 
 	/* USERAUTH_REQUEST "none": nothing after the method. */
-	n = unhex("32 00000001 75 00000012 7066776440616d742e696e74656c2e636f6d"
+	n = unit_unhex("32 00000001 75 00000012 7066776440616d742e696e74656c2e636f6d"
 	    " 00000004 6e6f6e65", v, sizeof(v));
 	decode_vector(v, n, 0, &m);
 	ck_assert_int_eq(m.u.userauth_request.kind, MPS_APF_AUTH_NONE);
@@ -442,7 +391,7 @@ START_TEST(test_vectors_by_hand)
 	check_encoded(&b, v, n);
 
 	/* USERAUTH_FAILURE: 14 bytes. */
-	n = unhex("33 00000008 70617373776f7264 00", v, sizeof(v));
+	n = unit_unhex("33 00000008 70617373776f7264 00", v, sizeof(v));
 	ck_assert_uint_eq(n, 14);
 	decode_vector(v, n, 0, &m);
 	ck_assert(str_is(m.u.userauth_failure.methods, "password"));
@@ -463,7 +412,7 @@ START_TEST(test_vectors_by_hand)
 	check_encoded(&b, v, 1);
 
 	/* SERVICE_ACCEPT pfwd@ */
-	n = unhex("06 00000012 7066776440616d742e696e74656c2e636f6d", v,
+	n = unit_unhex("06 00000012 7066776440616d742e696e74656c2e636f6d", v,
 	    sizeof(v));
 	decode_vector(v, n, 0, &m);
 	ck_assert(str_is(m.u.service.service, MPS_APF_SERVICE_PFWD));
@@ -472,7 +421,7 @@ START_TEST(test_vectors_by_hand)
 	check_encoded(&b, v, n);
 
 	/* direct-tcpip from the device: host:389 from 127.0.0.1:1234 */
-	n = unhex("5a 0000000c 6469726563742d7463706970 00000001 00001000"
+	n = unit_unhex("5a 0000000c 6469726563742d7463706970 00000001 00001000"
 	    " ffffffff 00000004 686f7374 00000185 00000009 3132372e302e302e31"
 	    " 000004d2", v, sizeof(v));
 	decode_vector(v, n, 0, &m);
@@ -490,7 +439,7 @@ START_TEST(test_vectors_by_hand)
 	check_encoded(&b, v, n);
 
 	/* CHANNEL_OPEN_FAILURE 7, CONNECT_FAILED: 17 bytes. */
-	n = unhex("5c 00000007 00000002 00000000 00000000", v, sizeof(v));
+	n = unit_unhex("5c 00000007 00000002 00000000 00000000", v, sizeof(v));
 	decode_vector(v, n, 0, &m);
 	ck_assert_uint_eq(m.u.channel_open_failure.recipient, 7);
 	ck_assert_uint_eq(m.u.channel_open_failure.reason,
@@ -500,7 +449,7 @@ START_TEST(test_vectors_by_hand)
 	check_encoded(&b, v, n);
 
 	/* Keepalives. */
-	n = unhex("d0 01020304", v, sizeof(v));
+	n = unit_unhex("d0 01020304", v, sizeof(v));
 	decode_vector(v, n, 0, &m);
 	ck_assert_uint_eq(m.type, MPS_APF_KEEPALIVE_REQUEST);
 	ck_assert_uint_eq(m.u.keepalive.cookie, 0x01020304);
@@ -513,7 +462,7 @@ START_TEST(test_vectors_by_hand)
 	ck_assert_int_eq(mps_apf_encode_keepalive_reply(&b, 0x01020304),
 	    APR_SUCCESS);
 	check_encoded(&b, v, n);
-	n = unhex("d3 0000001e 0000005a", v, sizeof(v));
+	n = unit_unhex("d3 0000001e 0000005a", v, sizeof(v));
 	decode_vector(v, n, 0, &m);
 	ck_assert_uint_eq(m.type, MPS_APF_KEEPALIVE_OPTIONS_REPLY);
 	ck_assert_uint_eq(m.u.keepalive_options.interval, 30);
@@ -945,7 +894,7 @@ END_TEST
 START_TEST(test_channel_data_window)
 {
 	uint8_t v[16];
-	size_t n = unhex("5e 00000010 00000004 61626364", v, sizeof(v)), len;
+	size_t n = unit_unhex("5e 00000010 00000004 61626364", v, sizeof(v)), len;
 
 	ck_assert_int_eq(mps_apf_frame_len(v, n, 4, &len), APR_SUCCESS);
 	ck_assert_uint_eq(len, n);
@@ -1508,15 +1457,15 @@ START_TEST(test_stream_feeding)
 	uint8_t data[3000];
 
 	build_samples();
-	rng_seed(20240601);
+	unit_rng_seed(20240601);
 	for (i = 0; i < sizeof(data); i++)
-		data[i] = (uint8_t)rng();
+		data[i] = (uint8_t)unit_rng();
 	mps_buf_init(&stream, 1 << 22);
 	/* 600 messages: the samples (REQUEST_SUCCESS's port form needs a
 	 * flag, so it is left out) in random order, and CHANNEL_DATA of
 	 * random sizes, some larger than any read chunk. */
 	while (nmsg < 600) {
-		uint32_t pick = rng() % (nsamples + 4);
+		uint32_t pick = unit_rng() % (nsamples + 4);
 
 		if (pick < nsamples) {
 			if (samples[pick].flags != 0)
@@ -1524,8 +1473,8 @@ START_TEST(test_stream_feeding)
 			REQUIRE(mps_buf_put(&stream, samples[pick].bytes,
 			    samples[pick].len) == APR_SUCCESS, "stream");
 		} else {
-			n = rng() % sizeof(data);
-			REQUIRE(mps_apf_encode_channel_data(&stream, rng(),
+			n = unit_rng() % sizeof(data);
+			REQUIRE(mps_apf_encode_channel_data(&stream, unit_rng(),
 			    data, n) == APR_SUCCESS, "stream data");
 			if (n > biggest)
 				biggest = n;
@@ -1549,7 +1498,7 @@ START_TEST(test_stream_feeding)
 
 	rx_init(&chunks);
 	for (off = 0; off < mps_buf_len(&stream); off += n) {
-		n = 1 + rng() % 1500;
+		n = 1 + unit_rng() % 1500;
 		if (n > mps_buf_len(&stream) - off)
 			n = mps_buf_len(&stream) - off;
 		rx_feed(&chunks, mps_buf_ptr(&stream) + off, n);

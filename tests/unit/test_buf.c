@@ -18,37 +18,10 @@
 #include "buf.h"
 #include "mps_status.h"
 
-/*
- * Check's ck_assert_* records a mark point on every call (a write to the
- * parent process), so loops use this instead: silent unless it fails.
- */
-#define REQUIRE(cond, ...) do {						\
-	if (!(cond))							\
-		ck_abort_msg(__VA_ARGS__);				\
-} while (0)
-
-/* A fixed-seed generator, the same on every platform (xorshift32). */
-static uint32_t rng_state;
-
-static void
-rng_seed(uint32_t seed)
-{
-	rng_state = seed != 0 ? seed : 1;
-}
-
-static uint32_t
-rng(void)
-{
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 17;
-	rng_state ^= rng_state << 5;
-	return rng_state;
-}
-
 static uint32_t
 rng_below(uint32_t n)
 {
-	return n == 0 ? 0 : rng() % n;
+	return n == 0 ? 0 : unit_rng() % n;
 }
 
 /* ---- Reader: getters ---- */
@@ -817,7 +790,7 @@ model_put(model *m, size_t step)
 	apr_status_t rv;
 
 	for (i = 0; i < n; i++)
-		tmp[i] = (uint8_t)rng();
+		tmp[i] = (uint8_t)unit_rng();
 	rv = mps_buf_put(&m->b, tmp, n);
 	if (m->len + n <= m->max) {
 		REQUIRE(rv == APR_SUCCESS, "step %zu: put %zu failed", step, n);
@@ -829,7 +802,7 @@ model_put(model *m, size_t step)
 static void
 model_put_u32(model *m, size_t step)
 {
-	uint32_t v = rng();
+	uint32_t v = unit_rng();
 	uint8_t e[4] = { (uint8_t)(v >> 24), (uint8_t)(v >> 16),
 	    (uint8_t)(v >> 8), (uint8_t)v };
 	apr_status_t rv = mps_buf_put_u32(&m->b, v);
@@ -852,7 +825,7 @@ model_put_string(model *m, size_t step)
 	tmp[2] = (uint8_t)(n >> 8);
 	tmp[3] = (uint8_t)n;
 	for (i = 0; i < n; i++)
-		tmp[4 + i] = (uint8_t)rng();
+		tmp[4 + i] = (uint8_t)unit_rng();
 	rv = mps_buf_put_string(&m->b, tmp + 4, n);
 	if (m->len + 4 + n <= m->max) {
 		REQUIRE(rv == APR_SUCCESS, "step %zu: put_string", step);
@@ -895,7 +868,7 @@ model_get_u32(model *m, size_t step)
 static void
 model_get_string(model *m, size_t step)
 {
-	size_t max = (rng() & 1) ? 300 : SIZE_MAX, n = 7;
+	size_t max = (unit_rng() & 1) ? 300 : SIZE_MAX, n = 7;
 	const uint8_t *p = (const uint8_t *)"";
 	apr_status_t rv = mps_buf_get_string_direct(&m->b, &p, &n, max);
 	uint32_t l;
@@ -933,7 +906,7 @@ model_reserve_commit(model *m, size_t step)
 	}
 	REQUIRE(rv == APR_SUCCESS, "step %zu: reserve %zu", step, n);
 	for (i = 0; i < k; i++)
-		t[i] = (uint8_t)rng();
+		t[i] = (uint8_t)unit_rng();
 	REQUIRE(mps_buf_commit(&m->b, k) == APR_SUCCESS, "step %zu: commit",
 	    step);
 	shadow_append(m, t, k);
@@ -984,7 +957,7 @@ START_TEST(test_model)
 	size_t step;
 	unsigned op;
 
-	rng_seed(0x5eed1234);
+	unit_rng_seed(0x5eed1234);
 	mps_buf_init(&m.b, MODEL_MAX);
 	m.len = 0;
 	m.max = MODEL_MAX;

@@ -34,71 +34,7 @@
 #include "mps_status.h"
 #include "socks5.h"
 
-/* Silent unless it fails (ck_assert_* is costly inside long loops). */
-#define REQUIRE(cond, ...) do {						\
-	if (!(cond))							\
-		ck_abort_msg(__VA_ARGS__);				\
-} while (0)
-
 #define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
-
-static uint32_t rng_state;
-
-static void
-rng_seed(uint32_t seed)
-{
-	rng_state = seed != 0 ? seed : 1;
-}
-
-static uint32_t
-rng(void)
-{
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 17;
-	rng_state ^= rng_state << 5;
-	return rng_state;
-}
-
-/*
- * Hex (spaces ignored) to bytes; text between single quotes is copied as
- * ASCII, so that host names stay readable: "03 04 'host'". Aborts the
- * test on a bad vector.
- */
-static size_t
-unhex(const char *hex, uint8_t *out, size_t outsize)
-{
-	size_t n = 0;
-	int hi = -1, v;
-
-	for (; *hex != '\0'; hex++) {
-		if (*hex == ' ')
-			continue;
-		if (*hex == '\'') {
-			REQUIRE(hi < 0, "quote inside a hex byte");
-			for (hex++; *hex != '\'' && *hex != '\0'; hex++) {
-				REQUIRE(n < outsize, "vector too long");
-				out[n++] = (uint8_t)*hex;
-			}
-			REQUIRE(*hex == '\'', "unterminated quote");
-			continue;
-		}
-		if (*hex >= '0' && *hex <= '9')
-			v = *hex - '0';
-		else if (*hex >= 'a' && *hex <= 'f')
-			v = *hex - 'a' + 10;
-		else
-			ck_abort_msg("bad hex character '%c'", *hex);
-		if (hi < 0) {
-			hi = v;
-			continue;
-		}
-		REQUIRE(n < outsize, "vector too long");
-		out[n++] = (uint8_t)(hi << 4 | v);
-		hi = -1;
-	}
-	REQUIRE(hi < 0, "odd number of hex digits");
-	return n;
-}
 
 /* ---- Running a parser ---- */
 
@@ -617,7 +553,7 @@ START_TEST(test_vectors)
 	result r;
 
 	for (i = 0; i < NELEM(vectors); i++) {
-		n = unhex(vectors[i].hex, v, sizeof(v));
+		n = unit_unhex(vectors[i].hex, v, sizeof(v));
 		decided = sweep(vectors[i].ph, v, n, &r, vectors[i].name);
 		ck_assert_msg(decided == vectors[i].len, "%s: decided at %zu "
 		    "bytes, want %zu", vectors[i].name, decided,
@@ -678,7 +614,7 @@ START_TEST(test_longest_fields)
 
 	/* Caller buffers: room for the field and its NUL, or TOO_LARGE as
 	 * soon as the length byte is there. */
-	n = unhex("01 07 'admin12' 01 'p'", m, sizeof(m));
+	n = unit_unhex("01 07 'admin12' 01 'p'", m, sizeof(m));
 	memset(user, 'X', sizeof(user));
 	memset(pass, 'X', sizeof(pass));
 	ck_assert_int_eq(mps_socks5_parse_userpass(m, n, &used, user, 8,
@@ -695,7 +631,7 @@ START_TEST(test_longest_fields)
 	ck_assert_int_eq(mps_socks5_parse_userpass(m, n, &used, user, 8,
 	    pass, 1), MPS_ERR_TOO_LARGE);
 	/* An empty password fits a one-byte buffer. */
-	n = unhex("01 01 'u' 00", m, sizeof(m));
+	n = unit_unhex("01 01 'u' 00", m, sizeof(m));
 	ck_assert_int_eq(mps_socks5_parse_userpass(m, n, &used, user, 8,
 	    pass, 1), APR_SUCCESS);
 	ck_assert_str_eq(pass, "");
@@ -747,7 +683,7 @@ START_TEST(test_foreign_protocol)
 	result r;
 
 	for (i = 0; i < NELEM(t); i++) {
-		n = unhex(t[i].hex, v, sizeof(v));
+		n = unit_unhex(t[i].hex, v, sizeof(v));
 		got = mps_socks5_foreign_protocol(v, n);
 		if (t[i].want == NULL)
 			ck_assert_msg(got == NULL, "%s: got %s", t[i].hex, got);
@@ -831,7 +767,7 @@ static const char payload[] =
 static size_t
 curl_auth_stream(uint8_t *s, size_t size)
 {
-	size_t n = unhex("05 03 00 01 02 "
+	size_t n = unit_unhex("05 03 00 01 02 "
 	    "01 05 61 64 6d 69 6e 08 50 40 73 73 77 30 72 64 "
 	    "05 01 00 03 19 61 6d 74 2d 64 65 76 31 2e 63 6f 72 70 2e 65 78 "
 	    "61 6d 70 6c 65 2e 63 6f 6d 42 60", s, size);
@@ -897,8 +833,8 @@ chunk(int mode, size_t left)
 	switch (mode) {
 	case 0: k = left; break;
 	case 1: k = 1; break;
-	case 2: k = 1 + rng() % 7; break;
-	default: k = 1 + rng() % 100; break;
+	case 2: k = 1 + unit_rng() % 7; break;
+	default: k = 1 + unit_rng() % 100; break;
 	}
 	return k < left ? k : left;
 }
@@ -1013,10 +949,10 @@ START_TEST(test_stream_feeding)
 	transcript whole, other;
 	int mode;
 
-	rng_seed(0x50c55);
+	unit_rng_seed(0x50c55);
 	for (i = 0; i < NELEM(t); i++) {
 		n = t[i].hex == NULL ? curl_auth_stream(s, sizeof(s)) :
-		    unhex(t[i].hex, s, sizeof(s));
+		    unit_unhex(t[i].hex, s, sizeof(s));
 		feed(s, n, t[i].need_auth, 0, &whole);
 		ck_assert_msg(whole.nsteps == t[i].nsteps, "%s: %zu steps",
 		    t[i].what, whole.nsteps);
@@ -1056,7 +992,7 @@ build_samples(sample *s, size_t max)
 	for (i = 0; i < NELEM(vectors) && n < max; i++) {
 		if (!framed(vectors[i].rv))
 			continue;
-		s[n].len = unhex(vectors[i].hex, s[n].bytes,
+		s[n].len = unit_unhex(vectors[i].hex, s[n].bytes,
 		    sizeof(s[n].bytes));
 		n++;
 	}
@@ -1114,7 +1050,7 @@ START_TEST(test_mutations)
 	size_t ns, i, pos, bit, f, k, len;
 
 	ns = build_samples(samples, NELEM(samples));
-	rng_seed(1928);
+	unit_rng_seed(1928);
 	mutants = sweeps = 0;
 	for (i = 0; i < ns; i++) {
 		const sample *s = &samples[i];
@@ -1139,8 +1075,8 @@ START_TEST(test_mutations)
 		}
 		for (k = 0; k < 100; k++) {
 			memcpy(mut, s->bytes, len);
-			for (f = 1 + rng() % 4; f > 0; f--)
-				mut[rng() % len] = (uint8_t)rng();
+			for (f = 1 + unit_rng() % 4; f > 0; f--)
+				mut[unit_rng() % len] = (uint8_t)unit_rng();
 			check_input(mut, len, "random bytes");
 		}
 	}
@@ -1161,20 +1097,20 @@ START_TEST(test_random_inputs)
 	int ph;
 	result r;
 
-	rng_seed(1929);
+	unit_rng_seed(1929);
 	for (k = 0; k < 600; k++) {
 		ph = (int)(k % 3);
-		n = rng() % 300;
+		n = unit_rng() % 300;
 		for (i = 0; i < n; i++) {
-			switch (rng() % 4) {
-			case 0: in[i] = (uint8_t)(rng() % 6); break;
-			case 1: in[i] = (uint8_t)('a' + rng() % 26); break;
-			default: in[i] = (uint8_t)rng(); break;
+			switch (unit_rng() % 4) {
+			case 0: in[i] = (uint8_t)(unit_rng() % 6); break;
+			case 1: in[i] = (uint8_t)('a' + unit_rng() % 26); break;
+			default: in[i] = (uint8_t)unit_rng(); break;
 			}
 		}
-		if (n > 0 && rng() % 8 != 0)
+		if (n > 0 && unit_rng() % 8 != 0)
 			in[0] = first[ph];
-		if (n > 2 && ph == PH_REQUEST && rng() % 4 != 0)
+		if (n > 2 && ph == PH_REQUEST && unit_rng() % 4 != 0)
 			in[2] = 0;
 		(void)sweep((phase)ph, in, n, &r, "random");
 	}
@@ -1187,7 +1123,7 @@ static void
 check_reply(uint8_t rep, const struct sockaddr *sa, const char *hex)
 {
 	uint8_t want[MPS_SOCKS5_REPLY_MAX + 1], out[MPS_SOCKS5_REPLY_MAX + 1];
-	size_t n = unhex(hex, want, sizeof(want)), len = 99;
+	size_t n = unit_unhex(hex, want, sizeof(want)), len = 99;
 
 	memset(out, 0xee, sizeof(out));
 	ck_assert_int_eq(mps_socks5_encode_reply(out, &len, rep, sa),
@@ -1298,10 +1234,10 @@ START_TEST(test_rep_for)
 		ck_assert_msg(mps_socks5_rep_for(t[i].rv) == t[i].rep,
 		    "row %zu: got %u", i, mps_socks5_rep_for(t[i].rv));
 	/* The parser's declines map to the codes RFC 1928 has for them. */
-	n = unhex("05 02 00 01 7f 00 00 01 00 50", v, sizeof(v));
+	n = unit_unhex("05 02 00 01 7f 00 00 01 00 50", v, sizeof(v));
 	ck_assert_uint_eq(mps_socks5_rep_for(mps_socks5_parse_request(v, n,
 	    &used, &req)), MPS_SOCKS5_REP_CMD_NOT_SUPPORTED);
-	n = unhex("05 01 00 05", v, sizeof(v));
+	n = unit_unhex("05 01 00 05", v, sizeof(v));
 	ck_assert_uint_eq(mps_socks5_rep_for(mps_socks5_parse_request(v, n,
 	    &used, &req)), MPS_SOCKS5_REP_ATYP_NOT_SUPPORTED);
 }
