@@ -66,6 +66,11 @@ server_libmpsapf_la_SOURCES = server/buf.c server/buf.h \
 	server/channel.c server/channel.h
 server_libmpsapf_la_LIBADD = $(APR_LIBS)
 
+# HTTP proxy: pure request-head parser and chunked framer (no I/O).
+noinst_LTLIBRARIES += server/libmpshttp.la
+server_libmpshttp_la_SOURCES = server/http_head.c server/http_head.h
+server_libmpshttp_la_LIBADD = $(APR_LIBS)
+
 # TLS contexts and profiles (OpenSSL).
 noinst_LTLIBRARIES += server/libmpstls.la
 server_libmpstls_la_SOURCES = server/tls.c server/tls.h
