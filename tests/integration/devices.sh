@@ -53,6 +53,21 @@ ok "log: started port forwarding to address <fqdn>:5900" \
 ok "log: [<fqdn>] Intel remote client has disconnected" \
 	wait_for 5 file_has "$log" "[cant.rclient.test] Intel remote client has disconnected"
 
+# cancel-tcpip-forward withdraws one port from the registry.
+sim_bg "$A" "$T/cancel.out" --uuid 33333333-0000-0000-0000-000000000001 \
+	--fqdn cancel.test --cancel-port 16994 --duration 8
+cpid=$SIM_PID
+ok "a device withdraws a forward (cancel-tcpip-forward)" \
+	wait_for 10 grep -q "^device 0 cancelled 16994" "$T/cancel.out"
+ok "mpsd logs the cancelled forward" \
+	wait_for 5 file_has "$log" "Intel remote client cancel.test cancelled port forwarding to address cancel.test:16994"
+kill -USR1 "$MPSD_PID"
+ok "the registry keeps the other ports and drops 16994" \
+	wait_for 5 grep -q "33333333-0000-0000-0000-000000000001 fqdn=cancel.test .*ports=16993,16992,664,623,16995,5900 " "$log"
+ok "the device stays connected after the cancel" kill -0 "$cpid"
+kill -TERM "$cpid"
+wait "$cpid"
+
 # A wrong password is refused.
 sim "$A" --pass wrong --duration 5 >"$T/wrong.out" 2>&1
 ok "a wrong password gets USERAUTH_FAILURE" grep -q "^device 0 auth-failed" "$T/wrong.out"

@@ -80,6 +80,8 @@ static const char usage_text[] =
 "  --keepalive S          send KEEPALIVE_REQUEST every S seconds once ready,\n"
 "                         until the MPS sets its own interval (default 0:\n"
 "                         only as the MPS's KEEPALIVE_OPTIONS say)\n"
+"  --cancel-port P        once ready, withdraw the forward of port P with\n"
+"                         cancel-tcpip-forward (want_reply 0)\n"
 "\n"
 "Channels (opened by the MPS to a forwarded port):\n"
 "  --target PORT=HOST:PORT  connect channels for PORT to HOST:PORT\n"
@@ -131,7 +133,7 @@ enum {
 	OPT_HOST = 256, OPT_PORT, OPT_SOURCE, OPT_TLS, OPT_CA, OPT_INSECURE,
 	OPT_SERVER_NAME, OPT_CERT, OPT_KEY, OPT_COUNT, OPT_FIRST_INDEX,
 	OPT_UUID, OPT_FQDN, OPT_TRIGGER, OPT_USER, OPT_PASS, OPT_AUTH,
-	OPT_PORTS, OPT_KEEPALIVE, OPT_TARGET, OPT_MAX_CHANNELS, OPT_WINDOW,
+	OPT_PORTS, OPT_KEEPALIVE, OPT_CANCEL, OPT_TARGET, OPT_MAX_CHANNELS, OPT_WINDOW,
 	OPT_RATE, OPT_CONNECT_TIMEOUT, OPT_REPLY_TIMEOUT, OPT_DURATION,
 	OPT_MISBEHAVE, OPT_MISBEHAVE_DEVICE, OPT_SEED, OPT_QUIET,
 	OPT_VERBOSE, OPT_STATS_EVERY, OPT_READY_FILE
@@ -158,6 +160,7 @@ static const struct option long_options[] = {
 	{ "auth", required_argument, NULL, OPT_AUTH },
 	{ "ports", required_argument, NULL, OPT_PORTS },
 	{ "keepalive", required_argument, NULL, OPT_KEEPALIVE },
+	{ "cancel-port", required_argument, NULL, OPT_CANCEL },
 	{ "target", required_argument, NULL, OPT_TARGET },
 	{ "max-channels", required_argument, NULL, OPT_MAX_CHANNELS },
 	{ "window", required_argument, NULL, OPT_WINDOW },
@@ -395,6 +398,9 @@ parse_option(int c, const char *arg, const char **port)
 			usage_error("--auth is password or none, not %s", arg);
 		break;
 	case OPT_PORTS: parse_ports(arg); break;
+	case OPT_CANCEL:
+		sim_opt.cancel_port = parse_u32("--cancel-port", arg, 1, 65535);
+		break;
 	case OPT_KEEPALIVE:
 		sim_opt.keepalive_s = parse_u32("--keepalive", arg, 0, 86400);
 		break;

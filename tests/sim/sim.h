@@ -116,6 +116,7 @@ typedef struct sim_opts {
 	uint32_t max_channels;
 	uint32_t window;
 	uint32_t keepalive_s;		/* own interval until options come */
+	uint32_t cancel_port;		/* cancel-tcpip-forward once ready, 0: no */
 	/* pacing and timeouts (0 = none) */
 	double rate;			/* connects per second, 0: at once */
 	uint32_t connect_timeout_ms;

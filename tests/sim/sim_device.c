@@ -569,6 +569,17 @@ next_forward(sim_device *d)
 		sim_g.c.forwarded++;
 	}
 	sim_dev_say(d, 0, "ready forwards=%u", sim_opt.nports);
+	if (sim_opt.cancel_port != 0) {
+		char fqdn[SIM_FQDN_MAX];
+
+		/* No reply asked: the reply-tracking of tcpip-forward (the
+		 * 5-byte REQUEST_SUCCESS) stays untouched. */
+		sim_device_fqdn(d, fqdn);
+		if (sim_device_queued(d, mps_apf_encode_cancel_tcpip_forward(
+		    &d->out, 0, mps_apf_cstr(fqdn), sim_opt.cancel_port),
+		    MPS_APF_GLOBAL_REQUEST) == 0)
+			sim_dev_say(d, 0, "cancelled %u", sim_opt.cancel_port);
+	}
 	settle(d);
 	if (d->ka_interval == 0 && sim_opt.keepalive_s != 0)
 		start_keepalives(d, sim_opt.keepalive_s);
