@@ -20,7 +20,7 @@
  * authentication, a cross-strand close) one. The last one posts the free
  * to the strand, after anything queued there (strand.h's lifetime rule).
  */
-#include "apf_session.h"
+#include "apf_session_priv.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -32,6 +32,8 @@
 #include "apf_codec.h"
 #include "log.h"
 #include "mps_status.h"
+#include "server_filter.h"
+#include "udp_relay.h"
 #include "sockwrap.h"
 #include "stream.h"
 #include "tls.h"
@@ -51,50 +53,10 @@
  * this they are closed without a word (a flood must not cost TLS work). */
 #define REFUSING_MAX 256
 
-typedef enum {
-	S_TLS,			/* TLS handshake */
-	S_VERSION,		/* waiting for PROTOCOLVERSION */
-	S_AUTH_SERVICE,		/* waiting for SERVICE_REQUEST auth@ */
-	S_USERAUTH,		/* waiting for USERAUTH_REQUEST */
-	S_AUTH_PENDING,		/* the plugin decides; input paused */
-	S_AUTH_FAILED,		/* refused; answer delayed, input ignored */
-	S_PFWD_SERVICE,		/* waiting for SERVICE_REQUEST pfwd@ */
-	S_ACTIVE,		/* forwards, keepalives, channels */
-	S_CLOSING,		/* flushing the last messages */
-	S_CLOSED
-} session_state;
-
 static const char *const state_names[] = {
 	"TLS handshake", "protocol version", "auth service", "user auth",
 	"authentication", "authentication failed", "pfwd service", "active",
 	"closing", "closed"
-};
-
-struct mps_session_t {
-	mps_amt_side_t *side;
-	mps_strand_t *strand;
-	mps_pollreg_t *reg;
-	apr_socket_t *wrap;
-	mps_stream_t io;
-	mps_timer_t deadline;
-	mps_timer_t settle;
-	mps_device_t *dev;		/* our reference once authenticated */
-	atomic_int refs;
-	session_state state;
-	unsigned counted:1;		/* holds a MaxConnections slot */
-	unsigned refusing:1;		/* over MaxConnections: DISCONNECT 12 */
-	unsigned cert_verified:1;	/* a verified client certificate */
-	unsigned keepalive_sent:1;
-	unsigned failure_sent:1;	/* USERAUTH_FAILURE is queued */
-	unsigned pump_queued:1;		/* a pump task is already posted */
-	apr_uint32_t trigger;
-	apr_time_t last_rx;
-	unsigned long long reported_in, reported_out;
-	char *cert_cn;			/* mutual TLS identity, malloc'd */
-	char uuid[MPS_APF_UUID_TEXT_SIZE];
-	char peer[64];			/* ip:port */
-	char ip[48];			/* ip alone, for the login throttle */
-	mps_session_t *prev, *next;	/* side->list */
 };
 
 /* An authentication on the blocking lane. */
@@ -183,8 +145,8 @@ device_entry_freed(void *session)
 
 /* How the device is named in logs: its FQDN once it announced one, else
  * its UUID, else where it connects from. */
-static const char *
-session_name(const mps_session_t *s, char *buf, size_t size)
+const char *
+mps_session_name(const mps_session_t *s, char *buf, size_t size)
 {
 	if (s->dev != NULL && mps_device_fqdn(s->dev, buf, size) == APR_SUCCESS &&
 	    buf[0] != '\0')
@@ -249,6 +211,9 @@ session_finalize(mps_session_t *s)
 	s->state = S_CLOSED;
 	mps_timer_cancel(timers, &s->deadline);
 	mps_timer_cancel(timers, &s->settle);
+	mps_timer_cancel(timers, &s->chan_timer);
+	/* Consoles first: they may still hold bytes for the device. */
+	mps_relay_tunnel_closing(s);
 	if (s->reg != NULL) {
 		mps_poller_release(side->poller, s->reg);
 		s->reg = NULL;
@@ -294,11 +259,11 @@ session_close(mps_session_t *s, apr_uint32_t reason, mps_log_level_t level,
 		if (reason != 0)
 			mps_log(level, "Intel remote client %s (%s): %s; "
 			    "disconnecting (reason %u)",
-			    session_name(s, name, sizeof(name)), s->peer, why,
+			    mps_session_name(s, name, sizeof(name)), s->peer, why,
 			    (unsigned)reason);
 		else
 			mps_log(level, "Intel remote client %s (%s): %s",
-			    session_name(s, name, sizeof(name)), s->peer, why);
+			    mps_session_name(s, name, sizeof(name)), s->peer, why);
 	}
 	if (s->dev != NULL) {
 		/* Only if this tunnel is still the registered one: a newer
@@ -306,16 +271,36 @@ session_close(mps_session_t *s, apr_uint32_t reason, mps_log_level_t level,
 		 * one's late close. */
 		(void)mps_registry_unregister(side->registry, s->dev);
 		mps_log(MPS_LOG_INFO, "[%s] Intel remote client has disconnected",
-		    session_name(s, name, sizeof(name)));
+		    mps_session_name(s, name, sizeof(name)));
 	}
 	s->state = S_CLOSING;
 	mps_timer_cancel(mps_poller_timers(side->poller), &s->settle);
+	mps_timer_cancel(mps_poller_timers(side->poller), &s->chan_timer);
+	/* Every console of this tunnel sees its close now. */
+	mps_relay_tunnel_closing(s);
 	if (reason != 0 && s->io.handshake_done && s->io.fd >= 0)
 		(void)mps_apf_encode_disconnect(&s->io.out, reason);
 	(void)mps_timer_arm(mps_poller_timers(side->poller), &s->deadline,
 	    CLOSE_LINGER);
 	/* The pump flushes and finalizes; run it now, we are on the strand. */
 	session_pump(s);
+}
+
+void
+mps_session_close(mps_session_t *s, apr_uint32_t reason, mps_log_level_t level,
+    const char *fmt, ...)
+{
+	char why[512];
+	va_list ap;
+
+	if (fmt == NULL) {
+		session_close(s, reason, level, NULL);
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	session_close(s, reason, level, "%s", why);
 }
 
 /* ---- authentication --------------------------------------------------- */
@@ -606,7 +591,7 @@ on_tcpip_forward(mps_session_t *s, const mps_apf_msg_t *m, int cancel)
 	if (port == 0 || port > 65535) {
 		mps_log(MPS_LOG_WARNING, "Intel remote client %s (%s): "
 		    "tcpip-forward to port %u refused",
-		    session_name(s, name, sizeof(name)), s->peer, (unsigned)port);
+		    mps_session_name(s, name, sizeof(name)), s->peer, (unsigned)port);
 		if (m->u.global_request.want_reply)
 			SEND(s, mps_apf_encode_request_failure(&s->io.out));
 		return;
@@ -616,7 +601,7 @@ on_tcpip_forward(mps_session_t *s, const mps_apf_msg_t *m, int cancel)
 		    (apr_port_t)port);
 		mps_log(MPS_LOG_INFO, "Intel remote client %s cancelled port "
 		    "forwarding to address %s:%u",
-		    session_name(s, name, sizeof(name)),
+		    mps_session_name(s, name, sizeof(name)),
 		    fqdn[0] != '\0' ? fqdn : s->uuid, (unsigned)port);
 		if (m->u.global_request.want_reply)
 			SEND(s, mps_apf_encode_request_success(&s->io.out));
@@ -634,7 +619,7 @@ on_tcpip_forward(mps_session_t *s, const mps_apf_msg_t *m, int cancel)
 		char msg[96];
 		mps_log(MPS_LOG_WARNING, "Intel remote client %s (%s): "
 		    "tcpip-forward to port %u refused: %s",
-		    session_name(s, name, sizeof(name)), s->peer, (unsigned)port,
+		    mps_session_name(s, name, sizeof(name)), s->peer, (unsigned)port,
 		    mps_strerror(rv, msg, sizeof(msg)));
 		if (m->u.global_request.want_reply)
 			SEND(s, mps_apf_encode_request_failure(&s->io.out));
@@ -643,7 +628,7 @@ on_tcpip_forward(mps_session_t *s, const mps_apf_msg_t *m, int cancel)
 	if (m->u.global_request.want_reply)
 		SEND(s, mps_apf_encode_request_success_port(&s->io.out, port));
 	mps_log(MPS_LOG_INFO, "Intel remote client %s started port forwarding "
-	    "to address %s:%u", session_name(s, name, sizeof(name)),
+	    "to address %s:%u", mps_session_name(s, name, sizeof(name)),
 	    fqdn[0] != '\0' ? fqdn : s->uuid, (unsigned)port);
 
 	switch (s->side->cfg->keepalive_timing) {
@@ -663,11 +648,65 @@ on_tcpip_forward(mps_session_t *s, const mps_apf_msg_t *m, int cancel)
 	}
 }
 
+/*
+ * A PET alert (udp-send-to@amt.intel.com): one datagram to dest, if the
+ * AuthorizedServersList filter lets this device send there. want_reply
+ * is answered with whether it left.
+ */
+static void
+on_udp_send_to(mps_session_t *s, const mps_apf_msg_t *m)
+{
+	const mps_amt_side_t *side = s->side;
+	mps_apf_str_t dest = m->u.global_request.dest_addr;
+	uint32_t port = m->u.global_request.dest_port;
+	char name[MPS_REGISTRY_FQDN_SIZE], host[MPS_REGISTRY_FQDN_SIZE];
+	char origin[MPS_REGISTRY_FQDN_SIZE + 80], err[160];
+	int ok = 0;
+
+	if (dest.len == 0 || dest.len >= sizeof(host) ||
+	    memchr(dest.ptr, '\0', dest.len) != NULL || port == 0 ||
+	    port > 65535) {
+		mps_log(MPS_LOG_WARNING, "Intel remote client %s (%s): "
+		    "udp-send-to an invalid address dropped",
+		    mps_session_name(s, name, sizeof(name)), s->peer);
+		goto reply;
+	}
+	memcpy(host, dest.ptr, dest.len);
+	host[dest.len] = '\0';
+	if (!mps_filter_allows(side->cfg, side->authorized_servers, host,
+	    (apr_port_t)port)) {
+		mps_log(MPS_LOG_WARNING, "Intel remote client %s (%s): alert "
+		    "to %s:%u dropped: not in the authorized servers list",
+		    mps_session_name(s, name, sizeof(name)), s->peer, host,
+		    (unsigned)port);
+		goto reply;
+	}
+	snprintf(origin, sizeof(origin), "Intel remote client %s (%s)",
+	    mps_session_name(s, name, sizeof(name)), s->peer);
+	if (side->udp == NULL) {
+		mps_log(MPS_LOG_ERROR, "%s: alert to %s:%u dropped: no UDP "
+		    "relay", origin, host, (unsigned)port);
+		goto reply;
+	}
+	if (mps_udp_relay_send(side->udp, origin, host, (apr_port_t)port,
+	    m->u.global_request.payload.ptr, m->u.global_request.payload.len,
+	    err, sizeof(err)) != APR_SUCCESS) {
+		mps_log(MPS_LOG_WARNING, "%s: alert to %s:%u dropped: %s", origin,
+		    host, (unsigned)port, err);
+		goto reply;
+	}
+	mps_log(MPS_LOG_DEBUG, "%s: alert of %zu bytes sent to %s:%u", origin,
+	    (size_t)m->u.global_request.payload.len, host, (unsigned)port);
+	ok = 1;
+reply:
+	if (m->u.global_request.want_reply)
+		SEND(s, ok ? mps_apf_encode_request_success(&s->io.out) :
+		    mps_apf_encode_request_failure(&s->io.out));
+}
+
 static void
 on_global_request(mps_session_t *s, const mps_apf_msg_t *m)
 {
-	char name[MPS_REGISTRY_FQDN_SIZE];
-
 	switch (m->u.global_request.kind) {
 	case MPS_APF_GREQ_TCPIP_FORWARD:
 		on_tcpip_forward(s, m, 0);
@@ -676,18 +715,7 @@ on_global_request(mps_session_t *s, const mps_apf_msg_t *m)
 		on_tcpip_forward(s, m, 1);
 		break;
 	case MPS_APF_GREQ_UDP_SEND_TO:
-		/* PET alerts are forwarded by a later part of mpsd (behind
-		 * the AuthorizedServers filter); until then they are refused
-		 * visibly, never silently. */
-		mps_log(MPS_LOG_WARNING, "Intel remote client %s (%s): "
-		    "udp-send-to %.*s:%u dropped: alert forwarding is not "
-		    "available in this version", session_name(s, name, sizeof(name)),
-		    s->peer, (int)(m->u.global_request.dest_addr.len > 64 ? 64 :
-		    m->u.global_request.dest_addr.len),
-		    m->u.global_request.dest_addr.ptr,
-		    (unsigned)m->u.global_request.dest_port);
-		if (m->u.global_request.want_reply)
-			SEND(s, mps_apf_encode_request_failure(&s->io.out));
+		on_udp_send_to(s, m);
 		break;
 	default:
 		session_close(s, MPS_APF_DISCONNECT_PROTOCOL_ERROR,
@@ -699,31 +727,10 @@ on_global_request(mps_session_t *s, const mps_apf_msg_t *m)
 static void
 on_channel_message(mps_session_t *s, const mps_apf_msg_t *m)
 {
-	char name[MPS_REGISTRY_FQDN_SIZE];
-
-	if (m->type == MPS_APF_CHANNEL_OPEN) {
-		/* Device-initiated channels (direct-tcpip, WS-Eventing) are
-		 * refused until the AuthorizedServers relay exists. */
-		mps_log(MPS_LOG_WARNING, "Intel remote client %s (%s): %.*s "
-		    "channel to %.*s:%u refused: not available in this version",
-		    session_name(s, name, sizeof(name)), s->peer,
-		    (int)(m->u.channel_open.type.len > 32 ? 32 :
-		    m->u.channel_open.type.len), m->u.channel_open.type.ptr,
-		    (int)(m->u.channel_open.connected_addr.len > 64 ? 64 :
-		    m->u.channel_open.connected_addr.len),
-		    m->u.channel_open.connected_addr.ptr,
-		    (unsigned)m->u.channel_open.connected_port);
-		SEND(s, mps_apf_encode_channel_open_failure(&s->io.out,
-		    m->u.channel_open.sender,
-		    mps_apf_str_eq(m->u.channel_open.type, MPS_APF_CHAN_DIRECT_TCPIP) ?
-		    MPS_APF_OPEN_ADMINISTRATIVELY_PROHIBITED :
-		    MPS_APF_OPEN_UNKNOWN_CHANNEL_TYPE));
-		return;
-	}
-	/* No channel of ours exists yet: any reference to one is a
-	 * protocol error, as LMS treats it. */
-	session_close(s, MPS_APF_DISCONNECT_PROTOCOL_ERROR, MPS_LOG_WARNING,
-	    "%s for a channel that does not exist", mps_apf_msg_name(m->type));
+	if (m->type == MPS_APF_CHANNEL_OPEN)
+		mps_relay_on_device_open(s, m);
+	else
+		mps_relay_on_message(s, m);
 }
 
 /* Which message types each state accepts (LMS's order). */
@@ -877,17 +884,66 @@ handshake_done(mps_session_t *s)
 	s->state = S_VERSION;
 }
 
+/*
+ * Writes queued output and waits for what the state needs next. The
+ * relay's consoles blocked on a full output are resumed once it drains
+ * (their new bytes are written in the same pass).
+ */
 static void
-session_pump(void *arg)
+session_flush_and_wait(mps_session_t *s)
 {
-	mps_session_t *s = arg;
 	char err[256];
 	apr_status_t rv;
 	apr_int16_t ev;
+	int rounds = 0;
 
-	s->pump_queued = 0;
-	if (s->state == S_CLOSED)
+again:
+	rv = mps_stream_flush(&s->io, err, sizeof(err));
+	account_bytes(s);
+	if (rv != APR_SUCCESS && rv != APR_EAGAIN) {
+		if (s->state < S_CLOSING)
+			session_close(s, 0, MPS_LOG_WARNING, "%s", err);
+		else
+			session_finalize(s);
 		return;
+	}
+	if (s->state == S_CLOSING && rv == APR_SUCCESS) {
+		session_finalize(s);
+		return;
+	}
+	if (s->consoles_blocked && s->state == S_ACTIVE &&
+	    mps_buf_len(&s->io.out) < MPS_SESSION_OUT_LOW && rounds++ < 4) {
+		s->consoles_blocked = 0;
+		mps_relay_output_drained(s);
+		if (s->state == S_CLOSED)
+			return;
+		goto again;
+	}
+
+	if (reading_allowed(s) && mps_stream_pending(&s->io)) {
+		/* TLS holds decrypted bytes no poll would announce. */
+		if (!s->pump_queued && mps_strand_post(s->strand, session_pump,
+		    s) == APR_SUCCESS)
+			s->pump_queued = 1;
+		return;
+	}
+	/* While a login is decided, input waits in the socket: nothing is
+	 * watched but pending output. */
+	ev = mps_stream_events(&s->io, reading_allowed(s) || s->state == S_TLS);
+	if (ev == 0 && s->state == S_CLOSING) {
+		session_finalize(s);
+		return;
+	}
+	if (ev != 0 && mps_poller_watch(s->side->poller, s->reg, ev) !=
+	    APR_SUCCESS)
+		session_close(s, 0, MPS_LOG_ERROR, "cannot watch the socket");
+}
+
+static void
+session_pump_body(mps_session_t *s)
+{
+	char err[256];
+	apr_status_t rv;
 
 	if (s->state == S_TLS) {
 		rv = mps_stream_handshake(&s->io, err, sizeof(err));
@@ -920,39 +976,34 @@ session_pump(void *arg)
 			return;
 		}
 	}
-
-	rv = mps_stream_flush(&s->io, err, sizeof(err));
-	account_bytes(s);
-	if (rv != APR_SUCCESS && rv != APR_EAGAIN) {
-		if (s->state < S_CLOSING)
-			session_close(s, 0, MPS_LOG_WARNING, "%s", err);
-		else
-			session_finalize(s);
-		return;
-	}
-	if (s->state == S_CLOSING && rv == APR_SUCCESS) {
-		session_finalize(s);
-		return;
-	}
-
 wait:
-	if (reading_allowed(s) && mps_stream_pending(&s->io)) {
-		/* TLS holds decrypted bytes no poll would announce. */
-		if (!s->pump_queued && mps_strand_post(s->strand, session_pump,
-		    s) == APR_SUCCESS)
-			s->pump_queued = 1;
+	session_flush_and_wait(s);
+}
+
+static void
+session_pump(void *arg)
+{
+	mps_session_t *s = arg;
+	unsigned was = s->in_pump;
+
+	s->pump_queued = 0;
+	if (s->state == S_CLOSED)
 		return;
-	}
-	/* While a login is decided, input waits in the socket: nothing is
-	 * watched but pending output. */
-	ev = mps_stream_events(&s->io, reading_allowed(s) || s->state == S_TLS);
-	if (ev == 0 && s->state == S_CLOSING) {
-		session_finalize(s);
+	/* Output the relay queues meanwhile is written at the end. */
+	s->in_pump = 1;
+	session_pump_body(s);
+	s->in_pump = was;
+}
+
+void
+mps_session_kick(mps_session_t *s)
+{
+	/* A closing tunnel is flushed by its own close path. */
+	if (s->in_pump || s->state != S_ACTIVE)
 		return;
-	}
-	if (ev != 0 && mps_poller_watch(s->side->poller, s->reg, ev) !=
-	    APR_SUCCESS)
-		session_close(s, 0, MPS_LOG_ERROR, "cannot watch the socket");
+	s->in_pump = 1;
+	session_flush_and_wait(s);
+	s->in_pump = 0;
 }
 
 /* Poll event: a task on the strand. */
@@ -1112,6 +1163,7 @@ mps_amt_accept(void *ctx, int fd, const char *peer)
 	mps_stream_init(&s->io, fd, ssl, MPS_APF_MAX_CONTROL_LEN, OUT_MAX);
 	mps_timer_init(&s->deadline, s->strand, session_deadline, s);
 	mps_timer_init(&s->settle, s->strand, session_settled, s);
+	mps_timer_init(&s->chan_timer, s->strand, mps_relay_sweep, s);
 	atomic_fetch_add(&side->live, 1);
 	pthread_mutex_lock(&side->list_lock);
 	s->next = side->list;

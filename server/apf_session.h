@@ -37,6 +37,11 @@ typedef struct mps_amt_side_t {
 	SSL_CTX *tls;			/* NULL in plain mode (behind stunnel) */
 	mps_auth_plugin_t *auth;	/* NULL when NeedAuthentication is false */
 	mps_auth_throttle_t *throttle;
+	/* Device-initiated traffic (PET alerts, direct-tcpip): the
+	 * AuthorizedServersList filter and where consoles' state lives. */
+	const apr_array_header_t *authorized_servers;
+	struct mps_console_side_t *consoles;
+	struct mps_udp_relay_t *udp;
 
 	atomic_uint active;		/* sessions counted against MaxConnections */
 	atomic_uint refusing;		/* over the limit, being told so */

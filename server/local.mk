@@ -35,12 +35,19 @@ noinst_LTLIBRARIES += server/libmpsregistry.la
 server_libmpsregistry_la_SOURCES = server/registry.c server/registry.h
 server_libmpsregistry_la_LIBADD = $(APR_LIBS)
 
-# The device side: listener, plain/TLS streams, the APF session.
+# The device side (listener, plain/TLS streams, the APF session) and the
+# console side (SOCKSv5 and HTTP proxy front ends, and the channel relay,
+# which runs on each device's strand and so lives with the session).
 noinst_LTLIBRARIES += server/libmpsdevice.la
 server_libmpsdevice_la_SOURCES = \
 	server/listener.c server/listener.h server/sockwrap.c server/sockwrap.h \
 	server/stream.c server/stream.h server/auth_throttle.c server/auth_throttle.h \
-	server/apf_session.c server/apf_session.h
+	server/apf_session.c server/apf_session.h server/apf_session_priv.h \
+	server/channel_relay.c \
+	server/console.c server/console.h server/console_priv.h \
+	server/socks_front.c server/http_front.c server/direct_tcpip.c \
+	server/server_filter.c server/server_filter.h \
+	server/udp_relay.c server/udp_relay.h
 server_libmpsdevice_la_LIBADD = $(OPENSSL_LIBS) $(APR_LIBS)
 
 sbin_PROGRAMS += server/mpsd
@@ -49,7 +56,8 @@ server_mpsd_SOURCES = server/main.c \
 	server/instance_lock.c server/instance_lock.h \
 	server/daemon.c server/daemon.h \
 	server/server.c server/server.h
-server_mpsd_LDADD = server/libmpsdevice.la server/libmpsregistry.la \
+server_mpsd_LDADD = server/libmpsdevice.la server/libmpshttp.la \
+	server/libmpsregistry.la \
 	server/libmpstls.la server/libmpsapf.la \
 	server/libmpsplugin.la server/libmpscore.la \
 	server/libmpsconfig.la server/libmpslog.la server/libmpsbase.la \
@@ -68,10 +76,12 @@ server_libmpsapf_la_LIBADD = $(APR_LIBS)
 
 # HTTP proxy: pure request-head parser and chunked framer (no I/O).
 noinst_LTLIBRARIES += server/libmpshttp.la
-server_libmpshttp_la_SOURCES = server/http_head.c server/http_head.h
+server_libmpshttp_la_SOURCES = server/http_head.c server/http_head.h \
+	server/http_response.c server/http_response.h
 server_libmpshttp_la_LIBADD = $(APR_LIBS)
 
 # TLS contexts and profiles (OpenSSL).
 noinst_LTLIBRARIES += server/libmpstls.la
 server_libmpstls_la_SOURCES = server/tls.c server/tls.h
 server_libmpstls_la_LIBADD = $(OPENSSL_LIBS) $(APR_LIBS)
+

@@ -1,5 +1,6 @@
 /* server.c: see server.h. */
 #include "server.h"
+#include "udp_relay.h"
 
 #include <errno.h>
 #ifdef __GLIBC__
@@ -356,8 +357,11 @@ signal_thread_main(void *arg)
 				mps_log(MPS_LOG_INFO, "Received %s, stopping.",
 				    sig == SIGINT ? "SIGINT" : "SIGTERM");
 			srv->stopping = 1;
-			/* Tunnels close while the poller still runs, so that
-			 * devices get their DISCONNECT. */
+			/* Consoles and tunnels close while the poller still
+			 * runs, so that devices get their DISCONNECT. */
+			if (srv->consoles_started)
+				(void)mps_console_side_shutdown(&srv->consoles,
+				    apr_time_from_sec(1));
 			if (srv->amt_started) {
 				unsigned left = mps_amt_side_shutdown(&srv->amt,
 				    SHUTDOWN_GRACE);
@@ -399,8 +403,41 @@ mps_server_bind(mps_server_t *srv, int bind_ports, char *err, size_t errsize)
 	}
 	if (!bind_ports)
 		return APR_SUCCESS;
-	return mps_listener_bind(&srv->amt_listener, "AMT", cfg->amt_listen_ip,
+	rv = mps_listener_bind(&srv->amt_listener, "AMT", cfg->amt_listen_ip,
 	    cfg->amt_listen_port, err, errsize);
+	if (rv == APR_SUCCESS)
+		rv = mps_listener_bind(&srv->socks_listener, "SOCKS",
+		    cfg->socks_listen_ip, cfg->socks_listen_port, err, errsize);
+	if (rv == APR_SUCCESS)
+		rv = mps_listener_bind(&srv->http_listener, "HTTP proxy",
+		    cfg->http_listen_ip, cfg->http_listen_port, err, errsize);
+	return rv;
+}
+
+static apr_status_t
+start_console_side(mps_server_t *srv, char *err, size_t errsize)
+{
+	const mps_config_t *cfg = srv->cfg;
+	char buf[128];
+	apr_status_t rv;
+
+	rv = mps_listener_start(srv->socks_listener, srv->poller, srv->workers,
+	    mps_socks_accept, &srv->consoles);
+	if (rv == APR_SUCCESS)
+		rv = mps_listener_start(srv->http_listener, srv->poller,
+		    srv->workers, mps_http_accept, &srv->consoles);
+	if (rv != APR_SUCCESS) {
+		snprintf(err, errsize, "cannot start the console listeners: %s",
+		    mps_strerror(rv, buf, sizeof(buf)));
+		return rv;
+	}
+	mps_log(MPS_LOG_INFO, "Listening for management consoles: SOCKSv5 on "
+	    "%s:%u, HTTP proxy on %s:%u (%s)", cfg->socks_listen_ip,
+	    (unsigned)mps_listener_port(srv->socks_listener), cfg->http_listen_ip,
+	    (unsigned)mps_listener_port(srv->http_listener),
+	    srv->socks_auth != NULL ? "consoles authenticate" :
+	    "no console authentication");
+	return APR_SUCCESS;
 }
 
 static apr_status_t
@@ -421,6 +458,28 @@ start_device_side(mps_server_t *srv, char *err, size_t errsize)
 	srv->amt.registry = srv->registry;
 	srv->amt.tls = srv->tls;
 	srv->amt.auth = srv->amt_auth;
+	srv->amt.authorized_servers = srv->authorized_servers;
+	/* The console side's shared state first: a device may open a
+	 * direct-tcpip channel as soon as it is connected. */
+	srv->consoles.cfg = cfg;
+	srv->consoles.poller = srv->poller;
+	srv->consoles.workers = srv->workers;
+	srv->consoles.registry = srv->registry;
+	srv->consoles.auth = srv->socks_auth;
+	rv = mps_console_side_init(&srv->consoles);
+	if (rv != APR_SUCCESS) {
+		snprintf(err, errsize, "cannot set up the console side");
+		return rv;
+	}
+	srv->consoles_started = 1;
+	srv->amt.consoles = &srv->consoles;
+	rv = mps_udp_relay_create(&srv->udp, srv->workers);
+	if (rv != APR_SUCCESS) {
+		snprintf(err, errsize, "cannot set up the alert relay: %s",
+		    mps_strerror(rv, buf, sizeof(buf)));
+		return rv;
+	}
+	srv->amt.udp = srv->udp;
 	rv = mps_amt_side_init(&srv->amt);
 	if (rv != APR_SUCCESS) {
 		snprintf(err, errsize, "cannot set up the device side");
@@ -484,8 +543,13 @@ mps_server_start(mps_server_t *srv, char *err, size_t errsize)
 	mps_timer_init(&srv->trim_timer, NULL, trim_timer_fired, srv);
 	(void)mps_timer_arm(mps_poller_timers(srv->poller), &srv->trim_timer,
 	    TRIM_INTERVAL);
-	if (srv->amt_listener != NULL)
-		return start_device_side(srv, err, errsize);
+	if (srv->amt_listener != NULL) {
+		rv = start_device_side(srv, err, errsize);
+		if (rv != APR_SUCCESS)
+			return rv;
+	}
+	if (srv->socks_listener != NULL && srv->http_listener != NULL)
+		return start_console_side(srv, err, errsize);
 	return APR_SUCCESS;
 }
 
@@ -520,6 +584,18 @@ mps_server_shutdown(mps_server_t *srv)
 	/* Nothing runs any more: the device side can go. */
 	mps_listener_destroy(srv->amt_listener);
 	srv->amt_listener = NULL;
+	mps_listener_destroy(srv->socks_listener);
+	srv->socks_listener = NULL;
+	mps_listener_destroy(srv->http_listener);
+	srv->http_listener = NULL;
+	if (srv->consoles_started) {
+		mps_console_side_destroy(&srv->consoles);
+		srv->consoles_started = 0;
+	}
+	if (srv->udp != NULL) {
+		mps_udp_relay_destroy(srv->udp);
+		srv->udp = NULL;
+	}
 	if (srv->amt_started) {
 		mps_amt_side_destroy(&srv->amt);
 		srv->amt_started = 0;

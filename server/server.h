@@ -17,6 +17,7 @@
 #include <openssl/ssl.h>
 
 #include "apf_session.h"
+#include "console.h"
 #include "config.h"
 #include "listener.h"
 #include "plugin_loader.h"
@@ -47,6 +48,13 @@ typedef struct mps_server_t {
 	mps_registry_t *registry;
 	mps_amt_side_t amt;
 	int amt_started;
+
+	/* Console side. */
+	mps_listener_t *socks_listener;
+	mps_listener_t *http_listener;
+	mps_console_side_t consoles;
+	int consoles_started;
+	struct mps_udp_relay_t *udp;	/* PET alerts out */
 
 	/* Live reload of mps_dynamic.config: on SIGHUP and on change. */
 	pthread_mutex_t reload_lock;

@@ -1,0 +1,757 @@
+/*
+ * console.c: see console.h. The life cycle of a console connection, its
+ * socket I/O, the login on the blocking lane, the target check and the
+ * hand-over to the device's strand.
+ *
+ * References: the connection holds one until mps_console_finalize(), and
+ * each task in flight for it (a login, the hand-over, a close request)
+ * one. The last one frees the console; by then no strand can run
+ * anything for it, so the free may happen on whichever thread drops it.
+ */
+#include "console_priv.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "apf_session.h"
+#include "mps_status.h"
+#include "sockwrap.h"
+
+/* The front end (greeting, login, request) must be done within this. */
+#define FRONT_TIMEOUT apr_time_from_sec(30)
+/* A refused console may take this long to read our last words. */
+#define CLOSE_LINGER apr_time_from_sec(2)
+/* Bytes of a front end's input held at most (an HTTP head is bounded
+ * by the parser far below this; SOCKS messages are tiny). */
+#define FRONT_IN_MAX (MPS_HTTP_FRONT_IN_MAX)
+/* What a closing console may still send us, read and dropped. */
+#define DISCARD_MAX (256 * 1024)
+
+#define MPS_HTTP_FRONT_IN_MAX (64 * 1024)
+
+typedef struct auth_job {
+	mps_console_t *c;
+	char *user;
+	char *password;
+	int granted;
+	char err[MPS_PLUGIN_ERROR_SIZE];
+} auth_job;
+
+static void front_io(void *arg);
+static void front_deadline(void *arg);
+
+int
+mps_console_port_allowed(apr_port_t port)
+{
+	switch (port) {
+	case 623:
+	case 664:
+	case 5900:
+	case 16992:
+	case 16993:
+	case 16994:
+	case 16995:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* ---- references and lifetime ---------------------------------------- */
+
+void
+mps_console_ref(mps_console_t *c)
+{
+	atomic_fetch_add(&c->refs, 1);
+}
+
+static void
+console_free(mps_console_t *c)
+{
+	mps_console_side_t *side = c->side;
+
+	pthread_mutex_lock(&side->list_lock);
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		side->list = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	pthread_mutex_unlock(&side->list_lock);
+	if (c->ops->free_state != NULL)
+		c->ops->free_state(c);
+	mps_buf_free(&c->in);
+	mps_buf_free(&c->up);
+	mps_buf_free(&c->down);
+	mps_device_release(c->dev);
+	if (c->own != NULL)
+		mps_strand_release(c->own);
+	free(c);
+	atomic_fetch_sub(&side->live, 1);
+}
+
+static void
+console_free_task(void *arg)
+{
+	console_free(arg);
+}
+
+void
+mps_console_unref(mps_console_t *c)
+{
+	mps_strand_t *home;
+
+	if (atomic_fetch_sub(&c->refs, 1) != 1)
+		return;
+	/* Freed on the strand it ran on last, behind any poll firing that
+	 * was posted there before its registration went (strand.h's
+	 * lifetime rule). That strand lives until the free: the own strand
+	 * is released by it, a device's strand is kept by c->dev. */
+	pthread_mutex_lock(&c->side->list_lock);
+	home = c->home;
+	pthread_mutex_unlock(&c->side->list_lock);
+	if (mps_strand_post(home, console_free_task, c) != APR_SUCCESS)
+		console_free(c);	/* the workers are gone */
+}
+
+void
+mps_console_finalize(mps_console_t *c)
+{
+	mps_console_side_t *side = c->side;
+
+	if (c->phase == C_CLOSED)
+		return;
+	c->phase = C_CLOSED;
+	mps_timer_cancel(mps_poller_timers(side->poller), &c->timer);
+	if (c->reg != NULL) {
+		mps_poller_release(side->poller, c->reg);
+		c->reg = NULL;
+	}
+	if (c->wrap != NULL) {
+		mps_sockwrap_put(c->wrap);
+		c->wrap = NULL;
+	}
+	if (c->fd >= 0) {
+		close(c->fd);
+		c->fd = -1;
+	}
+	mps_console_unref(c);	/* the connection's reference */
+}
+
+/* ---- socket I/O --------------------------------------------------------- */
+
+int
+mps_console_read(mps_console_t *c, size_t max)
+{
+	while (max > 0 && !c->eof) {
+		size_t room = mps_buf_max_size(&c->in) - mps_buf_len(&c->in);
+		size_t want = room < max ? room : max;
+		uint8_t *tail;
+		ssize_t n;
+
+		if (want == 0)
+			break;
+		if (want > 16384)
+			want = 16384;
+		if (mps_buf_reserve(&c->in, want, &tail) != APR_SUCCESS)
+			return -1;
+		n = recv(c->fd, tail, want, 0);
+		if (n > 0) {
+			(void)mps_buf_commit(&c->in, (size_t)n);
+			max -= (size_t)n;
+			continue;
+		}
+		if (n == 0) {
+			c->eof = 1;
+			break;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			break;
+		return -1;
+	}
+	return 0;
+}
+
+int
+mps_console_flush(mps_console_t *c, size_t *written)
+{
+	*written = 0;
+	while (mps_buf_len(&c->down) > 0) {
+		ssize_t n = send(c->fd, mps_buf_ptr(&c->down),
+		    mps_buf_len(&c->down), MSG_NOSIGNAL);
+
+		if (n > 0) {
+			(void)mps_buf_consume(&c->down, (size_t)n);
+			*written += (size_t)n;
+			c->bytes_down += (unsigned long long)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- closing ------------------------------------------------------------ */
+
+/* The linger: whatever the console still sends is read and dropped, so
+ * that our last reply is not destroyed by a reset (closing a socket with
+ * unread input sends RST, and the peer's stack may then discard the
+ * reply before the application read it). */
+static void
+closing_io(mps_console_t *c)
+{
+	uint8_t sink[4096];
+	size_t n = 0;
+	ssize_t r;
+
+	if (mps_console_flush(c, &n) < 0) {
+		mps_console_finalize(c);
+		return;
+	}
+	if (mps_buf_len(&c->down) == 0 && !c->close_after_down) {
+		c->close_after_down = 1;
+		(void)shutdown(c->fd, SHUT_WR);
+	}
+	for (;;) {
+		r = recv(c->fd, sink, sizeof(sink), 0);
+		if (r > 0) {
+			c->bytes_up += (unsigned long long)r;
+			if (c->bytes_up > DISCARD_MAX) {
+				mps_console_finalize(c);
+				return;
+			}
+			continue;
+		}
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		mps_console_finalize(c);	/* EOF or error: done */
+		return;
+	}
+	if (mps_poller_watch(c->side->poller, c->reg, APR_POLLIN |
+	    (mps_buf_len(&c->down) > 0 ? APR_POLLOUT : 0)) != APR_SUCCESS)
+		mps_console_finalize(c);
+}
+
+static void
+closing_task(void *arg)
+{
+	mps_console_t *c = arg;
+
+	if (c->phase == C_CLOSING)
+		closing_io(c);
+}
+
+static void
+closing_deadline(void *arg)
+{
+	mps_console_t *c = arg;
+
+	if (c->phase == C_CLOSING)
+		mps_console_finalize(c);
+}
+
+void
+mps_console_close_soon(mps_console_t *c)
+{
+	mps_console_side_t *side = c->side;
+	mps_strand_t *home = c->home;
+	apr_status_t rv;
+
+	if (c->phase >= C_CLOSING)
+		return;
+	c->phase = C_CLOSING;
+	c->close_after_down = 0;
+	c->bytes_up = 0;
+	/* The registration and the timer move to this strand's close path:
+	 * a new registration, since the old one may belong to another
+	 * function. */
+	mps_timer_cancel(mps_poller_timers(side->poller), &c->timer);
+	mps_timer_init(&c->timer, home, closing_deadline, c);
+	if (c->reg != NULL) {
+		mps_poller_release(side->poller, c->reg);
+		c->reg = NULL;
+	}
+	rv = mps_poller_register(side->poller, &c->reg, c->wrap, home,
+	    closing_task, c);
+	if (rv != APR_SUCCESS ||
+	    mps_timer_arm(mps_poller_timers(side->poller), &c->timer,
+	    CLOSE_LINGER) != APR_SUCCESS) {
+		size_t n;
+		(void)mps_console_flush(c, &n);
+		mps_console_finalize(c);
+		return;
+	}
+	closing_io(c);
+}
+
+/* ---- the front end's strand -------------------------------------------- */
+
+void
+mps_console_front_wait(mps_console_t *c)
+{
+	apr_int16_t ev = APR_POLLIN;
+
+	if (c->phase != C_FRONT)
+		return;
+	if (mps_buf_len(&c->down) > 0)
+		ev |= APR_POLLOUT;
+	if (mps_poller_watch(c->side->poller, c->reg, ev) != APR_SUCCESS)
+		mps_console_finalize(c);
+}
+
+static void
+front_io(void *arg)
+{
+	mps_console_t *c = arg;
+	size_t n;
+
+	if (c->phase != C_FRONT)
+		return;
+	if (mps_console_flush(c, &n) < 0 || mps_console_read(c, 65536) < 0) {
+		mps_log(MPS_LOG_DEBUG, "%s console %s: connection lost before "
+		    "its request", c->ops->name, c->peer);
+		mps_console_finalize(c);
+		return;
+	}
+	c->ops->input(c);
+	if (c->phase != C_FRONT)
+		return;
+	if (c->eof) {
+		mps_log(MPS_LOG_DEBUG, "%s console %s closed before its request "
+		    "was complete", c->ops->name, c->peer);
+		mps_console_finalize(c);
+		return;
+	}
+	mps_console_front_wait(c);
+}
+
+static void
+front_deadline(void *arg)
+{
+	mps_console_t *c = arg;
+
+	if (c->phase != C_FRONT && c->phase != C_AUTH)
+		return;
+	mps_log(MPS_LOG_WARNING, "%s console %s: no complete request within "
+	    "%ld s: closed", c->ops->name, c->peer,
+	    (long)apr_time_sec(FRONT_TIMEOUT));
+	mps_console_finalize(c);
+}
+
+/* ---- the Socks plugin, on the blocking lane ---------------------------- */
+
+static void
+auth_job_free(auth_job *job)
+{
+	if (job->password != NULL) {
+		explicit_bzero(job->password, strlen(job->password));
+		free(job->password);
+	}
+	free(job->user);
+	free(job);
+}
+
+static void
+auth_done_task(void *arg)
+{
+	auth_job *job = arg;
+	mps_console_t *c = job->c;
+
+	if (c->phase == C_AUTH) {
+		c->phase = C_FRONT;
+		if (!job->granted)
+			mps_log(MPS_LOG_WARNING, "%s console %s failed to "
+			    "authenticate as \"%s\"%s%s", c->ops->name, c->peer,
+			    job->user, job->err[0] != '\0' ? ": " : "", job->err);
+		else
+			mps_log(MPS_LOG_DEBUG, "%s console %s authenticated as "
+			    "\"%s\"", c->ops->name, c->peer, job->user);
+		c->ops->auth_done(c, job->granted, job->err);
+		if (c->phase == C_FRONT)
+			mps_console_front_wait(c);
+	}
+	auth_job_free(job);
+	mps_console_unref(c);
+}
+
+static void
+auth_run(void *arg)
+{
+	auth_job *job = arg;
+	mps_console_t *c = job->c;
+
+	job->granted = mps_auth_plugin_authenticate(c->side->auth, job->user,
+	    job->password, job->err, sizeof(job->err));
+	explicit_bzero(job->password, strlen(job->password));
+	if (mps_strand_post(c->own, auth_done_task, job) != APR_SUCCESS) {
+		auth_job_free(job);
+		mps_console_unref(c);
+	}
+}
+
+static void
+auth_discard(void *arg)
+{
+	auth_job *job = arg;
+	mps_console_t *c = job->c;
+
+	auth_job_free(job);
+	mps_console_unref(c);
+}
+
+void
+mps_console_authenticate(mps_console_t *c, const char *user,
+    const char *password)
+{
+	auth_job *job = calloc(1, sizeof(*job));
+
+	if (job != NULL) {
+		job->user = strdup(user);
+		job->password = strdup(password);
+	}
+	if (job == NULL || job->user == NULL || job->password == NULL) {
+		if (job != NULL)
+			auth_job_free(job);
+		c->ops->refused(c, OPEN_INTERNAL);
+		mps_console_close_soon(c);
+		return;
+	}
+	job->c = c;
+	mps_console_ref(c);
+	c->phase = C_AUTH;
+	if (mps_workers_push_ex(c->side->workers, MPS_LANE_BLOCKING, auth_run,
+	    auth_discard, job) != APR_SUCCESS) {
+		auth_job_free(job);
+		mps_console_unref(c);
+		c->phase = C_FRONT;
+		c->ops->refused(c, OPEN_INTERNAL);
+		mps_console_close_soon(c);
+	}
+}
+
+/* ---- the target --------------------------------------------------------- */
+
+open_result
+mps_console_resolve(mps_console_t *c, const char *host, apr_port_t port)
+{
+	mps_device_t *dev = NULL;
+	char fqdn[MPS_REGISTRY_FQDN_SIZE];
+
+	if (mps_registry_lookup(c->side->registry, host, &dev) != APR_SUCCESS) {
+		mps_log(MPS_LOG_WARNING, "%s console %s asked for %s:%u: no such "
+		    "Intel remote client is connected", c->ops->name, c->peer,
+		    host, (unsigned)port);
+		return OPEN_NO_DEVICE;
+	}
+	if (mps_device_fqdn(dev, fqdn, sizeof(fqdn)) != APR_SUCCESS)
+		fqdn[0] = '\0';
+	if (!mps_console_port_allowed(port) || !mps_device_has_port(dev, port)) {
+		mps_log(MPS_LOG_WARNING, "%s console %s asked for %s:%u: %s",
+		    c->ops->name, c->peer, host, (unsigned)port,
+		    mps_console_port_allowed(port) ? "the Intel remote client "
+		    "did not forward that port" : "not an Intel AMT port");
+		mps_device_release(dev);
+		return OPEN_PORT_REFUSED;
+	}
+	mps_device_release(c->dev);
+	c->dev = dev;
+	c->port = port;
+	snprintf(c->device_name, sizeof(c->device_name), "%s",
+	    fqdn[0] != '\0' ? fqdn : mps_device_uuid(dev));
+	/* CHANNEL_OPEN names the address the device announced (what it
+	 * forwarded), as LMS expects. */
+	snprintf(c->connect_host, sizeof(c->connect_host), "%s", fqdn);
+	return OPEN_OK;
+}
+
+static void
+move_discard(void *arg)
+{
+	mps_console_t *c = arg;
+
+	/* The device's strand is gone with the workers: nothing can run. */
+	mps_console_unref(c);
+}
+
+void
+mps_console_move(mps_console_t *c)
+{
+	mps_console_side_t *side = c->side;
+	mps_strand_t *dest = mps_device_strand(c->dev);
+
+	/* Not watched (one-shot, and this pass armed nothing), so no event
+	 * can reach the old strand once the registration is gone. */
+	mps_timer_cancel(mps_poller_timers(side->poller), &c->timer);
+	if (c->reg != NULL) {
+		mps_poller_release(side->poller, c->reg);
+		c->reg = NULL;
+	}
+	c->session = mps_device_session(c->dev);
+	c->phase = C_MOVING;
+	pthread_mutex_lock(&side->list_lock);
+	c->home = dest;
+	pthread_mutex_unlock(&side->list_lock);
+	mps_console_ref(c);
+	if (mps_strand_post_ex(dest, mps_relay_attach, move_discard, c) !=
+	    APR_SUCCESS) {
+		mps_console_unref(c);
+		pthread_mutex_lock(&side->list_lock);
+		c->home = c->own;
+		pthread_mutex_unlock(&side->list_lock);
+		c->phase = C_FRONT;
+		c->ops->refused(c, OPEN_NO_DEVICE);
+		mps_console_close_soon(c);
+	}
+}
+
+/* ---- accept -------------------------------------------------------------- */
+
+/* "1.2.3.4:5" -> ip "1.2.3.4", port 5; "[::1]:5" -> "::1", 5. */
+static void
+split_peer(const char *peer, char *ip, size_t size, apr_port_t *port)
+{
+	const char *colon = strrchr(peer, ':');
+	size_t n = colon != NULL ? (size_t)(colon - peer) : strlen(peer);
+
+	*port = colon != NULL ? (apr_port_t)strtoul(colon + 1, NULL, 10) : 0;
+	if (n >= 2 && peer[0] == '[' && peer[n - 1] == ']') {
+		peer++;
+		n -= 2;
+	}
+	if (n >= size)
+		n = size - 1;
+	memcpy(ip, peer, n);
+	ip[n] = '\0';
+}
+
+static void
+front_start(void *arg)
+{
+	mps_console_t *c = arg;
+
+	if (c->phase != C_FRONT)
+		return;
+	(void)mps_timer_arm(mps_poller_timers(c->side->poller), &c->timer,
+	    FRONT_TIMEOUT);
+	mps_console_front_wait(c);
+}
+
+static void
+console_accept(mps_console_side_t *side, const front_ops *ops, int fd,
+    const char *peer)
+{
+	mps_console_t *c = calloc(1, sizeof(*c));
+
+	if (c == NULL) {
+		close(fd);
+		return;
+	}
+	c->side = side;
+	c->ops = ops;
+	c->fd = fd;
+	c->phase = C_FRONT;
+	atomic_init(&c->refs, 1);
+	snprintf(c->peer, sizeof(c->peer), "%s", peer);
+	split_peer(peer, c->ip, sizeof(c->ip), &c->peer_port);
+	mps_buf_init(&c->in, FRONT_IN_MAX);
+	mps_buf_init(&c->up, (size_t)side->cfg->channel_window_size);
+	/* Replies at first; the device's bytes later, which the window
+	 * bounds (set again when the channel opens). */
+	mps_buf_init(&c->down, 64 * 1024);
+	c->own = mps_strand_create(side->workers);
+	c->wrap = mps_sockwrap_get(fd);
+	if (c->own == NULL || c->wrap == NULL) {
+		mps_log(MPS_LOG_ERROR, "out of memory accepting console %s", peer);
+		if (c->wrap != NULL)
+			mps_sockwrap_put(c->wrap);
+		if (c->own != NULL)
+			mps_strand_release(c->own);
+		close(fd);
+		free(c);
+		return;
+	}
+	c->home = c->own;
+	mps_timer_init(&c->timer, c->own, front_deadline, c);
+	atomic_fetch_add(&side->live, 1);
+	pthread_mutex_lock(&side->list_lock);
+	c->next = side->list;
+	if (side->list != NULL)
+		side->list->prev = c;
+	side->list = c;
+	pthread_mutex_unlock(&side->list_lock);
+	mps_log(MPS_LOG_DEBUG, "%s console connected from %s", ops->name, peer);
+	if (mps_poller_register(side->poller, &c->reg, c->wrap, c->own,
+	    front_io, c) != APR_SUCCESS ||
+	    mps_strand_post(c->own, front_start, c) != APR_SUCCESS) {
+		mps_log(MPS_LOG_ERROR, "cannot watch the console %s", peer);
+		mps_console_finalize(c);
+	}
+}
+
+mps_console_t *
+mps_console_outgoing(mps_console_side_t *side, const front_ops *ops, int fd,
+    mps_strand_t *strand, const char *peer)
+{
+	mps_console_t *c = calloc(1, sizeof(*c));
+
+	if (c != NULL)
+		c->wrap = mps_sockwrap_get(fd);
+	if (c == NULL || c->wrap == NULL) {
+		free(c);
+		close(fd);
+		return NULL;
+	}
+	c->side = side;
+	c->ops = ops;
+	c->fd = fd;
+	c->phase = C_OPENING;
+	c->raw = 1;
+	atomic_init(&c->refs, 1);
+	snprintf(c->peer, sizeof(c->peer), "%s", peer);
+	split_peer(peer, c->ip, sizeof(c->ip), &c->peer_port);
+	mps_buf_init(&c->in, 0);
+	mps_buf_init(&c->up, (size_t)side->cfg->channel_window_size);
+	mps_buf_init(&c->down, (size_t)side->cfg->channel_window_size);
+	c->home = strand;	/* no own strand: it never leaves this one */
+	mps_timer_init(&c->timer, strand, NULL, c);
+	atomic_fetch_add(&side->live, 1);
+	pthread_mutex_lock(&side->list_lock);
+	c->next = side->list;
+	if (side->list != NULL)
+		side->list->prev = c;
+	side->list = c;
+	pthread_mutex_unlock(&side->list_lock);
+	return c;
+}
+
+void
+mps_socks_accept(void *ctx, int fd, const char *peer)
+{
+	console_accept(ctx, &mps_socks_front, fd, peer);
+}
+
+void
+mps_http_accept(void *ctx, int fd, const char *peer)
+{
+	console_accept(ctx, &mps_http_front, fd, peer);
+}
+
+/* ---- shutdown ----------------------------------------------------------- */
+
+typedef struct close_req {
+	mps_console_t *c;
+} close_req;
+
+static void close_req_run(void *arg);
+
+static void
+close_req_discard(void *arg)
+{
+	close_req *r = arg;
+
+	mps_console_unref(r->c);
+	free(r);
+}
+
+/* Posts the close to wherever the console runs now; a console that moved
+ * meanwhile is chased to its new strand. */
+static void
+close_req_post(close_req *r)
+{
+	mps_console_t *c = r->c;
+	mps_strand_t *home;
+
+	pthread_mutex_lock(&c->side->list_lock);
+	home = c->home;
+	pthread_mutex_unlock(&c->side->list_lock);
+	if (mps_strand_post_ex(home, close_req_run, close_req_discard, r) !=
+	    APR_SUCCESS)
+		close_req_discard(r);
+}
+
+static void
+close_req_run(void *arg)
+{
+	close_req *r = arg;
+	mps_console_t *c = r->c;
+
+	if (c->phase == C_MOVING || !mps_strand_is_current(c->home)) {
+		/* Moving to its device: the attach task there will run
+		 * first; ask again there. */
+		close_req_post(r);
+		return;
+	}
+	if (c->phase == C_FRONT || c->phase == C_AUTH)
+		mps_console_finalize(c);
+	/* Attached consoles end with their tunnel (the device side
+	 * shutdown closes it). */
+	close_req_discard(r);
+}
+
+apr_status_t
+mps_console_side_init(mps_console_side_t *side)
+{
+	atomic_init(&side->live, 0);
+	side->list = NULL;
+	pthread_mutex_init(&side->list_lock, NULL);
+	return APR_SUCCESS;
+}
+
+unsigned
+mps_console_side_shutdown(mps_console_side_t *side, apr_interval_time_t timeout)
+{
+	apr_time_t end = apr_time_now() + timeout;
+	mps_console_t *c;
+
+	pthread_mutex_lock(&side->list_lock);
+	for (c = side->list; c != NULL; c = c->next) {
+		close_req *r = calloc(1, sizeof(*r));
+		mps_strand_t *home = c->home;
+
+		if (r == NULL)
+			continue;
+		/* A console whose last reference is going has refs 0 and is
+		 * being freed behind this lock: leave it alone. */
+		{
+			int n = atomic_load(&c->refs);
+			int got = 0;
+			while (n > 0 && !got)
+				got = atomic_compare_exchange_weak(&c->refs, &n,
+				    n + 1);
+			if (!got) {
+				free(r);
+				continue;
+			}
+		}
+		r->c = c;
+		if (mps_strand_post_ex(home, close_req_run, close_req_discard,
+		    r) != APR_SUCCESS) {
+			/* Cannot unref under the lock (the free takes it). */
+			atomic_fetch_sub(&c->refs, 1);
+			free(r);
+		}
+	}
+	pthread_mutex_unlock(&side->list_lock);
+	while (atomic_load(&side->live) > 0 && apr_time_now() < end)
+		apr_sleep(apr_time_from_msec(20));
+	return atomic_load(&side->live);
+}
+
+void
+mps_console_side_destroy(mps_console_side_t *side)
+{
+	pthread_mutex_destroy(&side->list_lock);
+}

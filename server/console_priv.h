@@ -1,0 +1,173 @@
+/*
+ * console_priv.h: one console connection, shared by the files of the
+ * console side: console.c (life cycle, socket I/O, the hand-over),
+ * socks_front.c and http_front.c (the two front ends) and
+ * channel_relay.c (the channel, on the device's strand).
+ *
+ * Not a public interface: nothing outside those files includes it.
+ */
+#ifndef MPS_CONSOLE_PRIV_H
+#define MPS_CONSOLE_PRIV_H
+
+#include <stdatomic.h>
+
+#include "buf.h"
+#include "channel.h"
+#include "console.h"
+#include "log.h"
+#include "timer.h"
+
+struct mps_session_t;
+
+typedef enum {
+	C_FRONT = 1,	/* own strand: greeting, login, request */
+	C_AUTH,		/* own strand: the plugin decides; input waits */
+	C_MOVING,	/* posted to the device's strand */
+	C_OPENING,	/* device strand: CHANNEL_OPEN sent */
+	C_RELAY,	/* device strand: data both ways */
+	C_CLOSING,	/* flushing the last bytes, then closed */
+	C_CLOSED
+} console_phase;
+
+/* Why a channel could not be had; each front end words it its own way
+ * (a SOCKS reply code, an HTTP status). */
+typedef enum {
+	OPEN_OK = 0,
+	OPEN_NO_DEVICE,		/* unknown, or gone meanwhile */
+	OPEN_PORT_REFUSED,	/* not forwarded, or not an AMT port */
+	OPEN_DEVICE_REFUSED,	/* CHANNEL_OPEN_FAILURE */
+	OPEN_TOO_MANY,		/* MaxChannelsPerDevice reached */
+	OPEN_TIMEOUT,		/* no answer within ChannelOpenTimeout */
+	OPEN_INTERNAL		/* out of memory and the like */
+} open_result;
+
+typedef struct front_ops {
+	const char *name;			/* "SOCKS", "HTTP" */
+	int log_shutdown;			/* log the guide's console end */
+	/* Own strand: new bytes in c->in (or EOF: c->eof). */
+	void (*input)(mps_console_t *c);
+	/* Own strand: the Socks plugin's verdict. */
+	void (*auth_done)(mps_console_t *c, int granted, const char *err);
+	/* Device strand: the channel is open (queue the success reply). */
+	void (*opened)(mps_console_t *c);
+	/* Device or own strand: no channel; queue the refusal. The caller
+	 * closes the console once it is flushed. */
+	void (*refused)(mps_console_t *c, open_result why);
+	/* Device strand, relay phase, non-raw consoles only: turn c->in
+	 * into bytes for the device in c->up. Returns 0, or -1 after
+	 * queueing an error reply (the caller closes). */
+	int (*to_device)(mps_console_t *c);
+	/* Device strand, non-raw consoles only: n device bytes were queued
+	 * for the console. */
+	void (*from_device)(mps_console_t *c, const void *p, size_t n);
+	/* Device strand, non-raw consoles only: the next request names
+	 * another device and every earlier response is complete. Fills
+	 * host/port of the new target. May be NULL. */
+	int (*switch_ready)(mps_console_t *c, char *host, size_t size,
+	    apr_port_t *port);
+	/* ... and the console is moving there. */
+	void (*switched)(mps_console_t *c);
+	/* Frees the front end's state (any strand, at the end). */
+	void (*free_state)(mps_console_t *c);
+} front_ops;
+
+struct mps_console_t {
+	mps_console_side_t *side;
+	const front_ops *ops;
+	void *front;			/* the front end's state */
+	atomic_int refs;
+	console_phase phase;
+
+	int fd;
+	apr_socket_t *wrap;
+	mps_pollreg_t *reg;
+	mps_strand_t *own;		/* the front end's strand */
+	mps_strand_t *home;		/* where it runs now (list_lock) */
+	mps_timer_t timer;		/* front deadline, closing linger */
+
+	mps_buf_t in;			/* console bytes not yet handled */
+	mps_buf_t up;			/* bytes for the device (non-raw) */
+	mps_buf_t down;			/* replies, then device bytes */
+	unsigned eof:1;			/* the console sent FIN */
+	unsigned raw:1;			/* console bytes go out as they are */
+	unsigned blocked:1;		/* waits for the tunnel's output */
+	unsigned watching:1;		/* the registration is armed */
+	unsigned close_after_down:1;	/* close once down is flushed */
+	unsigned in_pump:1;
+
+	/* The target, once chosen. */
+	mps_device_t *dev;		/* referenced */
+	struct mps_session_t *session;	/* the tunnel, on the device strand */
+	mps_chan_t *chan;		/* NULL until opened and once detached */
+	apr_port_t port;
+	char device_name[MPS_REGISTRY_FQDN_SIZE];	/* for logs */
+	char connect_host[MPS_REGISTRY_FQDN_SIZE];	/* for CHANNEL_OPEN */
+
+	unsigned long long bytes_up, bytes_down;
+	char peer[64];			/* ip:port */
+	char ip[48];
+	apr_port_t peer_port;
+	mps_console_t *prev, *next;	/* side->list */
+};
+
+extern const front_ops mps_socks_front;
+extern const front_ops mps_http_front;
+
+/* ---- console.c ---- */
+
+void mps_console_ref(mps_console_t *c);
+void mps_console_unref(mps_console_t *c);
+
+/* Front phase: reads what the socket has into c->in (sets c->eof).
+ * Returns 0, or -1 when the console is gone (already closed). */
+int mps_console_read(mps_console_t *c, size_t max);
+
+/* Writes c->down. Returns 0 (all or part written), or -1 when the
+ * console is gone (the caller treats it as lost). */
+int mps_console_flush(mps_console_t *c, size_t *written);
+
+/* Front phase: wait for more input (and pending output). */
+void mps_console_front_wait(mps_console_t *c);
+
+/* Front phase: the Socks plugin checks user/password on the blocking
+ * lane; ops->auth_done runs on the own strand with the verdict. The
+ * strings are copied (and the copy wiped after use). */
+void mps_console_authenticate(mps_console_t *c, const char *user,
+    const char *password);
+
+/* Front phase: find the device and check the port; on success c->dev
+ * holds a reference and the names are filled in. */
+open_result mps_console_resolve(mps_console_t *c, const char *host,
+    apr_port_t port);
+
+/* Front phase: hand the console to its device's strand, which opens the
+ * channel. */
+void mps_console_move(mps_console_t *c);
+
+/* Queue nothing more; flush c->down (bounded by a linger), then close.
+ * Any phase, on the strand that runs the console. */
+void mps_console_close_soon(mps_console_t *c);
+
+/* Closes at once (socket, registration) and drops the connection's
+ * reference. Any phase, on the strand that runs the console. The
+ * channel must already be detached (c->chan NULL). */
+void mps_console_finalize(mps_console_t *c);
+
+/* ---- channel_relay.c (device strand) ---- */
+
+/* Posted to the device strand by mps_console_move(). */
+void mps_relay_attach(void *console);
+
+/* A direct-tcpip console's connection is up and the channel confirmed:
+ * relay from now on. */
+void mps_relay_begin(mps_console_t *c);
+
+/* ---- console.c, for device-initiated connections ---- */
+
+/* A console object for an outgoing connection (fd connecting, not yet
+ * registered) that runs on strand from the start. NULL when out of
+ * memory (fd is then closed). */
+mps_console_t *mps_console_outgoing(mps_console_side_t *side,
+    const front_ops *ops, int fd, mps_strand_t *strand, const char *peer);
+
+#endif /* MPS_CONSOLE_PRIV_H */
