@@ -66,6 +66,11 @@ tests_unit_test_http_head_SOURCES = $(UNIT_COMMON) tests/unit/test_http_head.c
 tests_unit_test_http_head_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_http_head_LDADD = server/libmpshttp.la server/libmpsapf.la server/libmpsbase.la $(APR_LIBS) $(CHECK_LIBS)
 
+check_PROGRAMS += tests/unit/test_http_response
+tests_unit_test_http_response_SOURCES = $(UNIT_COMMON) tests/unit/test_http_response.c
+tests_unit_test_http_response_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_http_response_LDADD = server/libmpshttp.la server/libmpsapf.la server/libmpsbase.la $(APR_LIBS) $(CHECK_LIBS)
+
 check_PROGRAMS += tests/unit/test_tls
 tests_unit_test_tls_SOURCES = $(UNIT_COMMON) tests/unit/test_tls.c
 tests_unit_test_tls_CFLAGS = $(UNIT_CFLAGS)
@@ -79,7 +84,8 @@ tests_unit_test_registry_LDADD = server/libmpsregistry.la server/libmpsbase.la $
 TESTS += tests/unit/test_registry tests/unit/test_log tests/unit/test_config tests/unit/test_core \
 	tests/unit/test_plugin tests/unit/test_file_auth \
 	tests/unit/test_buf tests/unit/test_apf_codec tests/unit/test_socks5 \
-	tests/unit/test_channel tests/unit/test_http_head tests/unit/test_tls
+	tests/unit/test_channel tests/unit/test_http_head tests/unit/test_http_response \
+	tests/unit/test_tls
 endif
 
 ## The AMT device simulator (tests/sim/README.md): integration tests and
@@ -103,6 +109,9 @@ tests_fuzz_replay_socks5_LDADD = server/libmpsapf.la server/libmpsbase.la $(APR_
 check_PROGRAMS += tests/fuzz/replay_http
 tests_fuzz_replay_http_SOURCES = tests/fuzz/fuzz_http.c tests/fuzz/replay_main.c
 tests_fuzz_replay_http_LDADD = server/libmpshttp.la server/libmpsapf.la server/libmpsbase.la $(APR_LIBS)
+check_PROGRAMS += tests/fuzz/replay_http_response
+tests_fuzz_replay_http_response_SOURCES = tests/fuzz/fuzz_http_response.c tests/fuzz/replay_main.c
+tests_fuzz_replay_http_response_LDADD = server/libmpshttp.la server/libmpsapf.la server/libmpsbase.la $(APR_LIBS)
 TESTS += tests/fuzz/replay.sh
 EXTRA_DIST += tests/fuzz/replay.sh tests/fuzz/README.md tests/fuzz/corpus
 if FUZZERS
@@ -118,6 +127,10 @@ noinst_PROGRAMS += tests/fuzz/fuzz_http
 tests_fuzz_fuzz_http_SOURCES = tests/fuzz/fuzz_http.c
 tests_fuzz_fuzz_http_LDFLAGS = -fsanitize=fuzzer
 tests_fuzz_fuzz_http_LDADD = server/libmpshttp.la server/libmpsapf.la server/libmpsbase.la $(APR_LIBS)
+noinst_PROGRAMS += tests/fuzz/fuzz_http_response
+tests_fuzz_fuzz_http_response_SOURCES = tests/fuzz/fuzz_http_response.c
+tests_fuzz_fuzz_http_response_LDFLAGS = -fsanitize=fuzzer
+tests_fuzz_fuzz_http_response_LDADD = server/libmpshttp.la server/libmpsapf.la server/libmpsbase.la $(APR_LIBS)
 endif
 
 ## Integration scripts: real mpsd processes on loopback ports.
