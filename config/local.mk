@@ -3,7 +3,8 @@
 ## beside it as FILE.new.
 MPS_CONFIG_SAMPLES = config/mps.config config/mps_dynamic.config \
 	config/NotificationList.config config/AuthorizedServersList.config \
-	config/AMTAuthFile.txt config/SocksAuthFile.txt config/stunnel.conf
+	config/AMTAuthFile.txt config/SocksAuthFile.txt config/stunnel.conf \
+	config/apache-mps-proxy.conf
 EXTRA_DIST += $(MPS_CONFIG_SAMPLES) config/mpsd.service.in config/demo/mps.config \
 	config/demo/mps_dynamic.config \
 	config/demo/NotificationList.config config/demo/AuthorizedServersList.config

@@ -230,6 +230,37 @@ mps_relay_begin(mps_console_t *c)
 
 /* ---- console -> device ------------------------------------------------- */
 
+/*
+ * What the next CHANNEL_DATA may carry, with silly-window avoidance (RFC
+ * 1122 4.2.3.4, the sender's side): while bytes are in flight, a window
+ * that reopened by a few bytes is not used until it reaches half of the
+ * largest window the device offered (or all that waits, when that is
+ * less). Firmware that returns window a few bytes at a time (499-byte
+ * windows are common) would otherwise cut the stream into ever smaller
+ * messages. No deadlock: with bytes in flight the device returns window
+ * as it consumes them; with none, any budget is used.
+ */
+static apr_uint32_t
+usable_budget(mps_console_t *c, size_t waiting)
+{
+	mps_chan_t *chan = c->chan;
+	apr_uint32_t budget = mps_chan_send_budget(chan);
+	apr_uint32_t threshold;
+
+	if (budget == 0)
+		return 0;
+	if (chan->remote_window > c->remote_window_max)
+		c->remote_window_max = chan->remote_window;
+	if (chan->remote_window >= c->remote_window_max)
+		return budget;		/* nothing in flight */
+	threshold = c->remote_window_max / 2;
+	if (threshold > chan->remote_maxpacket)
+		threshold = chan->remote_maxpacket;
+	if (waiting > 0 && waiting < threshold)
+		threshold = (apr_uint32_t)waiting;
+	return budget >= threshold ? budget : 0;
+}
+
 /* Sends from c->up while the window allows. Returns the bytes sent. */
 static size_t
 send_up(mps_console_t *c, size_t limit)
@@ -239,8 +270,8 @@ send_up(mps_console_t *c, size_t limit)
 	size_t sent = 0;
 
 	while (mps_buf_len(&c->up) > 0 && sent < limit) {
-		apr_uint32_t budget = mps_chan_send_budget(chan);
 		size_t n = mps_buf_len(&c->up);
+		apr_uint32_t budget = usable_budget(c, n);
 
 		if (budget == 0)
 			break;
@@ -275,7 +306,7 @@ read_raw(mps_console_t *c)
 {
 	mps_session_t *s = c->session;
 	mps_chan_t *chan = c->chan;
-	apr_uint32_t budget = mps_chan_send_budget(chan);
+	apr_uint32_t budget = usable_budget(c, 0);
 	uint8_t *tail;
 	ssize_t n;
 
@@ -348,7 +379,7 @@ console_to_device(mps_console_t *c)
 			input_ended(c);
 			return 0;
 		}
-		if (c->blocked || mps_chan_send_budget(chan) == 0)
+		if (c->blocked || usable_budget(c, 0) == 0)
 			break;
 		if (c->raw) {
 			ssize_t r = read_raw(c);
@@ -405,6 +436,7 @@ relay_switch(mps_console_t *c, const char *host, apr_port_t port)
 		mps_console_close_soon(c);
 		return;
 	}
+	c->remote_window_max = 0;
 	c->ops->switched(c);
 	mps_console_move(c);
 }
@@ -421,7 +453,7 @@ relay_wait(mps_console_t *c)
 		ev |= APR_POLLOUT;
 	if (chan != NULL && chan->state == MPS_CHAN_OPEN && !c->eof &&
 	    chan->istate == MPS_CHAN_IN_OPEN && !chan->close_sent &&
-	    !c->blocked && mps_chan_send_budget(chan) > 0 &&
+	    !c->blocked && usable_budget(c, 0) > 0 &&
 	    (c->raw ? mps_buf_len(&c->up) == 0 :
 	    mps_buf_len(&c->up) < mps_buf_max_size(&c->up)))
 		ev |= APR_POLLIN;

@@ -99,6 +99,7 @@ struct mps_console_t {
 	mps_device_t *dev;		/* referenced */
 	struct mps_session_t *session;	/* the tunnel, on the device strand */
 	mps_chan_t *chan;		/* NULL until opened and once detached */
+	apr_uint32_t remote_window_max;	/* largest window the device offered */
 	apr_port_t port;
 	char device_name[MPS_REGISTRY_FQDN_SIZE];	/* for logs */
 	char connect_host[MPS_REGISTRY_FQDN_SIZE];	/* for CHANNEL_OPEN */

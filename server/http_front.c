@@ -515,6 +515,9 @@ http_switched(mps_console_t *c)
 {
 	http_front *f = c->front;
 
+	/* The new channel's device is this connection's origin now. */
+	host_text(&f->head, f->origin, sizeof(f->origin));
+	f->origin_port = f->head.port;
 	f->waiting_switch = 0;
 	f->resp_started = 0;
 	mps_http_head_init(&f->head);

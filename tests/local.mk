@@ -85,7 +85,15 @@ TESTS += tests/unit/test_registry tests/unit/test_log tests/unit/test_config tes
 	tests/unit/test_plugin tests/unit/test_file_auth \
 	tests/unit/test_buf tests/unit/test_apf_codec tests/unit/test_socks5 \
 	tests/unit/test_channel tests/unit/test_http_head tests/unit/test_http_response \
-	tests/unit/test_tls
+	tests/unit/test_tls tests/unit/test_udp_relay
+check_PROGRAMS += tests/unit/test_udp_relay
+tests_unit_test_udp_relay_SOURCES = $(UNIT_COMMON) tests/unit/test_udp_relay.c
+tests_unit_test_udp_relay_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_udp_relay_LDADD = server/libmpsdevice.la server/libmpshttp.la \
+	server/libmpsregistry.la server/libmpsapf.la \
+	server/libmpsconfig.la server/libmpscore.la server/libmpslog.la \
+	server/libmpsbase.la $(EXPAT_LIBS) $(APU_LIBS) $(APR_LIBS) \
+	$(OPENSSL_LIBS) $(CHECK_LIBS)
 endif
 
 ## The AMT device simulator (tests/sim/README.md): integration tests and
@@ -93,7 +101,7 @@ endif
 check_PROGRAMS += tests/sim/amtsim
 tests_sim_amtsim_SOURCES = tests/sim/amtsim.c tests/sim/sim.h \
 	tests/sim/sim_device.c tests/sim/sim_relay.c tests/sim/sim_tls.c \
-	tests/sim/sim_util.c
+	tests/sim/sim_util.c tests/sim/sim_action.c
 tests_sim_amtsim_LDADD = server/libmpsapf.la server/libmpsbase.la \
 	$(OPENSSL_LIBS) $(APR_LIBS)
 EXTRA_DIST += tests/sim/README.md
@@ -137,6 +145,45 @@ endif
 INTEGRATION_TESTS = tests/integration/startup.sh tests/integration/config_check.sh \
 	tests/integration/signals.sh tests/integration/device_tls.sh \
 	tests/integration/devices.sh tests/integration/device_stunnel.sh \
-	tests/integration/plugin_sdk.sh tests/integration/devices_auth.sh
+	tests/integration/plugin_sdk.sh tests/integration/devices_auth.sh \
+	tests/integration/pet_alerts.sh tests/integration/direct_tcpip.sh
 TESTS += $(INTEGRATION_TESTS)
+EXTRA_DIST += tests/peers/udp_catch.py tests/peers/wsevent_sink.py
+
+## Console side (tests/integration/console_*.sh): peers standing in for the
+## AMT web server and for consoles, raw SOCKS5 assertions.
+check_PROGRAMS += tests/peers/origin_http tests/peers/bytepump
+tests_peers_origin_http_SOURCES = tests/peers/origin_http.c
+tests_peers_bytepump_SOURCES = tests/peers/bytepump.c
+tests_peers_bytepump_LDADD = $(OPENSSL_LIBS)
+EXTRA_DIST += tests/peers/socks_probe.py
+
+## Benchmarks: run by hand (see each script), never by make check; the
+## load generator is built with the checks so that it keeps compiling.
+check_PROGRAMS += tests/bench/socks_load
+tests_bench_socks_load_SOURCES = tests/bench/socks_load.c
+EXTRA_DIST += tests/bench/channel_throughput.sh tests/bench/socks_rps.sh
+
+CONSOLE_TESTS = tests/integration/console_socks.sh \
+	tests/integration/console_http.sh tests/integration/console_apache.sh \
+	tests/integration/console_stress.sh
+TESTS += $(CONSOLE_TESTS)
+EXTRA_DIST += $(CONSOLE_TESTS) tests/integration/console_lib.sh
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh
+
+if HAVE_CHECK
+# The notification queue, with a fake notifier; it also checks that the
+# parameters mpsd builds are what the SOAP plugins' grammar reads.
+check_PROGRAMS += tests/unit/test_notify
+tests_unit_test_notify_SOURCES = $(UNIT_COMMON) tests/unit/test_notify.c \
+	plugins/soap_auth/soap_params.c plugins/soap_auth/soap_params.h
+tests_unit_test_notify_CPPFLAGS = $(AM_CPPFLAGS) \
+	-I$(top_srcdir)/plugins/soap_auth $(CURL_CFLAGS)
+tests_unit_test_notify_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_notify_LDADD = server/libmpsnotify.la \
+	server/libmpsregistry.la server/libmpscore.la server/libmpsconfig.la \
+	server/libmpslog.la server/libmpsbase.la \
+	plugins/common/libplugin_util.la \
+	$(CURL_LIBS) $(EXPAT_LIBS) $(APU_LIBS) $(APR_LIBS) $(CHECK_LIBS)
+TESTS += tests/unit/test_notify
+endif
