@@ -83,6 +83,19 @@ static const char usage_text[] =
 "  --cancel-port P        once ready, withdraw the forward of port P with\n"
 "                         cancel-tcpip-forward (want_reply 0)\n"
 "\n"
+"On command, once ready (HOST may be [v6]; FILE is read whole at start):\n"
+"  --pet HOST:PORT:FILE   send FILE's bytes as a PET alert: GLOBAL_REQUEST\n"
+"                         udp-send-to@amt.intel.com, want_reply 1, from the\n"
+"                         device's own address (repeatable)\n"
+"  --pet-count N          send each --pet N times (default 1)\n"
+"  --direct HOST:PORT:FILE  open a direct-tcpip channel to HOST:PORT, send\n"
+"                         FILE's bytes (e.g. an HTTP POST) under the MPS's\n"
+"                         window and read the answer until the MPS closes\n"
+"                         the channel (repeatable)\n"
+"  --direct-save FILE     write each answer to FILE (FILE.<device>.<k> when\n"
+"                         there are several devices or --direct options)\n"
+"  --action-delay MS      wait MS milliseconds after ready first (default 0)\n"
+"\n"
 "Channels (opened by the MPS to a forwarded port):\n"
 "  --target PORT=HOST:PORT  connect channels for PORT to HOST:PORT\n"
 "                         (repeatable); a port without one is refused\n"
@@ -136,7 +149,8 @@ enum {
 	OPT_PORTS, OPT_KEEPALIVE, OPT_CANCEL, OPT_TARGET, OPT_MAX_CHANNELS, OPT_WINDOW,
 	OPT_RATE, OPT_CONNECT_TIMEOUT, OPT_REPLY_TIMEOUT, OPT_DURATION,
 	OPT_MISBEHAVE, OPT_MISBEHAVE_DEVICE, OPT_SEED, OPT_QUIET,
-	OPT_VERBOSE, OPT_STATS_EVERY, OPT_READY_FILE
+	OPT_VERBOSE, OPT_STATS_EVERY, OPT_READY_FILE, OPT_PET, OPT_PET_COUNT,
+	OPT_DIRECT, OPT_DIRECT_SAVE, OPT_ACTION_DELAY
 };
 
 static const struct option long_options[] = {
@@ -175,6 +189,11 @@ static const struct option long_options[] = {
 	{ "verbose", no_argument, NULL, OPT_VERBOSE },
 	{ "stats-every", required_argument, NULL, OPT_STATS_EVERY },
 	{ "ready-file", required_argument, NULL, OPT_READY_FILE },
+	{ "pet", required_argument, NULL, OPT_PET },
+	{ "pet-count", required_argument, NULL, OPT_PET_COUNT },
+	{ "direct", required_argument, NULL, OPT_DIRECT },
+	{ "direct-save", required_argument, NULL, OPT_DIRECT_SAVE },
+	{ "action-delay", required_argument, NULL, OPT_ACTION_DELAY },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -330,6 +349,7 @@ set_defaults(void)
 	sim_opt.reply_timeout_ms = 30000;
 	sim_opt.misbehave_device = -1;
 	sim_opt.seed = 1;
+	sim_opt.pet_count = 1;
 	(void)mps_apf_uuid_from_text(DEFAULT_UUID, sim_opt.uuid_base);
 	parse_ports(DEFAULT_PORTS);
 }
@@ -345,6 +365,20 @@ parse_tls(const char *s)
 		sim_opt.tls = SIM_TLS_PLAIN;
 	else
 		usage_error("--tls is modern, legacy or plain, not %s", s);
+}
+
+/* --pet / --direct: HOST:PORT:FILE into the next free entry. */
+static void
+parse_action(const char *too_many, const char *arg, sim_action *list,
+    unsigned *n, size_t max)
+{
+	const char *why;
+
+	if (*n >= SIM_MAX_ACTIONS)
+		usage_error(too_many, arg);
+	if ((why = sim_action_parse(&list[*n], arg, max)) != NULL)
+		usage_error(why, arg);
+	(*n)++;
 }
 
 static void
@@ -449,6 +483,22 @@ parse_option(int c, const char *arg, const char **port)
 		sim_opt.stats_every_ms = parse_ms("--stats-every", arg);
 		break;
 	case OPT_READY_FILE: sim_opt.ready_file = arg; break;
+	case OPT_PET:
+		parse_action("too many --pet options: %s", arg, sim_opt.pets,
+		    &sim_opt.npets, MPS_APF_MAX_UDP_PAYLOAD);
+		break;
+	case OPT_PET_COUNT:
+		sim_opt.pet_count = parse_u32("--pet-count", arg, 1, 1000000);
+		break;
+	case OPT_DIRECT:
+		parse_action("too many --direct options: %s", arg,
+		    sim_opt.directs, &sim_opt.ndirects, SIM_DIRECT_MAX);
+		break;
+	case OPT_DIRECT_SAVE: sim_opt.direct_save = arg; break;
+	case OPT_ACTION_DELAY:
+		sim_opt.action_delay_ms = parse_u32("--action-delay", arg, 0,
+		    SIM_ACTION_DELAY_MAX);
+		break;
 	default:
 		usage_error("%s", "unknown option");
 	}
@@ -477,6 +527,8 @@ parse_args(int argc, char **argv)
 		usage_error("%s", "TLS needs --ca FILE or --insecure");
 	if (sim_opt.key_file != NULL && sim_opt.cert_file == NULL)
 		usage_error("%s", "--key needs --cert");
+	if (sim_opt.direct_save != NULL && sim_opt.ndirects == 0)
+		usage_error("%s", "--direct-save needs --direct");
 	if (sim_opt.misbehave_device >= 0 && (sim_opt.misbehave_device <
 	    (int64_t)sim_opt.first_index || sim_opt.misbehave_device >=
 	    (int64_t)sim_opt.first_index + sim_opt.count))
@@ -559,14 +611,19 @@ print_summary(void)
 	    "devices=%u started=%u channels=%u channel_failures=%u "
 	    "keepalive_ok=%llu keepalive_mismatch=%llu keepalive_missed=%llu "
 	    "bytes_to_mps=%llu bytes_from_mps=%llu elapsed=%.3f rss_kb=%lu "
-	    "peak_rss_kb=%lu", c->connected, c->authenticated, c->forwarded,
+	    "peak_rss_kb=%lu pet_sent=%llu pet_ok=%llu pet_refused=%llu "
+	    "direct_done=%u direct_refused=%u", c->connected, c->authenticated,
+	    c->forwarded,
 	    c->failed, c->rejected, c->dropped, c->ok, c->auth_failed,
 	    sim_opt.count, c->started, c->channels_opened, c->channel_failures,
 	    (unsigned long long)c->keepalive_ok,
 	    (unsigned long long)c->keepalive_mismatch,
 	    (unsigned long long)c->keepalive_missed,
 	    (unsigned long long)c->bytes_to_mps,
-	    (unsigned long long)c->bytes_from_mps, elapsed_s(), rss, peak);
+	    (unsigned long long)c->bytes_from_mps, elapsed_s(), rss, peak,
+	    (unsigned long long)c->pet_sent, (unsigned long long)c->pet_ok,
+	    (unsigned long long)c->pet_refused, c->direct_done,
+	    c->direct_refused);
 }
 
 /* Written to a temporary name and renamed: a waiting test never reads
@@ -840,6 +897,7 @@ main(int argc, char **argv)
 	(void)close(sim_g.epfd);
 	sim_heap_free();
 	free(sim_g.devs);
+	sim_actions_free();
 	SSL_CTX_free(sim_g.ssl_ctx);
 	return rc;
 }

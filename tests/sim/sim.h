@@ -11,7 +11,10 @@
  *   amtsim.c      options, the epoll loop, start pacing, signals, reports
  *   sim_device.c  one device connection: TCP, TLS, the APF session,
  *                 keepalives and the misbehaviours
- *   sim_relay.c   channels: local target sockets and window accounting
+ *   sim_relay.c   channels: local target sockets and window accounting,
+ *                 and the device's own direct-tcpip channels (--direct)
+ *   sim_action.c  what a ready device does on command: PET alerts
+ *                 (udp-send-to) and the --direct requests
  *   sim_tls.c     the client SSL_CTX for each TLS profile, name checks
  *   sim_util.c    clock, timer heap, output lines, UUID and FQDN naming
  *
@@ -54,6 +57,12 @@
 #define SIM_OUT_MAX		(MPS_APF_MAX_DATA + 2 * SIM_IO_CHUNK)
 #define SIM_FQDN_MAX		256
 #define SIM_CLOSE_GRACE_MS	2000	/* flush + wait for EOF when closing */
+#define SIM_MAX_ACTIONS		16	/* --pet and --direct entries, each */
+/* A --direct request file, at most (it is sent under the MPS's window,
+ * never buffered whole in the device's output). */
+#define SIM_DIRECT_MAX		(1024 * 1024)
+/* --action-delay, at most: a day. */
+#define SIM_ACTION_DELAY_MAX	86400000u
 #define SIM_CHANNEL_LINGER_MS	10000	/* target connect / final flush */
 
 /* ---- Options ---- */
@@ -84,6 +93,18 @@ typedef struct sim_target {
 	socklen_t addrlen;
 	char text[80];			/* host:port as given, for reports */
 } sim_target;
+
+/*
+ * A --pet or --direct entry: where to, and the bytes (the file, read
+ * whole at start; it lives for the run).
+ */
+typedef struct sim_action {
+	char host[SIM_FQDN_MAX];	/* as sent: [v6] brackets removed */
+	uint32_t port;
+	uint8_t *data;			/* NULL when the file is empty */
+	size_t len;
+	char text[SIM_FQDN_MAX + 8];	/* host:port for reports */
+} sim_action;
 
 typedef struct sim_opts {
 	/* the MPS */
@@ -117,6 +138,14 @@ typedef struct sim_opts {
 	uint32_t window;
 	uint32_t keepalive_s;		/* own interval until options come */
 	uint32_t cancel_port;		/* cancel-tcpip-forward once ready, 0: no */
+	/* actions once ready (sim_action.c) */
+	sim_action pets[SIM_MAX_ACTIONS];
+	unsigned npets;
+	uint32_t pet_count;		/* each --pet is sent this many times */
+	sim_action directs[SIM_MAX_ACTIONS];
+	unsigned ndirects;
+	const char *direct_save;	/* --direct-save FILE, NULL: none */
+	uint32_t action_delay_ms;	/* after READY, before the actions */
 	/* pacing and timeouts (0 = none) */
 	double rate;			/* connects per second, 0: at once */
 	uint32_t connect_timeout_ms;
@@ -207,6 +236,10 @@ typedef struct sim_device {
 	uint32_t heap_idx;		/* 1-based; 0 = not in the heap */
 	uint32_t ka_interval;		/* seconds, 0 = no keepalives */
 	uint32_t ka_cookie;
+	uint64_t next_action;		/* ms: actions due, 0 = none */
+	uint64_t pet_next;		/* PET sends queued so far */
+	uint64_t pet_replied;		/* replies received so far */
+	uint32_t pet_pending;		/* udp-send-to replies awaited */
 	struct sim_channel **chans;	/* slot = our channel id */
 	uint16_t chan_cap;
 	uint16_t chan_count;		/* live channels (slots in use) */
@@ -234,6 +267,11 @@ typedef struct sim_counters {
 	uint64_t keepalive_missed;
 	uint64_t bytes_to_mps;		/* channel payload */
 	uint64_t bytes_from_mps;
+	uint64_t pet_sent;		/* udp-send-to requests sent */
+	uint64_t pet_ok;		/* ... answered REQUEST_SUCCESS */
+	uint64_t pet_refused;		/* ... answered REQUEST_FAILURE */
+	uint32_t direct_done;		/* direct-tcpip channels completed */
+	uint32_t direct_refused;	/* ... refused with OPEN_FAILURE */
 } sim_counters;
 
 typedef struct sim_global {
@@ -314,6 +352,14 @@ size_t sim_device_out_room(const sim_device *d);
 void sim_device_protocol_error(sim_device *d, const char *what);
 /* Device moves to DS_REJECT_WAIT after a misbehaviour (relay: overrun). */
 void sim_device_misbehaved(sim_device *d, const char *detail);
+/* The MPS broke a promise it must keep (an answer that never came):
+ * report `what` (a static token: it is also the final line's error=),
+ * count the device as failed and close it. */
+void sim_device_fail(sim_device *d, const char *what);
+/* The device's end of its MPS connection as text (the originator of
+ * what it sends): 0, or -1 with "0.0.0.0" and port 0. */
+int sim_device_local_addr(const sim_device *d, char *addr, size_t size,
+    uint32_t *port);
 /*
  * Checks the result of an mps_apf_encode_*() into d->out: on success
  * traces the message (--verbose) and returns 0; on failure (out of
@@ -337,5 +383,30 @@ uint64_t sim_relay_next_deadline(const sim_device *d);
 void sim_relay_on_timer(sim_device *d);
 /* Frees the channels that died during the last batch of events. */
 void sim_relay_reap(void);
+/* --direct: opens a direct-tcpip channel to a->host:a->port that sends
+ * a's bytes once confirmed; k is a's position (for --direct-save). */
+void sim_relay_open_direct(sim_device *d, const sim_action *a, unsigned k);
+
+/* ---- sim_action.c ---- */
+
+/*
+ * Parses a --pet or --direct value HOST:PORT:FILE (HOST may be [v6]) and
+ * reads FILE, at most max bytes. Returns NULL, or a message with one %s
+ * for the value (for the usage error).
+ */
+const char *sim_action_parse(sim_action *a, const char *arg, size_t max);
+/* Frees the files' bytes (at exit). */
+void sim_actions_free(void);
+/* Whether any action is configured. */
+int sim_actions_wanted(void);
+/* The device became ready: schedule its actions (or run them now). */
+void sim_actions_schedule(sim_device *d);
+/* The action time came (from the device's timer). */
+void sim_actions_on_timer(sim_device *d);
+/* The device's output has room again: queue the PETs still to send. */
+void sim_actions_resume(sim_device *d);
+/* A REQUEST_SUCCESS/FAILURE while PET replies are awaited; returns 0 if
+ * it was one (handled), -1 if the device has no PET reply pending. */
+int sim_actions_on_reply(sim_device *d, const mps_apf_msg_t *m);
 
 #endif /* SIM_H */

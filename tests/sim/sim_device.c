@@ -30,6 +30,7 @@
  */
 #include "sim.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -284,6 +285,45 @@ sim_device_protocol_error(sim_device *d, const char *what)
 	    state_name(d->state));
 	d->bad = 1;
 	begin_close(d, MPS_APF_DISCONNECT_PROTOCOL_ERROR, "protocol-error");
+}
+
+void
+sim_device_fail(sim_device *d, const char *what)
+{
+	if (d->state >= DS_CLOSING)
+		return;
+	sim_dev_say(d, 1, "%s state=%s", what, state_name(d->state));
+	d->bad = 1;
+	begin_close(d, -1, what);
+}
+
+int
+sim_device_local_addr(const sim_device *d, char *addr, size_t size,
+    uint32_t *port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	const void *ip = NULL;
+
+	(void)snprintf(addr, size, "0.0.0.0");
+	*port = 0;
+	if (d->io.fd < 0 || getsockname(d->io.fd, (struct sockaddr *)&ss,
+	    &len) == -1)
+		return -1;
+	if (ss.ss_family == AF_INET) {
+		ip = &((const struct sockaddr_in *)&ss)->sin_addr;
+		*port = ntohs(((const struct sockaddr_in *)&ss)->sin_port);
+	} else if (ss.ss_family == AF_INET6) {
+		ip = &((const struct sockaddr_in6 *)&ss)->sin6_addr;
+		*port = ntohs(((const struct sockaddr_in6 *)&ss)->sin6_port);
+	}
+	if (ip == NULL || inet_ntop(ss.ss_family, ip, addr,
+	    (socklen_t)size) == NULL) {
+		(void)snprintf(addr, size, "0.0.0.0");
+		*port = 0;
+		return -1;
+	}
+	return 0;
 }
 
 int
@@ -583,6 +623,8 @@ next_forward(sim_device *d)
 	settle(d);
 	if (d->ka_interval == 0 && sim_opt.keepalive_s != 0)
 		start_keepalives(d, sim_opt.keepalive_s);
+	/* Last: the actions may close the device (out of memory). */
+	sim_actions_schedule(d);
 }
 
 /* ---- Misbehaviour ---- */
@@ -914,6 +956,9 @@ on_request_reply(sim_device *d, const mps_apf_msg_t *m)
 {
 	uint32_t port;
 
+	/* Once ready, only udp-send-to requests are awaiting replies. */
+	if (d->state != DS_FORWARDING && sim_actions_on_reply(d, m) == 0)
+		return;
 	if (d->state != DS_FORWARDING) {
 		sim_device_protocol_error(d,
 		    m->type == MPS_APF_REQUEST_SUCCESS ?
@@ -1029,8 +1074,14 @@ handle_message(sim_device *d, const mps_apf_msg_t *m)
 
 	if (sim_opt.verbose || d->state == DS_REJECT_WAIT)
 		trace_received(d, m);
-	if (m->type == MPS_APF_PAD)
-		return;		/* Open AMT's extra 0 after USERAUTH_FAILURE */
+	if (m->type == MPS_APF_PAD) {
+		/* Open AMT's extra 0 after USERAUTH_FAILURE. Once logged in
+		 * a stray 0 means a malformed reply (a udp-send-to answered
+		 * with tcpip-forward's 5-byte REQUEST_SUCCESS, say). */
+		if (d->state == DS_FORWARDING || d->state == DS_READY)
+			sim_device_protocol_error(d, "stray-zero-byte");
+		return;
+	}
 	if (m->type == MPS_APF_DISCONNECT) {
 		on_disconnect(d, m);
 		return;
@@ -1234,6 +1285,9 @@ rearm(sim_device *d)
 	when = d->deadline;
 	if (d->next_keepalive != 0 && (when == 0 || d->next_keepalive < when))
 		when = d->next_keepalive;
+	if (d->state == DS_READY && d->next_action != 0 &&
+	    (when == 0 || d->next_action < when))
+		when = d->next_action;
 	/* A due byte waits for EPOLLOUT, not for the timer. */
 	if (d->misbehave == SIM_MB_SLOWLORIS && mps_buf_len(&d->out) > 0 &&
 	    d->shut == 0 && d->next_trickle > sim_g.now &&
@@ -1261,8 +1315,12 @@ pump(sim_device *d)
 		flush(d);
 	if (d->state == DS_DONE)
 		return;
-	if (sim_device_out_room(d) > 0)
+	if (sim_device_out_room(d) > 0) {
 		sim_relay_resume(d);
+		sim_actions_resume(d);
+	}
+	if (d->state == DS_DONE)
+		return;
 	rearm(d);
 }
 
@@ -1365,6 +1423,8 @@ sim_device_on_timer(sim_device *d)
 			d->next_keepalive = now +
 			    (uint64_t)d->ka_interval * 1000;
 	}
+	if (d->state == DS_READY)
+		sim_actions_on_timer(d);
 	if (d->state != DS_DONE)
 		sim_relay_on_timer(d);
 	drive(d);

@@ -26,6 +26,22 @@
  *                           was sent already.
  * A channel is freed only when both closes are done; its id (the slot)
  * may then be reused.
+ *
+ * Direct channels (--direct, how AMT delivers WS-Eventing): the device
+ * opens CHANNEL_OPEN direct-tcpip itself (our id, our window, connected =
+ * the requested host:port, originator = the device's own address). They
+ * share the channel table and its windows, but have no target socket:
+ *   CONFIRMATION       send the request file as CHANNEL_DATA, never more
+ *                      than the MPS's window or the device's output room;
+ *                      the rest goes on WINDOW_ADJUST or when the output
+ *                      drains;
+ *   OPEN_FAILURE       `direct-open-failed reason=R`, the slot is free;
+ *   CHANNEL_DATA       the answer: hashed (SHA-256), saved with
+ *                      --direct-save, given back at once by WINDOW_ADJUST;
+ *   CHANNEL_CLOSE      the answer is complete: `direct-done`, and our
+ *                      CHANNEL_CLOSE answers it (once).
+ * No answer to the open within --reply-timeout fails the device: an MPS
+ * must confirm or refuse.
  */
 #include "sim.h"
 
@@ -39,8 +55,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 enum {
 	CH_CONNECTING = 1,	/* target connect in progress, MPS waits */
+	CH_OPENING,		/* direct: our CHANNEL_OPEN sent, we wait */
 	CH_OPEN,		/* confirmed */
 	CH_DEAD			/* on the zombie list */
 };
@@ -65,11 +84,22 @@ typedef struct sim_channel {
 	uint64_t deadline;		/* connect or final-flush limit */
 	uint64_t tx;			/* bytes sent to the MPS */
 	uint64_t rx;			/* bytes received from the MPS */
+	/* direct-tcpip (--direct): no target socket */
+	const sim_action *direct;	/* NULL: forwarded-tcpip */
+	unsigned direct_k;		/* its --direct position */
+	size_t sent_off;		/* request bytes sent */
+	EVP_MD_CTX *sha;		/* over the answer */
+	FILE *save;			/* --direct-save, NULL: none */
 } sim_channel;
 
 static sim_channel *zombies;
 
 static void target_gone(sim_channel *, const char *);
+static void give_back(sim_channel *);
+static void direct_pump(sim_channel *);
+static void direct_receive(sim_channel *, mps_apf_str_t);
+static void direct_done(sim_channel *);
+static void on_open_answer(sim_device *, const mps_apf_msg_t *);
 
 static const char *
 errno_token(int e)
@@ -136,6 +166,11 @@ kill_channel(sim_channel *ch)
 		return;
 	close_target(ch);
 	mps_buf_free(&ch->to_target);
+	EVP_MD_CTX_free(ch->sha);
+	ch->sha = NULL;
+	if (ch->save != NULL)
+		(void)fclose(ch->save);
+	ch->save = NULL;
 	if (d->chans != NULL && ch->id < d->chan_cap && d->chans[ch->id] == ch)
 		d->chans[ch->id] = NULL;
 	d->chan_count--;
@@ -422,7 +457,11 @@ sim_relay_abort_all(sim_device *d)
 	for (i = 0; i < d->chan_cap; i++) {
 		if ((ch = d->chans[i]) == NULL)
 			continue;
-		if (ch->state == CH_OPEN) {
+		if (ch->direct != NULL)
+			sim_dev_say(d, 0, "direct-aborted channel=%u sent=%zu "
+			    "received=%llu dest=%s", ch->id, ch->sent_off,
+			    (unsigned long long)ch->rx, ch->direct->text);
+		else if (ch->state == CH_OPEN) {
 			if (ch->closed_by == NULL)
 				ch->closed_by = "device";
 			report_closed(ch);
@@ -509,6 +548,10 @@ on_data(sim_device *d, sim_channel *ch, mps_apf_str_t data)
 	ch->local_window -= (uint32_t)data.len;
 	ch->rx += data.len;
 	sim_g.c.bytes_from_mps += data.len;
+	if (ch->direct != NULL) {
+		direct_receive(ch, data);
+		return;
+	}
 	if (ch->io.fd < 0)
 		return;		/* target gone, CLOSE sent: dropped */
 	/* Straight to the target when nothing waits before it. */
@@ -534,7 +577,10 @@ on_adjust(sim_device *d, sim_channel *ch, uint32_t add)
 		return;
 	}
 	ch->remote_window += add;
-	update_interest(ch);
+	if (ch->direct != NULL)
+		direct_pump(ch);
+	else
+		update_interest(ch);
 }
 
 static void
@@ -547,6 +593,10 @@ on_close(sim_device *d, sim_channel *ch)
 	ch->close_rcvd = 1;
 	if (ch->closed_by == NULL)
 		ch->closed_by = "mps";
+	if (ch->direct != NULL) {
+		direct_done(ch);
+		return;
+	}
 	ch->deadline = sim_g.now + SIM_CHANNEL_LINGER_MS;
 	flush_target(ch);
 	if (ch->state != CH_DEAD)
@@ -576,12 +626,15 @@ sim_relay_on_message(sim_device *d, const mps_apf_msg_t *m)
 	case MPS_APF_CHANNEL_OPEN:
 		on_open(d, m);
 		return;
+	case MPS_APF_CHANNEL_OPEN_CONFIRMATION:
+	case MPS_APF_CHANNEL_OPEN_FAILURE:
+		on_open_answer(d, m);
+		return;
 	case MPS_APF_CHANNEL_DATA:
 	case MPS_APF_CHANNEL_WINDOW_ADJUST:
 	case MPS_APF_CHANNEL_CLOSE:
 		break;
 	default:
-		/* We never open channels, so nothing can be confirmed. */
 		(void)snprintf(what, sizeof(what), "unexpected-%s",
 		    mps_apf_msg_name(m->type));
 		sim_device_protocol_error(d, what);
@@ -607,6 +660,199 @@ sim_relay_on_message(sim_device *d, const mps_apf_msg_t *m)
 		on_adjust(d, ch, m->u.window_adjust.bytes_to_add);
 	else
 		on_close(d, ch);
+}
+
+/* ---- Direct channels (--direct) ---- */
+
+void
+sim_relay_open_direct(sim_device *d, const sim_action *a, unsigned k)
+{
+	char orig[64];
+	uint32_t orig_port, id;
+	sim_channel *ch;
+
+	if (alloc_slot(d, &id) != 0 ||
+	    (ch = calloc(1, sizeof(*ch))) == NULL) {
+		sim_device_fail(d, "direct-no-memory");
+		return;
+	}
+	ch->io.fd = -1;
+	ch->io.kind = SIM_IO_TARGET;	/* never registered: no socket */
+	ch->dev = d;
+	ch->direct = a;
+	ch->direct_k = k;
+	ch->id = id;
+	ch->local_window = sim_opt.window;
+	ch->port = a->port;
+	ch->state = CH_OPENING;
+	ch->deadline = sim_opt.reply_timeout_ms != 0 ?
+	    sim_g.now + sim_opt.reply_timeout_ms : 0;
+	mps_buf_init(&ch->to_target, 0);
+	d->chans[id] = ch;
+	d->chan_count++;
+	sim_g.c.channels_live++;
+	/* What AMT puts there: its own address and port. */
+	(void)sim_device_local_addr(d, orig, sizeof(orig), &orig_port);
+	if (sim_device_queued(d, mps_apf_encode_channel_open(&d->out,
+	    mps_apf_cstr(MPS_APF_CHAN_DIRECT_TCPIP), id, sim_opt.window,
+	    mps_apf_cstr(a->host), a->port, mps_apf_cstr(orig), orig_port),
+	    MPS_APF_CHANNEL_OPEN) != 0)
+		return;		/* the device closes, its channels with it */
+	sim_dev_say(d, 0, "direct-open channel=%u dest=%s window=%u "
+	    "originator=%s:%u", id, a->text, sim_opt.window, orig, orig_port);
+}
+
+/* --direct-save FILE: FILE itself for the only direct channel of the
+ * only device, FILE.<device>.<k> when there are several. */
+static void
+open_save(sim_channel *ch)
+{
+	sim_device *d = ch->dev;
+	char path[4096];
+	int n;
+
+	if (sim_opt.direct_save == NULL)
+		return;
+	if (sim_opt.count == 1 && sim_opt.ndirects == 1)
+		n = snprintf(path, sizeof(path), "%s", sim_opt.direct_save);
+	else
+		n = snprintf(path, sizeof(path), "%s.%u.%u",
+		    sim_opt.direct_save, d->index, ch->direct_k);
+	if (n < 0 || (size_t)n >= sizeof(path) ||
+	    (ch->save = fopen(path, "wb")) == NULL) {
+		sim_dev_say(d, 1, "direct-save-failed path=%s error=%s",
+		    n < 0 || (size_t)n >= sizeof(path) ? "too-long" : path,
+		    errno_token(errno));
+		d->bad = 1;
+	}
+}
+
+static void
+on_open_answer(sim_device *d, const mps_apf_msg_t *m)
+{
+	int confirmed = m->type == MPS_APF_CHANNEL_OPEN_CONFIRMATION;
+	uint32_t id = confirmed ? m->u.channel_open_confirmation.recipient :
+	    m->u.channel_open_failure.recipient;
+	sim_channel *ch;
+	char what[96];
+
+	/* Only a direct channel we opened and that is still unanswered. */
+	if ((ch = lookup(d, id)) == NULL || ch->state != CH_OPENING) {
+		(void)snprintf(what, sizeof(what), "unexpected-%s channel=%u",
+		    mps_apf_msg_name(m->type), id);
+		sim_device_protocol_error(d, what);
+		return;
+	}
+	if (!confirmed) {
+		sim_g.c.direct_refused++;
+		sim_dev_say(d, 0, "direct-open-failed reason=%u dest=%s",
+		    m->u.channel_open_failure.reason, ch->direct->text);
+		kill_channel(ch);
+		return;
+	}
+	ch->remote_id = m->u.channel_open_confirmation.sender;
+	ch->remote_window = m->u.channel_open_confirmation.window;
+	ch->state = CH_OPEN;
+	ch->deadline = 0;
+	if ((ch->sha = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestInit_ex(ch->sha, EVP_sha256(), NULL) != 1) {
+		sim_device_fail(d, "sha256-init-failed");
+		return;
+	}
+	sim_g.c.channels_opened++;
+	sim_dev_say(d, 0, "direct-opened channel=%u peer=%u peer-window=%u "
+	    "dest=%s", ch->id, ch->remote_id, ch->remote_window,
+	    ch->direct->text);
+	open_save(ch);
+	direct_pump(ch);
+}
+
+/* Sends more of the request: within the MPS's window and the device's
+ * output room, one chunk per message. */
+static void
+direct_pump(sim_channel *ch)
+{
+	sim_device *d = ch->dev;
+	const sim_action *a = ch->direct;
+	size_t n, room;
+
+	while (ch->state == CH_OPEN && ch->sent_off < a->len &&
+	    ch->remote_window > 0 && !ch->close_sent && !ch->close_rcvd &&
+	    device_live(d)) {
+		if ((room = sim_device_out_room(d)) <=
+		    MPS_APF_CHANNEL_DATA_HDR_LEN)
+			return;
+		n = a->len - ch->sent_off;
+		if (n > ch->remote_window)
+			n = ch->remote_window;
+		if (n > room - MPS_APF_CHANNEL_DATA_HDR_LEN)
+			n = room - MPS_APF_CHANNEL_DATA_HDR_LEN;
+		if (n > SIM_IO_CHUNK)
+			n = SIM_IO_CHUNK;
+		if (sim_device_queued(d, mps_apf_encode_channel_data(&d->out,
+		    ch->remote_id, a->data + ch->sent_off, n),
+		    MPS_APF_CHANNEL_DATA) != 0)
+			return;
+		ch->sent_off += n;
+		ch->remote_window -= (uint32_t)n;
+		ch->tx += n;
+		sim_g.c.bytes_to_mps += n;
+	}
+}
+
+static void
+direct_receive(sim_channel *ch, mps_apf_str_t data)
+{
+	sim_device *d = ch->dev;
+
+	if (EVP_DigestUpdate(ch->sha, data.ptr, data.len) != 1) {
+		sim_device_fail(d, "sha256-failed");
+		return;
+	}
+	if (ch->save != NULL && data.len > 0 &&
+	    fwrite(data.ptr, 1, data.len, ch->save) != data.len) {
+		sim_dev_say(d, 1, "direct-save-failed channel=%u error=%s",
+		    ch->id, errno_token(errno));
+		(void)fclose(ch->save);
+		ch->save = NULL;
+		d->bad = 1;
+	}
+	/* Taken at once: the whole window goes back. */
+	ch->consumed += (uint32_t)data.len;
+	give_back(ch);
+}
+
+/* The MPS closed: the answer is complete. Report, answer the close. */
+static void
+direct_done(sim_channel *ch)
+{
+	sim_device *d = ch->dev;
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned mdlen = 0, i;
+	char hex[2 * EVP_MAX_MD_SIZE + 1];
+	int answer = !ch->close_sent;
+
+	if (EVP_DigestFinal_ex(ch->sha, md, &mdlen) != 1) {
+		sim_device_fail(d, "sha256-failed");
+		return;
+	}
+	for (i = 0; i < mdlen; i++)
+		(void)snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	hex[2 * mdlen] = '\0';
+	if (ch->save != NULL && fclose(ch->save) != 0) {
+		sim_dev_say(d, 1, "direct-save-failed channel=%u error=%s",
+		    ch->id, errno_token(errno));
+		d->bad = 1;
+	}
+	ch->save = NULL;
+	sim_g.c.direct_done++;
+	sim_dev_say(d, 0, "direct-done sent=%zu received=%llu sha256=%s "
+	    "dest=%s", ch->sent_off, (unsigned long long)ch->rx, hex,
+	    ch->direct->text);
+	kill_channel(ch);
+	if (answer)
+		(void)sim_device_queued(d, mps_apf_encode_channel_close(&d->out,
+		    ch->remote_id), MPS_APF_CHANNEL_CLOSE);
 }
 
 /* ---- Target events ---- */
@@ -711,9 +957,14 @@ sim_relay_resume(sim_device *d)
 {
 	uint32_t i;
 
-	for (i = 0; i < d->chan_cap; i++)
-		if (d->chans[i] != NULL)
+	for (i = 0; i < d->chan_cap && d->chans != NULL; i++) {
+		if (d->chans[i] == NULL)
+			continue;
+		if (d->chans[i]->direct != NULL)
+			direct_pump(d->chans[i]);
+		else
 			update_interest(d->chans[i]);
+	}
 }
 
 uint64_t
@@ -743,7 +994,12 @@ sim_relay_on_timer(sim_device *d)
 		    ch->deadline > sim_g.now)
 			continue;
 		ch->deadline = 0;
-		if (ch->state == CH_CONNECTING)
+		if (ch->state == CH_OPENING) {
+			sim_dev_say(d, 1, "direct-open-failed reason=timeout "
+			    "dest=%s", ch->direct->text);
+			kill_channel(ch);
+			sim_device_fail(d, "direct-open-timeout");
+		} else if (ch->state == CH_CONNECTING)
 			fail_pending(ch, MPS_APF_OPEN_CONNECT_FAILED,
 			    "connect-timeout");
 		else if (ch->close_rcvd) {
