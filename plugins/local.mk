@@ -21,3 +21,4 @@ plugins_SocksFileAuth_la_LIBADD = plugins/common/libplugin_util.la
 # Each further plugin keeps its rules (and its tests' rules) beside it.
 include $(srcdir)/plugins/soap_auth/local.mk
 include $(srcdir)/plugins/ldap_auth/local.mk
+include $(srcdir)/plugins/soap_notify/local.mk

@@ -96,6 +96,14 @@ typedef struct mps_config_t {
 	/* <Notification> */
 	const char *notification_list_file;	/* MCSubscribersList,
 						 * default "NotificationList.config" */
+	const char *notifier_plugin;		/* NotifierPlugin (ext.): the notifier
+						 * plugin, a path or a name searched in
+						 * PluginDir, default "SOAPNotifier" */
+	const char *notification_ca_file;	/* NotificationCAFile (ext.): CAs that
+						 * verify https subscribers; default
+						 * none (the system's) */
+	apr_interval_time_t notification_timeout; /* NotificationTimeout s (ext.):
+						 * one delivery's bound, default 10 */
 
 	/* <Files> (extensions) */
 	const char *dynamic_config_file;	/* DynamicConfigFile, default "mps_dynamic.config" */

@@ -146,6 +146,9 @@ static const struct keyword keywords[] = {
 	{ G_FILTERING, "AuthorizedServersList", KW_PATH, F(authorized_servers_file), 0, 0, NULL },
 
 	{ G_NOTIFICATION, "MCSubscribersList", KW_PATH, F(notification_list_file), 0, 0, NULL },
+	{ G_NOTIFICATION, "NotifierPlugin", KW_PATH, F(notifier_plugin), 0, 0, NULL },
+	{ G_NOTIFICATION, "NotificationCAFile", KW_PATH, F(notification_ca_file), 0, 0, NULL },
+	{ G_NOTIFICATION, "NotificationTimeout", KW_SECONDS, F(notification_timeout), 1, 3600, NULL },
 
 	{ G_FILES, "DynamicConfigFile", KW_PATH, F(dynamic_config_file), 0, 0, NULL },
 	{ G_FILES, "DynamicConfigCheckInterval", KW_SECONDS, F(dynamic_config_check_interval), 0, 3600, NULL },
@@ -230,6 +233,9 @@ mps_config_defaults(mps_config_t *cfg, apr_pool_t *pool)
 	cfg->filter_unauthorized_servers = 1;
 	cfg->authorized_servers_file = "AuthorizedServersList.config";
 	cfg->notification_list_file = "NotificationList.config";
+	cfg->notifier_plugin = "SOAPNotifier";
+	cfg->notification_ca_file = NULL;
+	cfg->notification_timeout = apr_time_from_sec(10);
 
 	cfg->dynamic_config_file = "mps_dynamic.config";
 	cfg->dynamic_config_check_interval = apr_time_from_sec(1);

@@ -85,3 +85,8 @@ noinst_LTLIBRARIES += server/libmpstls.la
 server_libmpstls_la_SOURCES = server/tls.c server/tls.h
 server_libmpstls_la_LIBADD = $(OPENSSL_LIBS) $(APR_LIBS)
 
+
+# Connection notifications: per-subscriber queues on the blocking lane.
+noinst_LTLIBRARIES += server/libmpsnotify.la
+server_libmpsnotify_la_SOURCES = server/notify.c server/notify.h
+server_libmpsnotify_la_LIBADD = $(APR_LIBS)

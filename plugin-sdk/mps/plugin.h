@@ -47,6 +47,54 @@
  * When mps_plugin_init fails, the plugin is unloaded without a call to
  * mps_plugin_fini.
  *
+ * NOTIFIER PLUGINS (ABI 1.1)
+ *
+ * The guide (section 7.1) has mpsd tell subscribers, the URLs of
+ * NotificationList.config, when a device connects or disconnects, and
+ * lets a subscriber answer whether the device may stay (KeepConnection).
+ * How the event travels is a notifier plugin's business: it exports
+ * Notify (mps_notify_fn below), and mpsd calls it once per event and
+ * subscriber. mpsd's own SOAPNotifier sends the SOAP message of
+ * config/MpsNotification.wsdl.
+ *
+ *   subscriberUrl     the subscriber, one URL of NotificationList.config
+ *                     as written there (http:// or https://). Never NULL.
+ *   event             what happened (mps_notification_t). It and its
+ *                     strings are valid for the call only; every string
+ *                     is NUL-terminated and never NULL, possibly empty.
+ *   paramStr          the notifier's parameters, which mpsd builds from
+ *                     mps.config (credentials of
+ *                     <Notification_Authentication>, CA file, timeout);
+ *                     the plugin documents its grammar. Never NULL.
+ *   keepConnection    holds true on entry. When the event asked for a
+ *                     reply (want_reply) and the call returns true, the
+ *                     plugin stores the subscriber's verdict there;
+ *                     otherwise it leaves it alone.
+ *   errorString       as for Authenticate: "" on entry; when the event
+ *                     was not delivered, a short reason, which mpsd logs.
+ *                     Never a password.
+ *   return value      true only when the subscriber received the event
+ *                     and answered as its interface requires (with a
+ *                     verdict, when want_reply). false otherwise: mpsd
+ *                     retries later, then drops the event with a log
+ *                     line naming the subscriber, the device and the
+ *                     reason.
+ *
+ * When want_reply was set, the call returned true and keepConnection
+ * came back false, mpsd disconnects the device and logs which
+ * subscriber asked for it. A DISCONNECTED event asks for no verdict
+ * that mpsd would obey.
+ *
+ * THREADS. Notify runs on mpsd's blocking worker lane, like
+ * Authenticate, and may block, but it MUST bound its own duration (a
+ * timeout covering connect, send and answer): mpsd delivers a
+ * subscriber's events one at a time, in order, so a call that never
+ * returns stalls that subscriber for good (never the others, nor any
+ * tunnel). Calls for different subscribers run concurrently, and with
+ * Authenticate calls of the same file: a plugin must be thread-safe.
+ * Calls for one subscriber never overlap. init and fini are as for
+ * authentication plugins (mps_plugin_init receives paramStr).
+ *
  * ABI VERSION. Every plugin must export mps_plugin_abi_version (use
  * MPS_PLUGIN_DECLARE_ABI). The value is (major << 16) | minor. mpsd
  * refuses a plugin whose major differs from its own, or whose minor is
@@ -57,6 +105,8 @@
  *
  * History:
  *   1.0  Authenticate, mps_plugin_init, mps_plugin_fini.
+ *   1.1  Notify and mps_notification_t (notifier plugins). A plugin
+ *        exports Authenticate, Notify, or both.
  */
 #ifndef MPS_PLUGIN_H
 #define MPS_PLUGIN_H
@@ -70,7 +120,7 @@ extern "C" {
 #endif
 
 #define MPS_PLUGIN_ABI_MAJOR 1
-#define MPS_PLUGIN_ABI_MINOR 0
+#define MPS_PLUGIN_ABI_MINOR 1
 #define MPS_PLUGIN_ABI_VERSION \
 	((uint32_t)((MPS_PLUGIN_ABI_MAJOR << 16) | MPS_PLUGIN_ABI_MINOR))
 
@@ -91,6 +141,7 @@ extern "C" {
 /* Symbol names, for the loader. */
 #define MPS_PLUGIN_SYM_ABI "mps_plugin_abi_version"
 #define MPS_PLUGIN_SYM_AUTHENTICATE "Authenticate"
+#define MPS_PLUGIN_SYM_NOTIFY "Notify"
 #define MPS_PLUGIN_SYM_INIT "mps_plugin_init"
 #define MPS_PLUGIN_SYM_FINI "mps_plugin_fini"
 
@@ -118,6 +169,41 @@ typedef void (*mps_plugin_fini_fn)(void);
 MPS_PLUGIN_EXPORT bool Authenticate(const char *userName,
     const char *userPassword, const char *paramStr,
     char *errorString, size_t errorStringSize);
+
+/* The event of a notification (guide 7.1.2, EventNotificationType). */
+#define MPS_NOTIFY_CONNECTED	0
+#define MPS_NOTIFY_DISCONNECTED	1
+
+/* DevicePort: the guide sends up to two ports. */
+#define MPS_NOTIFY_MAX_PORTS	2
+
+/*
+ * mpsd fills it; a plugin only reads it. Later minor versions may add
+ * fields at the end (a plugin never allocates or copies one by size),
+ * never change or remove these.
+ */
+typedef struct mps_notification_t {
+	int state;			/* MPS_NOTIFY_CONNECTED, or
+					 * MPS_NOTIFY_DISCONNECTED */
+	const char *device_fqdn;	/* the name the device forwarded
+					 * under; "" when it gave none */
+	uint16_t device_ports[MPS_NOTIFY_MAX_PORTS]; /* its WS-Man ports */
+	unsigned int device_port_count;	/* valid entries: 0 to 2 */
+	const char *device_uuid;	/* 36 characters, lower case */
+	const char *mps_address;	/* where consoles reach mpsd */
+	uint16_t mps_http_port;		/* mpsd's HTTP proxy port */
+	uint16_t mps_socks_port;	/* mpsd's SOCKS port (redirection) */
+	bool want_reply;		/* mpsd will obey KeepConnection */
+} mps_notification_t;
+
+/* The notifier entry point (required in a notifier plugin). */
+typedef bool (*mps_notify_fn)(const char *subscriberUrl,
+    const mps_notification_t *event, const char *paramStr,
+    bool *keepConnection, char *errorString, size_t errorStringSize);
+
+MPS_PLUGIN_EXPORT bool Notify(const char *subscriberUrl,
+    const mps_notification_t *event, const char *paramStr,
+    bool *keepConnection, char *errorString, size_t errorStringSize);
 
 #ifdef __cplusplus
 }

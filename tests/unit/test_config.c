@@ -1787,6 +1787,120 @@ START_TEST(test_sample_demo)
 }
 END_TEST
 
+/* ---- <Notification>: the notifier plugin's parameters ---- */
+
+START_TEST(test_notifier_defaults)
+{
+	mps_config_t *cfg = load_good("<MPS>" PLAIN "</MPS>\n");
+
+	ck_assert_str_eq(cfg->notifier_plugin, "SOAPNotifier");
+	ck_assert_ptr_null(cfg->notification_ca_file);
+	ck_assert_int_eq(cfg->notification_timeout, apr_time_from_sec(10));
+}
+END_TEST
+
+START_TEST(test_notifier_parameters)
+{
+	mps_config_t *cfg = load_good("<MPS>\n<Notification>\n"
+	    "<MCSubscribersList>subs.txt</MCSubscribersList>\n"
+	    "<NotifierPlugin>/opt/mpsd/MyNotifier.so</NotifierPlugin>\n"
+	    "<NotificationCAFile>certs/console ca.pem</NotificationCAFile>\n"
+	    "<NotificationTimeout>3</NotificationTimeout>\n"
+	    "</Notification>\n" PLAIN "\n</MPS>\n");
+
+	ck_assert_str_eq(cfg->notification_list_file, "subs.txt");
+	ck_assert_str_eq(cfg->notifier_plugin, "/opt/mpsd/MyNotifier.so");
+	ck_assert_str_eq(cfg->notification_ca_file, "certs/console ca.pem");
+	ck_assert_int_eq(cfg->notification_timeout, apr_time_from_sec(3));
+	/* The limits of the timeout. */
+	cfg = load_good("<MPS><Notification><NotificationTimeout>3600"
+	    "</NotificationTimeout></Notification>" PLAIN "</MPS>\n");
+	ck_assert_int_eq(cfg->notification_timeout, apr_time_from_sec(3600));
+	cfg = load_good("<MPS><Notification><NotificationTimeout>1"
+	    "</NotificationTimeout></Notification>" PLAIN "</MPS>\n");
+	ck_assert_int_eq(cfg->notification_timeout, apr_time_from_sec(1));
+}
+END_TEST
+
+/* Each bad value is one error on its line (3), and the default stays. */
+static const char *const notifier_bad_rows[][3] = {
+	{ "NotificationTimeout", "0", "<NotificationTimeout> \"0\" is out of "
+	    "range (1-3600 seconds)" },
+	{ "NotificationTimeout", "3601", "<NotificationTimeout> \"3601\" is "
+	    "out of range (1-3600 seconds)" },
+	{ "NotificationTimeout", "10s", "<NotificationTimeout> \"10s\" is not "
+	    "a whole number of seconds" },
+	{ "NotifierPlugin", "", "<NotifierPlugin> is empty" },
+	{ "NotificationCAFile", " ", "<NotificationCAFile> is empty" },
+};
+
+#define NNOTIFIER_BAD ((int)(sizeof(notifier_bad_rows) / \
+	sizeof(notifier_bad_rows[0])))
+
+START_TEST(test_notifier_bad_value)
+{
+	const char *const *r = notifier_bad_rows[_i];
+	mps_config_t *cfg;
+
+	cfg = load_one_error(apr_psprintf(pool, "<MPS>\n<Notification>\n"
+	    "<%s>%s</%s>\n</Notification>\n" PLAIN "\n</MPS>\n", r[0], r[1],
+	    r[0]), 3, r[2]);
+	ck_assert_str_eq(cfg->notifier_plugin, "SOAPNotifier");
+	ck_assert_ptr_null(cfg->notification_ca_file);
+	ck_assert_int_eq(cfg->notification_timeout, apr_time_from_sec(10));
+}
+END_TEST
+
+START_TEST(test_notifier_misplaced)
+{
+	load_one_error("<MPS>\n<Notification_Authentication>\n"
+	    "<NotificationTimeout>5</NotificationTimeout>\n"
+	    "</Notification_Authentication>\n" PLAIN "\n</MPS>\n", 3,
+	    "unknown element <NotificationTimeout> in "
+	    "<Notification_Authentication> (<NotificationTimeout> belongs in "
+	    "<Notification>)");
+	load_one_error("<MPS>\n<Notification>\n"
+	    "<NotifierPlugins>x</NotifierPlugins>\n"
+	    "</Notification>\n" PLAIN "\n</MPS>\n", 3,
+	    "unknown element <NotifierPlugins> in <Notification> (did you "
+	    "mean <NotifierPlugin>?)");
+}
+END_TEST
+
+/* The shipped sample documents them, as it does every parameter. */
+START_TEST(test_notifier_sample)
+{
+	static const char *const names[] = {
+		"NotifierPlugin", "NotificationCAFile", "NotificationTimeout"
+	};
+	mps_config_errors_t *errs;
+	const char *path = sample("mps.config");
+	mps_config_t *cfg;
+	char *text;
+	apr_size_t i;
+	FILE *f;
+	long size;
+
+	cfg = load_static(path, &errs, NULL);
+	assert_no_messages(errs);
+	ck_assert_str_eq(cfg->notifier_plugin, "SOAPNotifier");
+	ck_assert_int_eq(cfg->notification_timeout, apr_time_from_sec(10));
+	f = fopen(path, "rb");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
+	size = ftell(f);
+	ck_assert(size > 0);
+	rewind(f);
+	text = apr_palloc(pool, (apr_size_t)size + 1);
+	ck_assert_uint_eq(fread(text, 1, (size_t)size, f), (size_t)size);
+	text[size] = '\0';
+	fclose(f);
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		ck_assert_msg(strstr(text, apr_psprintf(pool, "%s>", names[i]))
+		    != NULL, "sample lacks <%s>", names[i]);
+}
+END_TEST
+
 static TCase *
 new_case(Suite *s, const char *name)
 {
@@ -1880,6 +1994,13 @@ unit_suite(void)
 	tcase_add_test(tc, test_sample_dynamic);
 	tcase_add_test(tc, test_sample_lists);
 	tcase_add_test(tc, test_sample_demo);
+
+	tc = new_case(s, "notifier");
+	tcase_add_test(tc, test_notifier_defaults);
+	tcase_add_test(tc, test_notifier_parameters);
+	tcase_add_loop_test(tc, test_notifier_bad_value, 0, NNOTIFIER_BAD);
+	tcase_add_test(tc, test_notifier_misplaced);
+	tcase_add_test(tc, test_notifier_sample);
 
 	return s;
 }
