@@ -32,6 +32,7 @@
 #include "apf_codec.h"
 #include "log.h"
 #include "mps_status.h"
+#include "notify.h"
 #include "server_filter.h"
 #include "udp_relay.h"
 #include "sockwrap.h"
@@ -272,6 +273,12 @@ session_close(mps_session_t *s, apr_uint32_t reason, mps_log_level_t level,
 		(void)mps_registry_unregister(side->registry, s->dev);
 		mps_log(MPS_LOG_INFO, "[%s] Intel remote client has disconnected",
 		    mps_session_name(s, name, sizeof(name)));
+		/* Only a device whose CONNECTED went out, so that
+		 * subscribers always see the pair in order. */
+		if (s->notified && side->notifier != NULL)
+			mps_notifier_device_event(side->notifier, s->dev,
+			    MPS_NOTIFY_DISCONNECTED, 0);
+		s->notified = 0;
 	}
 	s->state = S_CLOSING;
 	mps_timer_cancel(mps_poller_timers(side->poller), &s->settle);
@@ -631,21 +638,17 @@ on_tcpip_forward(mps_session_t *s, const mps_apf_msg_t *m, int cancel)
 	    "to address %s:%u", mps_session_name(s, name, sizeof(name)),
 	    fqdn[0] != '\0' ? fqdn : s->uuid, (unsigned)port);
 
-	switch (s->side->cfg->keepalive_timing) {
-	case MPS_KEEPALIVE_AFTER_5900:
-		if (port == 5900)
-			send_keepalive_options(s);
-		break;
-	case MPS_KEEPALIVE_SETTLED:
-		/* Each forward restarts the wait; once they stop, the
-		 * options go out, whether or not 5900 was among them. */
-		if (!s->keepalive_sent)
-			(void)mps_timer_arm(mps_poller_timers(s->side->poller),
-			    &s->settle, SETTLE_DELAY);
-		break;
-	case MPS_KEEPALIVE_NEVER:
-		break;
-	}
+	if (s->side->cfg->keepalive_timing == MPS_KEEPALIVE_AFTER_5900 &&
+	    port == 5900)
+		send_keepalive_options(s);
+	/* Each forward restarts the wait; once they stop, the keepalive
+	 * options go out (timing "settled", whether or not 5900 was among
+	 * them) and subscribers hear of the device with its ports. */
+	if ((!s->keepalive_sent &&
+	    s->side->cfg->keepalive_timing == MPS_KEEPALIVE_SETTLED) ||
+	    (!s->notified && s->side->notifier != NULL))
+		(void)mps_timer_arm(mps_poller_timers(s->side->poller),
+		    &s->settle, SETTLE_DELAY);
 }
 
 /*
@@ -1074,7 +1077,14 @@ session_settled(void *arg)
 
 	if (s->state != S_ACTIVE)
 		return;
-	send_keepalive_options(s);
+	if (s->side->cfg->keepalive_timing == MPS_KEEPALIVE_SETTLED)
+		send_keepalive_options(s);
+	if (!s->notified && s->side->notifier != NULL && s->dev != NULL) {
+		s->notified = 1;
+		/* WantReply: a subscriber may refuse the device. */
+		mps_notifier_device_event(s->side->notifier, s->dev,
+		    MPS_NOTIFY_CONNECTED, 1);
+	}
 	session_pump(s);
 }
 

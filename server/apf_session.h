@@ -42,6 +42,7 @@ typedef struct mps_amt_side_t {
 	const apr_array_header_t *authorized_servers;
 	struct mps_console_side_t *consoles;
 	struct mps_udp_relay_t *udp;
+	struct mps_notifier_t *notifier;	/* NULL without subscribers */
 
 	atomic_uint active;		/* sessions counted against MaxConnections */
 	atomic_uint refusing;		/* over the limit, being told so */

@@ -50,6 +50,7 @@ struct mps_session_t {
 	unsigned pump_queued:1;		/* a pump task is already posted */
 	unsigned in_pump:1;		/* session_pump is on the stack */
 	unsigned consoles_blocked:1;	/* a console waits for output room */
+	unsigned notified:1;		/* subscribers heard CONNECTED */
 	apr_uint32_t trigger;
 	apr_time_t last_rx;
 	unsigned long long reported_in, reported_out;

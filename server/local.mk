@@ -56,7 +56,7 @@ server_mpsd_SOURCES = server/main.c \
 	server/instance_lock.c server/instance_lock.h \
 	server/daemon.c server/daemon.h \
 	server/server.c server/server.h
-server_mpsd_LDADD = server/libmpsdevice.la server/libmpshttp.la \
+server_mpsd_LDADD = server/libmpsdevice.la server/libmpsnotify.la server/libmpshttp.la \
 	server/libmpsregistry.la \
 	server/libmpstls.la server/libmpsapf.la \
 	server/libmpsplugin.la server/libmpscore.la \

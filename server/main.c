@@ -36,6 +36,18 @@
 #define MSG_TWO_INSTANCES "Attempt to run two instances of the MPS process simultaneously - second attempt discarded."
 #define MSG_AMT_DLL "Failed loading AMT authentication dll."
 #define MSG_SOCKS_DLL "Failed loading Socks authentication dll."
+#define MSG_NOTIFY_DLL "Failed loading notification dll."
+
+/* The guide's message for the plugin role that failed to load. */
+static const char *
+dll_message(const char *role)
+{
+	if (strcmp(role, "AMT") == 0)
+		return MSG_AMT_DLL;
+	if (strcmp(role, "Socks") == 0)
+		return MSG_SOCKS_DLL;
+	return MSG_NOTIFY_DLL;
+}
 #define MSG_DYNAMIC "Error while reading dynamic configuration file."
 #define MSG_STATIC "Error while reading static configuration file."
 
@@ -104,7 +116,7 @@ check_only(mps_server_t *srv, const char *path)
 	if (mps_server_load_plugins(srv, &role, err, sizeof(err)) !=
 	    APR_SUCCESS) {
 		fprintf(stderr, "mpsd: %s\nmpsd: %s\n",
-		    strcmp(role, "AMT") == 0 ? MSG_AMT_DLL : MSG_SOCKS_DLL, err);
+		    dll_message(role), err);
 		return 1;
 	}
 	if (mps_server_bind(srv, 0, err, sizeof(err)) != APR_SUCCESS) {
@@ -241,7 +253,7 @@ main(int argc, char *argv[])
 	if (mps_server_load_plugins(srv, &role, err, sizeof(err)) !=
 	    APR_SUCCESS) {
 		mps_log_announce(MPS_LOG_ERROR, "%s",
-		    strcmp(role, "AMT") == 0 ? MSG_AMT_DLL : MSG_SOCKS_DLL);
+		    dll_message(role));
 		mps_log_announce(MPS_LOG_ERROR, "%s", err);
 		goto out;
 	}

@@ -1,5 +1,7 @@
 /* server.c: see server.h. */
 #include "server.h"
+#include "apf_codec.h"
+#include "notify.h"
 #include "udp_relay.h"
 
 #include <errno.h>
@@ -137,6 +139,74 @@ mps_server_load_plugins(mps_server_t *srv, const char **role, char *err,
 			return rv;
 		}
 	}
+	/* The notifier only when someone is to be notified. */
+	if (srv->subscribers != NULL && srv->subscribers->nelts > 0) {
+		rv = mps_plugin_load(&srv->notify_plugin, cfg->notifier_plugin,
+		    cfg->plugin_dir, mps_notifier_params(cfg, srv->pool), err,
+		    errsize, srv->pool);
+		if (rv == APR_SUCCESS) {
+			srv->notify = (mps_notify_fn)mps_plugin_symbol(
+			    srv->notify_plugin, MPS_PLUGIN_SYM_NOTIFY);
+			if (srv->notify == NULL) {
+				snprintf(err, errsize, "%s: missing symbol %s",
+				    mps_plugin_path(srv->notify_plugin),
+				    MPS_PLUGIN_SYM_NOTIFY);
+				rv = APR_EGENERAL;
+			}
+		}
+		if (rv != APR_SUCCESS) {
+			*role = "Notification";
+			return rv;
+		}
+	}
+	return APR_SUCCESS;
+}
+
+/* A subscriber answered KeepConnection false (a blocking worker; the
+ * caller holds dev): the device goes, with the guide's reason 17. */
+static void
+notifier_keep_false(void *arg, mps_device_t *dev, const char *url)
+{
+	char why[160];
+
+	(void)arg;
+	if (!mps_device_is_registered(dev))
+		return;
+	snprintf(why, sizeof(why), "subscriber %s answered KeepConnection "
+	    "false", url);
+	mps_log(MPS_LOG_INFO, "Intel remote client %s: %s: disconnecting",
+	    mps_device_uuid(dev), why);
+	mps_session_request_close(mps_device_session(dev),
+	    MPS_APF_DISCONNECT_BY_POLICY, why);
+}
+
+static apr_status_t
+start_notifier(mps_server_t *srv, char *err, size_t errsize)
+{
+	const mps_config_t *cfg = srv->cfg;
+	mps_notifier_options_t opt;
+	char buf[128];
+	apr_status_t rv;
+
+	mps_notifier_options_init(&opt);
+	opt.notify = srv->notify;
+	opt.params = mps_notifier_params(cfg, srv->pool);
+	opt.subscribers = srv->subscribers;
+	opt.mps_address = cfg->mps_address;
+	opt.mps_http_port = cfg->http_listen_port;
+	opt.mps_socks_port = cfg->socks_listen_port;
+	opt.timers = mps_poller_timers(srv->poller);
+	opt.keep_false = notifier_keep_false;
+	opt.keep_false_arg = srv;
+	rv = mps_notifier_create(&srv->notifier, &opt, srv->workers);
+	if (rv != APR_SUCCESS) {
+		snprintf(err, errsize, "cannot start the notifications: %s",
+		    mps_strerror(rv, buf, sizeof(buf)));
+		return rv;
+	}
+	mps_log(MPS_LOG_INFO, "Notifying %d subscriber(s) of device connections "
+	    "through %s", srv->subscribers->nelts,
+	    mps_plugin_path(srv->notify_plugin));
 	return APR_SUCCESS;
 }
 
@@ -368,6 +438,15 @@ signal_thread_main(void *arg)
 				if (left > 0)
 					mps_log(MPS_LOG_WARNING, "%u tunnel(s) did "
 					    "not close in time", left);
+				/* Their DISCONNECTED events are queued; the
+				 * notifier delivers what is in flight within
+				 * its bound, and logs what it drops. A tunnel
+				 * still open might yet use it: then it stays. */
+				if (srv->notifier != NULL && left == 0) {
+					srv->amt.notifier = NULL;
+					mps_notifier_destroy(srv->notifier);
+					srv->notifier = NULL;
+				}
 			}
 			if (srv->poller != NULL)
 				mps_poller_stop(srv->poller);
@@ -480,6 +559,12 @@ start_device_side(mps_server_t *srv, char *err, size_t errsize)
 		return rv;
 	}
 	srv->amt.udp = srv->udp;
+	if (srv->notify != NULL) {
+		rv = start_notifier(srv, err, errsize);
+		if (rv != APR_SUCCESS)
+			return rv;
+		srv->amt.notifier = srv->notifier;
+	}
 	rv = mps_amt_side_init(&srv->amt);
 	if (rv != APR_SUCCESS) {
 		snprintf(err, errsize, "cannot set up the device side");
@@ -576,6 +661,10 @@ mps_server_shutdown(mps_server_t *srv)
 		pthread_kill(srv->signal_thread, SIGTERM);
 		pthread_join(srv->signal_thread, NULL);
 		srv->signal_thread_started = 0;
+	}
+	if (srv->notifier != NULL && !srv->amt_started) {
+		mps_notifier_destroy(srv->notifier);
+		srv->notifier = NULL;
 	}
 	if (srv->workers != NULL) {
 		mps_workers_destroy(srv->workers);

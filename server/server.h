@@ -38,6 +38,9 @@ typedef struct mps_server_t {
 
 	mps_auth_plugin_t *amt_auth;	/* NULL when NeedAuthentication is false */
 	mps_auth_plugin_t *socks_auth;
+	mps_plugin_t *notify_plugin;	/* NULL without subscribers */
+	mps_notify_fn notify;
+	struct mps_notifier_t *notifier;
 
 	mps_workers_t *workers;
 	mps_poller_t *poller;

@@ -89,7 +89,7 @@ TESTS += tests/unit/test_registry tests/unit/test_log tests/unit/test_config tes
 check_PROGRAMS += tests/unit/test_udp_relay
 tests_unit_test_udp_relay_SOURCES = $(UNIT_COMMON) tests/unit/test_udp_relay.c
 tests_unit_test_udp_relay_CFLAGS = $(UNIT_CFLAGS)
-tests_unit_test_udp_relay_LDADD = server/libmpsdevice.la server/libmpshttp.la \
+tests_unit_test_udp_relay_LDADD = server/libmpsdevice.la server/libmpsnotify.la server/libmpshttp.la \
 	server/libmpsregistry.la server/libmpsapf.la \
 	server/libmpsconfig.la server/libmpscore.la server/libmpslog.la \
 	server/libmpsbase.la $(EXPAT_LIBS) $(APU_LIBS) $(APR_LIBS) \
@@ -146,7 +146,8 @@ INTEGRATION_TESTS = tests/integration/startup.sh tests/integration/config_check.
 	tests/integration/signals.sh tests/integration/device_tls.sh \
 	tests/integration/devices.sh tests/integration/device_stunnel.sh \
 	tests/integration/plugin_sdk.sh tests/integration/devices_auth.sh \
-	tests/integration/pet_alerts.sh tests/integration/direct_tcpip.sh
+	tests/integration/pet_alerts.sh tests/integration/direct_tcpip.sh \
+	tests/integration/notifications.sh
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += tests/peers/udp_catch.py tests/peers/wsevent_sink.py
 
