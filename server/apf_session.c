@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "apf_codec.h"
+#include "auth_job.h"
 #include "log.h"
 #include "mps_status.h"
 #include "notify.h"
@@ -59,15 +60,6 @@ static const char *const state_names[] = {
 	"authentication", "authentication failed", "pfwd service", "active",
 	"closing", "closed"
 };
-
-/* An authentication on the blocking lane. */
-typedef struct auth_job {
-	mps_session_t *s;
-	char *user;
-	char *password;
-	int granted;
-	char err[MPS_PLUGIN_ERROR_SIZE];
-} auth_job;
 
 /* A close asked for from another strand. */
 typedef struct close_req {
@@ -313,17 +305,6 @@ mps_session_close(mps_session_t *s, apr_uint32_t reason, mps_log_level_t level,
 /* ---- authentication --------------------------------------------------- */
 
 static void
-auth_job_free(auth_job *job)
-{
-	if (job->password != NULL) {
-		explicit_bzero(job->password, strlen(job->password));
-		free(job->password);
-	}
-	free(job->user);
-	free(job);
-}
-
-static void
 auth_succeeded(mps_session_t *s, const char *user, const char *how)
 {
 	mps_amt_side_t *side = s->side;
@@ -408,73 +389,40 @@ auth_failed(mps_session_t *s, const char *user, const char *detail)
 
 /* Strand: the plugin's verdict. */
 static void
-auth_done(void *arg)
+auth_done(void *owner, int granted, const char *user, const char *err)
 {
-	auth_job *job = arg;
-	mps_session_t *s = job->s;
+	mps_session_t *s = owner;
 
 	if (s->state == S_AUTH_PENDING) {
-		if (job->granted)
-			auth_succeeded(s, job->user, "as user ");
+		if (granted)
+			auth_succeeded(s, user, "as user ");
 		else
-			auth_failed(s, job->user, job->err);
+			auth_failed(s, user, err);
 		if (s->state < S_CLOSING)
 			session_pump(s);
 	}
-	auth_job_free(job);
-	session_unref(s);
-}
-
-/* Blocking lane: call the plugin. */
-static void
-auth_run(void *arg)
-{
-	auth_job *job = arg;
-	mps_session_t *s = job->s;
-
-	job->granted = mps_auth_plugin_authenticate(s->side->auth, job->user,
-	    job->password, job->err, sizeof(job->err));
-	explicit_bzero(job->password, strlen(job->password));
-	if (mps_strand_post(s->strand, auth_done, job) != APR_SUCCESS) {
-		auth_job_free(job);
-		session_unref(s);
-	}
+	session_unref(s);	/* the job's reference */
 }
 
 static void
-auth_job_discard(void *arg)
+auth_dropped(void *owner)
 {
-	auth_job *job = arg;
-	mps_session_t *s = job->s;
-
-	auth_job_free(job);
-	session_unref(s);
+	session_unref(owner);
 }
 
 static void
 start_plugin_auth(mps_session_t *s, mps_apf_str_t user, mps_apf_str_t password)
 {
-	auth_job *job = calloc(1, sizeof(*job));
+	apr_status_t rv;
 
-	if (job != NULL) {
-		job->user = strndup(user.ptr, user.len);
-		job->password = strndup(password.ptr, password.len);
-	}
-	if (job == NULL || job->user == NULL || job->password == NULL) {
-		if (job != NULL)
-			auth_job_free(job);
-		session_close(s, MPS_APF_DISCONNECT_TEMPORARILY_UNAVAILABLE,
-		    MPS_LOG_ERROR, "out of memory for authentication");
-		return;
-	}
-	job->s = s;
 	session_ref(s);
 	s->state = S_AUTH_PENDING;
 	/* The login deadline stops: the plugin has its own timeouts. */
 	mps_timer_cancel(mps_poller_timers(s->side->poller), &s->deadline);
-	if (mps_workers_push_ex(s->side->workers, MPS_LANE_BLOCKING, auth_run,
-	    auth_job_discard, job) != APR_SUCCESS) {
-		auth_job_free(job);
+	rv = mps_auth_job_start(s->side->workers, s->side->auth, s->strand,
+	    user.ptr, user.len, password.ptr, password.len, auth_done,
+	    auth_dropped, s);
+	if (rv != APR_SUCCESS) {
 		session_unref(s);
 		session_close(s, MPS_APF_DISCONNECT_TEMPORARILY_UNAVAILABLE,
 		    MPS_LOG_ERROR, "cannot queue the authentication");

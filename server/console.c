@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "apf_session.h"
+#include "auth_job.h"
 #include "mps_status.h"
 #include "sockwrap.h"
 
@@ -33,14 +34,6 @@
 #define DISCARD_MAX (256 * 1024)
 
 #define MPS_HTTP_FRONT_IN_MAX (64 * 1024)
-
-typedef struct auth_job {
-	mps_console_t *c;
-	char *user;
-	char *password;
-	int granted;
-	char err[MPS_PLUGIN_ERROR_SIZE];
-} auth_job;
 
 static void front_io(void *arg);
 static void front_deadline(void *arg);
@@ -354,87 +347,41 @@ front_deadline(void *arg)
 /* ---- the Socks plugin, on the blocking lane ---------------------------- */
 
 static void
-auth_job_free(auth_job *job)
+auth_done(void *owner, int granted, const char *user, const char *err)
 {
-	if (job->password != NULL) {
-		explicit_bzero(job->password, strlen(job->password));
-		free(job->password);
-	}
-	free(job->user);
-	free(job);
-}
-
-static void
-auth_done_task(void *arg)
-{
-	auth_job *job = arg;
-	mps_console_t *c = job->c;
+	mps_console_t *c = owner;
 
 	if (c->phase == C_AUTH) {
 		c->phase = C_FRONT;
-		if (!job->granted)
+		if (!granted)
 			mps_log(MPS_LOG_WARNING, "%s console %s failed to "
 			    "authenticate as \"%s\"%s%s", c->ops->name, c->peer,
-			    job->user, job->err[0] != '\0' ? ": " : "", job->err);
+			    user, err[0] != '\0' ? ": " : "", err);
 		else
 			mps_log(MPS_LOG_DEBUG, "%s console %s authenticated as "
-			    "\"%s\"", c->ops->name, c->peer, job->user);
-		c->ops->auth_done(c, job->granted, job->err);
+			    "\"%s\"", c->ops->name, c->peer, user);
+		c->ops->auth_done(c, granted, err);
 		if (c->phase == C_FRONT)
 			mps_console_front_wait(c);
 	}
-	auth_job_free(job);
-	mps_console_unref(c);
+	mps_console_unref(c);	/* the job's reference */
 }
 
 static void
-auth_run(void *arg)
+auth_dropped(void *owner)
 {
-	auth_job *job = arg;
-	mps_console_t *c = job->c;
-
-	job->granted = mps_auth_plugin_authenticate(c->side->auth, job->user,
-	    job->password, job->err, sizeof(job->err));
-	explicit_bzero(job->password, strlen(job->password));
-	if (mps_strand_post(c->own, auth_done_task, job) != APR_SUCCESS) {
-		auth_job_free(job);
-		mps_console_unref(c);
-	}
-}
-
-static void
-auth_discard(void *arg)
-{
-	auth_job *job = arg;
-	mps_console_t *c = job->c;
-
-	auth_job_free(job);
-	mps_console_unref(c);
+	mps_console_unref(owner);
 }
 
 void
 mps_console_authenticate(mps_console_t *c, const char *user,
     const char *password)
 {
-	auth_job *job = calloc(1, sizeof(*job));
-
-	if (job != NULL) {
-		job->user = strdup(user);
-		job->password = strdup(password);
-	}
-	if (job == NULL || job->user == NULL || job->password == NULL) {
-		if (job != NULL)
-			auth_job_free(job);
-		c->ops->refused(c, OPEN_INTERNAL);
-		mps_console_close_soon(c);
-		return;
-	}
-	job->c = c;
 	mps_console_ref(c);
 	c->phase = C_AUTH;
-	if (mps_workers_push_ex(c->side->workers, MPS_LANE_BLOCKING, auth_run,
-	    auth_discard, job) != APR_SUCCESS) {
-		auth_job_free(job);
+	if (mps_auth_job_start(c->side->workers, c->side->auth, c->own, user,
+	    strlen(user), password, strlen(password), auth_done, auth_dropped,
+	    c) != APR_SUCCESS) {
 		mps_console_unref(c);
 		c->phase = C_FRONT;
 		c->ops->refused(c, OPEN_INTERNAL);

@@ -42,6 +42,7 @@ noinst_LTLIBRARIES += server/libmpsdevice.la
 server_libmpsdevice_la_SOURCES = \
 	server/listener.c server/listener.h server/sockwrap.c server/sockwrap.h \
 	server/stream.c server/stream.h server/auth_throttle.c server/auth_throttle.h \
+	server/auth_job.c server/auth_job.h \
 	server/apf_session.c server/apf_session.h server/apf_session_priv.h \
 	server/channel_relay.c \
 	server/console.c server/console.h server/console_priv.h \
