@@ -82,6 +82,8 @@ console_free(mps_console_t *c)
 	mps_buf_free(&c->up);
 	mps_buf_free(&c->down);
 	mps_device_release(c->dev);
+	if (c->counted)
+		atomic_fetch_sub(side->connections, 1);
 	if (c->own != NULL)
 		mps_strand_release(c->own);
 	free(c);
@@ -500,12 +502,26 @@ static void
 console_accept(mps_console_side_t *side, const front_ops *ops, int fd,
     const char *peer)
 {
-	mps_console_t *c = calloc(1, sizeof(*c));
+	mps_console_t *c;
 
-	if (c == NULL) {
+	/* MaxConnections covers devices and consoles together (guide
+	 * 10.1: connections beyond it are refused). */
+	if (atomic_fetch_add(side->connections, 1) >=
+	    (unsigned)side->cfg->max_connections) {
+		atomic_fetch_sub(side->connections, 1);
+		mps_log(MPS_LOG_WARNING, "MaxConnections (%d) reached: refusing "
+		    "the %s console at %s", side->cfg->max_connections,
+		    ops->name, peer);
 		close(fd);
 		return;
 	}
+	c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		atomic_fetch_sub(side->connections, 1);
+		close(fd);
+		return;
+	}
+	c->counted = 1;
 	c->side = side;
 	c->ops = ops;
 	c->fd = fd;
@@ -526,6 +542,7 @@ console_accept(mps_console_side_t *side, const front_ops *ops, int fd,
 			mps_sockwrap_put(c->wrap);
 		if (c->own != NULL)
 			mps_strand_release(c->own);
+		atomic_fetch_sub(side->connections, 1);
 		close(fd);
 		free(c);
 		return;

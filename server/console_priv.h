@@ -94,6 +94,7 @@ struct mps_console_t {
 	unsigned watching:1;		/* the registration is armed */
 	unsigned close_after_down:1;	/* close once down is flushed */
 	unsigned in_pump:1;
+	unsigned counted:1;		/* holds a MaxConnections slot */
 
 	/* The target, once chosen. */
 	mps_device_t *dev;		/* referenced */

@@ -545,6 +545,7 @@ start_device_side(mps_server_t *srv, char *err, size_t errsize)
 	srv->consoles.workers = srv->workers;
 	srv->consoles.registry = srv->registry;
 	srv->consoles.auth = srv->socks_auth;
+	srv->consoles.connections = &srv->amt.active;
 	rv = mps_console_side_init(&srv->consoles);
 	if (rv != APR_SUCCESS) {
 		snprintf(err, errsize, "cannot set up the console side");

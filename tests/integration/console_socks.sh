@@ -233,6 +233,28 @@ ok "its device leaves cleanly (simulator exit 0)" test $? -eq 0
 stop_pid "$MPSD_B"
 ok "the second mpsd stops cleanly" test $? -eq 0
 
+# ---- MaxConnections counts consoles with devices ----------------------
+C=$T/mpsd-c
+make_config "$C" "$SOCKS_AUTH_OFF" \
+	"$(tunnel_settings '<Limits><MaxConnections>2</MaxConnections></Limits>')"
+ok "a third mpsd starts with MaxConnections 2" start_mpsd "$C"
+MPSD_C=$MPSD_PID
+console_ports "$C"
+ok "one device logs in to it" start_sim devc --ports 16992 --target "16992=$ORIGIN_ADDR"
+DEVC=$SIM_PID
+# One console holds the second slot (an unfinished greeting)...
+exec 7<>"/dev/tcp/127.0.0.1/$SOCKS_PORT"
+sleep 0.5	# accepted by then: nothing observable to wait for
+ok "a third connection is refused with a WARNING" \
+	sh -c "! curl -sS --max-time 5 --socks5-hostname 127.0.0.1:$SOCKS_PORT http://dev-0.amt.test:16992/ -o /dev/null 2>/dev/null"
+ok "... naming MaxConnections" wait_for 3 grep -q "MaxConnections (2) reached: refusing the SOCKS console" "$C/log/mps.log"
+exec 7>&-
+ok "once the console left, a console gets through again" \
+	wait_for 5 sh -c "curl -sS --max-time 5 --socks5-hostname 127.0.0.1:$SOCKS_PORT http://dev-0.amt.test:16992/small -o /dev/null"
+stop_pid "$DEVC"
+stop_pid "$MPSD_C"
+ok "the third mpsd stops cleanly" test $? -eq 0
+
 # ---- everyone survived ------------------------------------------------
 ok "the late OPEN_FAILURE after a channel open timeout comes in" \
 	wait_for 15 sim_has slow "channel-open-failed"
