@@ -31,6 +31,7 @@
 
 #include "apf_codec.h"
 #include "auth_job.h"
+#include "listener.h"
 #include "log.h"
 #include "mps_status.h"
 #include "notify.h"
@@ -1048,23 +1049,6 @@ session_start(void *arg)
 
 /* ---- accept ----------------------------------------------------------- */
 
-/* "1.2.3.4:5" -> "1.2.3.4", "[::1]:5" -> "::1". */
-static void
-peer_ip(const char *peer, char *ip, size_t size)
-{
-	const char *colon = strrchr(peer, ':');
-	size_t n = colon != NULL ? (size_t)(colon - peer) : strlen(peer);
-
-	if (n >= 2 && peer[0] == '[' && peer[n - 1] == ']') {
-		peer++;
-		n -= 2;
-	}
-	if (n >= size)
-		n = size - 1;
-	memcpy(ip, peer, n);
-	ip[n] = '\0';
-}
-
 void
 mps_amt_accept(void *ctx, int fd, const char *peer)
 {
@@ -1096,7 +1080,7 @@ mps_amt_accept(void *ctx, int fd, const char *peer)
 	/* Plain mode passes S_TLS at once: its "handshake" is done. */
 	s->state = S_TLS;
 	snprintf(s->peer, sizeof(s->peer), "%s", peer);
-	peer_ip(peer, s->ip, sizeof(s->ip));
+	mps_peer_split(peer, s->ip, sizeof(s->ip), NULL);
 	s->strand = mps_strand_create(side->workers);
 	if (side->tls != NULL)
 		ssl = SSL_new(side->tls);

@@ -20,6 +20,7 @@
 
 #include "apf_session.h"
 #include "auth_job.h"
+#include "listener.h"
 #include "mps_status.h"
 #include "sockwrap.h"
 
@@ -468,24 +469,6 @@ mps_console_move(mps_console_t *c)
 
 /* ---- accept -------------------------------------------------------------- */
 
-/* "1.2.3.4:5" -> ip "1.2.3.4", port 5; "[::1]:5" -> "::1", 5. */
-static void
-split_peer(const char *peer, char *ip, size_t size, apr_port_t *port)
-{
-	const char *colon = strrchr(peer, ':');
-	size_t n = colon != NULL ? (size_t)(colon - peer) : strlen(peer);
-
-	*port = colon != NULL ? (apr_port_t)strtoul(colon + 1, NULL, 10) : 0;
-	if (n >= 2 && peer[0] == '[' && peer[n - 1] == ']') {
-		peer++;
-		n -= 2;
-	}
-	if (n >= size)
-		n = size - 1;
-	memcpy(ip, peer, n);
-	ip[n] = '\0';
-}
-
 static void
 front_start(void *arg)
 {
@@ -528,7 +511,7 @@ console_accept(mps_console_side_t *side, const front_ops *ops, int fd,
 	c->phase = C_FRONT;
 	atomic_init(&c->refs, 1);
 	snprintf(c->peer, sizeof(c->peer), "%s", peer);
-	split_peer(peer, c->ip, sizeof(c->ip), &c->peer_port);
+	mps_peer_split(peer, c->ip, sizeof(c->ip), &c->peer_port);
 	mps_buf_init(&c->in, FRONT_IN_MAX);
 	mps_buf_init(&c->up, (size_t)side->cfg->channel_window_size);
 	/* Replies at first; the device's bytes later, which the window
@@ -585,7 +568,7 @@ mps_console_outgoing(mps_console_side_t *side, const front_ops *ops, int fd,
 	c->raw = 1;
 	atomic_init(&c->refs, 1);
 	snprintf(c->peer, sizeof(c->peer), "%s", peer);
-	split_peer(peer, c->ip, sizeof(c->ip), &c->peer_port);
+	mps_peer_split(peer, c->ip, sizeof(c->ip), &c->peer_port);
 	mps_buf_init(&c->in, 0);
 	mps_buf_init(&c->up, (size_t)side->cfg->channel_window_size);
 	mps_buf_init(&c->down, (size_t)side->cfg->channel_window_size);

@@ -59,6 +59,25 @@ mps_sockaddr_text(const struct sockaddr *sa, char *buf, size_t bufsize)
 	}
 }
 
+void
+mps_peer_split(const char *peer, char *ip, size_t size, apr_port_t *port)
+{
+	const char *colon = strrchr(peer, ':');
+	size_t n = colon != NULL ? (size_t)(colon - peer) : strlen(peer);
+
+	if (port != NULL)
+		*port = colon != NULL ?
+		    (apr_port_t)strtoul(colon + 1, NULL, 10) : 0;
+	if (n >= 2 && peer[0] == '[' && peer[n - 1] == ']') {
+		peer++;
+		n -= 2;
+	}
+	if (n >= size)
+		n = size - 1;
+	memcpy(ip, peer, n);
+	ip[n] = '\0';
+}
+
 static int
 open_listen_socket(const char *ip, apr_port_t port, int *fd_out, char *why,
     size_t whysize)

@@ -48,4 +48,10 @@ void mps_listener_destroy(mps_listener_t *listener);
 /* "ip:port" of a socket address, for logs. */
 void mps_sockaddr_text(const struct sockaddr *sa, char *buf, size_t bufsize);
 
+/* The reverse, for the peer text of mps_accept_fn: "1.2.3.4:5" gives ip
+ * "1.2.3.4" and port 5, "[::1]:5" gives "::1" and 5 (ip truncated to
+ * size; port may be NULL). */
+void mps_peer_split(const char *peer, char *ip, size_t size,
+    apr_port_t *port);
+
 #endif
