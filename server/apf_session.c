@@ -227,6 +227,7 @@ session_finalize(mps_session_t *s)
 		mps_device_release(s->dev);
 		s->dev = NULL;
 	}
+	atomic_fetch_sub(&side->open, 1);
 	session_unref(s);	/* the connection's reference */
 }
 
@@ -1107,6 +1108,7 @@ mps_amt_accept(void *ctx, int fd, const char *peer)
 	mps_timer_init(&s->settle, s->strand, session_settled, s);
 	mps_timer_init(&s->chan_timer, s->strand, mps_relay_sweep, s);
 	atomic_fetch_add(&side->live, 1);
+	atomic_fetch_add(&side->open, 1);
 	pthread_mutex_lock(&side->list_lock);
 	s->next = side->list;
 	if (side->list != NULL)
@@ -1179,6 +1181,7 @@ mps_amt_side_init(mps_amt_side_t *side)
 	atomic_init(&side->active, 0);
 	atomic_init(&side->refusing, 0);
 	atomic_init(&side->live, 0);
+	atomic_init(&side->open, 0);
 	side->list = NULL;
 	pthread_mutex_init(&side->list_lock, NULL);
 	side->throttle = mps_auth_throttle_create();
@@ -1216,9 +1219,12 @@ mps_amt_side_shutdown(mps_amt_side_t *side, apr_interval_time_t timeout)
 		session_unref(all[i]);
 	}
 	free(all);
-	while (atomic_load(&side->live) > 0 && apr_time_now() < end)
+	/* Finalized is enough: a finalized session touches nothing shared
+	 * again (the notifier may still hold a reference to its entry,
+	 * until it is destroyed in turn). */
+	while (atomic_load(&side->open) > 0 && apr_time_now() < end)
 		apr_sleep(apr_time_from_msec(20));
-	return atomic_load(&side->live);
+	return atomic_load(&side->open);
 }
 
 void

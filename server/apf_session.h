@@ -47,6 +47,7 @@ typedef struct mps_amt_side_t {
 	atomic_uint active;		/* sessions counted against MaxConnections */
 	atomic_uint refusing;		/* over the limit, being told so */
 	atomic_uint live;		/* session objects not yet freed */
+	atomic_uint open;		/* sessions not yet finalized */
 
 	pthread_mutex_t list_lock;	/* every live session, for shutdown */
 	mps_session_t *list;
@@ -61,7 +62,9 @@ void mps_amt_accept(void *ctx, int fd, const char *peer);
 
 /*
  * Closes every session (DISCONNECT 11 BY_APPLICATION to authenticated
- * devices) and waits up to timeout for them to be gone. The poller and
+ * devices) and waits up to timeout for them to be finalized (their
+ * connections closed; the objects may outlive this while the notifier
+ * still holds their registry entries). The poller and
  * workers must still run. Returns the number of sessions left.
  */
 unsigned mps_amt_side_shutdown(mps_amt_side_t *side, apr_interval_time_t timeout);
