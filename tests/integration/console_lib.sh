@@ -18,11 +18,6 @@ PYTHON=${PYTHON:-python3}	# socks_probe.py needs only the stdlib
 CONSOLE_USER=console
 CONSOLE_PASS=console-demo
 
-# skip DESCRIPTION REASON: an assertion that cannot run here.
-skip() {
-	_tap_n=$((_tap_n + 1))
-	echo "ok $_tap_n - $1 # SKIP $2"
-}
 
 # require_peers: skip the whole script when the programs it drives are
 # not built (make check builds them).

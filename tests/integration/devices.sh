@@ -9,7 +9,6 @@
 SIM=$top_builddir/tests/sim/amtsim
 certs=$(test_certs)
 
-amt_port() { sed -n 's|.*<AMTListenPort>\([0-9]*\)<.*|\1|p' "$1/mps.config"; }
 
 # sim DIR ARGS...: the simulator against DIR's mpsd, verifying the chain.
 sim() {

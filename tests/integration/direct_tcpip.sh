@@ -25,22 +25,13 @@ command -v "$PYTHON" >/dev/null 2>&1 || {
 certs=$(test_certs)
 FQDN=wsevent-device.amt.test
 
-amt_port() { sed -n 's|.*<AMTListenPort>\([0-9]*\)<.*|\1|p' "$1/mps.config"; }
 
 # sink NAME: a WS-Eventing subscriber saving POSTs as $T/NAME.N; sets
 # SINK_PORT.
-sink() {
-	"$PYTHON" "$PEERS/wsevent_sink.py" "$T/$1" >"$T/$1.port" \
-		2>"$T/$1.log" &
-	track $!
-	wait_for 10 test -s "$T/$1.port" || return 1
-	SINK_PORT=$(head -n 1 "$T/$1.port")
-}
+sink() { start_peer "$1" wsevent_sink.py && SINK_PORT=$PEER_PORT; }
 
-# posts NAME: how many POSTs NAME has recorded (whole files only).
-posts() {
-	find "$T" -maxdepth 1 -regex ".*/$1\.[0-9]+" | wc -l
-}
+# posts NAME: how many POSTs NAME has recorded.
+posts() { saved "$1"; }
 
 # directs DIR OUT N ARGS...: one device logs in to DIR's mpsd, opens the
 # --direct channels in ARGS once ready, waits (at most 20 s) until N of

@@ -102,6 +102,31 @@ wait_for() {
 	return 1
 }
 
+# skip DESCRIPTION REASON: an assertion that cannot run here.
+skip() {
+	_tap_n=$((_tap_n + 1))
+	echo "ok $_tap_n - $1 # SKIP $2"
+}
+
+# amt_port DIR: the AMTListenPort of DIR/mps.config.
+amt_port() { sed -n 's|.*<AMTListenPort>\([0-9]*\)<.*|\1|p' "$1/mps.config"; }
+
+# start_peer NAME SCRIPT ARGS...: tests/peers/SCRIPT (Python), which
+# saves what it receives as $T/NAME.N and prints its port first; sets
+# PEER_PORT.
+start_peer() {
+	local name=$1 script=$2
+	shift 2
+	"${PYTHON:-python3}" "$top_srcdir/tests/peers/$script" "$T/$name" "$@" \
+		>"$T/$name.port" 2>"$T/$name.log" &
+	track $!
+	wait_for 10 test -s "$T/$name.port" || return 1
+	PEER_PORT=$(head -n 1 "$T/$name.port")
+}
+
+# saved NAME: how many whole $T/NAME.N files a peer has saved.
+saved() { find "$T" -maxdepth 1 -regex ".*/$1\.[0-9]+" | wc -l; }
+
 # file_has FILE TEXT: FILE contains the fixed string TEXT.
 file_has() { [ -f "$1" ] && grep -qF -- "$2" "$1"; }
 file_lacks() { ! file_has "$1" "$2"; }

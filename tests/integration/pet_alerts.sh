@@ -19,30 +19,18 @@ command -v "$PYTHON" >/dev/null 2>&1 || {
 certs=$(test_certs)
 FQDN=pet-device.amt.test
 
-# skip DESCRIPTION REASON: an assertion that cannot run here.
-skip() {
-	_tap_n=$((_tap_n + 1))
-	echo "ok $_tap_n - $1 # SKIP $2"
-}
 
-amt_port() { sed -n 's|.*<AMTListenPort>\([0-9]*\)<.*|\1|p' "$1/mps.config"; }
 
 # catcher NAME [--ipv6]: a UDP listener saving datagrams as $T/NAME.N;
 # sets CATCH_PORT.
 catcher() {
 	local name=$1
 	shift
-	"$PYTHON" "$PEERS/udp_catch.py" "$T/$name" "$@" \
-		>"$T/$name.port" 2>"$T/$name.log" &
-	track $!
-	wait_for 10 test -s "$T/$name.port" || return 1
-	CATCH_PORT=$(head -n 1 "$T/$name.port")
+	start_peer "$name" udp_catch.py "$@" && CATCH_PORT=$PEER_PORT
 }
 
-# datagrams NAME: how many datagrams NAME has saved (whole files only).
-datagrams() {
-	find "$T" -maxdepth 1 -regex ".*/$1\.[0-9]+" | wc -l
-}
+# datagrams NAME: how many datagrams NAME has saved.
+datagrams() { saved "$1"; }
 
 # pets DIR OUT N ARGS...: one device logs in to DIR's mpsd, sends the
 # --pet alerts in ARGS once ready, waits (at most 15 s) for N replies,

@@ -12,11 +12,6 @@ SERVICE=$top_builddir/tests/peers/soap_auth_service
 WSDL=$top_srcdir/config/MPSAuthentication.wsdl
 NS=http://schemas.intel.com/platform/client/MPSAuthentication/2006/01
 
-# skip DESCRIPTION REASON: an assertion that cannot run here.
-skip() {
-	_tap_n=$((_tap_n + 1))
-	echo "ok $_tap_n - $1 # SKIP $2"
-}
 
 # xml_escape TEXT: TEXT fit for an element of mps.config.
 # (Quoted replacements: bash 5.2 reads a bare & there as the match.)
