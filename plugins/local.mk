@@ -6,7 +6,19 @@ PLUGIN_LDFLAGS = -module -avoid-version -shared -export-symbols-regex '^(Authent
 # linked into each module and exported by none).
 noinst_LTLIBRARIES += plugins/common/libplugin_util.la
 plugins_common_libplugin_util_la_SOURCES = plugins/common/plugin_util.c \
-	plugins/common/plugin_util.h
+	plugins/common/plugin_util.h plugins/common/xml_util.c \
+	plugins/common/xml_util.h
+
+# What the two SOAP plugins share beyond that: the HTTP exchange over
+# libcurl and the reading of a SOAP 1.1 answer with expat. Apart, so that
+# the other plugins need neither library. Link it before
+# libplugin_util.la, which it uses.
+noinst_LTLIBRARIES += plugins/common/libsoap_util.la
+plugins_common_libsoap_util_la_SOURCES = plugins/common/soap_http.c \
+	plugins/common/soap_http.h plugins/common/soap_reader.c \
+	plugins/common/soap_reader.h
+plugins_common_libsoap_util_la_CPPFLAGS = $(AM_CPPFLAGS) \
+	-I$(top_srcdir)/plugins/soap_auth $(CURL_CFLAGS) $(EXPAT_CFLAGS)
 
 # The guide ships the same file-lookup plugin under two names (7.2.1), so
 # that the AMT and the Socks authentication can use different files.

@@ -19,6 +19,13 @@ void mps_pu_seterr(char *err, size_t errsize, const char *fmt, ...)
  * text (which may or may not be buf). */
 const char *mps_pu_strerror(int e, char *buf, size_t size);
 
+/*
+ * Replaces every occurrence of secret in the NUL-terminated err (of
+ * errsize bytes) by "***", the last guard that keeps a password out of an
+ * errorString. Safe with NULL or empty arguments.
+ */
+void mps_pu_redact(char *err, size_t errsize, const char *secret);
+
 /* ASCII white space: space, tab, CR, LF, VT, FF. */
 int mps_pu_is_blank(int c);
 

@@ -11,48 +11,9 @@
 #include <string.h>
 
 #include "ldap_auth.h"
+#include "xml_util.h"
 
 static const char hexdigits[] = "0123456789abcdef";
-
-/*
- * Decodes one UTF-8 sequence at s (len bytes left). Returns its length,
- * with the code point in *cp, or 0 when it is malformed: truncated, a
- * stray continuation byte, overlong, a surrogate, or above U+10FFFF.
- */
-static size_t
-utf8_decode(const unsigned char *s, size_t len, unsigned long *cp)
-{
-	static const unsigned long min[] = { 0, 0, 0x80, 0x800, 0x10000 };
-	unsigned long c;
-	size_t n, i;
-
-	if (s[0] < 0x80) {
-		*cp = s[0];
-		return 1;
-	}
-	if ((s[0] & 0xe0) == 0xc0) {
-		n = 2;
-		c = s[0] & 0x1f;
-	} else if ((s[0] & 0xf0) == 0xe0) {
-		n = 3;
-		c = s[0] & 0x0f;
-	} else if ((s[0] & 0xf8) == 0xf0) {
-		n = 4;
-		c = s[0] & 0x07;
-	} else
-		return 0;
-	if (n > len)
-		return 0;
-	for (i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		c = (c << 6) | (s[i] & 0x3f);
-	}
-	if (c < min[n] || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	*cp = c;
-	return n;
-}
 
 int
 mps_ldap_user_ok(const char *user)
@@ -65,7 +26,7 @@ mps_ldap_user_ok(const char *user)
 	if (len == 0 || len > MPS_LDAP_MAX_USER)
 		return 0;
 	for (i = 0; i < len; i += n) {
-		if ((n = utf8_decode(s + i, len - i, &cp)) == 0)
+		if ((n = mps_pu_utf8_decode(s + i, len - i, &cp)) == 0)
 			return 0;
 		/* C0, DEL and C1 controls: no real account has them, and
 		 * they would end up in mpsd's log. */

@@ -7,7 +7,8 @@ pkglib_LTLIBRARIES += plugins/SOAPAuthentication.la
 plugins_SOAPAuthentication_la_SOURCES = $(SOAP_AUTH_SOURCES)
 plugins_SOAPAuthentication_la_CPPFLAGS = $(AM_CPPFLAGS) $(CURL_CFLAGS) $(EXPAT_CFLAGS)
 plugins_SOAPAuthentication_la_LDFLAGS = $(PLUGIN_LDFLAGS)
-plugins_SOAPAuthentication_la_LIBADD = plugins/common/libplugin_util.la $(CURL_LIBS) $(EXPAT_LIBS)
+plugins_SOAPAuthentication_la_LIBADD = plugins/common/libsoap_util.la \
+	plugins/common/libplugin_util.la $(CURL_LIBS) $(EXPAT_LIBS)
 
 # The interface the external service implements, for its authors.
 soapwsdldir = $(pkgdatadir)
@@ -26,13 +27,15 @@ if HAVE_CHECK
 # table-driven tests of the request and response XML.
 check_PROGRAMS += tests/unit/test_soap_auth
 tests_unit_test_soap_auth_SOURCES = tests/unit/unit_main.c tests/unit/unit.h \
-	tests/unit/test_soap_auth.c plugins/soap_auth/soap_xml.c \
+	tests/unit/test_soap_auth.c tests/unit/soap_test_util.c \
+	tests/unit/soap_test_util.h plugins/soap_auth/soap_xml.c \
 	plugins/soap_auth/soap_xml.h plugins/soap_auth/soap_params.c \
 	plugins/soap_auth/soap_params.h
 tests_unit_test_soap_auth_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/soap_auth \
 	$(CURL_CFLAGS) $(EXPAT_CFLAGS)
 tests_unit_test_soap_auth_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
-tests_unit_test_soap_auth_LDADD = plugins/common/libplugin_util.la \
+tests_unit_test_soap_auth_LDADD = plugins/common/libsoap_util.la \
+	plugins/common/libplugin_util.la \
 	server/libmpsplugin.la server/libmpsbase.la \
 	$(CURL_LIBS) $(EXPAT_LIBS) $(LTDL_LIBS) $(APR_LIBS) $(CHECK_LIBS) -lpthread
 TESTS += tests/unit/test_soap_auth

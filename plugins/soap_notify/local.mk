@@ -10,7 +10,8 @@ plugins_SOAPNotifier_la_SOURCES = $(SOAP_NOTIFY_SOURCES)
 plugins_SOAPNotifier_la_CPPFLAGS = $(AM_CPPFLAGS) \
 	-I$(top_srcdir)/plugins/soap_auth $(CURL_CFLAGS) $(EXPAT_CFLAGS)
 plugins_SOAPNotifier_la_LDFLAGS = $(PLUGIN_LDFLAGS)
-plugins_SOAPNotifier_la_LIBADD = plugins/common/libplugin_util.la \
+plugins_SOAPNotifier_la_LIBADD = plugins/common/libsoap_util.la \
+	plugins/common/libplugin_util.la \
 	$(CURL_LIBS) $(EXPAT_LIBS)
 
 # The interface subscribers implement, for their authors.
@@ -30,12 +31,14 @@ if HAVE_CHECK
 # table-driven tests of the request and the response.
 check_PROGRAMS += tests/unit/test_soap_notify
 tests_unit_test_soap_notify_SOURCES = tests/unit/unit_main.c tests/unit/unit.h \
-	tests/unit/test_soap_notify.c plugins/soap_notify/notify_xml.c \
+	tests/unit/test_soap_notify.c tests/unit/soap_test_util.c \
+	tests/unit/soap_test_util.h plugins/soap_notify/notify_xml.c \
 	plugins/soap_notify/notify_xml.h
 tests_unit_test_soap_notify_CPPFLAGS = $(AM_CPPFLAGS) \
 	-I$(top_srcdir)/plugins/soap_notify $(EXPAT_CFLAGS)
 tests_unit_test_soap_notify_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
-tests_unit_test_soap_notify_LDADD = plugins/common/libplugin_util.la \
+tests_unit_test_soap_notify_LDADD = plugins/common/libsoap_util.la \
+	plugins/common/libplugin_util.la \
 	server/libmpsplugin.la server/libmpsbase.la \
 	$(EXPAT_LIBS) $(LTDL_LIBS) $(APR_LIBS) $(CHECK_LIBS) -lpthread
 TESTS += tests/unit/test_soap_notify

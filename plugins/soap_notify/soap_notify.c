@@ -21,7 +21,7 @@
  * do not repeat the subscriber's URL, which mpsd's log line names.
  *
  * Choices, and why (the SOAPAuthentication plugin makes the same ones,
- * see plugins/soap_auth/soap_auth.c, except for the first):
+ * except for the first; the shared HTTP code is plugins/common/soap_http.c):
  *   - HTTP Basic AND Digest (RFC 7616) with -user/-pass: consoles are
  *     commonly behind either. libcurl then sends the first request
  *     without credentials and answers the server's challenge with the
@@ -39,10 +39,7 @@
  * built from other data, a fault text that quotes one is withheld, and
  * as a last guard any occurrence in the final message becomes "***".
  */
-#include <pthread.h>
-#include <stdarg.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,6 +51,7 @@
 #include "soap_params.h"
 
 #include "plugin_util.h"
+#include "soap_http.h"
 
 MPS_PLUGIN_DECLARE_ABI;
 
@@ -72,50 +70,6 @@ MPS_PLUGIN_DECLARE_ABI;
 MPS_PLUGIN_EXPORT int mps_plugin_init(const char *paramStr,
     char *errorString, size_t errorStringSize);
 MPS_PLUGIN_EXPORT void mps_plugin_fini(void);
-
-/*
- * How many roles have initialised us. libcurl must be initialised before
- * any thread uses it, and Notify() refuses to run before that.
- */
-static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
-static unsigned init_count;
-
-/* The response, as it arrives. */
-struct sink {
-	char *data;		/* NOTIFY_RESPONSE_MAX bytes */
-	size_t len;
-	int oversized;
-};
-
-/*
- * Replaces every occurrence of secret in err by "***". The search goes on
- * after each mask, so a secret made of '*' cannot match its own mask.
- */
-static void
-redact(char *err, size_t errsize, const char *secret)
-{
-	size_t slen, tail, used;
-	char *at, *hit;
-
-	if (err == NULL || errsize == 0 || secret == NULL ||
-	    (slen = strlen(secret)) == 0)
-		return;
-	for (at = err; (hit = strstr(at, secret)) != NULL; at = hit + 3) {
-		/* What follows the secret, with its NUL; a secret shorter
-		 * than the mask makes the text longer: cut what must go. */
-		tail = strlen(hit + slen) + 1;
-		used = (size_t)(hit - err) + 3;
-		if (used >= errsize) {
-			*hit = '\0';
-			return;
-		}
-		if (used + tail > errsize)
-			tail = errsize - used;
-		memmove(hit + 3, hit + slen, tail);
-		err[errsize - 1] = '\0';
-		memcpy(hit, "***", 3);
-	}
-}
 
 /*
  * Parses paramStr with the subscriber URL as its -target. The URL goes
@@ -161,183 +115,6 @@ parse_params(struct soap_params *p, const char *url, const char *paramStr,
 	return rc;
 }
 
-static size_t
-on_data(char *ptr, size_t size, size_t nmemb, void *arg)
-{
-	struct sink *s = arg;
-	size_t n = size * nmemb;
-
-	if (n > NOTIFY_RESPONSE_MAX - s->len) {
-		s->oversized = 1;
-		return 0;	/* aborts the transfer */
-	}
-	memcpy(s->data + s->len, ptr, n);
-	s->len += n;
-	return n;
-}
-
-/* Sets an option, or returns its name from the function using it. */
-#define SET(h, opt, val) do { \
-	if (curl_easy_setopt((h), (opt), (val)) != CURLE_OK) \
-		return #opt; \
-} while (0)
-
-/*
- * Sets what every request needs. Returns NULL, or the name of the option
- * libcurl refused.
- */
-static const char *
-set_common(CURL *h, const struct soap_params *p, struct curl_slist *hdrs,
-    char *errbuf)
-{
-	SET(h, CURLOPT_URL, p->target);
-	SET(h, CURLOPT_NOSIGNAL, 1L);
-	SET(h, CURLOPT_ERRORBUFFER, errbuf);
-#if LIBCURL_VERSION_NUM >= 0x075500	/* 7.85.0 */
-	SET(h, CURLOPT_PROTOCOLS_STR, "http,https");
-	SET(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-#else
-	SET(h, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-	SET(h, CURLOPT_REDIR_PROTOCOLS,
-	    (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
-	SET(h, CURLOPT_FOLLOWLOCATION, 0L);
-	SET(h, CURLOPT_CONNECTTIMEOUT, p->connect_timeout);
-	SET(h, CURLOPT_TIMEOUT, p->timeout);
-	SET(h, CURLOPT_HTTPHEADER, hdrs);
-	SET(h, CURLOPT_USERAGENT, USER_AGENT);
-	SET(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)NOTIFY_RESPONSE_MAX);
-	/* An empty proxy: none, whatever the environment says; and an
-	 * empty no-proxy list, so that no_proxy cannot bypass -proxy. */
-	SET(h, CURLOPT_PROXY, p->proxy != NULL ? p->proxy : "");
-	SET(h, CURLOPT_NOPROXY, "");
-	return NULL;
-}
-
-static const char *
-set_auth(CURL *h, const struct soap_params *p)
-{
-	if (p->user != NULL) {
-		/* Two schemes: libcurl asks first, then answers the
-		 * challenge with the one the subscriber wants. */
-		SET(h, CURLOPT_HTTPAUTH,
-		    (long)(CURLAUTH_BASIC | CURLAUTH_DIGEST));
-		SET(h, CURLOPT_USERNAME, p->user);
-		SET(h, CURLOPT_PASSWORD, p->pass);
-	}
-	if (p->proxy_user != NULL) {
-		SET(h, CURLOPT_PROXYAUTH, (long)CURLAUTH_BASIC);
-		SET(h, CURLOPT_PROXYUSERNAME, p->proxy_user);
-		SET(h, CURLOPT_PROXYPASSWORD, p->proxy_pass);
-	}
-	return NULL;
-}
-
-static const char *
-set_tls(CURL *h, const struct soap_params *p)
-{
-	long verify = p->insecure ? 0L : 1L;
-
-	SET(h, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
-	SET(h, CURLOPT_SSL_VERIFYPEER, verify);
-	SET(h, CURLOPT_SSL_VERIFYHOST, verify ? 2L : 0L);
-	SET(h, CURLOPT_PROXY_SSL_VERIFYPEER, verify);
-	SET(h, CURLOPT_PROXY_SSL_VERIFYHOST, verify ? 2L : 0L);
-	if (p->cafile != NULL) {
-		SET(h, CURLOPT_CAINFO, p->cafile);
-		SET(h, CURLOPT_PROXY_CAINFO, p->cafile);
-	}
-	if (p->cert != NULL) {
-		SET(h, CURLOPT_SSLCERTTYPE, "PEM");
-		SET(h, CURLOPT_SSLCERT, p->cert);
-		/* Without -key, the key is in the certificate's file. */
-		SET(h, CURLOPT_SSLKEY, p->key != NULL ? p->key : p->cert);
-	}
-	return NULL;
-}
-
-static const char *
-set_request(CURL *h, const char *body, size_t len, struct sink *sink)
-{
-	SET(h, CURLOPT_POST, 1L);
-	/* Not copied: body outlives the transfer. libcurl may send it
-	 * twice (the unauthenticated first request of Basic/Digest). */
-	SET(h, CURLOPT_POSTFIELDS, body);
-	SET(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-	SET(h, CURLOPT_WRITEFUNCTION, on_data);
-	SET(h, CURLOPT_WRITEDATA, sink);
-	return NULL;
-}
-
-#undef SET
-
-/* The headers of every request. NULL when out of memory. */
-static struct curl_slist *
-make_headers(void)
-{
-	static const char *const lines[] = {
-		"Content-Type: text/xml; charset=utf-8",
-		"SOAPAction: \"" NOTIFY_SOAP_ACTION "\"",
-		"Accept: text/xml",
-		/* libcurl may wait for "100 Continue" before sending a
-		 * longer body; a SOAP service need not send one. */
-		"Expect:",
-	};
-	struct curl_slist *list = NULL, *l;
-	size_t i;
-
-	for (i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
-		if ((l = curl_slist_append(list, lines[i])) == NULL) {
-			curl_slist_free_all(list);
-			return NULL;
-		}
-		list = l;
-	}
-	return list;
-}
-
-/* Explains a failed transfer. */
-static void
-transfer_error(CURL *h, CURLcode rc, const struct soap_params *p,
-    const struct sink *sink, const char *errbuf, char *err, size_t errsize)
-{
-	const char *why = errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc);
-	curl_off_t connected = 0;
-
-	if (sink->oversized || rc == CURLE_FILESIZE_EXCEEDED) {
-		mps_pu_seterr(err, errsize, "response larger than %d bytes "
-		    "(refused)", NOTIFY_RESPONSE_MAX);
-		return;
-	}
-	switch (rc) {
-	case CURLE_OPERATION_TIMEDOUT:
-		/* The connect time stays 0 until a connection is made. */
-		(void)curl_easy_getinfo(h, CURLINFO_CONNECT_TIME_T, &connected);
-		if (connected == 0)
-			mps_pu_seterr(err, errsize, "connection timed out "
-			    "after %ld s", p->connect_timeout < p->timeout ?
-			    p->connect_timeout : p->timeout);
-		else
-			mps_pu_seterr(err, errsize, "timed out after %ld s "
-			    "without a complete answer", p->timeout);
-		break;
-	case CURLE_PEER_FAILED_VERIFICATION:
-		mps_pu_seterr(err, errsize, "TLS certificate not trusted: %s "
-		    "(name its CA with -cafile: NotificationCAFile in "
-		    "mps.config)", why);
-		break;
-	case CURLE_SSL_CERTPROBLEM:
-		mps_pu_seterr(err, errsize, "cannot use the client certificate "
-		    "(-cert/-key): %s", why);
-		break;
-	case CURLE_SSL_CACERT_BADFILE:
-		mps_pu_seterr(err, errsize, "cannot use -cafile: %s", why);
-		break;
-	default:
-		mps_pu_seterr(err, errsize, "%s", why);
-	}
-}
-
 /* An HTTP status that is neither 200 nor 500. */
 static void
 status_error(long status, const struct soap_params *p, char *err,
@@ -365,8 +142,8 @@ status_error(long status, const struct soap_params *p, char *err,
  */
 static bool
 conclude(long status, const struct soap_params *p,
-    const mps_notification_t *ev, const struct sink *sink, bool *keep,
-    char *err, size_t errsize)
+    const mps_notification_t *ev, const struct mps_soap_answer *a,
+    bool *keep, char *err, size_t errsize)
 {
 	const char *secrets[] = { p->pass, p->proxy_pass };
 	struct notify_response r;
@@ -375,7 +152,7 @@ conclude(long status, const struct soap_params *p,
 		status_error(status, p, err, errsize);
 		return false;
 	}
-	mps_notify_parse_response(sink->data, sink->len, secrets,
+	mps_notify_parse_response(a->data, a->len, secrets,
 	    sizeof(secrets) / sizeof(secrets[0]), &r);
 	switch (r.outcome) {
 	case NOTIFY_ANSWERED:
@@ -415,56 +192,23 @@ static bool
 exchange(const struct soap_params *p, const mps_notification_t *ev,
     const char *body, size_t len, bool *keep, char *err, size_t errsize)
 {
-	char errbuf[CURL_ERROR_SIZE];
-	struct curl_slist *hdrs = NULL;
-	struct sink sink = { NULL, 0, 0 };
-	const char *bad = NULL;
-	CURL *h = NULL;
-	CURLcode rc;
-	long status = 0;
+	const struct mps_soap_post req = {
+		.p = p,
+		.user_agent = USER_AGENT,
+		.action = NOTIFY_SOAP_ACTION,
+		/* Basic and Digest: see the top. */
+		.httpauth = (long)(CURLAUTH_BASIC | CURLAUTH_DIGEST),
+		.max = NOTIFY_RESPONSE_MAX,
+		.label = NULL,	/* mpsd's log line names the subscriber */
+		.cafile_hint = "-cafile: NotificationCAFile in mps.config",
+	};
+	struct mps_soap_answer a;
 	bool delivered = false;
 
-	errbuf[0] = '\0';
-	if ((sink.data = malloc(NOTIFY_RESPONSE_MAX)) == NULL ||
-	    (hdrs = make_headers()) == NULL || (h = curl_easy_init()) == NULL) {
-		mps_pu_seterr(err, errsize, "out of memory");
-		goto out;
-	}
-	if ((bad = set_common(h, p, hdrs, errbuf)) != NULL ||
-	    (bad = set_auth(h, p)) != NULL || (bad = set_tls(h, p)) != NULL ||
-	    (bad = set_request(h, body, len, &sink)) != NULL) {
-		mps_pu_seterr(err, errsize, "libcurl refused %s", bad);
-		goto out;
-	}
-	rc = curl_easy_perform(h);
-	if (rc != CURLE_OK) {
-		transfer_error(h, rc, p, &sink, errbuf, err, errsize);
-		goto out;
-	}
-	if (curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status) !=
-	    CURLE_OK) {
-		mps_pu_seterr(err, errsize, "no HTTP status");
-		goto out;
-	}
-	delivered = conclude(status, p, ev, &sink, keep, err, errsize);
-out:
-	if (h != NULL)
-		curl_easy_cleanup(h);
-	curl_slist_free_all(hdrs);
-	free(sink.data);
+	if (mps_soap_http_post(&req, body, len, &a, err, errsize) == 0)
+		delivered = conclude(a.status, p, ev, &a, keep, err, errsize);
+	mps_soap_answer_clear(&a);
 	return delivered;
-}
-
-static int
-initialised(void)
-{
-	unsigned n;
-
-	if (pthread_mutex_lock(&init_lock) != 0)
-		return 0;
-	n = init_count;
-	(void)pthread_mutex_unlock(&init_lock);
-	return n > 0;
 }
 
 MPS_PLUGIN_EXPORT bool
@@ -488,7 +232,7 @@ Notify(const char *subscriberUrl, const mps_notification_t *event,
 		    "Notify called with a NULL argument");
 		return false;
 	}
-	if (!initialised()) {
+	if (!mps_soap_http_ready()) {
 		mps_pu_seterr(errorString, errorStringSize, "SOAPNotifier: "
 		    "called before mps_plugin_init");
 		return false;
@@ -505,8 +249,8 @@ Notify(const char *subscriberUrl, const mps_notification_t *event,
 	if (delivered && event->want_reply)
 		*keepConnection = keep;
 out:
-	redact(errorString, errorStringSize, p.pass);
-	redact(errorString, errorStringSize, p.proxy_pass);
+	mps_pu_redact(errorString, errorStringSize, p.pass);
+	mps_pu_redact(errorString, errorStringSize, p.proxy_pass);
 	free(body);
 	mps_soap_params_clear(&p);
 	return delivered;
@@ -539,8 +283,8 @@ check_params(const char *paramStr, char *err, size_t errsize)
 	rc = parse_params(&p, PLACEHOLDER_URL, paramStr, err, errsize);
 	if (rc == 0)
 		rc = mps_soap_params_check_files(&p, err, errsize);
-	redact(err, errsize, p.pass);
-	redact(err, errsize, p.proxy_pass);
+	mps_pu_redact(err, errsize, p.pass);
+	mps_pu_redact(err, errsize, p.proxy_pass);
 	mps_soap_params_clear(&p);
 	return rc;
 }
@@ -549,8 +293,6 @@ MPS_PLUGIN_EXPORT int
 mps_plugin_init(const char *paramStr, char *errorString,
     size_t errorStringSize)
 {
-	CURLcode rc;
-
 	if (errorString == NULL)
 		errorStringSize = 0;
 	else if (errorStringSize > 0)
@@ -558,30 +300,12 @@ mps_plugin_init(const char *paramStr, char *errorString,
 	if (check_params(paramStr != NULL ? paramStr : "", errorString,
 	    errorStringSize) != 0)
 		return -1;
-	/* Reference-counted by libcurl; mps_plugin_fini undoes it. */
-	if ((rc = curl_global_init(CURL_GLOBAL_DEFAULT)) != CURLE_OK) {
-		mps_pu_seterr(errorString, errorStringSize,
-		    "curl_global_init: %s", curl_easy_strerror(rc));
-		return -1;
-	}
-	if (pthread_mutex_lock(&init_lock) != 0) {
-		curl_global_cleanup();
-		mps_pu_seterr(errorString, errorStringSize, "cannot lock");
-		return -1;
-	}
-	init_count++;
-	(void)pthread_mutex_unlock(&init_lock);
-	return 0;
+	/* Notify() refuses to run before this. */
+	return mps_soap_http_init(errorString, errorStringSize);
 }
 
 MPS_PLUGIN_EXPORT void
 mps_plugin_fini(void)
 {
-	if (pthread_mutex_lock(&init_lock) != 0)
-		return;
-	if (init_count > 0) {
-		init_count--;
-		curl_global_cleanup();
-	}
-	(void)pthread_mutex_unlock(&init_lock);
+	mps_soap_http_fini();
 }

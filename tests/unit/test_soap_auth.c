@@ -12,24 +12,16 @@
 #include "unit.h"
 #include "plugin_loader.h"
 #include "soap_params.h"
+#include "soap_test_util.h"
 #include "soap_xml.h"
 
 #include <apr_pools.h>
 #include <apr_strings.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <ftw.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 /* The users the service knows. */
@@ -43,26 +35,13 @@ static const char users_txt[] =
     ODD_USER ":" ODD_PASS "\n"
     "echo-user:anything\n";
 
-struct service {
-	pid_t pid;
-	int stdin_fd;		/* closing it stops the service too */
-	unsigned port;
-};
-
 static apr_pool_t *pool;
-static char tmpdir[64];
 static char err[MPS_PLUGIN_ERROR_SIZE];
-static struct service plain, basic, https, mtls, wrongname, proxy;
+static struct stu_peer plain, basic, https, mtls, wrongname, proxy;
 static mps_auth_plugin_t *plugin;	/* on the plain service */
 static unsigned down_port;		/* nothing listens there */
 
 /* ---- helpers ---------------------------------------------------------- */
-
-static const char *
-tmp_path(const char *name)
-{
-	return apr_pstrcat(pool, tmpdir, "/", name, NULL);
-}
 
 static void
 write_file(const char *path, const char *data, size_t len)
@@ -74,91 +53,14 @@ write_file(const char *path, const char *data, size_t len)
 	ck_assert_int_eq(fclose(f), 0);
 }
 
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-/* Runs argv, its output in tmpdir/cmd.log; returns its exit status. */
-static int
-run(const char *const *argv)
-{
-	pid_t pid;
-	int status, fd;
-
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		fd = open(tmp_path("cmd.log"), O_WRONLY | O_CREAT | O_APPEND,
-		    0600);
-		if (fd >= 0) {
-			(void)dup2(fd, 1);
-			(void)dup2(fd, 2);
-		}
-		execv(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-static void
-certgen(const char *dir, const char *cn, const char *san,
-    const char *device)
-{
-	const char *gen = apr_pstrcat(pool, unit_srcdir(),
-	    "/scripts/mps-certgen", NULL);
-	const char *argv[12];
-	int n = 0;
-
-	argv[n++] = gen;
-	argv[n++] = "-q";
-	argv[n++] = "-o";
-	argv[n++] = dir;
-	argv[n++] = "--cn";
-	argv[n++] = cn;
-	argv[n++] = "--san";
-	argv[n++] = san;
-	if (device != NULL) {
-		argv[n++] = "--device";
-		argv[n++] = device;
-	}
-	argv[n] = NULL;
-	ck_assert_msg(run(argv) == 0, "mps-certgen failed: see %s/cmd.log",
-	    tmpdir);
-}
-
-/* Copies a file (the CA, for a second certificate it signs). */
-static void
-copy_file(const char *from, const char *to)
-{
-	char buf[8192];
-	FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
-	size_t n;
-
-	ck_assert_ptr_nonnull(in);
-	ck_assert_ptr_nonnull(out);
-	while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
-		ck_assert_uint_eq(fwrite(buf, 1, n, out), n);
-	ck_assert_int_eq(fclose(in), 0);
-	ck_assert_int_eq(fclose(out), 0);
-}
-
 /* Starts the test service with args; waits for its port. */
 static void
-start_service(struct service *s, const char *name, const char *const *args)
+start_service(struct stu_peer *s, const char *name, const char *const *args)
 {
 	const char *bin = apr_pstrcat(pool, unit_builddir(),
 	    "/tests/peers/soap_auth_service", NULL);
 	const char *argv[16];
-	char line[32];
-	int in[2], out[2], fd, n = 0;
-	struct pollfd pfd;
-	ssize_t got = 0, r;
+	int n = 0;
 
 	ck_assert_msg(access(bin, X_OK) == 0, "%s not built", bin);
 	argv[n++] = bin;
@@ -166,66 +68,8 @@ start_service(struct service *s, const char *name, const char *const *args)
 	while (*args != NULL && n < 15)
 		argv[n++] = *args++;
 	argv[n] = NULL;
-	ck_assert_int_eq(pipe2(in, O_CLOEXEC), 0);
-	ck_assert_int_eq(pipe2(out, O_CLOEXEC), 0);
-	s->pid = fork();
-	ck_assert_int_ge(s->pid, 0);
-	if (s->pid == 0) {
-		fd = open(tmp_path(apr_pstrcat(pool, name, ".log", NULL)),
-		    O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		if (dup2(in[0], 0) < 0 || dup2(out[1], 1) < 0 ||
-		    (fd >= 0 && dup2(fd, 2) < 0))
-			_exit(127);
-		execv(bin, (char *const *)argv);
-		_exit(127);
-	}
-	close(in[0]);
-	close(out[1]);
-	s->stdin_fd = in[1];
-	pfd.fd = out[0];
-	pfd.events = POLLIN;
-	while (got < (ssize_t)sizeof(line) - 1 && memchr(line, '\n',
-	    (size_t)got) == NULL) {
-		ck_assert_msg(poll(&pfd, 1, 10000) == 1, "service %s: no port",
-		    name);
-		r = read(out[0], line + got, sizeof(line) - 1 - (size_t)got);
-		ck_assert_msg(r > 0, "service %s died: see %s/%s.log", name,
-		    tmpdir, name);
-		got += r;
-	}
-	line[got] = '\0';
-	close(out[0]);
-	s->port = (unsigned)strtoul(line, NULL, 10);
-	ck_assert_uint_gt(s->port, 0);
-}
-
-static void
-stop_service(struct service *s)
-{
-	if (s->pid <= 0)
-		return;
-	(void)kill(s->pid, SIGTERM);
-	(void)waitpid(s->pid, NULL, 0);
-	close(s->stdin_fd);
-	s->pid = 0;
-}
-
-/* A port nothing listens on (bound, read back, closed). */
-static unsigned
-unused_port(void)
-{
-	struct sockaddr_in sin;
-	socklen_t len = sizeof(sin);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	ck_assert_int_ge(fd, 0);
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
-	close(fd);
-	return ntohs(sin.sin_port);
+	stu_peer_start(s, argv, apr_pstrcat(pool, "service ", name, NULL),
+	    stu_path(apr_pstrcat(pool, name, ".log", NULL)));
 }
 
 static const char *
@@ -303,15 +147,6 @@ assert_error(const mps_auth_plugin_t *a, const char *user, const char *pass,
 	    want, err);
 }
 
-static double
-now(void)
-{
-	struct timespec ts;
-
-	ck_assert_int_eq(clock_gettime(CLOCK_MONOTONIC, &ts), 0);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* The password of user "long": 4 KiB of markup characters. */
 #define LONG_PASS	4096
 
@@ -335,40 +170,41 @@ services_setup(void)
 	const char *good, *other, *wrong, *users;
 
 	ck_assert_int_eq(apr_pool_create(&pool, NULL), APR_SUCCESS);
-	strcpy(tmpdir, "/tmp/mps-test-soapauth-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-	users = tmp_path("users.txt");
+	stu_begin(pool, "soapauth");
+	users = stu_path("users.txt");
 	write_file(users, apr_pstrcat(pool, users_txt, "long:", long_pass(),
 	    "\n", NULL), sizeof(users_txt) - 1 + 5 + LONG_PASS + 1);
 
-	good = tmp_path("good");
-	other = tmp_path("other");
-	wrong = tmp_path("wrong");
-	certgen(good, "localhost", "DNS:localhost,IP:127.0.0.1", "soapclient");
-	certgen(other, "localhost", "DNS:localhost,IP:127.0.0.1", NULL);
+	good = stu_path("good");
+	other = stu_path("other");
+	wrong = stu_path("wrong");
+	stu_certgen(good, "localhost", "DNS:localhost,IP:127.0.0.1",
+	    "soapclient");
+	stu_certgen(other, "localhost", "DNS:localhost,IP:127.0.0.1", NULL);
 	/* The good CA, a certificate for another name. */
 	ck_assert_int_eq(mkdir(wrong, 0700), 0);
-	copy_file(tmp_path("good/ca.pem"), tmp_path("wrong/ca.pem"));
-	copy_file(tmp_path("good/ca-key.pem"), tmp_path("wrong/ca-key.pem"));
-	certgen(wrong, "wrong.example", "DNS:wrong.example", NULL);
+	stu_copy_file(stu_path("good/ca.pem"), stu_path("wrong/ca.pem"));
+	stu_copy_file(stu_path("good/ca-key.pem"),
+	    stu_path("wrong/ca-key.pem"));
+	stu_certgen(wrong, "wrong.example", "DNS:wrong.example", NULL);
 
 	start_service(&plain, "plain", (const char *[]){ "-users", users,
 	    NULL });
 	start_service(&basic, "basic", (const char *[]){ "-users", users,
 	    "-basic", "svc:svc-password", NULL });
 	start_service(&https, "https", (const char *[]){ "-users", users,
-	    "-cert", tmp_path("good/server-chain.pem"),
-	    "-key", tmp_path("good/server-key.pem"), NULL });
+	    "-cert", stu_path("good/server-chain.pem"),
+	    "-key", stu_path("good/server-key.pem"), NULL });
 	start_service(&mtls, "mtls", (const char *[]){ "-users", users,
-	    "-cert", tmp_path("good/server-chain.pem"),
-	    "-key", tmp_path("good/server-key.pem"),
-	    "-client-ca", tmp_path("good/ca.pem"), NULL });
+	    "-cert", stu_path("good/server-chain.pem"),
+	    "-key", stu_path("good/server-key.pem"),
+	    "-client-ca", stu_path("good/ca.pem"), NULL });
 	start_service(&wrongname, "wrongname", (const char *[]){ "-users",
-	    users, "-cert", tmp_path("wrong/server-chain.pem"),
-	    "-key", tmp_path("wrong/server-key.pem"), NULL });
+	    users, "-cert", stu_path("wrong/server-chain.pem"),
+	    "-key", stu_path("wrong/server-key.pem"), NULL });
 	start_service(&proxy, "proxy", (const char *[]){ "-users", users,
 	    "-proxy-basic", "pu:proxy-password", NULL });
-	down_port = unused_port();
+	down_port = stu_unused_port();
 
 	ck_assert_msg(mps_auth_plugin_load(&plugin, apr_pstrcat(pool,
 	    unit_builddir(), "/plugins/SOAPAuthentication.la", NULL), NULL,
@@ -380,14 +216,14 @@ services_setup(void)
 static void
 services_teardown(void)
 {
-	stop_service(&plain);
-	stop_service(&basic);
-	stop_service(&https);
-	stop_service(&mtls);
-	stop_service(&wrongname);
-	stop_service(&proxy);
+	stu_peer_stop(&plain);
+	stu_peer_stop(&basic);
+	stu_peer_stop(&https);
+	stu_peer_stop(&mtls);
+	stu_peer_stop(&wrongname);
+	stu_peer_stop(&proxy);
+	stu_end();
 	apr_pool_destroy(pool);
-	(void)nftw(tmpdir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
 }
 
 /* ---- the service over HTTP --------------------------------------------- */
@@ -453,10 +289,10 @@ START_TEST(test_hang_times_out)
 {
 	mps_auth_plugin_t *a = target(plain_url("/MPSAuthenticationService"),
 	    "-timeout 2");
-	double t0 = now(), dt;
+	double t0 = stu_now(), dt;
 
 	assert_error(a, "hang-user", "secret", "timed out after 2 s");
-	dt = now() - t0;
+	dt = stu_now() - t0;
 	ck_assert_msg(dt >= 1.8 && dt < 3.5, "took %.2f s", dt);
 }
 END_TEST
@@ -464,11 +300,11 @@ END_TEST
 START_TEST(test_service_down)
 {
 	const char *u = url("http", down_port, "/MPSAuthenticationService");
-	double t0 = now();
+	double t0 = stu_now();
 
 	assert_error(target(u, ""), "alice", "secret", u);
 	ck_assert_msg(strstr(err, "onnect") != NULL, "%s", err);
-	ck_assert_msg(now() - t0 < 2, "a refused connection took long");
+	ck_assert_msg(stu_now() - t0 < 2, "a refused connection took long");
 }
 END_TEST
 
@@ -629,7 +465,7 @@ END_TEST
 static const char *
 cafile(const char *set)
 {
-	return apr_pstrcat(pool, " -cafile ", tmp_path(set), "/ca.pem", NULL);
+	return apr_pstrcat(pool, " -cafile ", stu_path(set), "/ca.pem", NULL);
 }
 
 START_TEST(test_https_trusted)
@@ -678,9 +514,9 @@ END_TEST
 START_TEST(test_mutual_tls)
 {
 	const char *u = url("https", mtls.port, "/MPSAuthenticationService");
-	const char *cert = tmp_path("good/device-soapclient.pem");
-	const char *key = tmp_path("good/device-soapclient-key.pem");
-	const char *both = tmp_path("client-both.pem");
+	const char *cert = stu_path("good/device-soapclient.pem");
+	const char *key = stu_path("good/device-soapclient-key.pem");
+	const char *both = stu_path("client-both.pem");
 	char *pem, *kpem;
 	apr_size_t n1, n2;
 	FILE *f;
@@ -706,7 +542,7 @@ START_TEST(test_mutual_tls)
 	assert_error(target(u, cafile("good")), "alice", "secret", u);
 	/* A client certificate that is no certificate. */
 	assert_error(target(u, apr_pstrcat(pool, cafile("good"), " -cert ",
-	    tmp_path("users.txt"), NULL)), "alice", "secret",
+	    stu_path("users.txt"), NULL)), "alice", "secret",
 	    "cannot use the client certificate");
 }
 END_TEST

@@ -14,24 +14,20 @@
 #include "unit.h"
 #include "plugin_loader.h"
 #include "notify_xml.h"
+#include "soap_test_util.h"
 
 #include <apr_pools.h>
 #include <apr_strings.h>
 #include <arpa/inet.h>
-#include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #define PATH		"/EventNotificationClientService"
@@ -43,14 +39,11 @@
 
 struct subscriber {
 	const char *name;
-	pid_t pid;
-	int stdin_fd;		/* closing it stops the subscriber too */
-	unsigned port;
+	struct stu_peer peer;
 	const char *log;	/* its event log */
 };
 
 static apr_pool_t *pool;
-static char tmpdir[64];
 static char err[MPS_PLUGIN_ERROR_SIZE];
 static struct subscriber plain = { .name = "plain" },
     nokeep = { .name = "nokeep" }, basic = { .name = "basic" },
@@ -62,71 +55,6 @@ static mps_notify_fn notify;
 static unsigned down_port;
 
 /* ---- helpers ---------------------------------------------------------- */
-
-static const char *
-tmp_path(const char *name)
-{
-	return apr_pstrcat(pool, tmpdir, "/", name, NULL);
-}
-
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-/* Runs argv, its output in tmpdir/cmd.log; returns its exit status. */
-static int
-run(const char *const *argv)
-{
-	pid_t pid;
-	int status, fd;
-
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		fd = open(tmp_path("cmd.log"), O_WRONLY | O_CREAT | O_APPEND,
-		    0600);
-		if (fd >= 0) {
-			(void)dup2(fd, 1);
-			(void)dup2(fd, 2);
-		}
-		execvp(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-static void
-certgen(const char *dir, const char *cn, const char *san)
-{
-	const char *argv[] = { apr_pstrcat(pool, unit_srcdir(),
-	    "/scripts/mps-certgen", NULL), "-q", "-o", dir, "--cn", cn,
-	    "--san", san, NULL };
-
-	ck_assert_msg(run(argv) == 0, "mps-certgen failed: see %s/cmd.log",
-	    tmpdir);
-}
-
-/* Copies a file (the CA, for a second certificate it signs). */
-static void
-copy_file(const char *from, const char *to)
-{
-	char buf[8192];
-	FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
-	size_t n;
-
-	ck_assert_ptr_nonnull(in);
-	ck_assert_ptr_nonnull(out);
-	while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
-		ck_assert_uint_eq(fwrite(buf, 1, n, out), n);
-	ck_assert_int_eq(fclose(in), 0);
-	ck_assert_int_eq(fclose(out), 0);
-}
 
 /* Debian's interpreter first: a python3 earlier on PATH may be another. */
 static const char *
@@ -143,12 +71,9 @@ start_subscriber(struct subscriber *s, const char *const *args)
 	const char *script = apr_pstrcat(pool, unit_srcdir(),
 	    "/tests/peers/notify_subscriber.py", NULL);
 	const char *argv[24];
-	char line[32];
-	int in[2], out[2], fd, n = 0;
-	struct pollfd pfd;
-	ssize_t got = 0, r;
+	int n = 0;
 
-	s->log = tmp_path(apr_pstrcat(pool, s->name, ".events", NULL));
+	s->log = stu_path(apr_pstrcat(pool, s->name, ".events", NULL));
 	argv[n++] = python();
 	argv[n++] = script;
 	argv[n++] = "--watch-stdin";
@@ -162,66 +87,9 @@ start_subscriber(struct subscriber *s, const char *const *args)
 	while (*args != NULL && n < 23)
 		argv[n++] = *args++;
 	argv[n] = NULL;
-	ck_assert_int_eq(pipe2(in, O_CLOEXEC), 0);
-	ck_assert_int_eq(pipe2(out, O_CLOEXEC), 0);
-	s->pid = fork();
-	ck_assert_int_ge(s->pid, 0);
-	if (s->pid == 0) {
-		fd = open(tmp_path(apr_pstrcat(pool, s->name, ".stderr",
-		    NULL)), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		if (dup2(in[0], 0) < 0 || dup2(out[1], 1) < 0 ||
-		    (fd >= 0 && dup2(fd, 2) < 0))
-			_exit(127);
-		execvp(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	close(in[0]);
-	close(out[1]);
-	s->stdin_fd = in[1];
-	pfd.fd = out[0];
-	pfd.events = POLLIN;
-	while (got < (ssize_t)sizeof(line) - 1 && memchr(line, '\n',
-	    (size_t)got) == NULL) {
-		ck_assert_msg(poll(&pfd, 1, 10000) == 1, "subscriber %s: no "
-		    "port", s->name);
-		r = read(out[0], line + got, sizeof(line) - 1 - (size_t)got);
-		ck_assert_msg(r > 0, "subscriber %s died: see %s/%s.stderr",
-		    s->name, tmpdir, s->name);
-		got += r;
-	}
-	line[got] = '\0';
-	close(out[0]);
-	s->port = (unsigned)strtoul(line, NULL, 10);
-	ck_assert_uint_gt(s->port, 0);
-}
-
-static void
-stop_subscriber(struct subscriber *s)
-{
-	if (s->pid <= 0)
-		return;
-	(void)kill(s->pid, SIGTERM);
-	(void)waitpid(s->pid, NULL, 0);
-	close(s->stdin_fd);
-	s->pid = 0;
-}
-
-/* A port nothing listens on (bound, read back, closed). */
-static unsigned
-unused_port(void)
-{
-	struct sockaddr_in sin;
-	socklen_t len = sizeof(sin);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	ck_assert_int_ge(fd, 0);
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
-	close(fd);
-	return ntohs(sin.sin_port);
+	stu_peer_start(&s->peer, argv, apr_pstrcat(pool, "subscriber ",
+	    s->name, NULL), stu_path(apr_pstrcat(pool, s->name, ".stderr",
+	    NULL)));
 }
 
 static const char *
@@ -233,7 +101,7 @@ url_of(const char *scheme, unsigned port)
 static const char *
 url(const struct subscriber *s)
 {
-	return url_of("http", s->port);
+	return url_of("http", s->peer.port);
 }
 
 /* The whole event log of s ("" when nothing arrived). */
@@ -334,30 +202,24 @@ assert_failed(const char *to, const mps_notification_t *ev,
 	    want, err);
 }
 
-static double
-now(void)
-{
-	struct timespec ts;
-
-	ck_assert_int_eq(clock_gettime(CLOCK_MONOTONIC, &ts), 0);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* ---- fixture ------------------------------------------------------------ */
 
 static void
 subscribers_setup(void)
 {
 	ck_assert_int_eq(apr_pool_create(&pool, NULL), APR_SUCCESS);
-	strcpy(tmpdir, "/tmp/mps-test-notify-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-	certgen(tmp_path("good"), "localhost", "DNS:localhost,IP:127.0.0.1");
-	certgen(tmp_path("other"), "localhost", "DNS:localhost,IP:127.0.0.1");
+	stu_begin(pool, "notify");
+	stu_certgen(stu_path("good"), "localhost",
+	    "DNS:localhost,IP:127.0.0.1", NULL);
+	stu_certgen(stu_path("other"), "localhost",
+	    "DNS:localhost,IP:127.0.0.1", NULL);
 	/* The good CA, a certificate for another name. */
-	ck_assert_int_eq(mkdir(tmp_path("wrong"), 0700), 0);
-	copy_file(tmp_path("good/ca.pem"), tmp_path("wrong/ca.pem"));
-	copy_file(tmp_path("good/ca-key.pem"), tmp_path("wrong/ca-key.pem"));
-	certgen(tmp_path("wrong"), "wrong.example", "DNS:wrong.example");
+	ck_assert_int_eq(mkdir(stu_path("wrong"), 0700), 0);
+	stu_copy_file(stu_path("good/ca.pem"), stu_path("wrong/ca.pem"));
+	stu_copy_file(stu_path("good/ca-key.pem"),
+	    stu_path("wrong/ca-key.pem"));
+	stu_certgen(stu_path("wrong"), "wrong.example", "DNS:wrong.example",
+	    NULL);
 
 	start_subscriber(&plain, (const char *[]){ "--refuse-uuid",
 	    UUID_REFUSED, NULL });
@@ -372,12 +234,12 @@ subscribers_setup(void)
 	start_subscriber(&fault, (const char *[]){ "--fault", NULL });
 	start_subscriber(&hang, (const char *[]){ "--hang", NULL });
 	start_subscriber(&tls, (const char *[]){ "--cert",
-	    tmp_path("good/server-chain.pem"), "--key",
-	    tmp_path("good/server-key.pem"), NULL });
+	    stu_path("good/server-chain.pem"), "--key",
+	    stu_path("good/server-key.pem"), NULL });
 	start_subscriber(&wrongname, (const char *[]){ "--cert",
-	    tmp_path("wrong/server-chain.pem"), "--key",
-	    tmp_path("wrong/server-key.pem"), NULL });
-	down_port = unused_port();
+	    stu_path("wrong/server-chain.pem"), "--key",
+	    stu_path("wrong/server-key.pem"), NULL });
+	down_port = stu_unused_port();
 
 	ck_assert_msg(mps_plugin_load(&plugin, apr_pstrcat(pool,
 	    unit_builddir(), "/plugins/SOAPNotifier.la", NULL), NULL, "",
@@ -390,17 +252,17 @@ subscribers_setup(void)
 static void
 subscribers_teardown(void)
 {
-	stop_subscriber(&plain);
-	stop_subscriber(&nokeep);
-	stop_subscriber(&basic);
-	stop_subscriber(&digest);
-	stop_subscriber(&fail500);
-	stop_subscriber(&fault);
-	stop_subscriber(&hang);
-	stop_subscriber(&tls);
-	stop_subscriber(&wrongname);
+	stu_peer_stop(&plain.peer);
+	stu_peer_stop(&nokeep.peer);
+	stu_peer_stop(&basic.peer);
+	stu_peer_stop(&digest.peer);
+	stu_peer_stop(&fail500.peer);
+	stu_peer_stop(&fault.peer);
+	stu_peer_stop(&hang.peer);
+	stu_peer_stop(&tls.peer);
+	stu_peer_stop(&wrongname.peer);
+	stu_end();
 	apr_pool_destroy(pool);
-	(void)nftw(tmpdir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
 }
 
 /* ---- delivery ------------------------------------------------------------ */
@@ -551,10 +413,10 @@ START_TEST(test_http_errors)
 	    "subscriber fault");
 	/* A path the subscriber does not serve. */
 	assert_failed(apr_psprintf(pool, "http://127.0.0.1:%u/elsewhere",
-	    plain.port), &ev, "", "HTTP 404");
+	    plain.peer.port), &ev, "", "HTTP 404");
 	/* https to a subscriber that does not speak TLS. */
-	assert_failed(url_of("https", plain.port), &ev, apr_pstrcat(pool,
-	    "-cafile ", tmp_path("good/ca.pem"), NULL), "");
+	assert_failed(url_of("https", plain.peer.port), &ev, apr_pstrcat(pool,
+	    "-cafile ", stu_path("good/ca.pem"), NULL), "");
 	ck_assert_str_ne(err, "");
 }
 END_TEST
@@ -562,11 +424,11 @@ END_TEST
 START_TEST(test_hang_times_out)
 {
 	mps_notification_t ev = event(MPS_NOTIFY_CONNECTED, UUID_A, 1);
-	double t0 = now(), dt;
+	double t0 = stu_now(), dt;
 
 	assert_failed(url(&hang), &ev, "-timeout 1", "timed out after 1 s "
 	    "without a complete answer");
-	dt = now() - t0;
+	dt = stu_now() - t0;
 	ck_assert_msg(dt >= 0.9 && dt < 3.0, "took %.2f s", dt);
 }
 END_TEST
@@ -574,10 +436,10 @@ END_TEST
 START_TEST(test_subscriber_down)
 {
 	mps_notification_t ev = event(MPS_NOTIFY_CONNECTED, UUID_A, 1);
-	double t0 = now();
+	double t0 = stu_now();
 
 	assert_failed(url_of("http", down_port), &ev, "", "onnect");
-	ck_assert_msg(now() - t0 < 2, "a refused connection took long");
+	ck_assert_msg(stu_now() - t0 < 2, "a refused connection took long");
 }
 END_TEST
 
@@ -603,7 +465,7 @@ END_TEST
 static const char *
 cafile(const char *set)
 {
-	return apr_pstrcat(pool, "-cafile ", tmp_path(set), "/ca.pem", NULL);
+	return apr_pstrcat(pool, "-cafile ", stu_path(set), "/ca.pem", NULL);
 }
 
 START_TEST(test_https_trusted)
@@ -612,13 +474,13 @@ START_TEST(test_https_trusted)
 	bool keep = true;
 
 	clear_events(&tls);
-	assert_delivered(url_of("https", tls.port), &ev, cafile("good"),
+	assert_delivered(url_of("https", tls.peer.port), &ev, cafile("good"),
 	    &keep);
 	ck_assert(keep);	/* this subscriber refuses nobody */
 	/* The certificate's name is the URL's. */
 	assert_delivered(apr_psprintf(pool, "https://localhost:%u" PATH,
-	    tls.port), &ev, apr_pstrcat(pool, cafile("good"), " -tls", NULL),
-	    NULL);
+	    tls.peer.port), &ev, apr_pstrcat(pool, cafile("good"), " -tls",
+	    NULL), NULL);
 	ck_assert_str_eq(events(&tls), apr_pstrcat(pool,
 	    line_of(0, UUID_REFUSED, 1), line_of(0, UUID_REFUSED, 1), NULL));
 }
@@ -627,14 +489,14 @@ END_TEST
 START_TEST(test_https_untrusted)
 {
 	mps_notification_t ev = event(MPS_NOTIFY_CONNECTED, UUID_A, 1);
-	const char *u = url_of("https", tls.port);
+	const char *u = url_of("https", tls.peer.port);
 
 	clear_events(&tls);
 	assert_failed(u, &ev, cafile("other"), "TLS certificate not trusted");
 	/* The system's CAs do not know ours either. */
 	assert_failed(u, &ev, "", "TLS certificate not trusted");
 	/* A trusted certificate for another name. */
-	assert_failed(url_of("https", wrongname.port), &ev, cafile("good"),
+	assert_failed(url_of("https", wrongname.peer.port), &ev, cafile("good"),
 	    "TLS certificate not trusted");
 	ck_assert_str_eq(events(&tls), "");
 	ck_assert_str_eq(events(&wrongname), "");
@@ -783,7 +645,7 @@ raw_post(const char *ctype, const char *action, const char *body)
 	ck_assert_int_ge(fd, 0);
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
-	sin.sin_port = htons((uint16_t)plain.port);
+	sin.sin_port = htons((uint16_t)plain.peer.port);
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sin, sizeof(sin)),
 	    0);
@@ -960,12 +822,12 @@ START_TEST(test_real_toolkit_agrees)
 	    apr_pstrcat(pool, unit_srcdir(), "/config/MpsNotification.wsdl",
 	    NULL), url(&plain), NULL };
 	mps_notification_t ev = event(MPS_NOTIFY_CONNECTED, UUID_A, 1);
-	const char *in = tmp_path("request.xml"), *out = tmp_path("zeep.out");
+	const char *in = stu_path("request.xml"), *out = stu_path("zeep.out");
 	char *body, e[128];
 	size_t len;
 	FILE *f;
 
-	if (run(have) != 0) {
+	if (stu_run(have) != 0) {
 		fprintf(stderr, "# python3-zeep is not installed: the check "
 		    "against a real SOAP toolkit is skipped\n");
 		return;
