@@ -14,6 +14,7 @@
  * UINT32_MAX, which limits_ok() enforces.
  */
 #include "http_head.h"
+#include "http_chars.h"
 
 #include <arpa/inet.h>
 #include <string.h>
@@ -36,18 +37,6 @@ static const mps_http_limits_t default_limits = {
 /* ---- Character classes (RFC 9110 §5.6, RFC 3986 §2) ---- */
 
 static int
-is_digit(uint8_t c)
-{
-	return c >= '0' && c <= '9';
-}
-
-static int
-is_alpha(uint8_t c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
-static int
 hex_value(uint8_t c)
 {
 	if (c >= '0' && c <= '9')
@@ -59,34 +48,6 @@ hex_value(uint8_t c)
 	return -1;
 }
 
-/* tchar: the characters of a token (method, field name, list element). */
-static int
-is_tchar(uint8_t c)
-{
-	if (is_alpha(c) || is_digit(c))
-		return 1;
-	return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
-
-static int
-is_ws(uint8_t c)
-{
-	return c == ' ' || c == '\t';
-}
-
-/* field-vchar / SP / HTAB: what a field value may hold. */
-static int
-is_value_char(uint8_t c)
-{
-	return is_ws(c) || (c >= 0x21 && c != 0x7f);
-}
-
-static uint8_t
-lower(uint8_t c)
-{
-	return c >= 'A' && c <= 'Z' ? (uint8_t)(c - 'A' + 'a') : c;
-}
-
 /* Whether p[0 .. n) equals the NUL-terminated lit, ignoring ASCII case. */
 static int
 ci_eq(const uint8_t *p, size_t n, const char *lit)
@@ -94,7 +55,7 @@ ci_eq(const uint8_t *p, size_t n, const char *lit)
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		if (lit[i] == '\0' || lower(p[i]) != lower((uint8_t)lit[i]))
+		if (lit[i] == '\0' || mps_http_lower(p[i]) != mps_http_lower((uint8_t)lit[i]))
 			return 0;
 	}
 	return lit[n] == '\0';
@@ -108,7 +69,7 @@ is_token(const uint8_t *p, size_t n)
 	if (n == 0)
 		return 0;
 	for (i = 0; i < n; i++) {
-		if (!is_tchar(p[i]))
+		if (!mps_http_is_tchar(p[i]))
 			return 0;
 	}
 	return 1;
@@ -132,9 +93,9 @@ list_next(const uint8_t *v, size_t n, size_t *pos, size_t *e0, size_t *elen)
 		i++;
 	e = i;
 	*pos = i + 1;
-	while (s < e && is_ws(v[s]))
+	while (s < e && mps_http_is_ws(v[s]))
 		s++;
-	while (e > s && is_ws(v[e - 1]))
+	while (e > s && mps_http_is_ws(v[e - 1]))
 		e--;
 	*e0 = s;
 	*elen = e - s;
@@ -175,7 +136,7 @@ is_ipv4(const uint8_t *p, size_t n)
 		}
 		v = 0;
 		digits = 0;
-		while (i < n && is_digit(p[i])) {
+		while (i < n && mps_http_is_digit(p[i])) {
 			if (digits > 0 && v == 0)
 				return 0;	/* a leading zero: octal to some */
 			v = v * 10 + (unsigned)(p[i] - '0');
@@ -226,7 +187,7 @@ numeric_label(const uint8_t *p, size_t n)
 		return 1;
 	}
 	for (i = 0; i < n; i++) {
-		if (!is_digit(p[i]))
+		if (!mps_http_is_digit(p[i]))
 			return 0;
 	}
 	return 1;
@@ -255,7 +216,7 @@ classify_host(const uint8_t *p, size_t n)
 			last = i + 1;
 			continue;
 		}
-		if (!is_alpha(c) && !is_digit(c) && c != '-' && c != '_')
+		if (!mps_http_is_alpha(c) && !mps_http_is_digit(c) && c != '-' && c != '_')
 			return MPS_HTTP_HOST_NONE;
 		if (++label > 63)
 			return MPS_HTTP_HOST_NONE;
@@ -326,7 +287,7 @@ parse_authority(const uint8_t *a, size_t n, int port_required,
 	if (i == n || n - i > 5)
 		return "bad port";
 	for (; i < n; i++) {
-		if (!is_digit(a[i]))
+		if (!mps_http_is_digit(a[i]))
 			return "bad port";
 		port = port * 10 + (unsigned long)(a[i] - '0');
 	}
@@ -402,11 +363,11 @@ limits_ok(const mps_http_limits_t *l)
 static int
 parse_version(const uint8_t *v, size_t n)
 {
-	if (n < 6 || memcmp(v, "HTTP/", 5) != 0 || !is_digit(v[5]))
+	if (n < 6 || memcmp(v, "HTTP/", 5) != 0 || !mps_http_is_digit(v[5]))
 		return 0;
 	if (n == 6)
 		return -1;		/* "HTTP/2" */
-	if (n != 8 || v[6] != '.' || !is_digit(v[7]))
+	if (n != 8 || v[6] != '.' || !mps_http_is_digit(v[7]))
 		return 0;
 	if (v[5] == '1' && (v[7] == '0' || v[7] == '1'))
 		return v[7] == '0' ? 10 : 11;
@@ -422,9 +383,9 @@ parse_absolute(mps_http_head_t *h, const uint8_t *t, size_t n)
 	size_t i = 0, a0;
 	uint16_t defport;
 
-	if (!is_alpha(t[0]))
+	if (!mps_http_is_alpha(t[0]))
 		return malformed(h, "bad request-target");
-	while (i < n && (is_alpha(t[i]) || is_digit(t[i]) || t[i] == '+' ||
+	while (i < n && (mps_http_is_alpha(t[i]) || mps_http_is_digit(t[i]) || t[i] == '+' ||
 	    t[i] == '-' || t[i] == '.'))
 		i++;
 	if (i == n || t[i] != ':')
@@ -504,7 +465,7 @@ request_line(mps_http_head_t *h, size_t off, size_t n)
 
 	if (n == 0)
 		return APR_SUCCESS;	/* an empty line before the request */
-	while (i < n && is_tchar(l[i]))
+	while (i < n && mps_http_is_tchar(l[i]))
 		i++;
 	if (i == 0 || i == n || l[i] != ' ')
 		return malformed(h, "bad method");
@@ -591,7 +552,7 @@ field_content_length(mps_http_head_t *h, const uint8_t *v, size_t n)
 		for (i = e0; i < e0 + elen; i++) {
 			unsigned d;
 
-			if (!is_digit(v[i]))
+			if (!mps_http_is_digit(v[i]))
 				return malformed(h, "Content-Length not a number");
 			d = (unsigned)(v[i] - '0');
 			if (cl > ((uint64_t)INT64_MAX - d) / 10)
@@ -660,7 +621,7 @@ field_proxy_authorization(mps_http_head_t *h, mps_http_span_t value)
 
 	if (h->proxy_auth != MPS_HTTP_AUTH_NONE)
 		return malformed(h, "more than one Proxy-Authorization");
-	while (i < n && is_tchar(v[i]))
+	while (i < n && mps_http_is_tchar(v[i]))
 		i++;
 	if (i == 0 || (i < n && v[i] != ' '))
 		return malformed(h, "bad Proxy-Authorization");
@@ -769,26 +730,26 @@ field_line(mps_http_head_t *h, size_t off, size_t n,
 
 	if (n == 0)
 		return finish(h);
-	if (is_ws(l[0]))
+	if (mps_http_is_ws(l[0]))
 		return malformed(h, "obs-fold (a folded field line)");
-	while (i < n && is_tchar(l[i]))
+	while (i < n && mps_http_is_tchar(l[i]))
 		i++;
 	if (i == n || l[i] != ':')
-		return malformed(h, i < n && is_ws(l[i]) ?
+		return malformed(h, i < n && mps_http_is_ws(l[i]) ?
 		    "whitespace before a field's colon" : "bad field name");
 	if (i == 0)
 		return malformed(h, "empty field name");
 	for (v0 = i + 1; v0 < n; v0++) {
-		if (!is_value_char(l[v0]))
+		if (!mps_http_is_value_char(l[v0]))
 			return malformed(h, "control character in a field");
 	}
 	if (h->nfields >= lim->max_fields)
 		return fail(h, MPS_ERR_TOO_LARGE, 431, "too many fields");
 	v0 = i + 1;
 	v1 = n;
-	while (v0 < v1 && is_ws(l[v0]))
+	while (v0 < v1 && mps_http_is_ws(l[v0]))
 		v0++;
-	while (v1 > v0 && is_ws(l[v1 - 1]))
+	while (v1 > v0 && mps_http_is_ws(l[v1 - 1]))
 		v1--;
 	f = &h->fields[h->nfields++];
 	f->name = span(off, i);
@@ -907,7 +868,7 @@ ci_eq_n(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
 	if (an != bn)
 		return 0;
 	for (i = 0; i < an; i++) {
-		if (lower(a[i]) != lower(b[i]))
+		if (mps_http_lower(a[i]) != mps_http_lower(b[i]))
 			return 0;
 	}
 	return 1;
@@ -1369,7 +1330,7 @@ chunk_size_byte(mps_http_chunked_t *c, uint8_t b)
 			    "chunk size is not hex");
 		break;
 	case CS_SIZE_WS:
-		if (is_ws(b))
+		if (mps_http_is_ws(b))
 			return APR_SUCCESS;
 		if (b == ';') {
 			c->state = CS_EXT_SEMI;
@@ -1377,27 +1338,27 @@ chunk_size_byte(mps_http_chunked_t *c, uint8_t b)
 		}
 		return chunk_fail(c, MPS_ERR_MALFORMED, "bad chunk line");
 	case CS_EXT_SEMI:
-		if (is_ws(b))
+		if (mps_http_is_ws(b))
 			return APR_SUCCESS;
-		if (is_tchar(b)) {
+		if (mps_http_is_tchar(b)) {
 			c->state = CS_EXT_NAME;
 			return APR_SUCCESS;
 		}
 		return chunk_fail(c, MPS_ERR_MALFORMED, "bad chunk extension");
 	case CS_EXT_NAME:
-		if (is_tchar(b))
+		if (mps_http_is_tchar(b))
 			return APR_SUCCESS;
 		if (b == '=') {
 			c->state = CS_EXT_EQ;
 			return APR_SUCCESS;
 		}
-		if (is_ws(b)) {
+		if (mps_http_is_ws(b)) {
 			c->state = CS_EXT_NAME_WS;
 			return APR_SUCCESS;
 		}
 		break;
 	case CS_EXT_NAME_WS:
-		if (is_ws(b))
+		if (mps_http_is_ws(b))
 			return APR_SUCCESS;
 		if (b == '=') {
 			c->state = CS_EXT_EQ;
@@ -1409,19 +1370,19 @@ chunk_size_byte(mps_http_chunked_t *c, uint8_t b)
 		}
 		return chunk_fail(c, MPS_ERR_MALFORMED, "bad chunk extension");
 	case CS_EXT_EQ:
-		if (is_ws(b))
+		if (mps_http_is_ws(b))
 			return APR_SUCCESS;
 		if (b == '"') {
 			c->state = CS_EXT_QUOTED;
 			return APR_SUCCESS;
 		}
-		if (is_tchar(b)) {
+		if (mps_http_is_tchar(b)) {
 			c->state = CS_EXT_VALUE;
 			return APR_SUCCESS;
 		}
 		return chunk_fail(c, MPS_ERR_MALFORMED, "bad chunk extension");
 	case CS_EXT_VALUE:
-		if (is_tchar(b))
+		if (mps_http_is_tchar(b))
 			return APR_SUCCESS;
 		break;
 	case CS_EXT_QUOTED:
@@ -1450,7 +1411,7 @@ chunk_size_byte(mps_http_chunked_t *c, uint8_t b)
 		c->state = CS_EXT_SEMI;
 		return APR_SUCCESS;
 	}
-	if (is_ws(b)) {
+	if (mps_http_is_ws(b)) {
 		c->state = CS_SIZE_WS;
 		return APR_SUCCESS;
 	}
@@ -1472,7 +1433,7 @@ chunk_trailer_byte(mps_http_chunked_t *c, uint8_t b)
 	case CS_TR_START:
 		if (b == '\r')
 			c->state = CS_END_LF;
-		else if (is_tchar(b))
+		else if (mps_http_is_tchar(b))
 			c->state = CS_TR_NAME;
 		else
 			return chunk_fail(c, MPS_ERR_MALFORMED,
@@ -1481,14 +1442,14 @@ chunk_trailer_byte(mps_http_chunked_t *c, uint8_t b)
 	case CS_TR_NAME:
 		if (b == ':')
 			c->state = CS_TR_VALUE;
-		else if (!is_tchar(b))
+		else if (!mps_http_is_tchar(b))
 			return chunk_fail(c, MPS_ERR_MALFORMED,
 			    "bad trailer field");
 		return APR_SUCCESS;
 	case CS_TR_VALUE:
 		if (b == '\r')
 			c->state = CS_TR_LF;
-		else if (!is_value_char(b))
+		else if (!mps_http_is_value_char(b))
 			return chunk_fail(c, MPS_ERR_MALFORMED,
 			    "bad trailer field");
 		return APR_SUCCESS;

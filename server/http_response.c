@@ -18,6 +18,7 @@
  * by the number of bytes fed (uint64_t).
  */
 #include "http_response.h"
+#include "http_chars.h"
 
 #include <limits.h>
 #include <string.h>
@@ -70,40 +71,6 @@ static const mps_http_limits_t default_limits = {
 };
 
 /* ---- Character classes (RFC 9110 §5.6) ---- */
-
-static int
-is_digit(uint8_t c)
-{
-	return c >= '0' && c <= '9';
-}
-
-static int
-is_ws(uint8_t c)
-{
-	return c == ' ' || c == '\t';
-}
-
-/* tchar: the characters of a token (field name, list element). */
-static int
-is_tchar(uint8_t c)
-{
-	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c))
-		return 1;
-	return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
-
-/* field-vchar / SP / HTAB: a field value or a reason phrase. */
-static int
-is_value_char(uint8_t c)
-{
-	return is_ws(c) || (c >= 0x21 && c != 0x7f);
-}
-
-static uint8_t
-lower(uint8_t c)
-{
-	return c >= 'A' && c <= 'Z' ? (uint8_t)(c - 'A' + 'a') : c;
-}
 
 /* Whether the kept bytes kept[0 .. n) (n counting every byte read, kept
  * or not) are exactly the lower-case lit. */
@@ -197,7 +164,7 @@ elem_byte(mps_http_resp_t *r, uint8_t b)
 	unsigned d;
 
 	if (r->st.field == FLD_CONTENT_LENGTH) {
-		if (!is_digit(b))
+		if (!mps_http_is_digit(b))
 			return malformed(r, field_why(r->st.field));
 		d = (unsigned)(b - '0');
 		if (r->st.number > ((uint64_t)INT64_MAX - d) / 10)
@@ -205,10 +172,10 @@ elem_byte(mps_http_resp_t *r, uint8_t b)
 		r->st.number = r->st.number * 10 + d;
 		return APR_SUCCESS;
 	}
-	if (!is_tchar(b))
+	if (!mps_http_is_tchar(b))
 		return malformed(r, field_why(r->st.field));
 	if (r->st.token_len < sizeof(r->st.token))
-		r->st.token[r->st.token_len] = lower(b);
+		r->st.token[r->st.token_len] = mps_http_lower(b);
 	r->st.token_len++;
 	return APR_SUCCESS;
 }
@@ -274,7 +241,7 @@ list_byte(mps_http_resp_t *r, uint8_t b)
 		elem_start(r);
 		return APR_SUCCESS;
 	}
-	if (is_ws(b)) {
+	if (mps_http_is_ws(b)) {
 		if (r->st.elem == EL_BODY)
 			r->st.elem = EL_TRAIL;
 		return APR_SUCCESS;
@@ -449,7 +416,7 @@ status_byte(mps_http_resp_t *r, uint8_t b)
 	if (i < sizeof(proto) - 1) {
 		if (b == (uint8_t)proto[i])
 			return APR_SUCCESS;
-		if (i == 5 && is_digit(b))
+		if (i == 5 && mps_http_is_digit(b))
 			return malformed(r, "unsupported HTTP version");
 		return malformed(r, "bad status line");
 	}
@@ -458,7 +425,7 @@ status_byte(mps_http_resp_t *r, uint8_t b)
 			r->version = b == '0' ? 10 : 11;
 			return APR_SUCCESS;
 		}
-		return malformed(r, is_digit(b) ? "unsupported HTTP version" :
+		return malformed(r, mps_http_is_digit(b) ? "unsupported HTTP version" :
 		    "bad status line");
 	}
 	if (i == sizeof(proto)) {
@@ -466,7 +433,7 @@ status_byte(mps_http_resp_t *r, uint8_t b)
 			return malformed(r, "bad status line");
 		return APR_SUCCESS;
 	}
-	if (!is_digit(b))
+	if (!mps_http_is_digit(b))
 		return malformed(r, "bad status code");
 	r->status = r->status * 10 + (unsigned)(b - '0');
 	if (i == sizeof(proto) + 3) {
@@ -480,15 +447,15 @@ status_byte(mps_http_resp_t *r, uint8_t b)
 static apr_status_t
 field_start(mps_http_resp_t *r, uint8_t b)
 {
-	if (is_ws(b))
+	if (mps_http_is_ws(b))
 		return malformed(r, "obs-fold (a folded field line)");
 	if (b == ':')
 		return malformed(r, "empty field name");
-	if (!is_tchar(b))
+	if (!mps_http_is_tchar(b))
 		return malformed(r, "bad field name");
 	if (++r->st.nfields > r->st.max_fields)
 		return too_large(r, "too many fields");
-	r->st.name[0] = lower(b);
+	r->st.name[0] = mps_http_lower(b);
 	r->st.name_len = 1;
 	r->st.state = ST_NAME;
 	return APR_SUCCESS;
@@ -504,12 +471,12 @@ name_byte(mps_http_resp_t *r, uint8_t b)
 		r->st.state = ST_VALUE;
 		return APR_SUCCESS;
 	}
-	if (is_ws(b))
+	if (mps_http_is_ws(b))
 		return malformed(r, "whitespace before a field's colon");
-	if (!is_tchar(b))
+	if (!mps_http_is_tchar(b))
 		return malformed(r, "bad field name");
 	if (r->st.name_len < sizeof(r->st.name))
-		r->st.name[r->st.name_len] = lower(b);
+		r->st.name[r->st.name_len] = mps_http_lower(b);
 	r->st.name_len++;
 	return APR_SUCCESS;
 }
@@ -540,12 +507,12 @@ head_byte(mps_http_resp_t *r, uint8_t b)
 		return status_byte(r, b);
 	case ST_CODE_END:
 		if (b != ' ')
-			return malformed(r, is_digit(b) ? "bad status code" :
+			return malformed(r, mps_http_is_digit(b) ? "bad status code" :
 			    "bad status line");
 		r->st.state = ST_REASON;
 		return APR_SUCCESS;
 	case ST_REASON:
-		if (!is_value_char(b))
+		if (!mps_http_is_value_char(b))
 			return malformed(r, "bad reason phrase");
 		return APR_SUCCESS;
 	case ST_LINE_START:
@@ -553,7 +520,7 @@ head_byte(mps_http_resp_t *r, uint8_t b)
 	case ST_NAME:
 		return name_byte(r, b);
 	case ST_VALUE:
-		if (!is_value_char(b))
+		if (!mps_http_is_value_char(b))
 			return malformed(r, "control character in a field");
 		if (r->st.field == FLD_OTHER)
 			return APR_SUCCESS;

@@ -78,7 +78,7 @@ server_libmpsapf_la_LIBADD = $(APR_LIBS)
 # HTTP proxy: pure request-head parser and chunked framer (no I/O).
 noinst_LTLIBRARIES += server/libmpshttp.la
 server_libmpshttp_la_SOURCES = server/http_head.c server/http_head.h \
-	server/http_response.c server/http_response.h
+	server/http_response.c server/http_response.h server/http_chars.h
 server_libmpshttp_la_LIBADD = $(APR_LIBS)
 
 # TLS contexts and profiles (OpenSSL).
