@@ -3,36 +3,36 @@
 
 # Error codes shared by every module.
 noinst_LTLIBRARIES += server/libmpsbase.la
-server_libmpsbase_la_SOURCES = server/mps_status.c server/mps_status.h
+server_libmpsbase_la_SOURCES = server/core/mps_status.c server/core/mps_status.h
 
 # Log file: format, trace levels, rotation.
 noinst_LTLIBRARIES += server/libmpslog.la
-server_libmpslog_la_SOURCES = server/log.c server/log.h
+server_libmpslog_la_SOURCES = server/core/log.c server/core/log.h
 server_libmpslog_la_LIBADD = $(APR_LIBS)
 
 # Configuration files (expat).
 noinst_LTLIBRARIES += server/libmpsconfig.la
 server_libmpsconfig_la_SOURCES = \
-	server/config.h server/config_errors.c server/config_errors.h \
-	server/config_static.c server/config_dynamic.c server/config_lists.c \
-	server/config_xml.c server/config_xml.h
+	server/config/config.h server/config/config_errors.c server/config/config_errors.h \
+	server/config/config_static.c server/config/config_dynamic.c server/config/config_lists.c \
+	server/config/config_xml.c server/config/config_xml.h
 server_libmpsconfig_la_LIBADD = $(EXPAT_LIBS) $(APR_LIBS)
 
 # Concurrency core: poller, worker lanes, strands, timers.
 noinst_LTLIBRARIES += server/libmpscore.la
 server_libmpscore_la_SOURCES = \
-	server/poller.c server/poller.h server/workers.c server/workers.h \
-	server/strand.c server/strand.h server/timer.c server/timer.h
+	server/core/poller.c server/core/poller.h server/core/workers.c server/core/workers.h \
+	server/core/strand.c server/core/strand.h server/core/timer.c server/core/timer.h
 server_libmpscore_la_LIBADD = $(APU_LIBS) $(APR_LIBS)
 
 # Plugin loader (libltdl).
 noinst_LTLIBRARIES += server/libmpsplugin.la
-server_libmpsplugin_la_SOURCES = server/plugin_loader.c server/plugin_loader.h
+server_libmpsplugin_la_SOURCES = server/core/plugin_loader.c server/core/plugin_loader.h
 server_libmpsplugin_la_LIBADD = $(LTDL_LIBS) $(APR_LIBS)
 
 # Connected devices by UUID and FQDN (newest wins).
 noinst_LTLIBRARIES += server/libmpsregistry.la
-server_libmpsregistry_la_SOURCES = server/registry.c server/registry.h
+server_libmpsregistry_la_SOURCES = server/device/registry.c server/device/registry.h
 server_libmpsregistry_la_LIBADD = $(APR_LIBS)
 
 # The device side (listener, plain/TLS streams, the APF session) and the
@@ -40,15 +40,15 @@ server_libmpsregistry_la_LIBADD = $(APR_LIBS)
 # which runs on each device's strand and so lives with the session).
 noinst_LTLIBRARIES += server/libmpsdevice.la
 server_libmpsdevice_la_SOURCES = \
-	server/listener.c server/listener.h server/sockwrap.c server/sockwrap.h \
-	server/stream.c server/stream.h server/auth_throttle.c server/auth_throttle.h \
-	server/auth_job.c server/auth_job.h \
-	server/apf_session.c server/apf_session.h server/apf_session_priv.h \
-	server/channel_relay.c \
-	server/console.c server/console.h server/console_priv.h \
-	server/socks_front.c server/http_front.c server/direct_tcpip.c \
-	server/server_filter.c server/server_filter.h \
-	server/udp_relay.c server/udp_relay.h
+	server/net/listener.c server/net/listener.h server/core/sockwrap.c server/core/sockwrap.h \
+	server/net/stream.c server/net/stream.h server/auth/auth_throttle.c server/auth/auth_throttle.h \
+	server/auth/auth_job.c server/auth/auth_job.h \
+	server/device/apf_session.c server/device/apf_session.h server/device/apf_session_priv.h \
+	server/device/channel_relay.c \
+	server/console/console.c server/console/console.h server/console/console_priv.h \
+	server/console/socks_front.c server/console/http_front.c server/outbound/direct_tcpip.c \
+	server/outbound/server_filter.c server/outbound/server_filter.h \
+	server/outbound/udp_relay.c server/outbound/udp_relay.h
 server_libmpsdevice_la_LIBADD = $(OPENSSL_LIBS) $(APR_LIBS)
 
 sbin_PROGRAMS += server/mpsd
@@ -69,25 +69,27 @@ dist_man_MANS += server/mpsd.8
 # Wire codecs and bookkeeping: the bounds-checked buffer, APF, SOCKS5,
 # the APF channel table with its windows (pure, no I/O).
 noinst_LTLIBRARIES += server/libmpsapf.la
-server_libmpsapf_la_SOURCES = server/buf.c server/buf.h \
-	server/apf_codec.c server/apf_codec.h \
-	server/socks5.c server/socks5.h \
-	server/channel.c server/channel.h
+server_libmpsapf_la_SOURCES = server/core/buf.c server/core/buf.h \
+	server/device/apf_codec.c server/device/apf_codec.h \
+	server/console/socks5.c server/console/socks5.h \
+	server/device/channel.c server/device/channel.h
 server_libmpsapf_la_LIBADD = $(APR_LIBS)
 
 # HTTP proxy: pure request-head parser and chunked framer (no I/O).
 noinst_LTLIBRARIES += server/libmpshttp.la
-server_libmpshttp_la_SOURCES = server/http_head.c server/http_head.h \
-	server/http_response.c server/http_response.h server/http_chars.h
+server_libmpshttp_la_SOURCES = server/console/http_head.c server/console/http_head.h \
+	server/console/http_response.c server/console/http_response.h server/console/http_chars.h
 server_libmpshttp_la_LIBADD = $(APR_LIBS)
 
 # TLS contexts and profiles (OpenSSL).
 noinst_LTLIBRARIES += server/libmpstls.la
-server_libmpstls_la_SOURCES = server/tls.c server/tls.h
+server_libmpstls_la_SOURCES = server/net/tls.c server/net/tls.h
 server_libmpstls_la_LIBADD = $(OPENSSL_LIBS) $(APR_LIBS)
 
 
 # Connection notifications: per-subscriber queues on the blocking lane.
 noinst_LTLIBRARIES += server/libmpsnotify.la
-server_libmpsnotify_la_SOURCES = server/notify.c server/notify.h
+server_libmpsnotify_la_SOURCES = server/notify/notify.c server/notify/notify.h
 server_libmpsnotify_la_LIBADD = $(APR_LIBS)
+
+EXTRA_DIST += server/README.md

@@ -1,6 +1,6 @@
 /*
  * fuzz_http_response.c: the HTTP proxy's streaming response framer
- * (server/http_response.c) under a fuzzer.
+ * (server/console/http_response.c) under a fuzzer.
  *
  * Input: one control byte, then what the upstream sends. Bit 0 of the
  * control byte says the requests were HEAD, bit 1 picks small limits
