@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 ## Configuration samples go to $(sysconfdir)/mpsd. An admin's edited file
 ## is never overwritten by a later "make install": the new sample lands
 ## beside it as FILE.new.

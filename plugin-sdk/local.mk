@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 ## The plugin SDK: the public header and a pkg-config file, so that a
 ## plugin builds outside this tree.
 mpsincludedir = $(includedir)/mps

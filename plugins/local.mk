@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 ## Plugins are libtool modules in $(pkglibdir), the directory mpsd searches
 ## by default. Only the documented entry points are exported.
 PLUGIN_LDFLAGS = -module -avoid-version -shared -export-symbols-regex '^(Authenticate|Notify|mps_plugin_.*)$$'

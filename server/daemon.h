@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * daemon.h: leaving the terminal, the pid file, dropping root.
  *

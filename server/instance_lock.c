@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* instance_lock.c: see instance_lock.h. */
 #include "instance_lock.h"
 #include "daemon.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * instance_lock.h: one mpsd per machine (guide section 9).
  *

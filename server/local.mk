@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 ## The server is a set of small convenience libraries (one per concern, so
 ## each unit test links only what it tests) and mpsd, which ties them up.
 

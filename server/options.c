@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* options.c: mpsd's command line (getopt: mpsd has few options). */
 #include "options.h"
 

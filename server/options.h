@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* options.h: mpsd's command line. */
 #ifndef MPS_OPTIONS_H
 #define MPS_OPTIONS_H

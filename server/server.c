@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* server.c: see server.h. */
 #include "server.h"
 #include "apf_codec.h"

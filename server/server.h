@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * server.h: one running mpsd: its configuration, plugins, worker lanes,
  * poller, signal handling and the live mps_dynamic.config.

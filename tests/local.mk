@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 ## Unit tests (Check) and integration scripts. Every program and script
 ## prints TAP; build-aux/tap-driver.sh counts each assertion.
 if HAVE_CHECK

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * example_auth.c: a minimal, complete mpsd authentication plugin.
  *

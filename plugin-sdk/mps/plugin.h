@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * mps/plugin.h: the ABI between mpsd and its plugins.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* plugin_util.c: see plugin_util.h. */
 #include "plugin_util.h"
 

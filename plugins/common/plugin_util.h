@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * plugin_util.h: small helpers shared by the plugins built in this tree
  * (file, SOAP, LDAP). Linked into each plugin as a convenience library;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* soap_http.c: see soap_http.h. */
 #include <pthread.h>
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * soap_http.h: the HTTP side of the SOAP plugins (SOAPAuthentication,
  * SOAPNotifier): one POST of a SOAP 1.1 request over libcurl, with the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * soap_reader.c: see soap_reader.h. expat with namespace processing; the
  * handlers follow the depth of the element being read: 1 the Envelope,

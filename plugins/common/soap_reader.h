@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * soap_reader.h: reading the answer of a SOAP 1.1 document/literal
  * operation whose response element holds at most one boolean, as both

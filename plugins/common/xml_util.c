@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* xml_util.c: see xml_util.h. */
 #include <string.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * xml_util.h: UTF-8 and XML text helpers shared by the plugins of this
  * tree: checking that a string is UTF-8 an XML 1.0 document can carry,

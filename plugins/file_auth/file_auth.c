@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * file_auth.c: the table-lookup authentication plugin of the product
  * guide (section 7.2.1), built twice as AMTFileAuth and SocksFileAuth so

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * escape.c: what keeps a user name from changing the meaning of the LDAP
  * filter or DN it is put into (LDAP injection): checking it, and escaping

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * ldap_auth.c: the LDAPAuthentication plugin. It checks a user name and
  * password against an LDAP directory with a simple bind as the user,

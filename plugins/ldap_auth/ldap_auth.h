@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * ldap_auth.h: internals of the LDAPAuthentication plugin, shared by its
  * sources and its unit test (nothing here is exported by the module:

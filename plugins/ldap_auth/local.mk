@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 ## LDAPAuthentication: authentication against an LDAP directory with
 ## OpenLDAP's libldap (plugins/ldap_auth/README.md).
 pkglib_LTLIBRARIES += plugins/LDAPAuthentication.la

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * params.c: DllParameters of the LDAPAuthentication plugin (the options
  * are documented in ldap_auth.h and README.md).

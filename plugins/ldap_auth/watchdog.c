@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * watchdog.c: a deadline for a TLS handshake that libldap cannot bound.
  *

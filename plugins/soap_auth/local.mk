@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 ## SOAPAuthentication (product guide 7.2.2): asks an external SOAP
 ## service, described by config/MPSAuthentication.wsdl, over libcurl.
 SOAP_AUTH_SOURCES = plugins/soap_auth/soap_auth.c \

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * soap_auth.c: the SOAPAuthentication plugin of the product guide
  * (section 7.2.2). Authenticate() asks an external SOAP service, over

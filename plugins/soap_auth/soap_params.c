@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * soap_params.c: parsing and validating the SOAPAuthentication plugin's
  * DllParameters (the grammar is in soap_params.h).

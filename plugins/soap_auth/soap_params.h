@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * soap_params.h: the DllParameters of the SOAPAuthentication plugin.
  *

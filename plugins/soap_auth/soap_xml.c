@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * soap_xml.c: building the MPSAuthentication request and reading its
  * response (the contract is in soap_xml.h).

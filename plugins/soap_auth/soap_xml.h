@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * soap_xml.h: the SOAP messages of the MPSAuthentication interface
  * (config/MPSAuthentication.wsdl, from the product guide, 7.2.2).

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 ## SOAPNotifier: tells the subscribers of NotificationList.config when a
 ## device connects or disconnects (product guide 7.1), over libcurl, with
 ## the message config/MpsNotification.wsdl describes. Its parameters follow

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * notify_xml.c: building the EventNotificationRequest and reading its
  * response (the contract is in notify_xml.h).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * notify_xml.h: the SOAP messages of the MpsNotification interface
  * (product guide, section 7.1; config/MpsNotification.wsdl).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * soap_notify.c: the SOAPNotifier plugin. Notify() tells one subscriber
  * of NotificationList.config that a device connected or disconnected

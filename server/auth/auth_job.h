@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * auth_job.h: one login checked by an authentication plugin on the
  * blocking lane, its verdict delivered on the asker's strand.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* auth_throttle.c: see auth_throttle.h. */
 #include "auth_throttle.h"
 

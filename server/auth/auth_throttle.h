@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * auth_throttle.h: slows down repeated authentication failures from one
  * address.

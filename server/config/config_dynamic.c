@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * config_dynamic.c: mps_dynamic.config, the one file mpsd rereads while
  * running (on SIGHUP and when it changes). It holds TraceLevels only

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * config_errors.c: the "file:line: message" collector (see config_errors.h).
  *

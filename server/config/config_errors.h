@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * config_errors.h: collects "file:line: message" errors and warnings.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * config_lists.c: the two plain list files of guide 6.2, and path
  * resolution.

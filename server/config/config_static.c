@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * config_static.c: mps.config, read once at start (see config.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * config_xml.c: expat and the text helpers the configuration loaders
  * share (see config_xml.h).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * config_xml.h: the small layer the configuration loaders share.
  *

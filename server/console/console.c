@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * console.c: see console.h. The life cycle of a console connection, its
  * socket I/O, the login on the blocking lane, the target check and the

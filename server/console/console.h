@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * console.h: the console side of mpsd: the SOCKSv5 listener and the HTTP
  * proxy listener, through which management consoles reach the ports that

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * console_priv.h: one console connection, shared by the files of the
  * console side: console.c (life cycle, socket I/O, the hand-over),

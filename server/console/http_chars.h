@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * http_chars.h: the character classes of HTTP/1.1 (RFC 9110 §5.6, RFC
  * 3986 §2), shared by the request parser (http_head.c) and the response

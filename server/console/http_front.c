@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * http_front.c: the HTTP proxy front end (HttpListenPort).
  *

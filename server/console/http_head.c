@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * http_head.c: HTTP/1.x request heads and chunked bodies for the HTTP
  * proxy (see http_head.h for the contracts and the decisions).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * http_head.h: HTTP/1.x request heads and chunked request bodies for the
  * built-in HTTP proxy (the console side), as pure functions over bytes.

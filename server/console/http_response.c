@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * http_response.c: the streaming HTTP/1.x response framer (see
  * http_response.h for the contract and the rules).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * http_response.h: where an HTTP/1.x response from a device's web server
  * ends, found by a pure streaming framer (RFC 9112 §6.3).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * socks5.c: SOCKS5 server-side messages to and from bytes (see socks5.h).
  *

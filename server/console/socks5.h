@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * socks5.h: the server side of SOCKS version 5 (RFC 1928) and of its
  * username/password subnegotiation (RFC 1929), on the wire.

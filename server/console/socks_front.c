@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * socks_front.c: the SOCKSv5 front end (RFC 1928, RFC 1929 login).
  *

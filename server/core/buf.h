@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * buf.h: the bounds-checked byte buffer every wire parser and writer uses.
  *

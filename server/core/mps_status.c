@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mps_status.c: names for mpsd's error codes. */
 #include "mps_status.h"
 

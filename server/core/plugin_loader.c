@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* plugin_loader.c: see plugin_loader.h. */
 #include "plugin_loader.h"
 #include "mps_status.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * plugin_loader.h: loading plugins with libltdl and checking their ABI.
  *

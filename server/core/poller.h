@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * poller.h: the one thread that waits for sockets and timers.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* sockwrap.c: see sockwrap.h. */
 #include "sockwrap.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * sockwrap.h: apr_socket_t wrappers for raw descriptors, without a pool
  * per connection.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * strand.c: serial task queues on the I/O lane.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * strand.h: a serial queue of tasks on the I/O lane.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * timer.c: a binary min-heap of armed timers, ordered by expiry time.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * timer.h: one-shot timers for timeouts and keepalives.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * workers.c: the two worker lanes, each an apr_thread_pool.
  *

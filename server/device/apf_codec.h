@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * apf_codec.h: the AMT Port Forwarding protocol (APF) on the wire.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * apf_session.h: the device side of mpsd: one APF session per AMT
  * tunnel, from the accepted socket to its last byte.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * apf_session_priv.h: the device session as the channel relay sees it.
  *

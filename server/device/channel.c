@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * channel.c: the channel bookkeeping of one APF tunnel (see channel.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * channel.h: the channel bookkeeping of one APF tunnel.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * registry.h: the devices connected to this mpsd, by UUID and by FQDN.
  *

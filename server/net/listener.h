@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * listener.h: a listening TCP socket that hands accepted connections to
  * an owner.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * stream.h: one non-blocking byte stream over a socket, plain or TLS.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * tls.c: OpenSSL server contexts for the AMT listener (see tls.h).
  *

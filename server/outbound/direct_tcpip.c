@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * direct_tcpip.c: channels the device opens (CHANNEL_OPEN direct-tcpip),
  * which is how AMT delivers WS-Eventing to a management server.

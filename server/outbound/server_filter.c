@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* server_filter.c: see server_filter.h. */
 #include "server_filter.h"
 

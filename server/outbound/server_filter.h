@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * server_filter.h: the AuthorizedServers filter (guide 6.1 "Filtering",
  * 6.2 AuthorizedServersList.config).

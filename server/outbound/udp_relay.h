@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * udp_relay.h: PET alerts out of the tunnel.
  *

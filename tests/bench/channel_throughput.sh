@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # channel_throughput.sh [MB] [tls|plain]: a benchmark, not a test.
 #
 # One console, one channel: bytepump connects through mpsd's SOCKS port to

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # idle_tunnels.sh [DEVICES] [PROCESSES] [tls|plain]: a benchmark, not a test.
 #
 # DEVICES simulated AMT devices (default 10000) connect to one mpsd at

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * socks_load.c: small keep-alive HTTP requests through a SOCKS5 proxy
  * from many connections at once, for mpsd's requests-per-second

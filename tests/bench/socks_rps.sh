@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # socks_rps.sh [CONNECTIONS] [SECONDS] [DEVICES]: a benchmark, not a test.
 #
 # Small HTTP requests through mpsd's SOCKS port: CONNECTIONS (default 100)

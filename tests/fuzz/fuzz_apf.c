@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_apf.c: the APF codec under a fuzzer (libFuzzer entry point).
  *

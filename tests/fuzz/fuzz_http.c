@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_http.c: the HTTP proxy's request-head parser and chunked-body
  * framer under a fuzzer.

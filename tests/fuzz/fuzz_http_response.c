@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_http_response.c: the HTTP proxy's streaming response framer
  * (server/console/http_response.c) under a fuzzer.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_socks5.c: the SOCKS5 handshake codec under a fuzzer.
  *

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # replay.sh: every fuzz target replays its corpus (tests/fuzz/corpus/NAME)
 # on each make check, so that a crash once found and added there can
 # never come back unnoticed. Real fuzzing: see tests/fuzz/README.md.

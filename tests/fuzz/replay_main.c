@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * replay_main.c: runs a fuzz target's LLVMFuzzerTestOneInput over files,
  * without libFuzzer, so that make check replays the corpus (and every

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # config_check.sh: "mpsd -t -c FILE" checks a configuration and exits 0 or
 # 1, printing EVERY problem as file:line: what is wrong.
 . "$(dirname "$0")/lib.sh"

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # console_apache.sh: the guide's topology with Apache as the inner
 # firewall (guide 6.4, 8.3), with the real apache2 and the shipped sample
 # config/apache-mps-proxy.conf: curl -x to Apache, Apache chains to mpsd's

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # console_http.sh: consoles reach simulated AMT devices through mpsd's
 # HTTP proxy port (guide 2, 4.4, 6): curl -x with absolute-form GET and
 # POST (sized and chunked) and curl -p -x (CONNECT) get the exact bytes

@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# SPDX-License-Identifier: Apache-2.0
 # console_lib.sh: what the console-side scripts (console_*.sh) share on
 # top of lib.sh: the peers (tests/peers: origin_http, bytepump,
 # socks_probe.py), simulated devices whose channels lead to them, and

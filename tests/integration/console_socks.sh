@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # console_socks.sh: consoles reach simulated AMT devices through mpsd's
 # SOCKSv5 port (guide 2, 3, 4.4, 6): curl --socks5-hostname gets the exact
 # bytes of GET and POST (sized and chunked) from the web server behind a

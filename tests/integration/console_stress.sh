@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # console_stress.sh: channels under pressure.
 #  - Integrity: CONSOLE_BIG_MB MiB (default 100, the figure;
 #    about 25 s at the slow reader's 4 MB/s) of seeded random bytes each way

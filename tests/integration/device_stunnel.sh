@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # device_stunnel.sh: the guide's deployment (sections 5.2 and 6.3): the
 # real stunnel terminates TLS and forwards plain TCP to mpsd's AMT port
 # (<TLS><Mode>plain</Mode>). Simulated devices log in through it.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # device_tls.sh: the AMT listener's TLS profiles, with the real openssl
 # client standing in for old and new firmware. Modern (the default) takes
 # TLS 1.2+ only; legacy also takes TLS 1.0 with the RSA AES-CBC suites of

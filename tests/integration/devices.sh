@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # devices.sh: simulated AMT devices (tests/sim/amtsim) against a real mpsd
 # over in-process TLS: login through the file plugin, forwards, keepalive
 # options, the guide's log lines, refusals, every misbehaviour, newest

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # devices_auth.sh: simulated AMT devices and SOCKS consoles (curl) log in
 # to a real mpsd through the SOAPAuthentication plugin (against the test
 # SOAP service) and through the LDAPAuthentication plugin (against a real

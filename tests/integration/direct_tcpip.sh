@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # direct_tcpip.sh: device-initiated connections through a real mpsd, the
 # way AMT delivers WS-Eventing. A simulated device opens CHANNEL_OPEN
 # direct-tcpip to host:port and posts an HTTP request through it. mpsd

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # ldap_auth.sh: mpsd loads the LDAPAuthentication plugin for either role
 # and refuses to start, with the guide's message and the plugin's reason,
 # when its DllParameters are wrong. mps_plugin_init checks everything it

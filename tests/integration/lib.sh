@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# SPDX-License-Identifier: Apache-2.0
 # lib.sh: shared helpers for mpsd's integration scripts (bash).
 #
 # Each script sources this, gets a private temporary directory $T, prints

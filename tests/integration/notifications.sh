@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # notifications.sh: a real mpsd notifies real subscribers (the strict test
 # subscriber, which validates every envelope against the shipped WSDL)
 # through the SOAPNotifier plugin when simulated devices connect and

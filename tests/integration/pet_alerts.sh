@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # pet_alerts.sh: PET alerts through a real mpsd. A simulated device sends
 # GLOBAL_REQUEST udp-send-to@amt.intel.com (want_reply 1); mpsd must send
 # the payload on as ONE UDP datagram, byte for byte, when the target is in

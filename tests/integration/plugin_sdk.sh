@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # plugin_sdk.sh: the plugin SDK works outside this tree. Install the SDK
 # (mps/plugin.h, mps-plugin.pc) into a DESTDIR, build the example plugin
 # against that install with its own Makefile, load it in mpsd and log a

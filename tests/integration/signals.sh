@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # signals.sh: trace levels change without a restart (on SIGHUP and when
 # mps_dynamic.config changes), SIGHUP reopens the log, and a broken
 # dynamic file at run time keeps the old levels.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # soap_auth.sh: mpsd with the SOAPAuthentication plugin (guide 7.2.2).
 # "mpsd -t" loads it with good DllParameters and refuses bad ones with the
 # guide's message and the plugin's reason; mpsd runs with it in both roles

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # startup.sh: mpsd starts on the demo configuration, announces itself as
 # the guide says (section 10.2), refuses a second instance, stops cleanly
 # on SIGTERM, detaches with a pid file, and refuses to start with the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * bytepump.c: moves seeded pseudo-random bytes both ways through one TCP
  * connection and proves they arrived intact, for mpsd's channel integrity

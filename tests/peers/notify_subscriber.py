@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """notify_subscriber.py: a strict subscriber of mpsd's connection
 notifications, for tests (Python's standard library only).
 

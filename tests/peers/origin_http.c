@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * origin_http.c: a small HTTP/1.1 origin server standing in for the web
  * server of an Intel AMT device (port 16992) behind mpsd, for the console

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # slapd.sh: a throwaway OpenLDAP slapd on loopback for the LDAP plugin's
 # tests (recipe: docs/TESTING.md).
 #

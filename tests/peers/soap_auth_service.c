@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * soap_auth_service.c: a test implementation of the MPSAuthentication
  * SOAP service (config/MPSAuthentication.wsdl), for the SOAPAuthentication

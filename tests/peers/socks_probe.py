@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """socks_probe.py: one raw SOCKS5 exchange, byte by byte, for tests that
 assert mpsd's exact answers (RFC 1928 method selection and reply codes,
 RFC 1929 username/password status).

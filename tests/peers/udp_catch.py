@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """udp_catch.py: a UDP listener for the PET alert tests.
 
 Binds a UDP socket on 127.0.0.1 (or ::1 with --ipv6), port 0 unless

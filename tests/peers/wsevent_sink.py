@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """wsevent_sink.py: the "authorized HTTP server" of the direct-tcpip tests.
 
 AMT delivers WS-Eventing events as HTTP POSTs over a direct-tcpip channel

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * amtsim.c: the AMT device simulator's command line, event loop and
  * reports. See tests/sim/README.md for how tests use it.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * sim.h: amtsim, the AMT device simulator: shared declarations.
  *

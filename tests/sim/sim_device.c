@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * sim_device.c: one simulated AMT device's connection to the MPS.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * sim_relay.c: the channels the MPS opens to a simulated device, each
  * relayed to a local target socket (--target PORT=HOST:PORT).

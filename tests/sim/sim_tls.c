@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * sim_tls.c: the firmware's TLS client, one SSL_CTX shared by every
  * simulated device.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * sim_util.c: amtsim's small services: the clock, report lines, device
  * naming, the timer heap and epoll registration.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* soap_test_util.c: see soap_test_util.h. */
 #include "unit.h"
 #include "soap_test_util.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * soap_test_util.h: what the SOAP plugins' tests (test_soap_auth,
  * test_soap_notify) share: a scratch directory per test case, running

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_apf_codec.c: APF framing, decoding and encoding
  * (server/apf_codec.c).

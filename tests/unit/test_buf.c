@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_buf.c: the bounds-checked buffer (server/buf.c).
  *

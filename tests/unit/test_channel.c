@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_channel.c: the channel bookkeeping of an APF tunnel (channel.h):
  * ids, windows, every close ordering, idle sweep, and a randomized run

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_core.c: the concurrency core: worker lanes, strands, timers and the
  * poller, driven by real threads, real timers and real loopback sockets.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_file_auth.c: the table-lookup plugin (AMTFileAuth, SocksFileAuth)
  * end to end: the built module loaded through the plugin loader, as

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_http_head.c: the HTTP proxy's request-head parser, origin-form
  * rewrite, Basic credentials, error responses and chunked-body framer

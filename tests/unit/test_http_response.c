@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_http_response.c: the HTTP proxy's streaming response framer
  * (server/http_response.c).

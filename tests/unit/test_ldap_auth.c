@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_ldap_auth.c: the LDAPAuthentication plugin.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_notify.c: the notification queue (server/notify.c), with real
  * workers, a real poller for the retry timers and real registry entries,

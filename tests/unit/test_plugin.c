@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_plugin.c: the plugin loader, against the test plugins built in
  * tests/unit/plugins/ (good_plugin, nosym_plugin, badabi_plugin).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_soap_notify.c: the SOAPNotifier plugin, loaded through the plugin
  * loader as mpsd loads it, against the test subscriber

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_socks5.c: the SOCKS5 server-side codec (server/socks5.c).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_tls.c: server contexts from server/tls.c, exercised with real
  * OpenSSL handshakes between an in-memory client and server (a BIO pair,

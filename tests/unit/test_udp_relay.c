@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_udp_relay.c: PET alerts leave as UDP datagrams (udp_relay.h), and
  * the AuthorizedServers filter (server_filter.h) decides which may.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* unit_main.c: runs one Check suite, printing TAP to stdout. */
 #include "unit.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * badabi_plugin.c: built for a future ABI major (2.0). Its Authenticate
  * accepts everything, so a loader that forgot the ABI check would hand

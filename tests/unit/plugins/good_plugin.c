@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * good_plugin.c: a well-formed authentication plugin for test_plugin.
  *

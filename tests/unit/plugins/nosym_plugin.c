@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nosym_plugin.c: declares the ABI but has no Authenticate, so it is a
  * plugin but not an authentication plugin. Its mps_plugin_init always
