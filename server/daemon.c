@@ -176,7 +176,7 @@ mps_pidfile_write(const char *path, char *err, size_t errsize)
 	return APR_SUCCESS;
 }
 
-void
+int
 mps_pidfile_remove(const char *path)
 {
 	char line[32];
@@ -184,16 +184,17 @@ mps_pidfile_remove(const char *path)
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0)
-		return;
+		return errno == ENOENT ? 0 : -1;
 	n = read(fd, line, sizeof(line) - 1);
 	close(fd);
 	if (n <= 0)
-		return;
+		return 0;
 	line[n] = '\0';
 	/* Another mpsd may have replaced the file since (it would only
 	 * start once our lock is gone, but be exact anyway). */
 	if (strtol(line, NULL, 10) == (long)getpid())
-		unlink(path);
+		return unlink(path);
+	return 0;
 }
 
 apr_status_t
@@ -235,6 +236,10 @@ mps_drop_privileges(const char *user, const char *group, char *err,
 		return rv;
 	if (uid == (uid_t)-1 && gid == (gid_t)-1)
 		return APR_SUCCESS;
+	/* Already that user (systemd's User=, say): nothing to switch. */
+	if ((uid == (uid_t)-1 || uid == geteuid()) &&
+	    (gid == (gid_t)-1 || gid == getegid()) && geteuid() != 0)
+		return APR_SUCCESS;
 	if (geteuid() != 0) {
 		snprintf(err, errsize,
 		    "User/Group given but mpsd is not running as root");
@@ -261,4 +266,55 @@ mps_drop_privileges(const char *user, const char *group, char *err,
 		}
 	}
 	return APR_SUCCESS;
+}
+
+int
+mps_prepare_dir(const char *dir, uid_t uid, gid_t gid, mode_t mode)
+{
+	struct stat st;
+	char probe[PATH_MAX];
+
+	if (stat(dir, &st) == 0)
+		return 0;
+	if (errno != ENOENT)
+		return -1;
+	/* mps_mkdir_parents makes the parents of a file: name one inside. */
+	if (snprintf(probe, sizeof(probe), "%s/x", dir) >= (int)sizeof(probe)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if (mps_mkdir_parents(probe) != 0)
+		return -1;
+	if (chmod(dir, mode) != 0)
+		return -1;
+	if (geteuid() == 0 && (uid != (uid_t)-1 || gid != (gid_t)-1) &&
+	    chown(dir, uid, gid) != 0)
+		return -1;
+	return 0;
+}
+
+int
+mps_hand_over_file(const char *path, uid_t uid, gid_t gid)
+{
+	struct stat st;
+	int fd, rc = 0;
+
+	if (geteuid() != 0 || (uid == (uid_t)-1 && gid == (gid_t)-1))
+		return 0;
+	/* O_NOFOLLOW and a regular single-link file: root must not be led
+	 * into giving away another file through a link planted in a
+	 * directory the user can write to. */
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -1;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1) {
+		close(fd);
+		errno = EPERM;
+		return -1;
+	}
+	if ((uid != (uid_t)-1 && st.st_uid != uid) ||
+	    (gid != (gid_t)-1 && st.st_gid != gid))
+		rc = fchown(fd, uid, gid);
+	close(fd);
+	return rc;
 }

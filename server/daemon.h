@@ -30,8 +30,10 @@ void mps_daemon_ready(int ready_fd, int exit_status);
  * never sees a half-written file). */
 apr_status_t mps_pidfile_write(const char *path, char *err, size_t errsize);
 
-/* Removes path if it still holds our pid. */
-void mps_pidfile_remove(const char *path);
+/* Removes path if it still holds our pid. 0 (also when it is gone or
+ * holds another pid) or -1 with errno (after the drop: the directory is
+ * not the user's; mpsd -t reports that in advance). */
+int mps_pidfile_remove(const char *path);
 
 /*
  * Switches to user/group (either may be NULL; group defaults to the
@@ -49,5 +51,21 @@ apr_status_t mps_lookup_identity(const char *user, const char *group,
 /* mkdir -p of the directory part of a file path (mode 0755). 0 or -1
  * with errno. */
 int mps_mkdir_parents(const char *file_path);
+
+/*
+ * Makes dir (and its parents) if it is missing: dir gets mode and, when
+ * running as root, the owner uid/gid ((uid_t)-1 / (gid_t)-1: unchanged),
+ * so that mpsd can still write there once it has dropped root. An
+ * existing directory is left alone (the admin's choice; mpsd -t says
+ * when the user cannot write to it). 0 or -1 with errno.
+ */
+int mps_prepare_dir(const char *dir, uid_t uid, gid_t gid, mode_t mode);
+
+/*
+ * As root, gives the existing regular file path to uid/gid (the log file
+ * opened before the drop, which SIGHUP reopens by name afterwards).
+ * Refuses links. 0 (also when path is missing or nothing to do) or -1.
+ */
+int mps_hand_over_file(const char *path, uid_t uid, gid_t gid);
 
 #endif

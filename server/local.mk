@@ -57,8 +57,13 @@ server_mpsd_SOURCES = server/main.c \
 	server/options.c server/options.h \
 	server/instance_lock.c server/instance_lock.h \
 	server/daemon.c server/daemon.h \
+	server/config_check.c server/config_check.h \
+	server/file_needs.c server/file_needs.h \
+	server/safety_check.c server/safety_check.h \
+	server/service_notify.c server/service_notify.h \
 	server/server.c server/server.h
-server_mpsd_LDADD = server/libmpsdevice.la server/libmpsnotify.la server/libmpshttp.la \
+server_mpsd_CPPFLAGS = $(AM_CPPFLAGS) $(SYSTEMD_CFLAGS) $(SYSTEMD_CPPFLAGS)
+server_mpsd_LDADD = $(SYSTEMD_LIBS) server/libmpsdevice.la server/libmpsnotify.la server/libmpshttp.la \
 	server/libmpsregistry.la \
 	server/libmpstls.la server/libmpsapf.la \
 	server/libmpsplugin.la server/libmpscore.la \

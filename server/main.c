@@ -2,19 +2,24 @@
 /*
  * main.c: mpsd's start-up and shut-down order.
  *
- *  1. command line
+ *  1. command line; stray signals ignored (never a silent death)
  *  2. mps.config, mps_dynamic.config, the list files: every error printed
- *  3. (-t) plugins too, then exit 0 or 1
- *  4. the log file, the instance lock, the plugins
- *  5. the TLS context and the listeners, while still root
- *  6. detach (unless -f), pid file, drop privileges
- *  7. worker lanes, poller, signal thread; "MPS has started its operation."
- *  8. run until SIGTERM; then stop in reverse order
+ *  3. (-t) every other check too (config_check.c), then exit 0 or 1
+ *  4. the files needed after the drop, checked as <Process><User>, and
+ *     the safety checks (demo passwords): every problem printed
+ *  5. missing log/pid/lock directories made (owned by that user)
+ *  6. the log file (handed to that user), the instance lock, the plugins
+ *  7. the TLS context and the listeners, while still root
+ *  8. detach (unless -f), pid file (in both modes), drop privileges
+ *  9. worker lanes, poller, signal thread; "MPS has started its operation."
+ *     and, under systemd, READY=1
+ * 10. run until SIGTERM; then stop in reverse order, the pid file last
  *
  * The guide's section 10.2 messages are announced to the log and to the
  * console (stderr, or syslog once detached) with their exact texts.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <sys/resource.h>
 #include <stdlib.h>
@@ -25,30 +30,18 @@
 #include <apr_strings.h>
 
 #include "config.h"
+#include "config_check.h"
 #include "daemon.h"
 #include "instance_lock.h"
 #include "log.h"
 #include "mps_status.h"
 #include "options.h"
 #include "server.h"
+#include "service_notify.h"
 #include "sockwrap.h"
 
 #define MSG_STARTED "MPS has started its operation."
 #define MSG_TWO_INSTANCES "Attempt to run two instances of the MPS process simultaneously - second attempt discarded."
-#define MSG_AMT_DLL "Failed loading AMT authentication dll."
-#define MSG_SOCKS_DLL "Failed loading Socks authentication dll."
-#define MSG_NOTIFY_DLL "Failed loading notification dll."
-
-/* The guide's message for the plugin role that failed to load. */
-static const char *
-dll_message(const char *role)
-{
-	if (strcmp(role, "AMT") == 0)
-		return MSG_AMT_DLL;
-	if (strcmp(role, "Socks") == 0)
-		return MSG_SOCKS_DLL;
-	return MSG_NOTIFY_DLL;
-}
 #define MSG_DYNAMIC "Error while reading dynamic configuration file."
 #define MSG_STATIC "Error while reading static configuration file."
 
@@ -102,40 +95,59 @@ open_log(const mps_server_t *srv, mps_logger_t **logger)
 	return rv;
 }
 
-/* mpsd -t: everything a start would check, without starting. */
-static int
-check_only(mps_server_t *srv, const char *path)
+/*
+ * Signals nobody handles would end mpsd without a word (SIGUSR2's default
+ * action is to terminate). The signal thread owns TERM, INT, HUP and
+ * USR1; these are ignored instead. SIGQUIT keeps its core dump; glibc's
+ * own real-time signals (below SIGRTMIN) are left alone.
+ */
+static void
+ignore_stray_signals(void)
 {
-	const char *role;
-	char err[MPS_PLUGIN_ERROR_SIZE + 256];
+	static const int stray[] = {
+		SIGUSR2, SIGALRM, SIGVTALRM, SIGPROF, SIGIO, SIGPWR,
+#ifdef SIGSTKFLT
+		SIGSTKFLT,
+#endif
+		SIGXFSZ, SIGTTIN, SIGTTOU, SIGTSTP
+	};
+	size_t i;
+	int sig;
 
-	if (chdir(srv->config_dir) != 0) {
-		fprintf(stderr, "mpsd: cannot enter %s: %s\n", srv->config_dir,
-		    strerror(errno));
-		return 1;
+	for (i = 0; i < sizeof(stray) / sizeof(stray[0]); i++)
+		signal(stray[i], SIG_IGN);
+	for (sig = SIGRTMIN; sig <= SIGRTMAX; sig++)
+		signal(sig, SIG_IGN);
+}
+
+/*
+ * The directories mpsd writes to after dropping root. Missing ones are
+ * made, owned by <Process><User>; the log file opened as root is handed to
+ * it too, so that SIGHUP can reopen it and rotation can replace it.
+ */
+static void
+prepare_directories(const mps_server_t *srv, uid_t uid, gid_t gid)
+{
+	const mps_config_t *cfg = srv->cfg;
+	const char *files[] = { cfg->pid_file, cfg->lock_file };
+	size_t i;
+
+	if (mps_prepare_dir(cfg->log_file_path, uid, gid, 0750) != 0)
+		fprintf(stderr, "mpsd: cannot create %s: %s\n",
+		    cfg->log_file_path, strerror(errno));
+	for (i = 0; i < 2; i++) {
+		char dir[4096];
+		char *slash;
+
+		apr_cpystrn(dir, files[i], sizeof(dir));
+		slash = strrchr(dir, '/');
+		if (slash == NULL || slash == dir)
+			continue;
+		*slash = '\0';
+		if (mps_prepare_dir(dir, uid, gid, 0755) != 0)
+			fprintf(stderr, "mpsd: cannot create %s: %s\n", dir,
+			    strerror(errno));
 	}
-	if (mps_server_load_plugins(srv, &role, err, sizeof(err)) !=
-	    APR_SUCCESS) {
-		fprintf(stderr, "mpsd: %s\nmpsd: %s\n",
-		    dll_message(role), err);
-		return 1;
-	}
-	if (mps_server_bind(srv, 0, err, sizeof(err)) != APR_SUCCESS) {
-		fprintf(stderr, "mpsd: %s: <TLS>: %s\n", path, err);
-		return 1;
-	}
-	mps_server_shutdown(srv);	/* frees the TLS context */
-	if (srv->cfg->user != NULL || srv->cfg->group != NULL) {
-		uid_t uid;
-		gid_t gid;
-		if (mps_lookup_identity(srv->cfg->user, srv->cfg->group, &uid,
-		    &gid, err, sizeof(err)) != APR_SUCCESS) {
-			fprintf(stderr, "mpsd: %s: <Process>: %s\n", path, err);
-			return 1;
-		}
-	}
-	printf("mpsd: configuration %s is OK\n", path);
-	return 0;
 }
 
 /*
@@ -191,6 +203,8 @@ main(int argc, char *argv[])
 	const char *role;
 	char err[MPS_PLUGIN_ERROR_SIZE + 256];
 	apr_status_t rv;
+	uid_t run_uid;
+	gid_t run_gid;
 
 	if (mps_options_parse(&opts, argc, argv, err, sizeof(err)) != 0) {
 		fprintf(stderr, "mpsd: %s\n", err);
@@ -203,8 +217,11 @@ main(int argc, char *argv[])
 	}
 	if (opts.show_version) {
 		printf("mpsd %s\n", PACKAGE_VERSION);
+		printf("systemd notification: %s\n",
+		    mps_service_notify_built() ? "built in" : "not built");
 		return 0;
 	}
+	ignore_stray_signals();
 	if (apr_initialize() != APR_SUCCESS) {
 		fprintf(stderr, "mpsd: cannot initialise APR\n");
 		return 1;
@@ -227,7 +244,7 @@ main(int argc, char *argv[])
 		return 1;
 	}
 	if (opts.test_only)
-		return check_only(srv, opts.config_path);
+		return mps_config_check(srv, opts.config_path);
 
 	/* Relative paths everywhere (log, plugins, certificates, the
 	 * plugins' own DllParameters) are relative to mps.config. */
@@ -236,10 +253,45 @@ main(int argc, char *argv[])
 		    strerror(errno));
 		return 1;
 	}
+
+	/* What -t checks without plugins or ports, before anything is
+	 * opened: a server that would break once it has dropped root, or
+	 * that would serve the demo passwords to the network, never starts. */
+	{
+		mps_config_errors_t *pre = mps_config_errors_create(pool);
+		int i;
+
+		if (mps_preflight(srv, pre) > 0) {
+			print_problems(pre);
+			fprintf(stderr, "mpsd: not starting: %d problem(s) above "
+			    "(mpsd -t checks the same)\n",
+			    mps_config_error_count(pre));
+			return 1;
+		}
+		print_problems(pre);
+		for (i = 0; i < pre->warnings->nelts; i++)
+			APR_ARRAY_PUSH(errs->warnings, const char *) =
+			    APR_ARRAY_IDX(pre->warnings, i, const char *);
+	}
+	if (mps_lookup_identity(srv->cfg->user, srv->cfg->group, &run_uid,
+	    &run_gid, err, sizeof(err)) != APR_SUCCESS) {
+		fprintf(stderr, "mpsd: %s\n", err);
+		return 1;
+	}
+	prepare_directories(srv, run_uid, run_gid);
+
 	if (open_log(srv, &logger) != APR_SUCCESS)
 		return 1;
 	mps_log_set_default(logger);
 	log_problems(errs);
+	{
+		const char *log_path = apr_pstrcat(pool, srv->cfg->log_file_path,
+		    "/", srv->cfg->log_file_name, NULL);
+		if (mps_hand_over_file(log_path, run_uid, run_gid) != 0)
+			mps_log_announce(MPS_LOG_WARNING, "cannot give the log file "
+			    "%s to the <Process> user: %s (SIGHUP cannot reopen "
+			    "it once root is dropped)", log_path, strerror(errno));
+	}
 
 	rv = mps_instance_lock_acquire(srv->cfg->lock_file, &lock_fd, err,
 	    sizeof(err));
@@ -254,7 +306,7 @@ main(int argc, char *argv[])
 	if (mps_server_load_plugins(srv, &role, err, sizeof(err)) !=
 	    APR_SUCCESS) {
 		mps_log_announce(MPS_LOG_ERROR, "%s",
-		    dll_message(role));
+		    mps_plugin_failure_message(role));
 		mps_log_announce(MPS_LOG_ERROR, "%s", err);
 		goto out;
 	}
@@ -272,13 +324,15 @@ main(int argc, char *argv[])
 			goto out;
 		}
 		mps_log_set_console(MPS_LOG_CONSOLE_SYSLOG);
-		if (mps_pidfile_write(srv->cfg->pid_file, err, sizeof(err)) !=
-		    APR_SUCCESS) {
-			mps_log_announce(MPS_LOG_ERROR, "%s", err);
-			goto out;
-		}
-		pidfile_written = 1;
 	}
+	/* In the foreground too: scripts and admins find this mpsd by its
+	 * pid file, not by a process name that every mpsd shares. */
+	if (mps_pidfile_write(srv->cfg->pid_file, err, sizeof(err)) !=
+	    APR_SUCCESS) {
+		mps_log_announce(MPS_LOG_ERROR, "%s", err);
+		goto out;
+	}
+	pidfile_written = 1;
 	if (mps_drop_privileges(srv->cfg->user, srv->cfg->group, err,
 	    sizeof(err)) != APR_SUCCESS) {
 		mps_log_announce(MPS_LOG_ERROR, "cannot drop privileges: %s", err);
@@ -295,6 +349,7 @@ main(int argc, char *argv[])
 	mps_log_announce(MPS_LOG_INFO, MSG_STARTED);
 	mps_daemon_ready(ready_fd, 0);
 	ready_fd = -1;
+	mps_service_ready(srv);
 
 	rv = mps_server_run(srv);
 	status = 0;
@@ -303,14 +358,18 @@ main(int argc, char *argv[])
 		    mps_strerror(rv, err, sizeof(err)));
 		status = 1;
 	}
+	/* Before the registry goes: the status thread reads it. */
+	mps_service_stopping();
 	mps_server_shutdown(srv);
 	mps_log_announce(MPS_LOG_INFO, "MPS has stopped its operation.");
 
 out:
+	mps_service_stopping();
 	mps_server_shutdown(srv);
 	mps_daemon_ready(ready_fd, status);
-	if (pidfile_written)
-		mps_pidfile_remove(srv->cfg->pid_file);
+	if (pidfile_written && mps_pidfile_remove(srv->cfg->pid_file) != 0)
+		mps_log_announce(MPS_LOG_ERROR, "cannot remove the pid file %s: "
+		    "%s", srv->cfg->pid_file, strerror(errno));
 	mps_instance_lock_release(lock_fd);
 	/* Plugins' fini and dlclose run from the pool's cleanups. */
 	apr_pool_destroy(pool);

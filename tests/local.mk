@@ -148,7 +148,9 @@ INTEGRATION_TESTS = tests/integration/startup.sh tests/integration/config_check.
 	tests/integration/devices.sh tests/integration/device_stunnel.sh \
 	tests/integration/plugin_sdk.sh tests/integration/devices_auth.sh \
 	tests/integration/pet_alerts.sh tests/integration/direct_tcpip.sh \
-	tests/integration/notifications.sh
+	tests/integration/notifications.sh tests/integration/privdrop.sh \
+	tests/integration/safety.sh tests/integration/stray_signals.sh \
+	tests/integration/systemd_unit.sh
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += tests/peers/udp_catch.py tests/peers/wsevent_sink.py
 

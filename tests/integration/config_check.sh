@@ -4,18 +4,29 @@
 # 1, printing EVERY problem as file:line: what is wrong.
 . "$(dirname "$0")/lib.sh"
 
-# The shipped samples (config/), with PluginDir pointed at the build.
+# The shipped samples (config/; mps.config as the build made it), with
+# PluginDir pointed at the build and the log, pid and lock in $G.
 G=$T/good
 mkdir -p "$G"
 cp "$top_srcdir"/config/*.config "$top_srcdir"/config/*.txt "$G/"
-sed -i "s|<PluginDir>[^<]*<|<PluginDir>$top_builddir/plugins<|" "$G/mps.config"
+cp "$top_builddir/config/mps.config" "$G/"
+sed -i -e "s|<PluginDir>[^<]*<|<PluginDir>$top_builddir/plugins<|" \
+	-e "s|<LogFilePath>[^<]*<|<LogFilePath>$G/log<|" \
+	-e "s|<PidFile>[^<]*<|<PidFile>$G/run/mpsd.pid<|" \
+	-e "s|<LockFile>[^<]*<|<LockFile>$G/run/mpsd.lock<|" "$G/mps.config"
 # The sample's TLS files, where it expects them (certs/ beside it).
 cp -r "$(test_certs)" "$G/certs"
 "$MPSD" -t -c "$G/mps.config" >"$G/out" 2>"$G/err"
 rc=$?
 ok "the shipped sample configuration passes -t" test $rc -eq 0
 ok "-t says the configuration is OK" file_has "$G/out" "is OK"
-ok "-t writes no log and takes no lock" test ! -e "$G/mpsd.lock"
+ok "-t writes no log and takes no lock" test ! -e "$G/run/mpsd.lock"
+ok "the installed sample has no live account (AMT)" \
+	test -z "$(grep -v '^#' "$G/AMTAuthFile.txt" | grep -v '^[[:space:]]*$')"
+ok "the installed sample has no live account (Socks)" \
+	test -z "$(grep -v '^#' "$G/SocksAuthFile.txt" | grep -v '^[[:space:]]*$')"
+ok "no @...@ placeholder is left in the built sample" \
+	test -z "$(grep -o '@[a-z]*@' "$top_builddir/config/mps.config")"
 
 D=$T/demo
 make_config "$D"

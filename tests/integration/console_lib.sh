@@ -15,7 +15,7 @@ BYTEPUMP=$top_builddir/tests/peers/bytepump
 PROBE_PY=$top_srcdir/tests/peers/socks_probe.py
 PYTHON=${PYTHON:-python3}	# socks_probe.py needs only the stdlib
 
-# The console account of config/SocksAuthFile.txt (what the demo uses).
+# The console account of config/demo/SocksAuthFile.txt (what the demo uses).
 CONSOLE_USER=console
 CONSOLE_PASS=console-demo
 

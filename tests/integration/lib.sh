@@ -165,8 +165,8 @@ make_config() {
 		-e "s|<PluginDir>[^<]*<|<PluginDir>$top_builddir/plugins<|"
 		-e "s|<PidFile>[^<]*<|<PidFile>$dir/mpsd.pid<|"
 		-e "s|<LockFile>[^<]*<|<LockFile>$dir/mpsd.lock<|"
-		-e "s|\.\./AMTAuthFile.txt|$top_srcdir/config/AMTAuthFile.txt|"
-		-e "s|\.\./SocksAuthFile.txt|$top_srcdir/config/SocksAuthFile.txt|"
+		-e "s|<DllParameters>AMTAuthFile.txt<|<DllParameters>$top_srcdir/config/demo/AMTAuthFile.txt<|"
+		-e "s|<DllParameters>SocksAuthFile.txt<|<DllParameters>$top_srcdir/config/demo/SocksAuthFile.txt<|"
 		-e "s|\.\./\.\./demo/certs|$T/certs|g"
 	)
 	local e

@@ -38,18 +38,7 @@ ok "the stop is logged" file_has "$A/log/mps.log" "MPS has stopped its operation
 ok "a new instance starts once the first stopped" start_mpsd "$B"
 stop_pid "$MPSD_PID" >/dev/null
 
-# Dropping root: User/Group switch the process after start-up.
-if [ "$(id -u)" -eq 0 ] && getent passwd nobody >/dev/null; then
-	U=$T/u
-	make_config "$U" "s|</MPS>|<Process><User>nobody</User><Group>nogroup</Group></Process></MPS>|"
-	ok "mpsd starts with User nobody" start_mpsd "$U"
-	uid=$(awk '/^Uid:/ {print $2 $3 $4 $5}' "/proc/$MPSD_PID/status")
-	ok "it runs as nobody (real, effective, saved, fs uid)" test "$uid" = "65534655346553465534"
-	ok "its groups are only nogroup" test "$(awk '/^Groups:/ {print $2}' "/proc/$MPSD_PID/status")" = "65534"
-	stop_pid "$MPSD_PID" >/dev/null
-else
-	diag "not root: privilege drop not tested"
-fi
+# Dropping root (<Process><User>): tests/integration/privdrop.sh.
 
 # Daemon mode: the command returns once mpsd runs, with a pid file.
 D=$T/d

@@ -1697,7 +1697,9 @@ sample(const char *name)
 START_TEST(test_sample_mps_config)
 {
 	mps_config_errors_t *errs;
-	const char *path = sample("mps.config");
+	/* Made from config/mps.config.in at build time (paths substituted). */
+	const char *path = apr_pstrcat(pool, unit_builddir(),
+	    "/config/mps.config", NULL);
 	mps_config_t *cfg;
 	FILE *f;
 	char *text;
@@ -1711,7 +1713,11 @@ START_TEST(test_sample_mps_config)
 	ck_assert_str_eq(cfg->socks_listen_ip, "127.0.0.1");
 	ck_assert_uint_eq(cfg->socks_listen_port, 1080);
 	ck_assert_uint_eq(cfg->http_listen_port, 8080);
-	ck_assert_str_eq(cfg->log_file_path, "/var/log/mpsd");
+	/* The installed sample follows the configured prefix. */
+	ck_assert_str_eq(cfg->log_file_path, MPS_LOGDIR);
+	ck_assert_str_eq(cfg->plugin_dir, MPS_PLUGINDIR);
+	ck_assert_str_eq(cfg->pid_file, MPS_RUNSTATEDIR "/mpsd/mpsd.pid");
+	ck_assert_str_eq(cfg->lock_file, MPS_RUNSTATEDIR "/mpsd/mpsd.lock");
 	ck_assert_int_eq(cfg->amt_auth.need_authentication, 1);
 	ck_assert_str_eq(cfg->amt_auth.dll_name, "AMTFileAuth");
 	ck_assert_str_eq(cfg->amt_auth.dll_parameters, "AMTAuthFile.txt");
@@ -1875,7 +1881,9 @@ START_TEST(test_notifier_sample)
 		"NotifierPlugin", "NotificationCAFile", "NotificationTimeout"
 	};
 	mps_config_errors_t *errs;
-	const char *path = sample("mps.config");
+	/* Made from config/mps.config.in at build time (paths substituted). */
+	const char *path = apr_pstrcat(pool, unit_builddir(),
+	    "/config/mps.config", NULL);
 	mps_config_t *cfg;
 	char *text;
 	apr_size_t i;
