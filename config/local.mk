@@ -16,7 +16,15 @@ EXTRA_DIST += config/mps_dynamic.config \
 	config/demo/mps.config config/demo/mps_dynamic.config \
 	config/demo/NotificationList.config config/demo/AuthorizedServersList.config \
 	config/demo/AMTAuthFile.txt config/demo/SocksAuthFile.txt
-dist_man_MANS += config/mps.config.5
+## The man pages name the configured paths too (the default -c, PluginDir,
+## LogFilePath, PidFile), so that they agree with the binary.
+man_MANS = config/mps.config.5 server/mpsd.8
+EXTRA_DIST += config/mps.config.5.in server/mpsd.8.in
+CLEANFILES += config/mps.config.5 server/mpsd.8
+config/mps.config.5: $(srcdir)/config/mps.config.5.in Makefile
+	$(AM_V_GEN)$(MKDIR_P) config && $(MPS_SUBST) $(srcdir)/config/mps.config.5.in > $@
+server/mpsd.8: $(srcdir)/server/mpsd.8.in Makefile
+	$(AM_V_GEN)$(MKDIR_P) server && $(MPS_SUBST) $(srcdir)/server/mpsd.8.in > $@
 
 ## Files made from a .in: the configured directories substituted.
 MPS_SUBST = $(SED) -e 's|@sbindir[@]|$(sbindir)|g' \

@@ -70,7 +70,6 @@ server_mpsd_LDADD = $(SYSTEMD_LIBS) server/libmpsdevice.la server/libmpsnotify.l
 	server/libmpsconfig.la server/libmpslog.la server/libmpsbase.la \
 	$(APU_LIBS) $(APR_LIBS) $(OPENSSL_LIBS)
 
-dist_man_MANS += server/mpsd.8
 
 # Wire codecs and bookkeeping: the bounds-checked buffer, APF, SOCKS5,
 # the APF channel table with its windows (pure, no I/O).
