@@ -173,7 +173,8 @@ tests_fuzz_replay_udp_send_to_SOURCES = tests/fuzz/fuzz_udp_send_to.c tests/fuzz
 tests_fuzz_replay_udp_send_to_LDADD = $(FUZZ_UDP_LDADD)
 
 TESTS += tests/fuzz/replay.sh
-EXTRA_DIST += tests/fuzz/replay.sh tests/fuzz/README.md tests/fuzz/corpus
+EXTRA_DIST += tests/fuzz/replay.sh tests/fuzz/README.md tests/fuzz/corpus \
+	tests/fuzz/config_static.dict
 if FUZZERS
 noinst_PROGRAMS += tests/fuzz/fuzz_apf
 tests_fuzz_fuzz_apf_SOURCES = tests/fuzz/fuzz_apf.c

@@ -24,7 +24,8 @@
  *     doubled blank), and never holding a secret, the input's or the
  *     fixed one ("hunter2"), when the secret is made of characters the
  *     printable-text step keeps as they are (visible ASCII but '*' and
- *     '.', which the mask and the cut mark add).
+ *     '.', which the mask and the cut mark add); SOAPNotifier's notice
+ *     for a withheld text is a constant and exempt.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -37,6 +38,11 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define FIXED_SECRET "hunter2"
+
+/* What SOAPNotifier shows instead of a text that quotes a secret
+ * (notify_xml.c): a constant, which may well contain a short secret
+ * ("p", "a") without revealing anything. */
+#define WITHHELD "(withheld: it quotes a password)"
 
 /* Whether s is a secret the shown text must never contain (see top). */
 static int
@@ -73,6 +79,8 @@ check_shown(const char *s, size_t size, const char *const *secrets,
 	for (; *p != '\0'; p++)
 		if (*p < 0x20 || *p == 0x7f || (*p == ' ' && p[1] == ' '))
 			abort();
+	if (strcmp(s, WITHHELD) == 0)
+		return;
 	for (i = 0; i < nsecrets; i++)
 		if (checkable(secrets[i]) && strstr(s, secrets[i]) != NULL)
 			abort();
