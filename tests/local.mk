@@ -121,8 +121,60 @@ tests_fuzz_replay_http_LDADD = server/libmpshttp.la server/libmpsapf.la server/l
 check_PROGRAMS += tests/fuzz/replay_http_response
 tests_fuzz_replay_http_response_SOURCES = tests/fuzz/fuzz_http_response.c tests/fuzz/replay_main.c
 tests_fuzz_replay_http_response_LDADD = server/libmpshttp.la server/libmpsapf.la server/libmpsbase.la $(APR_LIBS)
+
+# The configuration readers (static, dynamic, lists); fuzz_config.h hands
+# them the input as a file.
+FUZZ_CONFIG_LDADD = server/libmpsconfig.la server/libmpsbase.la $(EXPAT_LIBS) $(APR_LIBS)
+check_PROGRAMS += tests/fuzz/replay_config_static
+tests_fuzz_replay_config_static_SOURCES = tests/fuzz/fuzz_config_static.c tests/fuzz/fuzz_config.h tests/fuzz/replay_main.c
+tests_fuzz_replay_config_static_LDADD = $(FUZZ_CONFIG_LDADD)
+check_PROGRAMS += tests/fuzz/replay_config_dynamic
+tests_fuzz_replay_config_dynamic_SOURCES = tests/fuzz/fuzz_config_dynamic.c tests/fuzz/fuzz_config.h tests/fuzz/replay_main.c
+tests_fuzz_replay_config_dynamic_LDADD = $(FUZZ_CONFIG_LDADD)
+check_PROGRAMS += tests/fuzz/replay_config_lists
+tests_fuzz_replay_config_lists_SOURCES = tests/fuzz/fuzz_config_lists.c tests/fuzz/fuzz_config.h tests/fuzz/replay_main.c
+tests_fuzz_replay_config_lists_LDADD = $(FUZZ_CONFIG_LDADD)
+
+# The SOAP plugins' reply readers, their parsers compiled in as the unit
+# tests do (the modules export only the plugin ABI).
+FUZZ_SOAP_SOURCES = tests/fuzz/fuzz_soap_reply.c plugins/soap_auth/soap_xml.c \
+	plugins/soap_notify/notify_xml.c
+FUZZ_SOAP_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/soap_auth \
+	-I$(top_srcdir)/plugins/soap_notify $(EXPAT_CFLAGS)
+FUZZ_SOAP_LDADD = plugins/common/libsoap_util.la plugins/common/libplugin_util.la \
+	$(CURL_LIBS) $(EXPAT_LIBS)
+check_PROGRAMS += tests/fuzz/replay_soap_reply
+tests_fuzz_replay_soap_reply_SOURCES = $(FUZZ_SOAP_SOURCES) tests/fuzz/replay_main.c
+tests_fuzz_replay_soap_reply_CPPFLAGS = $(FUZZ_SOAP_CPPFLAGS)
+tests_fuzz_replay_soap_reply_LDADD = $(FUZZ_SOAP_LDADD)
+
+# The plugins' UTF-8 and XML text helpers.
+check_PROGRAMS += tests/fuzz/replay_xml_util
+tests_fuzz_replay_xml_util_SOURCES = tests/fuzz/fuzz_xml_util.c tests/fuzz/replay_main.c
+tests_fuzz_replay_xml_util_LDADD = plugins/common/libplugin_util.la $(EXPAT_LIBS)
+
+# The LDAP plugin's escaping, checked against libldap's DN parser.
+FUZZ_LDAP_SOURCES = tests/fuzz/fuzz_ldap_escape.c plugins/ldap_auth/escape.c
+FUZZ_LDAP_CPPFLAGS = $(AM_CPPFLAGS) $(LDAP_CFLAGS) -I$(top_srcdir)/plugins/ldap_auth
+FUZZ_LDAP_LDADD = plugins/common/libplugin_util.la $(LDAP_LIBS)
+check_PROGRAMS += tests/fuzz/replay_ldap_escape
+tests_fuzz_replay_ldap_escape_SOURCES = $(FUZZ_LDAP_SOURCES) tests/fuzz/replay_main.c
+tests_fuzz_replay_ldap_escape_CPPFLAGS = $(FUZZ_LDAP_CPPFLAGS)
+tests_fuzz_replay_ldap_escape_LDADD = $(FUZZ_LDAP_LDADD)
+
+# A device's udp-send-to request: codec, filter, the UDP relay's reading
+# of the destination (linked as tests/unit/test_udp_relay is).
+FUZZ_UDP_LDADD = server/libmpsdevice.la server/libmpsnotify.la server/libmpshttp.la \
+	server/libmpsregistry.la server/libmpsapf.la \
+	server/libmpsconfig.la server/libmpscore.la server/libmpslog.la \
+	server/libmpsbase.la $(EXPAT_LIBS) $(APU_LIBS) $(APR_LIBS) $(OPENSSL_LIBS)
+check_PROGRAMS += tests/fuzz/replay_udp_send_to
+tests_fuzz_replay_udp_send_to_SOURCES = tests/fuzz/fuzz_udp_send_to.c tests/fuzz/fuzz_config.h tests/fuzz/replay_main.c
+tests_fuzz_replay_udp_send_to_LDADD = $(FUZZ_UDP_LDADD)
+
 TESTS += tests/fuzz/replay.sh
-EXTRA_DIST += tests/fuzz/replay.sh tests/fuzz/README.md tests/fuzz/corpus
+EXTRA_DIST += tests/fuzz/replay.sh tests/fuzz/README.md tests/fuzz/corpus \
+	tests/fuzz/config_static.dict
 if FUZZERS
 noinst_PROGRAMS += tests/fuzz/fuzz_apf
 tests_fuzz_fuzz_apf_SOURCES = tests/fuzz/fuzz_apf.c
@@ -140,6 +192,36 @@ noinst_PROGRAMS += tests/fuzz/fuzz_http_response
 tests_fuzz_fuzz_http_response_SOURCES = tests/fuzz/fuzz_http_response.c
 tests_fuzz_fuzz_http_response_LDFLAGS = -fsanitize=fuzzer
 tests_fuzz_fuzz_http_response_LDADD = server/libmpshttp.la server/libmpsapf.la server/libmpsbase.la $(APR_LIBS)
+noinst_PROGRAMS += tests/fuzz/fuzz_config_static
+tests_fuzz_fuzz_config_static_SOURCES = tests/fuzz/fuzz_config_static.c tests/fuzz/fuzz_config.h
+tests_fuzz_fuzz_config_static_LDFLAGS = -fsanitize=fuzzer
+tests_fuzz_fuzz_config_static_LDADD = $(FUZZ_CONFIG_LDADD)
+noinst_PROGRAMS += tests/fuzz/fuzz_config_dynamic
+tests_fuzz_fuzz_config_dynamic_SOURCES = tests/fuzz/fuzz_config_dynamic.c tests/fuzz/fuzz_config.h
+tests_fuzz_fuzz_config_dynamic_LDFLAGS = -fsanitize=fuzzer
+tests_fuzz_fuzz_config_dynamic_LDADD = $(FUZZ_CONFIG_LDADD)
+noinst_PROGRAMS += tests/fuzz/fuzz_config_lists
+tests_fuzz_fuzz_config_lists_SOURCES = tests/fuzz/fuzz_config_lists.c tests/fuzz/fuzz_config.h
+tests_fuzz_fuzz_config_lists_LDFLAGS = -fsanitize=fuzzer
+tests_fuzz_fuzz_config_lists_LDADD = $(FUZZ_CONFIG_LDADD)
+noinst_PROGRAMS += tests/fuzz/fuzz_soap_reply
+tests_fuzz_fuzz_soap_reply_SOURCES = $(FUZZ_SOAP_SOURCES)
+tests_fuzz_fuzz_soap_reply_CPPFLAGS = $(FUZZ_SOAP_CPPFLAGS)
+tests_fuzz_fuzz_soap_reply_LDFLAGS = -fsanitize=fuzzer
+tests_fuzz_fuzz_soap_reply_LDADD = $(FUZZ_SOAP_LDADD)
+noinst_PROGRAMS += tests/fuzz/fuzz_xml_util
+tests_fuzz_fuzz_xml_util_SOURCES = tests/fuzz/fuzz_xml_util.c
+tests_fuzz_fuzz_xml_util_LDFLAGS = -fsanitize=fuzzer
+tests_fuzz_fuzz_xml_util_LDADD = plugins/common/libplugin_util.la $(EXPAT_LIBS)
+noinst_PROGRAMS += tests/fuzz/fuzz_ldap_escape
+tests_fuzz_fuzz_ldap_escape_SOURCES = $(FUZZ_LDAP_SOURCES)
+tests_fuzz_fuzz_ldap_escape_CPPFLAGS = $(FUZZ_LDAP_CPPFLAGS)
+tests_fuzz_fuzz_ldap_escape_LDFLAGS = -fsanitize=fuzzer
+tests_fuzz_fuzz_ldap_escape_LDADD = $(FUZZ_LDAP_LDADD)
+noinst_PROGRAMS += tests/fuzz/fuzz_udp_send_to
+tests_fuzz_fuzz_udp_send_to_SOURCES = tests/fuzz/fuzz_udp_send_to.c tests/fuzz/fuzz_config.h
+tests_fuzz_fuzz_udp_send_to_LDFLAGS = -fsanitize=fuzzer
+tests_fuzz_fuzz_udp_send_to_LDADD = $(FUZZ_UDP_LDADD)
 endif
 
 ## Integration scripts: real mpsd processes on loopback ports.

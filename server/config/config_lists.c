@@ -381,8 +381,9 @@ mps_authorized_servers_allows(const apr_array_header_t *servers,
 {
 	const mps_authorized_server_t *srv;
 	char name[HOST_MAX];
+	mps_config_ip_t ip;
 	size_t n;
-	int i;
+	int i, dot = 0;
 
 	if (servers == NULL || host == NULL)
 		return 0;
@@ -393,12 +394,19 @@ mps_authorized_servers_allows(const apr_array_header_t *servers,
 		host++;
 		n -= 2;
 	}
-	if (n > 1 && host[n - 1] == '.')
+	if (n > 1 && host[n - 1] == '.') {
 		n--;
+		dot = 1;
+	}
 	if (n == 0 || n >= sizeof(name))
 		return 0;
 	memcpy(name, host, n);
 	name[n] = '\0';
+	/* The dot makes an absolute name of a name only: "192.0.2.7." is no
+	 * address to the resolver, which would look it up in DNS, so it
+	 * must not pass as the listed 192.0.2.7 (and is no listable name). */
+	if (dot && mps_config_parse_ip(name, &ip))
+		return 0;
 
 	for (i = 0; i < servers->nelts; i++) {
 		srv = &APR_ARRAY_IDX(servers, i, mps_authorized_server_t);

@@ -69,6 +69,10 @@ typedef struct udp_dest {
 	int fam;			/* FAM_V4 or FAM_V6 */
 } udp_dest;
 
+/* mps_udp_relay_parse_dest() hands the union over by copying it whole. */
+_Static_assert(sizeof(((udp_dest *)0)->u) ==
+    sizeof(((mps_udp_dest_t *)0)->addr), "udp_dest and mps_udp_dest_t");
+
 static void
 say(char *err, size_t errsize, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -460,21 +464,15 @@ defer(mps_udp_relay_t *r, const char *origin, const char *host,
 /* ---- The entry point ---- */
 
 apr_status_t
-mps_udp_relay_send(mps_udp_relay_t *r, const char *origin,
-    const char *dest_host, apr_port_t dest_port, const void *payload,
-    size_t len, char *err, size_t errsize)
+mps_udp_relay_parse_dest(const char *dest_host, apr_port_t dest_port,
+    size_t len, mps_udp_dest_t *d, char *err, size_t errsize)
 {
-	char host[MPS_UDP_MAX_HOST + 1], why[128];
 	const char *bad;
 	udp_dest dest;
-	apr_status_t rv;
 
-	say(err, errsize, "%s", "");
-	if (r == NULL || (payload == NULL && len > 0)) {
-		say(err, errsize, "invalid arguments");
-		return APR_EINVAL;
-	}
-	if ((bad = clean_host(dest_host, host)) != NULL) {
+	memset(d, 0, sizeof(*d));
+	d->family = AF_UNSPEC;
+	if ((bad = clean_host(dest_host, d->host)) != NULL) {
 		say(err, errsize, "%s", bad);
 		return APR_EINVAL;
 	}
@@ -487,9 +485,39 @@ mps_udp_relay_send(mps_udp_relay_t *r, const char *origin,
 		    "limit of %u", len, (unsigned)MPS_UDP_MAX_PAYLOAD);
 		return MPS_ERR_TOO_LARGE;
 	}
-	if (!parse_literal(host, dest_port, &dest))
-		return defer(r, origin, host, dest_port, payload, len, err,
+	if (parse_literal(d->host, dest_port, &dest)) {
+		d->family = dest.fam == FAM_V6 ? AF_INET6 : AF_INET;
+		memcpy(&d->addr, &dest.u, sizeof(d->addr));
+		d->addr_len = dest.len;
+	}
+	return APR_SUCCESS;
+}
+
+apr_status_t
+mps_udp_relay_send(mps_udp_relay_t *r, const char *origin,
+    const char *dest_host, apr_port_t dest_port, const void *payload,
+    size_t len, char *err, size_t errsize)
+{
+	char why[128];
+	mps_udp_dest_t d;
+	udp_dest dest;
+	apr_status_t rv;
+
+	say(err, errsize, "%s", "");
+	if (r == NULL || (payload == NULL && len > 0)) {
+		say(err, errsize, "invalid arguments");
+		return APR_EINVAL;
+	}
+	if ((rv = mps_udp_relay_parse_dest(dest_host, dest_port, len, &d,
+	    err, errsize)) != APR_SUCCESS)
+		return rv;
+	if (d.family == AF_UNSPEC)
+		return defer(r, origin, d.host, dest_port, payload, len, err,
 		    errsize);
+	memset(&dest, 0, sizeof(dest));
+	memcpy(&dest.u, &d.addr, sizeof(dest.u));
+	dest.len = d.addr_len;
+	dest.fam = d.family == AF_INET6 ? FAM_V6 : FAM_V4;
 	if (send_one(r, &dest, payload, len) == 0)
 		return APR_SUCCESS;
 	rv = APR_FROM_OS_ERROR(errno);

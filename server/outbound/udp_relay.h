@@ -33,8 +33,10 @@
 
 #include <apr_errno.h>
 #include <apr_network_io.h>
+#include <netinet/in.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "workers.h"
 
@@ -93,6 +95,33 @@ void mps_udp_relay_destroy(mps_udp_relay_t *r);
 apr_status_t mps_udp_relay_send(mps_udp_relay_t *r, const char *origin,
     const char *dest_host, apr_port_t dest_port, const void *payload,
     size_t len, char *err, size_t errsize);
+
+/*
+ * A destination as mps_udp_relay_send() reads it, before any I/O: host
+ * without [v6] brackets, and the address when host is a literal.
+ */
+typedef struct mps_udp_dest_t {
+	char host[MPS_UDP_MAX_HOST + 1];
+	int family;		/* AF_INET or AF_INET6 for a literal (an
+				 * IPv4-mapped IPv6 one is AF_INET); AF_UNSPEC
+				 * for a name, left to the resolver */
+	union {
+		struct sockaddr sa;
+		struct sockaddr_in v4;
+		struct sockaddr_in6 v6;
+	} addr;			/* the literal with dest_port, if any */
+	socklen_t addr_len;
+} mps_udp_dest_t;
+
+/*
+ * The checks and parsing mps_udp_relay_send() starts with, apart so that
+ * tests and fuzz targets reach them without sockets: dest_host, dest_port
+ * and len as described there. Returns APR_SUCCESS with *d filled, or
+ * APR_EINVAL / MPS_ERR_TOO_LARGE with err saying why. Pure; thread-safe.
+ */
+apr_status_t mps_udp_relay_parse_dest(const char *dest_host,
+    apr_port_t dest_port, size_t len, mps_udp_dest_t *d, char *err,
+    size_t errsize);
 
 /* Counters since creation, for statistics and tests (any pointer may be
  * NULL): datagrams handed to the kernel, sends dropped after they were

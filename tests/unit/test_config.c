@@ -1633,6 +1633,12 @@ START_TEST(test_servers_allows)
 	    "events.example.co", 8080));
 	ck_assert(!mps_authorized_servers_allows(servers,
 	    "xevents.example.com", 8080));
+	/* A final dot on an address makes a name the resolver would look
+	 * up in DNS, not the listed address (found by fuzz_udp_send_to). */
+	ck_assert(!mps_authorized_servers_allows(servers, "10.0.0.20.", 162));
+	ck_assert(!mps_authorized_servers_allows(servers,
+	    "::ffff:10.0.0.20.", 162));
+	ck_assert(!mps_authorized_servers_allows(servers, "::1.", 623));
 	/* IPv6: by value, with or without brackets. */
 	ck_assert(mps_authorized_servers_allows(servers, "::1", 623));
 	ck_assert(mps_authorized_servers_allows(servers, "0:0::1", 623));

@@ -680,8 +680,10 @@ START_TEST(filter_on_allows_only_listed_targets)
 	ck_assert(mps_filter_allows(&cfg, servers, "::1", 10162));
 	ck_assert(mps_filter_allows(&cfg, servers, "[0:0::1]", 10162));
 	ck_assert(!mps_filter_allows(&cfg, servers, "::1", 9162));
-	/* A name is never matched to an address, nor the reverse. */
+	/* A name is never matched to an address, nor the reverse; an
+	 * address with a final dot is a name to the resolver. */
 	ck_assert(!mps_filter_allows(&cfg, servers, "localhost", 9162));
+	ck_assert(!mps_filter_allows(&cfg, servers, "127.0.0.1.", 9162));
 	ck_assert(!mps_filter_allows(&cfg, servers, "", 9162));
 	ck_assert(!mps_filter_allows(&cfg, servers, NULL, 9162));
 	ck_assert(!mps_filter_allows(&cfg, servers, "127.0.0.1", 0));
@@ -708,6 +710,41 @@ START_TEST(filter_off_allows_everything)
 }
 END_TEST
 
+/* What mps_udp_relay_send() makes of a destination, without sending. */
+START_TEST(destination_read_without_io)
+{
+	mps_udp_dest_t d;
+	char err[128];
+
+	ck_assert_int_eq(mps_udp_relay_parse_dest("192.0.2.7", 162, 10, &d,
+	    err, sizeof(err)), APR_SUCCESS);
+	ck_assert_int_eq(d.family, AF_INET);
+	ck_assert_int_eq(ntohs(d.addr.v4.sin_port), 162);
+	ck_assert_int_eq(d.addr.v4.sin_addr.s_addr, htonl(0xc0000207));
+	ck_assert_int_eq(mps_udp_relay_parse_dest("[::ffff:192.0.2.7]", 162,
+	    0, &d, err, sizeof(err)), APR_SUCCESS);
+	ck_assert_int_eq(d.family, AF_INET);	/* goes out over IPv4 */
+	ck_assert_str_eq(d.host, "::ffff:192.0.2.7");
+	ck_assert_int_eq(mps_udp_relay_parse_dest("[2001:db8::7]", 162, 0, &d,
+	    err, sizeof(err)), APR_SUCCESS);
+	ck_assert_int_eq(d.family, AF_INET6);
+	ck_assert_int_eq(mps_udp_relay_parse_dest("192.0.2.7.", 162, 0, &d,
+	    err, sizeof(err)), APR_SUCCESS);
+	ck_assert_int_eq(d.family, AF_UNSPEC);	/* a name: resolved later */
+	ck_assert_str_eq(d.host, "192.0.2.7.");
+	ck_assert_int_eq(mps_udp_relay_parse_dest("a b", 162, 0, &d, err,
+	    sizeof(err)), APR_EINVAL);
+	ck_assert_str_eq(err, "destination host contains a control "
+	    "character or a space");
+	ck_assert_int_eq(mps_udp_relay_parse_dest("[::1", 162, 0, &d, err,
+	    sizeof(err)), APR_EINVAL);
+	ck_assert_int_eq(mps_udp_relay_parse_dest("::1", 0, 0, &d, err,
+	    sizeof(err)), APR_EINVAL);
+	ck_assert_int_eq(mps_udp_relay_parse_dest("::1", 1, MPS_UDP_MAX_PAYLOAD
+	    + 1, &d, err, sizeof(err)), MPS_ERR_TOO_LARGE);
+}
+END_TEST
+
 Suite *
 unit_suite(void)
 {
@@ -723,6 +760,7 @@ unit_suite(void)
 	tcase_add_test(tc, oversize_refused_and_not_sent);
 	tcase_add_test(tc, bad_arguments_refused);
 	tcase_add_test(tc, concurrent_literal_sends);
+	tcase_add_test(tc, destination_read_without_io);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("names");
