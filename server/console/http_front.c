@@ -33,7 +33,11 @@
 #include <string.h>
 #include <strings.h>
 
+#include "http_basic.h"
+#include "http_chunked.h"
 #include "http_head.h"
+#include "http_origin.h"
+#include "http_reply.h"
 #include "http_response.h"
 #include "mps_status.h"
 
