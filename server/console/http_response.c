@@ -380,7 +380,8 @@ end_line(mps_http_resp_t *r)
 	}
 }
 
-/* CR or LF outside ST_LF: where a line may end, it does. */
+/* The line reader's CR, or a bare LF: the line's content is over; the
+ * state says whether it may end here. */
 static apr_status_t
 line_end_byte(mps_http_resp_t *r, uint8_t b)
 {
@@ -550,6 +551,9 @@ head_step(mps_http_resp_t *r, mps_buf_t *in, size_t *took)
 			return too_large(r, "line too long");
 		return malformed(r, "CR without LF");
 	}
+	/* Counted before the part is acted on: the LF that ends an interim
+	 * head starts the next head's count from 0. */
+	r->st.head_len += n;
 	switch (part) {
 	case MPS_BUF_LINE_TEXT:
 		for (k = 0; k < n && rv == APR_SUCCESS; k++)
@@ -567,7 +571,6 @@ head_step(mps_http_resp_t *r, mps_buf_t *in, size_t *took)
 	}
 	if (rv == APR_SUCCESS)
 		*took = n;
-	r->st.head_len += *took;
 	(void)mps_buf_consume(in, *took);
 	return rv;
 }
