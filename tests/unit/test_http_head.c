@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * test_http_head.c: the HTTP proxy's request-head parser, origin-form
- * rewrite, Basic credentials, error responses and chunked-body framer
- * (server/http_head.c).
+ * test_http_head.c: the HTTP proxy's request-head parser (http_head.c),
+ * origin-form rewrite (http_origin.c), Basic credentials (http_basic.c),
+ * error responses (http_reply.c) and chunked-body framer (http_chunked.c),
+ * all in server/console/.
  *
  * The valid heads are byte for byte what curl 7.88.1 and Apache 2.4
  * (mod_proxy with ProxyRemote and ProxyVia On) sent to a capturing
