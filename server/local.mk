@@ -80,11 +80,16 @@ server_libmpsapf_la_SOURCES = server/core/buf.c server/core/buf.h \
 	server/device/channel.c server/device/channel.h
 server_libmpsapf_la_LIBADD = $(APR_LIBS)
 
-# HTTP proxy: pure request-head parser and chunked framer (no I/O).
+# HTTP proxy, pure (no I/O): request-head parser, origin-form writer,
+# Basic credentials, chunked and response framers, the proxy's replies.
 noinst_LTLIBRARIES += server/libmpshttp.la
 server_libmpshttp_la_SOURCES = server/console/http_head.c server/console/http_head.h \
-	server/console/http_response.c server/console/http_response.h server/console/http_chars.h
-server_libmpshttp_la_LIBADD = $(APR_LIBS)
+	server/console/http_origin.c server/console/http_origin.h \
+	server/console/http_basic.c server/console/http_basic.h \
+	server/console/http_chunked.c server/console/http_chunked.h \
+	server/console/http_response.c server/console/http_response.h \
+	server/console/http_reply.c server/console/http_reply.h server/console/http_chars.h
+server_libmpshttp_la_LIBADD = $(APU_LIBS) $(APR_LIBS)
 
 # TLS contexts and profiles (OpenSSL).
 noinst_LTLIBRARIES += server/libmpstls.la

@@ -65,12 +65,12 @@ tests_unit_test_channel_LDADD = server/libmpsapf.la server/libmpsbase.la $(APR_L
 check_PROGRAMS += tests/unit/test_http_head
 tests_unit_test_http_head_SOURCES = $(UNIT_COMMON) tests/unit/test_http_head.c
 tests_unit_test_http_head_CFLAGS = $(UNIT_CFLAGS)
-tests_unit_test_http_head_LDADD = server/libmpshttp.la server/libmpsapf.la server/libmpsbase.la $(APR_LIBS) $(CHECK_LIBS)
+tests_unit_test_http_head_LDADD = server/libmpshttp.la server/libmpsapf.la server/libmpsbase.la $(APU_LIBS) $(APR_LIBS) $(CHECK_LIBS)
 
 check_PROGRAMS += tests/unit/test_http_response
 tests_unit_test_http_response_SOURCES = $(UNIT_COMMON) tests/unit/test_http_response.c
 tests_unit_test_http_response_CFLAGS = $(UNIT_CFLAGS)
-tests_unit_test_http_response_LDADD = server/libmpshttp.la server/libmpsapf.la server/libmpsbase.la $(APR_LIBS) $(CHECK_LIBS)
+tests_unit_test_http_response_LDADD = server/libmpshttp.la server/libmpsapf.la server/libmpsbase.la $(APU_LIBS) $(APR_LIBS) $(CHECK_LIBS)
 
 check_PROGRAMS += tests/unit/test_tls
 tests_unit_test_tls_SOURCES = $(UNIT_COMMON) tests/unit/test_tls.c
@@ -117,10 +117,10 @@ tests_fuzz_replay_socks5_SOURCES = tests/fuzz/fuzz_socks5.c tests/fuzz/replay_ma
 tests_fuzz_replay_socks5_LDADD = server/libmpsapf.la server/libmpsbase.la $(APR_LIBS)
 check_PROGRAMS += tests/fuzz/replay_http
 tests_fuzz_replay_http_SOURCES = tests/fuzz/fuzz_http.c tests/fuzz/replay_main.c
-tests_fuzz_replay_http_LDADD = server/libmpshttp.la server/libmpsapf.la server/libmpsbase.la $(APR_LIBS)
+tests_fuzz_replay_http_LDADD = server/libmpshttp.la server/libmpsapf.la server/libmpsbase.la $(APU_LIBS) $(APR_LIBS)
 check_PROGRAMS += tests/fuzz/replay_http_response
 tests_fuzz_replay_http_response_SOURCES = tests/fuzz/fuzz_http_response.c tests/fuzz/replay_main.c
-tests_fuzz_replay_http_response_LDADD = server/libmpshttp.la server/libmpsapf.la server/libmpsbase.la $(APR_LIBS)
+tests_fuzz_replay_http_response_LDADD = server/libmpshttp.la server/libmpsapf.la server/libmpsbase.la $(APU_LIBS) $(APR_LIBS)
 
 # The configuration readers (static, dynamic, lists); fuzz_config.h hands
 # them the input as a file.
@@ -187,11 +187,11 @@ tests_fuzz_fuzz_socks5_LDADD = server/libmpsapf.la server/libmpsbase.la $(APR_LI
 noinst_PROGRAMS += tests/fuzz/fuzz_http
 tests_fuzz_fuzz_http_SOURCES = tests/fuzz/fuzz_http.c
 tests_fuzz_fuzz_http_LDFLAGS = -fsanitize=fuzzer
-tests_fuzz_fuzz_http_LDADD = server/libmpshttp.la server/libmpsapf.la server/libmpsbase.la $(APR_LIBS)
+tests_fuzz_fuzz_http_LDADD = server/libmpshttp.la server/libmpsapf.la server/libmpsbase.la $(APU_LIBS) $(APR_LIBS)
 noinst_PROGRAMS += tests/fuzz/fuzz_http_response
 tests_fuzz_fuzz_http_response_SOURCES = tests/fuzz/fuzz_http_response.c
 tests_fuzz_fuzz_http_response_LDFLAGS = -fsanitize=fuzzer
-tests_fuzz_fuzz_http_response_LDADD = server/libmpshttp.la server/libmpsapf.la server/libmpsbase.la $(APR_LIBS)
+tests_fuzz_fuzz_http_response_LDADD = server/libmpshttp.la server/libmpsapf.la server/libmpsbase.la $(APU_LIBS) $(APR_LIBS)
 noinst_PROGRAMS += tests/fuzz/fuzz_config_static
 tests_fuzz_fuzz_config_static_SOURCES = tests/fuzz/fuzz_config_static.c tests/fuzz/fuzz_config.h
 tests_fuzz_fuzz_config_static_LDFLAGS = -fsanitize=fuzzer

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * http_chars.h: the character classes of HTTP/1.1 (RFC 9110 §5.6, RFC
- * 3986 §2), shared by the request parser (http_head.c) and the response
- * framer (http_response.c) so that both sides of the proxy read tokens,
- * whitespace and field values by one definition.
+ * 3986 §2), shared by the request parser (http_head.c), the response
+ * framer (http_response.c) and the chunked framer (http_chunked.c) so
+ * that both sides of the proxy read tokens, whitespace, field values and
+ * hex digits by one definition.
  */
 #ifndef MPS_HTTP_CHARS_H
 #define MPS_HTTP_CHARS_H
@@ -21,6 +22,19 @@ static inline int
 mps_http_is_alpha(uint8_t c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+/* HEXDIG (either case): its value, or -1. */
+static inline int
+mps_http_hex_value(uint8_t c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
 }
 
 /* tchar: the characters of a token (method, field name, list element). */

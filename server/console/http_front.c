@@ -8,7 +8,7 @@
  *    confirmed the channel, then the connection is a raw byte pipe, as a
  *    SOCKS one (Apache's mod_proxy_connect chains this way).
  *  - absolute-form (GET http://device:16992/wsman ...): the head is
- *    rewritten in origin form (http_head.c drops the hop-by-hop fields)
+ *    rewritten in origin form (http_origin.c drops the hop-by-hop fields)
  *    and sent over a channel, the body follows by its framing (sized or
  *    chunked), and further requests on a keep-alive connection go down
  *    the same channel. The device's responses go back verbatim; the
@@ -33,7 +33,11 @@
 #include <string.h>
 #include <strings.h>
 
+#include "http_basic.h"
+#include "http_chunked.h"
 #include "http_head.h"
+#include "http_origin.h"
+#include "http_reply.h"
 #include "http_response.h"
 #include "mps_status.h"
 

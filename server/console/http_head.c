@@ -3,12 +3,13 @@
  * http_head.c: HTTP/1.x request heads and chunked bodies for the HTTP
  * proxy (see http_head.h for the contracts and the decisions).
  *
- * The head parser works line by line: it finds the next LF, checks the
- * line's length, then parses that one complete line (the request line or
- * a field line) and records what it found. A line is only looked at once
- * it is complete, so a truncated head is always MPS_NEED_MORE, and the
- * only thing checked on an incomplete line is its length (a line that is
- * already too long can never become valid).
+ * The head parser works line by line: the line reader of buf.h finds the
+ * next line end and checks the line's length and its CRs as the bytes
+ * arrive, then this file parses that one complete line (the request line
+ * or a field line) and records what it found. A line's content is only
+ * looked at once it is complete, so a truncated head is MPS_NEED_MORE
+ * unless the line reader already knows it can never become valid (a line
+ * over max_line, a CR not followed by LF).
  *
  * Every index below is checked against the length of the line or value
  * it walks; spans are stored as uint32_t because max_head is at most
@@ -36,18 +37,6 @@ static const mps_http_limits_t default_limits = {
 };
 
 /* ---- Character classes (RFC 9110 §5.6, RFC 3986 §2) ---- */
-
-static int
-hex_value(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* Whether p[0 .. n) equals the NUL-terminated lit, ignoring ASCII case. */
 static int
@@ -163,7 +152,7 @@ is_ipv6(const uint8_t *p, size_t n)
 	if (n == 0 || n >= sizeof(text))
 		return 0;
 	for (i = 0; i < n; i++) {
-		if (hex_value(p[i]) < 0 && p[i] != ':' && p[i] != '.')
+		if (mps_http_hex_value(p[i]) < 0 && p[i] != ':' && p[i] != '.')
 			return 0;
 	}
 	memcpy(text, p, n);
@@ -182,7 +171,7 @@ numeric_label(const uint8_t *p, size_t n)
 		return 0;
 	if (n >= 2 && p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
 		for (i = 2; i < n; i++) {
-			if (hex_value(p[i]) < 0)
+			if (mps_http_hex_value(p[i]) < 0)
 				return 0;
 		}
 		return 1;
@@ -312,8 +301,8 @@ check_path(const uint8_t *p, size_t n)
 		if (p[i] == '#')
 			return "fragment in the request-target";
 		if (p[i] == '%') {
-			if (n - i < 3 || hex_value(p[i + 1]) < 0 ||
-			    hex_value(p[i + 2]) < 0)
+			if (n - i < 3 || mps_http_hex_value(p[i + 1]) < 0 ||
+			    mps_http_hex_value(p[i + 2]) < 0)
 				return "bad percent-encoding";
 			i += 2;
 		}
@@ -760,49 +749,38 @@ field_line(mps_http_head_t *h, size_t off, size_t n,
 }
 
 /*
- * Processes every complete line in base[0 .. avail). Returns APR_SUCCESS
- * at the empty line ending the head, MPS_NEED_MORE when the last line is
+ * Processes every complete line in base[0 .. avail), each taken through
+ * the line reader of buf.h (CRLF or a bare LF, max_line, a lone CR
+ * refused as soon as the byte after it shows). Returns APR_SUCCESS at the
+ * empty line ending the head, MPS_NEED_MORE when the last line is
  * incomplete, or an error (already recorded by fail()).
  */
 static apr_status_t
 run_lines(mps_http_head_t *h, size_t avail, const mps_http_limits_t *lim)
 {
-	const uint8_t *lf;
-	size_t end, n;
+	mps_buf_t in;
+	const uint8_t *line;
+	size_t n;
 	apr_status_t rv;
 
+	mps_buf_view(&in, h->base, avail);
+	(void)mps_buf_consume(&in, h->st.pos);
 	for (;;) {
-		unsigned too_long = h->st.state == ST_REQUEST_LINE ? 414 : 431;
-
-		lf = NULL;
-		if (h->st.scan < avail)
-			lf = memchr(h->base + h->st.scan, '\n',
-			    avail - h->st.scan);
-		if (lf == NULL) {
-			h->st.scan = avail;
-			/* max_line bytes and a CR may still be followed
-			 * by LF; one byte more can never be. */
-			if (avail - h->st.pos > lim->max_line + 1)
-				return fail(h, MPS_ERR_TOO_LARGE, too_long,
-				    "line too long");
-			return MPS_NEED_MORE;
-		}
-		end = (size_t)(lf - h->base);
-		n = end - h->st.pos;
-		if (n > 0 && h->base[end - 1] == '\r')
-			n--;
-		if (n > lim->max_line)
-			return fail(h, MPS_ERR_TOO_LARGE, too_long,
-			    "line too long");
-		if (memchr(h->base + h->st.pos, '\r', n) != NULL)
+		rv = mps_buf_get_line(&in, &h->st.line, &line, &n);
+		if (rv == MPS_NEED_MORE)
+			return rv;
+		if (rv == MPS_ERR_TOO_LARGE)
+			return fail(h, rv, h->st.state == ST_REQUEST_LINE ?
+			    414 : 431, "line too long");
+		if (rv != APR_SUCCESS)
 			return malformed(h, "CR inside a line");
 		if (h->st.state == ST_REQUEST_LINE)
-			rv = request_line(h, h->st.pos, n);
+			rv = request_line(h, (size_t)(line - h->base), n);
 		else
-			rv = field_line(h, h->st.pos, n, lim);
+			rv = field_line(h, (size_t)(line - h->base), n, lim);
 		if (rv != APR_SUCCESS)
 			return rv;
-		h->st.pos = h->st.scan = end + 1;
+		h->st.pos = avail - mps_buf_len(&in);
 		if (h->st.state == ST_DONE) {
 			h->head_len = h->st.pos;
 			return APR_SUCCESS;
@@ -814,7 +792,7 @@ apr_status_t
 mps_http_head_parse(mps_http_head_t *h, const void *data, size_t len,
     const mps_http_limits_t *limits, size_t *consumed)
 {
-	size_t avail;
+	size_t avail, seen;
 	apr_status_t rv;
 
 	*consumed = 0;
@@ -834,8 +812,16 @@ mps_http_head_parse(mps_http_head_t *h, const void *data, size_t len,
 	default:
 		break;
 	}
+	if (!h->st.started) {
+		mps_buf_line_init(&h->st.line, limits->max_line,
+		    MPS_BUF_LINE_BARE_LF);
+		h->st.started = 1;
+	}
 	avail = len < limits->max_head ? len : limits->max_head;
-	if (avail < h->st.scan)
+	/* What earlier calls looked at: whole lines, then the line reader's
+	 * part of the current one. */
+	seen = h->st.pos + h->st.line.len + (h->st.line.cr ? 1 : 0);
+	if (avail < seen)
 		return APR_EINVAL;	/* fewer bytes than last time */
 	h->base = data;
 	rv = run_lines(h, avail, limits);
@@ -844,6 +830,12 @@ mps_http_head_parse(mps_http_head_t *h, const void *data, size_t len,
 	if (rv == APR_SUCCESS)
 		*consumed = h->head_len;
 	return rv;
+}
+
+int
+mps_http_head_complete(const mps_http_head_t *h)
+{
+	return h->st.state == ST_DONE;
 }
 
 int
@@ -895,653 +887,4 @@ mps_http_head_connection_lists(const mps_http_head_t *h, const char *name,
 		}
 	}
 	return 0;
-}
-
-/* ---- Writing ---- */
-
-static apr_status_t
-put_str(mps_buf_t *out, const char *s)
-{
-	return mps_buf_put(out, s, strlen(s));
-}
-
-static apr_status_t
-put_span(mps_buf_t *out, const mps_http_head_t *h, mps_http_span_t s)
-{
-	return mps_buf_put(out, span_bytes(h, s), s.len);
-}
-
-/* Decimal digits of v into buf (at least 21 bytes), NUL-terminated. */
-static const char *
-format_u64(char *buf, size_t size, uint64_t v)
-{
-	char *p = buf + size - 1;
-
-	*p = '\0';
-	do {
-		*--p = (char)('0' + v % 10);
-		v /= 10;
-	} while (v != 0 && p > buf);
-	return p;
-}
-
-/* Whether field f is dropped when forwarding (see http_head.h). */
-static int
-hop_by_hop(const mps_http_head_t *h, const mps_http_field_t *f,
-    int keep_upgrade)
-{
-	switch (f->id) {
-	case MPS_HTTP_F_HOST:			/* regenerated from the URI */
-	case MPS_HTTP_F_CONNECTION:
-	case MPS_HTTP_F_PROXY_CONNECTION:
-	case MPS_HTTP_F_KEEP_ALIVE:
-	case MPS_HTTP_F_PROXY_AUTHORIZATION:
-	case MPS_HTTP_F_PROXY_AUTHENTICATE:
-	case MPS_HTTP_F_TE:
-	case MPS_HTTP_F_TRAILER:
-		return 1;
-	case MPS_HTTP_F_UPGRADE:
-		return !keep_upgrade;
-	case MPS_HTTP_F_CONTENT_LENGTH:
-	case MPS_HTTP_F_TRANSFER_ENCODING:
-		return 0;			/* framing: never nominated away */
-	default:
-		return mps_http_head_connection_lists(h,
-		    mps_http_span_ptr(h, f->name), f->name.len);
-	}
-}
-
-static apr_status_t
-write_origin(const mps_http_head_t *h, unsigned flags, mps_buf_t *out)
-{
-	char num[24];
-	apr_status_t rv;
-	size_t i;
-	int keep_upgrade, cl_done = 0;
-	const char *sep = "";
-
-	keep_upgrade = (flags & MPS_HTTP_WRITE_KEEP_UPGRADE) && h->upgrade &&
-	    (h->conn & MPS_HTTP_CONN_UPGRADE) && h->version == 11;
-
-	if ((rv = put_span(out, h, h->method)) != APR_SUCCESS ||
-	    (rv = put_str(out, h->path_slash ? " /" : " ")) != APR_SUCCESS ||
-	    (rv = put_span(out, h, h->path)) != APR_SUCCESS ||
-	    (rv = put_str(out, " HTTP/1.1\r\nHost: ")) != APR_SUCCESS ||
-	    (rv = put_span(out, h, h->authority)) != APR_SUCCESS ||
-	    (rv = put_str(out, "\r\n")) != APR_SUCCESS)
-		return rv;
-
-	for (i = 0; i < h->nfields; i++) {
-		const mps_http_field_t *f = &h->fields[i];
-
-		if (hop_by_hop(h, f, keep_upgrade))
-			continue;
-		if (f->id == MPS_HTTP_F_CONTENT_LENGTH) {
-			if (cl_done)
-				continue;
-			cl_done = 1;
-			if ((rv = put_str(out, "Content-Length: ")) != 0 ||
-			    (rv = put_str(out, format_u64(num, sizeof(num),
-			    h->content_length))) != 0 ||
-			    (rv = put_str(out, "\r\n")) != 0)
-				return rv;
-			continue;
-		}
-		if ((rv = put_span(out, h, f->name)) != APR_SUCCESS ||
-		    (rv = put_str(out, ": ")) != APR_SUCCESS ||
-		    (rv = put_span(out, h, f->value)) != APR_SUCCESS ||
-		    (rv = put_str(out, "\r\n")) != APR_SUCCESS)
-			return rv;
-	}
-
-	if (keep_upgrade || (flags & MPS_HTTP_WRITE_CLOSE)) {
-		if ((rv = put_str(out, "Connection: ")) != APR_SUCCESS)
-			return rv;
-		if (flags & MPS_HTTP_WRITE_CLOSE) {
-			if ((rv = put_str(out, "close")) != APR_SUCCESS)
-				return rv;
-			sep = ", ";
-		}
-		if (keep_upgrade &&
-		    ((rv = put_str(out, sep)) != APR_SUCCESS ||
-		    (rv = put_str(out, "upgrade")) != APR_SUCCESS))
-			return rv;
-		if ((rv = put_str(out, "\r\n")) != APR_SUCCESS)
-			return rv;
-	}
-	if ((rv = put_str(out, h->version == 10 ? "Via: 1.0 mpsd\r\n" :
-	    "Via: 1.1 mpsd\r\n")) != APR_SUCCESS ||
-	    (rv = put_str(out, "\r\n")) != APR_SUCCESS)
-		return rv;
-	return APR_SUCCESS;
-}
-
-apr_status_t
-mps_http_head_write_origin(const mps_http_head_t *h, unsigned flags,
-    mps_buf_t *out)
-{
-	size_t mark = mps_buf_len(out);
-	apr_status_t rv;
-
-	if (h->st.state != ST_DONE || h->form != MPS_HTTP_FORM_ABSOLUTE ||
-	    h->scheme != MPS_HTTP_SCHEME_HTTP)
-		return APR_EINVAL;
-	if ((rv = write_origin(h, flags, out)) != APR_SUCCESS)
-		(void)mps_buf_truncate(out, mark);
-	return rv;
-}
-
-/* ---- Basic credentials ---- */
-
-static int
-b64_value(uint8_t c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-/* Bytes that n characters of padded base64 decode to (if valid). */
-static size_t
-b64_decoded_len(const uint8_t *in, size_t n)
-{
-	size_t len = n / 4 * 3;
-
-	if (n % 4 != 0 || n == 0)
-		return len;
-	if (in[n - 1] == '=')
-		len--;
-	if (in[n - 2] == '=')
-		len--;
-	return len;
-}
-
-/* Strict base64 of in[0 .. n) into out[0 .. cap); returns the decoded
- * length, or (size_t)-1 for bad base64 or when cap is too small. */
-static size_t
-b64_decode(const uint8_t *in, size_t n, uint8_t *out, size_t cap)
-{
-	size_t i, o = 0;
-
-	if (n == 0 || n % 4 != 0)
-		return (size_t)-1;
-	for (i = 0; i < n; i += 4) {
-		int v[4], pad = 0;
-		size_t k;
-		int last = i + 4 == n;
-
-		for (k = 0; k < 4; k++) {
-			if (in[i + k] == '=' && last && k >= 2 &&
-			    (k == 3 || in[i + 3] == '=')) {
-				v[k] = 0;
-				pad++;
-				continue;
-			}
-			if (pad != 0 || (v[k] = b64_value(in[i + k])) < 0)
-				return (size_t)-1;
-		}
-		/* The bits the padding leaves over must be zero, so each
-		 * value has exactly one encoding. */
-		if ((pad == 1 && (v[2] & 0x3) != 0) ||
-		    (pad == 2 && (v[1] & 0xf) != 0))
-			return (size_t)-1;
-		if (cap - o < (size_t)(3 - pad))
-			return (size_t)-1;
-		out[o++] = (uint8_t)((v[0] << 2) | (v[1] >> 4));
-		if (pad < 2)
-			out[o++] = (uint8_t)(((v[1] & 0xf) << 4) | (v[2] >> 2));
-		if (pad < 1)
-			out[o++] = (uint8_t)(((v[2] & 0x3) << 6) | v[3]);
-	}
-	return o;
-}
-
-/* memset through a volatile pointer, so wiping credentials is kept. */
-static void *(*const volatile wipe_fn)(void *, int, size_t) = memset;
-
-apr_status_t
-mps_http_basic_decode(const char *b64, size_t len, char *out, size_t outsize,
-    const char **user, const char **password)
-{
-	size_t n, i, colon = (size_t)-1;
-	apr_status_t rv = MPS_ERR_MALFORMED;
-
-	*user = NULL;
-	*password = NULL;
-	if (outsize == 0)
-		return MPS_ERR_TOO_LARGE;
-	if (b64_decoded_len((const uint8_t *)b64, len) >= outsize) {
-		rv = MPS_ERR_TOO_LARGE;
-		goto fail;
-	}
-	n = b64_decode((const uint8_t *)b64, len, (uint8_t *)out, outsize - 1);
-	if (n == (size_t)-1)
-		goto fail;
-	for (i = 0; i < n; i++) {
-		uint8_t c = (uint8_t)out[i];
-
-		if (c < 0x20 || c == 0x7f)
-			goto fail;	/* RFC 7617: no control characters */
-		if (c == ':' && colon == (size_t)-1)
-			colon = i;
-	}
-	if (colon == (size_t)-1 || colon == 0)
-		goto fail;		/* no ':' or an empty user-id */
-	out[colon] = '\0';
-	out[n] = '\0';
-	*user = out;
-	*password = out + colon + 1;
-	return APR_SUCCESS;
-fail:
-	wipe_fn(out, 0, outsize);
-	return rv;
-}
-
-apr_status_t
-mps_http_head_basic_credentials(const mps_http_head_t *h, char *out,
-    size_t outsize, const char **user, const char **password)
-{
-	*user = NULL;
-	*password = NULL;
-	if (h->st.state != ST_DONE || h->proxy_auth != MPS_HTTP_AUTH_BASIC)
-		return APR_EINVAL;
-	return mps_http_basic_decode(mps_http_span_ptr(h, h->credentials),
-	    h->credentials.len, out, outsize, user, password);
-}
-
-/* ---- Responses ---- */
-
-static const struct {
-	unsigned code;
-	const char *reason;
-} reasons[] = {
-	{ 400, "Bad Request" },
-	{ 403, "Forbidden" },
-	{ 404, "Not Found" },
-	{ 405, "Method Not Allowed" },
-	{ 407, "Proxy Authentication Required" },
-	{ 408, "Request Timeout" },
-	{ 414, "URI Too Long" },
-	{ 417, "Expectation Failed" },
-	{ 431, "Request Header Fields Too Large" },
-	{ 501, "Not Implemented" },
-	{ 502, "Bad Gateway" },
-	{ 503, "Service Unavailable" },
-	{ 504, "Gateway Timeout" },
-	{ 505, "HTTP Version Not Supported" }
-};
-
-const char *
-mps_http_reason(unsigned code)
-{
-	size_t i;
-
-	for (i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++) {
-		if (reasons[i].code == code)
-			return reasons[i].reason;
-	}
-	return NULL;
-}
-
-static apr_status_t
-write_error(mps_buf_t *out, unsigned code, const char *reason)
-{
-	char codebuf[24], lenbuf[24];
-	const char *cs = format_u64(codebuf, sizeof(codebuf), code);
-	/* body: "<code> <reason>\n" */
-	size_t bodylen = strlen(cs) + 1 + strlen(reason) + 1;
-	apr_status_t rv;
-
-	if ((rv = put_str(out, "HTTP/1.1 ")) != APR_SUCCESS ||
-	    (rv = put_str(out, cs)) != APR_SUCCESS ||
-	    (rv = put_str(out, " ")) != APR_SUCCESS ||
-	    (rv = put_str(out, reason)) != APR_SUCCESS ||
-	    (rv = put_str(out, "\r\n")) != APR_SUCCESS)
-		return rv;
-	if (code == 407 && (rv = put_str(out,
-	    "Proxy-Authenticate: Basic realm=\"mpsd\"\r\n")) != APR_SUCCESS)
-		return rv;
-	if ((rv = put_str(out, "Content-Type: text/plain\r\n"
-	    "Content-Length: ")) != APR_SUCCESS ||
-	    (rv = put_str(out, format_u64(lenbuf, sizeof(lenbuf),
-	    bodylen))) != APR_SUCCESS ||
-	    (rv = put_str(out, "\r\nConnection: close\r\n\r\n")) !=
-	    APR_SUCCESS ||
-	    (rv = put_str(out, cs)) != APR_SUCCESS ||
-	    (rv = put_str(out, " ")) != APR_SUCCESS ||
-	    (rv = put_str(out, reason)) != APR_SUCCESS ||
-	    (rv = put_str(out, "\n")) != APR_SUCCESS)
-		return rv;
-	return APR_SUCCESS;
-}
-
-apr_status_t
-mps_http_write_error(mps_buf_t *out, unsigned code)
-{
-	const char *reason = mps_http_reason(code);
-	size_t mark = mps_buf_len(out);
-	apr_status_t rv;
-
-	if (reason == NULL)
-		return APR_EINVAL;
-	if ((rv = write_error(out, code, reason)) != APR_SUCCESS)
-		(void)mps_buf_truncate(out, mark);
-	return rv;
-}
-
-apr_status_t
-mps_http_write_connect_ok(mps_buf_t *out)
-{
-	return put_str(out, "HTTP/1.1 200 Connection established\r\n\r\n");
-}
-
-/* ---- Chunked bodies (RFC 9112 §7.1) ---- */
-
-enum {
-	CS_SIZE_FIRST = 0,	/* the first hex digit of a chunk-size */
-	CS_SIZE,		/* more hex digits, ';', BWS or CR */
-	CS_SIZE_WS,		/* BWS after the size or a value: ';' next */
-	CS_EXT_SEMI,		/* after ';': BWS, then a name */
-	CS_EXT_NAME,
-	CS_EXT_NAME_WS,		/* BWS after a name: '=' or ';' next */
-	CS_EXT_EQ,		/* after '=': BWS, then a value */
-	CS_EXT_VALUE,		/* a token value */
-	CS_EXT_QUOTED,		/* inside a quoted-string value */
-	CS_EXT_QUOTED_ESC,	/* after a backslash in it */
-	CS_EXT_QUOTED_END,	/* after the closing quote */
-	CS_SIZE_LF,		/* the CR of the size line was seen */
-	CS_DATA,		/* `remaining` data bytes */
-	CS_DATA_CR,		/* the CRLF after the data */
-	CS_DATA_LF,
-	CS_TR_START,		/* a trailer line or the final CRLF */
-	CS_TR_NAME,
-	CS_TR_VALUE,
-	CS_TR_LF,
-	CS_END_LF,		/* the LF of the final CRLF */
-	CS_DONE,
-	CS_FAILED
-};
-
-void
-mps_http_chunked_init(mps_http_chunked_t *c, size_t max_line,
-    size_t max_trailer)
-{
-	memset(c, 0, sizeof(*c));
-	c->state = CS_SIZE_FIRST;
-	c->rv = APR_SUCCESS;
-	c->max_line = max_line != 0 ? max_line :
-	    MPS_HTTP_CHUNK_DEFAULT_MAX_LINE;
-	c->max_trailer = max_trailer != 0 ? max_trailer :
-	    MPS_HTTP_CHUNK_DEFAULT_MAX_TRAILER;
-	c->why = NULL;
-}
-
-static apr_status_t
-chunk_fail(mps_http_chunked_t *c, apr_status_t rv, const char *why)
-{
-	c->state = CS_FAILED;
-	c->rv = rv;
-	c->why = why;
-	return rv;
-}
-
-/* qdtext and the targets of quoted-pair (RFC 9110 §5.6.4). */
-static int
-is_qdtext(uint8_t c)
-{
-	return c == '\t' || c == ' ' || c == 0x21 ||
-	    (c >= 0x23 && c <= 0x5b) || (c >= 0x5d && c <= 0x7e) || c >= 0x80;
-}
-
-static int
-is_quoted_pair_char(uint8_t c)
-{
-	return c == '\t' || (c >= 0x20 && c != 0x7f);
-}
-
-/* A byte of the chunk-size line (size and extensions). */
-static apr_status_t
-chunk_size_byte(mps_http_chunked_t *c, uint8_t b)
-{
-	int d;
-
-	if (b != '\r' && ++c->line_len > c->max_line)
-		return chunk_fail(c, MPS_ERR_TOO_LARGE, "chunk line too long");
-	switch (c->state) {
-	case CS_SIZE_FIRST:
-	case CS_SIZE:
-		if ((d = hex_value(b)) >= 0) {
-			if (c->size > ((uint64_t)INT64_MAX - (uint64_t)d) / 16)
-				return chunk_fail(c, MPS_ERR_MALFORMED,
-				    "chunk size overflows");
-			c->size = c->size * 16 + (uint64_t)d;
-			c->state = CS_SIZE;
-			return APR_SUCCESS;
-		}
-		if (c->state == CS_SIZE_FIRST)
-			return chunk_fail(c, MPS_ERR_MALFORMED,
-			    "chunk size is not hex");
-		break;
-	case CS_SIZE_WS:
-		if (mps_http_is_ws(b))
-			return APR_SUCCESS;
-		if (b == ';') {
-			c->state = CS_EXT_SEMI;
-			return APR_SUCCESS;
-		}
-		return chunk_fail(c, MPS_ERR_MALFORMED, "bad chunk line");
-	case CS_EXT_SEMI:
-		if (mps_http_is_ws(b))
-			return APR_SUCCESS;
-		if (mps_http_is_tchar(b)) {
-			c->state = CS_EXT_NAME;
-			return APR_SUCCESS;
-		}
-		return chunk_fail(c, MPS_ERR_MALFORMED, "bad chunk extension");
-	case CS_EXT_NAME:
-		if (mps_http_is_tchar(b))
-			return APR_SUCCESS;
-		if (b == '=') {
-			c->state = CS_EXT_EQ;
-			return APR_SUCCESS;
-		}
-		if (mps_http_is_ws(b)) {
-			c->state = CS_EXT_NAME_WS;
-			return APR_SUCCESS;
-		}
-		break;
-	case CS_EXT_NAME_WS:
-		if (mps_http_is_ws(b))
-			return APR_SUCCESS;
-		if (b == '=') {
-			c->state = CS_EXT_EQ;
-			return APR_SUCCESS;
-		}
-		if (b == ';') {
-			c->state = CS_EXT_SEMI;
-			return APR_SUCCESS;
-		}
-		return chunk_fail(c, MPS_ERR_MALFORMED, "bad chunk extension");
-	case CS_EXT_EQ:
-		if (mps_http_is_ws(b))
-			return APR_SUCCESS;
-		if (b == '"') {
-			c->state = CS_EXT_QUOTED;
-			return APR_SUCCESS;
-		}
-		if (mps_http_is_tchar(b)) {
-			c->state = CS_EXT_VALUE;
-			return APR_SUCCESS;
-		}
-		return chunk_fail(c, MPS_ERR_MALFORMED, "bad chunk extension");
-	case CS_EXT_VALUE:
-		if (mps_http_is_tchar(b))
-			return APR_SUCCESS;
-		break;
-	case CS_EXT_QUOTED:
-		if (b == '"')
-			c->state = CS_EXT_QUOTED_END;
-		else if (b == '\\')
-			c->state = CS_EXT_QUOTED_ESC;
-		else if (!is_qdtext(b))
-			return chunk_fail(c, MPS_ERR_MALFORMED,
-			    "bad chunk extension");
-		return APR_SUCCESS;
-	case CS_EXT_QUOTED_ESC:
-		if (!is_quoted_pair_char(b))
-			return chunk_fail(c, MPS_ERR_MALFORMED,
-			    "bad chunk extension");
-		c->state = CS_EXT_QUOTED;
-		return APR_SUCCESS;
-	case CS_EXT_QUOTED_END:
-		break;
-	default:
-		return chunk_fail(c, MPS_ERR_MALFORMED, "chunk state");
-	}
-	/* After a size, a name, a value or a quoted value: the same three
-	 * ways on. CR must be the line's end: RFC 9112 has no BWS there. */
-	if (b == ';') {
-		c->state = CS_EXT_SEMI;
-		return APR_SUCCESS;
-	}
-	if (mps_http_is_ws(b)) {
-		c->state = CS_SIZE_WS;
-		return APR_SUCCESS;
-	}
-	if (b == '\r') {
-		c->state = CS_SIZE_LF;
-		return APR_SUCCESS;
-	}
-	return chunk_fail(c, MPS_ERR_MALFORMED, c->state == CS_SIZE ?
-	    "chunk size is not hex" : "bad chunk extension");
-}
-
-/* A byte of the trailer section, final CRLF included. */
-static apr_status_t
-chunk_trailer_byte(mps_http_chunked_t *c, uint8_t b)
-{
-	if (++c->trailer_len > c->max_trailer)
-		return chunk_fail(c, MPS_ERR_TOO_LARGE, "trailers too large");
-	switch (c->state) {
-	case CS_TR_START:
-		if (b == '\r')
-			c->state = CS_END_LF;
-		else if (mps_http_is_tchar(b))
-			c->state = CS_TR_NAME;
-		else
-			return chunk_fail(c, MPS_ERR_MALFORMED,
-			    "bad trailer field");
-		return APR_SUCCESS;
-	case CS_TR_NAME:
-		if (b == ':')
-			c->state = CS_TR_VALUE;
-		else if (!mps_http_is_tchar(b))
-			return chunk_fail(c, MPS_ERR_MALFORMED,
-			    "bad trailer field");
-		return APR_SUCCESS;
-	case CS_TR_VALUE:
-		if (b == '\r')
-			c->state = CS_TR_LF;
-		else if (!mps_http_is_value_char(b))
-			return chunk_fail(c, MPS_ERR_MALFORMED,
-			    "bad trailer field");
-		return APR_SUCCESS;
-	case CS_TR_LF:
-	case CS_END_LF:
-		if (b != '\n')
-			return chunk_fail(c, MPS_ERR_MALFORMED,
-			    "CR without LF in the trailers");
-		c->state = c->state == CS_TR_LF ? CS_TR_START : CS_DONE;
-		return APR_SUCCESS;
-	default:
-		return chunk_fail(c, MPS_ERR_MALFORMED, "chunk state");
-	}
-}
-
-static apr_status_t
-chunk_byte(mps_http_chunked_t *c, uint8_t b)
-{
-	switch (c->state) {
-	case CS_SIZE_LF:
-		if (b != '\n')
-			return chunk_fail(c, MPS_ERR_MALFORMED,
-			    "chunk line without CRLF");
-		c->line_len = 0;
-		c->remaining = c->size;
-		c->state = c->size == 0 ? CS_TR_START : CS_DATA;
-		return APR_SUCCESS;
-	case CS_DATA_CR:
-		if (b != '\r')
-			return chunk_fail(c, MPS_ERR_MALFORMED,
-			    "chunk data without CRLF");
-		c->state = CS_DATA_LF;
-		return APR_SUCCESS;
-	case CS_DATA_LF:
-		if (b != '\n')
-			return chunk_fail(c, MPS_ERR_MALFORMED,
-			    "chunk data without CRLF");
-		c->size = 0;
-		c->state = CS_SIZE_FIRST;
-		return APR_SUCCESS;
-	case CS_TR_START:
-	case CS_TR_NAME:
-	case CS_TR_VALUE:
-	case CS_TR_LF:
-	case CS_END_LF:
-		return chunk_trailer_byte(c, b);
-	default:
-		return chunk_size_byte(c, b);
-	}
-}
-
-apr_status_t
-mps_http_chunked_feed(mps_http_chunked_t *c, const void *data, size_t len,
-    size_t *used)
-{
-	const uint8_t *p = data;
-	size_t i = 0;
-	apr_status_t rv;
-
-	*used = 0;
-	if (c->state == CS_DONE)
-		return APR_SUCCESS;
-	if (c->state == CS_FAILED)
-		return c->rv;
-	if (p == NULL && len != 0)
-		return APR_EINVAL;
-	while (i < len) {
-		if (c->state == CS_DATA) {
-			/* Data is passed over in one step, not per byte. */
-			size_t take = len - i;
-
-			if ((uint64_t)take > c->remaining)
-				take = (size_t)c->remaining;
-			i += take;
-			c->remaining -= take;
-			c->total += take;
-			if (c->remaining == 0)
-				c->state = CS_DATA_CR;
-			continue;
-		}
-		if ((rv = chunk_byte(c, p[i])) != APR_SUCCESS) {
-			*used = i;
-			return rv;
-		}
-		i++;
-		c->total++;
-		if (c->state == CS_DONE) {
-			*used = i;
-			return APR_SUCCESS;
-		}
-	}
-	*used = len;
-	return MPS_NEED_MORE;
 }

@@ -1,7 +1,17 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * http_head.h: HTTP/1.x request heads and chunked request bodies for the
- * built-in HTTP proxy (the console side), as pure functions over bytes.
+ * http_head.h: HTTP/1.x request heads for the built-in HTTP proxy (the
+ * console side), as pure functions over bytes.
+ *
+ * The proxy's HTTP code, one job per file:
+ *   http_head     parse a console's request head (this file)
+ *   http_origin   write a parsed head as the device gets it
+ *   http_basic    Proxy-Authorization: Basic credentials
+ *   http_chunked  where a chunked body ends (both directions)
+ *   http_response where a device's response ends
+ *   http_reply    the responses the proxy writes itself
+ *   http_chars    the character classes all of them share
+ * Every untrusted byte is read through the line reader of buf.h.
  *
  * No I/O, no logging, no policy, no allocation while parsing, no global
  * state. The proxy reads from the console socket into a buffer, hands the
@@ -55,11 +65,13 @@
  * disagreeing about where a request starts or ends):
  *  - Line ends: CRLF, or a bare LF (RFC 9112 §2.2 allows a recipient to
  *    accept it, and hand-written console scripts send it). A CR anywhere
- *    but right before LF is malformed. The head is never forwarded as
- *    received (CONNECT forwards none of it, absolute-form is rewritten
- *    with CRLF by mps_http_head_write_origin()), so leniency here cannot
- *    reach the device. Chunked bodies ARE forwarded as received, so the
- *    chunked framer below accepts CRLF only.
+ *    but right before LF is malformed, refused as soon as the byte after
+ *    it arrives. A line over max_line is refused as soon as its content
+ *    byte max_line + 1 arrives. The head is never forwarded as received
+ *    (CONNECT forwards none of it, absolute-form is rewritten with CRLF
+ *    by mps_http_head_write_origin()), so leniency here cannot reach the
+ *    device. Chunked bodies ARE forwarded as received, so the chunked
+ *    framer (http_chunked.h) accepts CRLF only.
  *  - Empty lines before the request line are skipped (RFC 9112 §2.2:
  *    clients may send an extra CRLF after a POST body); they count in
  *    *consumed and against max_head.
@@ -106,22 +118,13 @@
  *    persists only with "keep-alive" in either (curl sends the
  *    non-standard Proxy-Connection: Keep-Alive).
  *  - Proxy-Authorization: at most one; its scheme is reported (Basic or
- *    other) with the credentials span; decoding is separate, so bad
- *    credentials become the caller's 407, not a 400.
+ *    other) with the credentials span; decoding is separate
+ *    (http_basic.h), so bad credentials become the caller's 407, not a
+ *    400.
  *  - Expect: "100-continue" (case-insensitive) or other (caller: 417).
  *
- * ---- Chunked bodies ----
- *
- * mps_http_chunked_t follows a chunked body byte by byte and says how many
- * of the bytes it is given belong to the body (the proxy forwards those
- * verbatim, chunk framing included) and when the body has ended: after
- * the last chunk, the trailer section and its final CRLF. Strict: CRLF
- * only, hex chunk sizes checked for overflow, chunk extensions parsed to
- * the RFC 9112 §7.1.1 grammar and bounded with the size line, trailer
- * fields checked like header fields and bounded in total.
- *
- * Thread-safety: every function is reentrant; a head or framer belongs to
- * one connection.
+ * Thread-safety: every function is reentrant; a head belongs to one
+ * connection.
  */
 #ifndef MPS_HTTP_HEAD_H
 #define MPS_HTTP_HEAD_H
@@ -271,7 +274,8 @@ typedef struct mps_http_head_t {
 		int state;
 		apr_status_t rv;	/* the sticky result once failed */
 		size_t pos;		/* start of the first unprocessed line */
-		size_t scan;		/* bytes before this hold no LF */
+		int started;		/* line is set up (limits known) */
+		mps_buf_line_t line;	/* the line reader: where it stopped */
 		int cl_seen;
 		unsigned te_codings;	/* transfer codings seen */
 		unsigned te_chunked;	/* ... of which "chunked" */
@@ -310,114 +314,8 @@ int mps_http_head_find(const mps_http_head_t *h, const char *name,
 int mps_http_head_connection_lists(const mps_http_head_t *h,
     const char *name, size_t len);
 
-/* ---- Forwarding ---- */
-
-/* mps_http_head_write_origin() flags. */
-#define MPS_HTTP_WRITE_KEEP_UPGRADE	0x1	/* forward Upgrade */
-#define MPS_HTTP_WRITE_CLOSE		0x2	/* add Connection: close */
-
-/*
- * Appends to out the head to send upstream for an absolute-form "http"
- * request (APR_EINVAL for any other head, or one not parsed to success):
- *
- *   METHOD SP path SP "HTTP/1.1" CRLF
- *   "Host: " authority-from-the-URI CRLF        (RFC 9112 §3.2.2)
- *   every other field in order, as "name: value" CRLF, except
- *     Host, Connection, Proxy-Connection, Keep-Alive,
- *     Proxy-Authorization, Proxy-Authenticate, TE, Trailer, Upgrade
- *     (kept with MPS_HTTP_WRITE_KEEP_UPGRADE when Connection lists
- *     "upgrade"), and every field Connection lists;
- *     Content-Length appears once, canonical, where the first was;
- *     Content-Length and Transfer-Encoding are kept even when Connection
- *     lists them (dropping them would change the body's framing)
- *   "Connection: " close and/or upgrade CRLF     (when flagged)
- *   "Via: 1.1 mpsd" CRLF ("1.0" for an HTTP/1.0 request: RFC 9110 §7.6.3)
- *   CRLF
- *
- * All or nothing: on failure (MPS_ERR_TOO_LARGE past out's max_size,
- * APR_ENOMEM) out is as it was. out must not hold h->base's bytes.
- */
-apr_status_t mps_http_head_write_origin(const mps_http_head_t *h,
-    unsigned flags, mps_buf_t *out);
-
-/* ---- Proxy-Authorization: Basic (RFC 7617) ---- */
-
-/*
- * Decodes base64 "user:password" into out (strict RFC 4648 base64:
- * standard alphabet, padding required, no whitespace, zero pad bits) and
- * splits it at the first ':' into two NUL-terminated strings inside out:
- * *user and *password. MPS_ERR_MALFORMED for bad base64, no ':', an empty
- * user, or a control character in either; MPS_ERR_TOO_LARGE when out
- * cannot hold the decoded bytes plus a NUL. On failure out is wiped and
- * both pointers are NULL. The caller wipes out after use.
- */
-apr_status_t mps_http_basic_decode(const char *b64, size_t len, char *out,
-    size_t outsize, const char **user, const char **password);
-
-/* The same for a parsed head's Proxy-Authorization; APR_EINVAL when it
- * carries no Basic credentials (see h->proxy_auth). */
-apr_status_t mps_http_head_basic_credentials(const mps_http_head_t *h,
-    char *out, size_t outsize, const char **user, const char **password);
-
-/* ---- Responses the proxy writes itself ---- */
-
-/* The reason phrase for the codes mps_http_write_error() knows, or NULL. */
-const char *mps_http_reason(unsigned code);
-
-/*
- * Appends a complete error response that closes the connection:
- *   "HTTP/1.1 <code> <reason>" CRLF
- *   ("Proxy-Authenticate: Basic realm=\"mpsd\"" CRLF   for 407)
- *   "Content-Type: text/plain" CRLF "Content-Length: <n>" CRLF
- *   "Connection: close" CRLF CRLF "<code> <reason>" LF
- * for 400, 403, 404, 405, 407, 408, 414, 417, 431, 501, 502, 503, 504
- * and 505; APR_EINVAL for other codes. All or nothing, as above.
- */
-apr_status_t mps_http_write_error(mps_buf_t *out, unsigned code);
-
-/* Appends "HTTP/1.1 200 Connection established" CRLF CRLF. */
-apr_status_t mps_http_write_connect_ok(mps_buf_t *out);
-
-/* ---- Chunked request bodies ---- */
-
-#define MPS_HTTP_CHUNK_DEFAULT_MAX_LINE		4096
-#define MPS_HTTP_CHUNK_DEFAULT_MAX_TRAILER	8192
-
-typedef struct mps_http_chunked_t {
-	int state;			/* private, like the rest */
-	apr_status_t rv;		/* the sticky result once failed */
-	uint64_t size;			/* the chunk-size being read */
-	uint64_t remaining;		/* data bytes left in this chunk */
-	size_t line_len;		/* bytes of this chunk-size line */
-	size_t trailer_len;		/* bytes of the trailer section */
-	size_t max_line;
-	size_t max_trailer;
-	uint64_t total;			/* body bytes accepted so far */
-	const char *why;		/* after an error: static text */
-} mps_http_chunked_t;
-
-/*
- * Makes c ready for one chunked body. max_line bounds a chunk-size line
- * (size and extensions, CRLF excluded); max_trailer bounds the trailer
- * section including its final CRLF. 0 selects the defaults above.
- */
-void mps_http_chunked_init(mps_http_chunked_t *c, size_t max_line,
-    size_t max_trailer);
-
-/*
- * Follows the body through data[0 .. len). *used is how many of these
- * bytes belong to the body (forward them as they are):
- *   APR_SUCCESS        the body ended: *used is up to and including its
- *                      final CRLF; bytes after it are the next request.
- *                      Later calls return APR_SUCCESS with *used 0.
- *   MPS_NEED_MORE      all len bytes were body (*used == len); feed more
- *   MPS_ERR_MALFORMED  bad framing: answer 400 (if nothing was forwarded
- *                      yet) and close both sides; *used is the offset of
- *                      the offending byte
- *   MPS_ERR_TOO_LARGE  a chunk-size line or the trailers over their cap
- * Errors are sticky (later calls return them with *used 0).
- */
-apr_status_t mps_http_chunked_feed(mps_http_chunked_t *c, const void *data,
-    size_t len, size_t *used);
+/* Whether the last parse call returned APR_SUCCESS: h describes a
+ * complete, well-formed head. */
+int mps_http_head_complete(const mps_http_head_t *h);
 
 #endif /* MPS_HTTP_HEAD_H */

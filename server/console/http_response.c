@@ -3,20 +3,24 @@
  * http_response.c: the streaming HTTP/1.x response framer (see
  * http_response.h for the contract and the rules).
  *
- * The head is read one byte at a time by a state machine, because the
- * caller keeps none of the bytes: a line cannot be looked at once it is
- * complete, as the request parser does, so every byte is checked as it
- * arrives and list values (Content-Length, Transfer-Encoding, Connection)
- * are read element by element. Body bytes are passed over in bulk:
- * counted down for Content-Length, handed to the request side's chunked
- * framer for chunked bodies, taken wholesale when the body runs until
- * the close. Feeding the same bytes in any slicing therefore reaches the
- * same states in the same order, which the unit test checks at every
- * split point.
+ * The head's lines come through the line reader of buf.h (CRLF or a
+ * bare LF, max_line per line), which hands over a line's content in runs
+ * as it arrives and reports the CR and the LF that end it. The caller
+ * keeps none of the bytes, so a line cannot be looked at once it is
+ * complete, as the request parser does: a state machine checks every
+ * content byte as it arrives, and list values (Content-Length,
+ * Transfer-Encoding, Connection) are read element by element. At the CR
+ * the state says whether the line may end there; at the LF the line's
+ * rules run. Body bytes are passed over in bulk: counted down for
+ * Content-Length, handed to the chunked framer (http_chunked.c) for
+ * chunked bodies, taken wholesale when the body runs until the close.
+ * Feeding the same bytes in any slicing therefore reaches the same
+ * states in the same order, which the unit test checks at every split
+ * point.
  *
- * Counters: head_len and line_len are bounded by max_head and max_line
- * before they grow past them; name_len and token_len by max_line; total
- * by the number of bytes fed (uint64_t).
+ * Counters: head_len is bounded by max_head (each part is read from at
+ * most what is left of it); name_len and token_len by max_line; total by
+ * the number of bytes fed (uint64_t).
  */
 #include "http_response.h"
 #include "http_chars.h"
@@ -114,7 +118,7 @@ reset_head(mps_http_resp_t *r)
 	r->version = 0;
 	r->st.state = ST_LEAD;
 	r->st.head_len = 0;
-	r->st.line_len = 0;
+	mps_buf_line_init(&r->st.line, r->st.max_line, MPS_BUF_LINE_BARE_LF);
 	r->st.nfields = 0;
 	r->st.idx = 0;
 	r->st.field = FLD_OTHER;
@@ -359,8 +363,7 @@ end_line(mps_http_resp_t *r)
 {
 	apr_status_t rv;
 
-	r->st.line_len = 0;
-	switch (r->st.line) {
+	switch (r->st.line_kind) {
 	case LINE_LEAD:
 		r->st.state = ST_LEAD;
 		return APR_SUCCESS;
@@ -377,23 +380,24 @@ end_line(mps_http_resp_t *r)
 	}
 }
 
-/* CR or LF outside ST_LF: where a line may end, it does. */
+/* The line reader's CR, or a bare LF: the line's content is over; the
+ * state says whether it may end here. */
 static apr_status_t
 line_end_byte(mps_http_resp_t *r, uint8_t b)
 {
 	switch (r->st.state) {
 	case ST_LEAD:
-		r->st.line = LINE_LEAD;
+		r->st.line_kind = LINE_LEAD;
 		break;
 	case ST_CODE_END:
 	case ST_REASON:
-		r->st.line = LINE_STATUS;
+		r->st.line_kind = LINE_STATUS;
 		break;
 	case ST_LINE_START:
-		r->st.line = LINE_END;
+		r->st.line_kind = LINE_END;
 		break;
 	case ST_VALUE:
-		r->st.line = LINE_FIELD;
+		r->st.line_kind = LINE_FIELD;
 		break;
 	case ST_NAME:
 		return malformed(r, "field line without a colon");
@@ -482,21 +486,10 @@ name_byte(mps_http_resp_t *r, uint8_t b)
 	return APR_SUCCESS;
 }
 
-/* One byte of a head (a 1xx head, or the final one). */
+/* One content byte of a head line (never CR or LF: the reader's). */
 static apr_status_t
 head_byte(mps_http_resp_t *r, uint8_t b)
 {
-	if (++r->st.head_len > r->st.max_head)
-		return too_large(r, "head too large");
-	if (r->st.state == ST_LF) {
-		if (b != '\n')
-			return malformed(r, "CR without LF");
-		return end_line(r);
-	}
-	if (b == '\r' || b == '\n')
-		return line_end_byte(r, b);
-	if (++r->st.line_len > r->st.max_line)
-		return too_large(r, "line too long");
 	switch (r->st.state) {
 	case ST_LEAD:
 		if (b != 'H')
@@ -531,6 +524,57 @@ head_byte(mps_http_resp_t *r, uint8_t b)
 	}
 }
 
+/*
+ * One part of a head line from in, through the line reader (which takes
+ * CRLF or a bare LF and bounds the line), within what is left of the
+ * head's budget. *took is how many bytes of in belong to the response,
+ * also when it fails (those before the offending byte).
+ */
+static apr_status_t
+head_step(mps_http_resp_t *r, mps_buf_t *in, size_t *took)
+{
+	mps_buf_t part_in;
+	mps_buf_line_part_t part;
+	const uint8_t *p;
+	size_t n = mps_buf_len(in), k;
+	apr_status_t rv = APR_SUCCESS;
+
+	*took = 0;
+	if (r->st.head_len == r->st.max_head)
+		return too_large(r, "head too large");
+	if (n > r->st.max_head - r->st.head_len)
+		n = r->st.max_head - r->st.head_len;
+	mps_buf_view(&part_in, mps_buf_ptr(in), n);
+	rv = mps_buf_get_line_part(&part_in, &r->st.line, &part, &p, &n);
+	if (rv != APR_SUCCESS) {
+		if (r->st.line.fault == MPS_BUF_LINE_TOO_LONG)
+			return too_large(r, "line too long");
+		return malformed(r, "CR without LF");
+	}
+	/* Counted before the part is acted on: the LF that ends an interim
+	 * head starts the next head's count from 0. */
+	r->st.head_len += n;
+	switch (part) {
+	case MPS_BUF_LINE_TEXT:
+		for (k = 0; k < n && rv == APR_SUCCESS; k++)
+			rv = head_byte(r, p[k]);
+		*took = rv == APR_SUCCESS ? n : k - 1;
+		break;
+	case MPS_BUF_LINE_CR:
+		rv = line_end_byte(r, '\r');
+		break;
+	default:
+		/* After a CR the line could end; a bare LF is both. */
+		rv = r->st.state == ST_LF ? end_line(r) :
+		    line_end_byte(r, '\n');
+		break;
+	}
+	if (rv == APR_SUCCESS)
+		*took = n;
+	(void)mps_buf_consume(in, *took);
+	return rv;
+}
+
 /* ---- Feeding ---- */
 
 static int
@@ -540,42 +584,47 @@ in_body(const mps_http_resp_t *r)
 	    r->st.state == ST_BODY_CHUNKED || r->st.state == ST_BODY_CLOSE;
 }
 
-/* Body bytes: at most len bytes from p; *took says how many were the
- * response's. Any status but MPS_NEED_MORE and APR_SUCCESS is an error
+/* Body bytes from in; *took says how many were the response's (and are
+ * consumed). Any status but MPS_NEED_MORE and APR_SUCCESS is an error
  * already recorded. */
 static apr_status_t
-body_bytes(mps_http_resp_t *r, const uint8_t *p, size_t len, size_t *took)
+body_step(mps_http_resp_t *r, mps_buf_t *in, size_t *took)
 {
+	size_t len = mps_buf_len(in);
 	apr_status_t rv;
 
+	*took = len;
 	switch (r->st.state) {
 	case ST_BODY_LENGTH:
-		*took = len;
 		if ((uint64_t)len >= r->st.remaining) {
 			*took = (size_t)r->st.remaining;
 			r->st.state = ST_DONE;
 		}
 		r->st.remaining -= *took;
-		return r->st.state == ST_DONE ? APR_SUCCESS : MPS_NEED_MORE;
+		rv = r->st.state == ST_DONE ? APR_SUCCESS : MPS_NEED_MORE;
+		break;
 	case ST_BODY_CHUNKED:
-		rv = mps_http_chunked_feed(&r->st.chunked, p, len, took);
+		rv = mps_http_chunked_feed(&r->st.chunked, mps_buf_ptr(in), len,
+		    took);
 		if (rv == APR_SUCCESS)
 			r->st.state = ST_DONE;
 		else if (rv != MPS_NEED_MORE)
-			return fail(r, rv, r->st.chunked.why);
-		return rv;
+			rv = fail(r, rv, r->st.chunked.why);
+		break;
 	default:			/* ST_BODY_CLOSE */
-		*took = len;
-		return MPS_NEED_MORE;
+		rv = MPS_NEED_MORE;
+		break;
 	}
+	(void)mps_buf_consume(in, *took);
+	return rv;
 }
 
 apr_status_t
 mps_http_resp_feed(mps_http_resp_t *r, const void *data, size_t len,
     size_t *used)
 {
-	const uint8_t *p = data;
-	size_t i = 0, took;
+	mps_buf_t in;
+	size_t took;
 	apr_status_t rv;
 
 	*used = 0;
@@ -583,27 +632,21 @@ mps_http_resp_feed(mps_http_resp_t *r, const void *data, size_t len,
 		return APR_SUCCESS;
 	if (r->st.state == ST_FAILED)
 		return r->st.rv;
-	if (p == NULL && len != 0)
+	if (data == NULL && len != 0)
 		return APR_EINVAL;
-	while (i < len) {
-		if (in_body(r)) {
-			rv = body_bytes(r, p + i, len - i, &took);
-			i += took;
-			r->total += took;
-			if (rv != APR_SUCCESS && rv != MPS_NEED_MORE) {
-				*used = i;
-				return rv;
-			}
-		} else {
-			if ((rv = head_byte(r, p[i])) != APR_SUCCESS) {
-				*used = i;
-				return rv;
-			}
-			i++;
-			r->total++;
+	mps_buf_view(&in, data, len);
+	while (mps_buf_len(&in) > 0) {
+		if (in_body(r))
+			rv = body_step(r, &in, &took);
+		else
+			rv = head_step(r, &in, &took);
+		r->total += took;
+		if (rv != APR_SUCCESS && rv != MPS_NEED_MORE) {
+			*used = len - mps_buf_len(&in);
+			return rv;
 		}
 		if (r->st.state == ST_DONE) {
-			*used = i;
+			*used = len - mps_buf_len(&in);
 			return APR_SUCCESS;
 		}
 	}

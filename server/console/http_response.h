@@ -48,9 +48,9 @@
  *  - A response to HEAD, 204 and 304: no body; Content-Length and
  *    Transfer-Encoding describe the representation, not this message.
  *  - Transfer-Encoding whose final coding is "chunked": a chunked body,
- *    followed with mps_http_chunked_t (the request side's strict framer,
- *    CRLF only; its line cap is limits->max_line and its trailer cap
- *    limits->max_head). With Content-Length as well, Transfer-Encoding
+ *    followed with mps_http_chunked_t (http_chunked.h: the strict framer
+ *    the request side uses too, CRLF only; its line cap is
+ *    limits->max_line and its trailer cap limits->max_head). With Content-Length as well, Transfer-Encoding
  *    wins and r->close is set: RFC 9112 §6.3 says the connection must
  *    close after such a message, and since the proxy cannot delete the
  *    Content-Length from bytes it relays verbatim, the console might
@@ -108,6 +108,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
+#include "http_chunked.h"
 #include "http_head.h"
 
 typedef enum {
@@ -151,9 +153,9 @@ typedef struct mps_http_resp_t {
 		size_t max_line;
 		size_t max_fields;
 		size_t head_len;	/* bytes of the current head */
-		size_t line_len;	/* bytes of the current line, no EOL */
+		mps_buf_line_t line;	/* the line reader of the head */
 		size_t nfields;		/* field lines of the current head */
-		int line;		/* what the LF ends: LINE_* */
+		int line_kind;		/* what the LF ends: LINE_* */
 		unsigned idx;		/* position in the status line */
 		int field;		/* known field being read: FLD_* */
 		uint8_t name[MPS_HTTP_RESP_NAME_KEEP];

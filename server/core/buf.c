@@ -570,3 +570,136 @@ mps_buf_put_string(mps_buf_t *b, const void *p, size_t n)
 	b->size += 4 + n;
 	return APR_SUCCESS;
 }
+
+/* ---- Lines ---- */
+
+void
+mps_buf_line_init(mps_buf_line_t *lr, size_t max, unsigned flags)
+{
+	memset(lr, 0, sizeof(*lr));
+	lr->max = max;
+	lr->flags = flags;
+	lr->fault = MPS_BUF_LINE_OK;
+}
+
+static apr_status_t
+line_status(mps_buf_line_fault_t fault)
+{
+	return fault == MPS_BUF_LINE_TOO_LONG ? MPS_ERR_TOO_LARGE :
+	    MPS_ERR_MALFORMED;
+}
+
+static apr_status_t
+line_fail(mps_buf_line_t *lr, mps_buf_line_fault_t fault)
+{
+	lr->fault = fault;
+	return line_status(fault);
+}
+
+/*
+ * Classifies the next part of the current line in p[0 .. n), n >= 1:
+ * what it is and how many bytes it takes. Updates lr as if they were
+ * taken; on failure lr records the fault and nothing counts as taken.
+ */
+static apr_status_t
+line_scan(mps_buf_line_t *lr, const uint8_t *p, size_t n,
+    mps_buf_line_part_t *part, size_t *took)
+{
+	size_t room, k;
+
+	*took = 0;
+	*part = MPS_BUF_LINE_NONE;
+	if (lr->cr) {
+		if (p[0] != '\n')
+			return line_fail(lr, MPS_BUF_LINE_LONE_CR);
+		lr->cr = 0;
+		lr->len = 0;
+		*part = MPS_BUF_LINE_LF;
+		*took = 1;
+		return APR_SUCCESS;
+	}
+	if (p[0] == '\r') {
+		lr->cr = 1;
+		*part = MPS_BUF_LINE_CR;
+		*took = 1;
+		return APR_SUCCESS;
+	}
+	if (p[0] == '\n') {
+		if (!(lr->flags & MPS_BUF_LINE_BARE_LF))
+			return line_fail(lr, MPS_BUF_LINE_LONE_LF);
+		lr->len = 0;
+		*part = MPS_BUF_LINE_LF;
+		*took = 1;
+		return APR_SUCCESS;
+	}
+	/* Content: up to the next CR or LF, and never past max. */
+	room = lr->max - lr->len;
+	if (room == 0)
+		return line_fail(lr, MPS_BUF_LINE_TOO_LONG);
+	if (n > room)
+		n = room;
+	for (k = 1; k < n && p[k] != '\r' && p[k] != '\n'; k++)
+		;
+	lr->len += k;
+	*part = MPS_BUF_LINE_TEXT;
+	*took = k;
+	return APR_SUCCESS;
+}
+
+apr_status_t
+mps_buf_get_line(mps_buf_t *b, mps_buf_line_t *lr, const uint8_t **line,
+    size_t *len)
+{
+	size_t avail = live(b), seen, content, took;
+	mps_buf_line_part_t part;
+	apr_status_t rv;
+
+	*line = NULL;
+	*len = 0;
+	if (lr->fault != MPS_BUF_LINE_OK)
+		return line_status(lr->fault);
+	/* What earlier calls looked at: the content so far and a CR. */
+	seen = lr->len + (lr->cr ? 1 : 0);
+	if (seen > avail)
+		return APR_EINVAL;
+	for (;;) {
+		if (seen == avail)
+			return MPS_NEED_MORE;
+		content = lr->len;
+		rv = line_scan(lr, b->cd + b->off + seen, avail - seen, &part,
+		    &took);
+		if (rv != APR_SUCCESS)
+			return rv;
+		seen += took;
+		if (part == MPS_BUF_LINE_LF) {
+			/* Like take(): only the offset moves, storage stays. */
+			*line = b->cd + b->off;
+			*len = content;
+			b->off += seen;
+			return APR_SUCCESS;
+		}
+	}
+}
+
+apr_status_t
+mps_buf_get_line_part(mps_buf_t *b, mps_buf_line_t *lr,
+    mps_buf_line_part_t *part, const uint8_t **p, size_t *n)
+{
+	size_t took;
+	apr_status_t rv;
+
+	*part = MPS_BUF_LINE_NONE;
+	*p = NULL;
+	*n = 0;
+	if (lr->fault != MPS_BUF_LINE_OK)
+		return line_status(lr->fault);
+	if (live(b) == 0)
+		return MPS_NEED_MORE;
+	rv = line_scan(lr, b->cd + b->off, live(b), part, &took);
+	if (rv != APR_SUCCESS)
+		return rv;
+	*p = b->cd + b->off;
+	*n = took;
+	b->off += took;
+	return APR_SUCCESS;
+}

@@ -223,4 +223,94 @@ apr_status_t mps_buf_reserve(mps_buf_t *b, size_t n, uint8_t **tail);
  * APR_EINVAL (nothing added) if n is more than the room reserved. */
 apr_status_t mps_buf_commit(mps_buf_t *b, size_t n);
 
+/* ---- Lines (text protocols: HTTP heads and chunked framing) ----
+ *
+ * A line reader follows the lines of a text protocol through a buffer and
+ * applies the rules every such parser needs, on every byte, before the
+ * parser sees it:
+ *  - a line's content (its bytes without the line end) is at most max
+ *    bytes: content byte max + 1 is MPS_ERR_TOO_LARGE, at once, without
+ *    waiting for the line end;
+ *  - CR only as the first half of CRLF: a CR followed by anything but LF
+ *    is MPS_ERR_MALFORMED at that byte (a CR inside a line is how a
+ *    proxy and a server come to disagree on where a line ends);
+ *  - a bare LF ends a line with MPS_BUF_LINE_BARE_LF (RFC 9112 §2.2 lets
+ *    a recipient accept it), and is MPS_ERR_MALFORMED at the LF without.
+ * Content bytes are handed over as they are: the reader judges line ends
+ * and lengths, the parser judges the grammar.
+ *
+ * The state lives in an mps_buf_line_t, so that a line may arrive in
+ * any number of pieces. Two ways to read with it (one per reader):
+ *
+ *  - mps_buf_get_line(): for a caller that keeps the bytes until the line
+ *    is complete (a request head accumulating in an input buffer). It
+ *    answers MPS_NEED_MORE, consuming nothing, until the line end is
+ *    there, then hands out the whole line and consumes it. It resumes
+ *    scanning where it stopped, so a line fed one byte at a time costs
+ *    O(length) in all.
+ *
+ *  - mps_buf_get_line_part(): for a caller that keeps nothing (a framer
+ *    that relays bytes as they stream through). Each call consumes and
+ *    reports one part: a run of content bytes, the CR of a CRLF (the
+ *    content is over; a parser checks here whether its line may end) or
+ *    the LF that completes the line.
+ *
+ * Errors consume nothing, leave the read offset at the offending byte,
+ * record what was wrong in lr->fault and are sticky: later calls return
+ * the same error until mps_buf_line_init().
+ */
+
+/* mps_buf_line_init() flags. */
+#define MPS_BUF_LINE_CRLF	0x0	/* only CRLF ends a line */
+#define MPS_BUF_LINE_BARE_LF	0x1	/* a lone LF ends one too */
+
+/* What mps_buf_get_line_part() took. */
+typedef enum {
+	MPS_BUF_LINE_NONE = 0,		/* nothing (after a failure) */
+	MPS_BUF_LINE_TEXT,		/* content: no CR, no LF */
+	MPS_BUF_LINE_CR,		/* the CR of a CRLF */
+	MPS_BUF_LINE_LF			/* the LF: the line is complete */
+} mps_buf_line_part_t;
+
+/* What a line reader refused (lr->fault). */
+typedef enum {
+	MPS_BUF_LINE_OK = 0,
+	MPS_BUF_LINE_TOO_LONG,		/* MPS_ERR_TOO_LARGE: over max */
+	MPS_BUF_LINE_LONE_CR,		/* MPS_ERR_MALFORMED: CR, then no LF */
+	MPS_BUF_LINE_LONE_LF		/* MPS_ERR_MALFORMED: LF without CR */
+} mps_buf_line_fault_t;
+
+/* Line reader state. The fields are read-only to callers. */
+typedef struct mps_buf_line_t {
+	size_t max;			/* content bytes per line */
+	unsigned flags;			/* MPS_BUF_LINE_* */
+	size_t len;			/* content of the current line so far */
+	int cr;				/* a CR was taken: its LF comes next */
+	mps_buf_line_fault_t fault;	/* after an error */
+} mps_buf_line_t;
+
+/* Makes lr ready for the first line; max may be 0 (lines must be empty). */
+void mps_buf_line_init(mps_buf_line_t *lr, size_t max, unsigned flags);
+
+/*
+ * A whole line starting at b's read offset: on APR_SUCCESS *line points
+ * at its content (valid until b's next modification) and *len is the
+ * content's length; the line and its end are consumed. MPS_NEED_MORE:
+ * no line end yet, nothing consumed; call again with the same bytes and
+ * more after them (APR_EINVAL if b holds fewer bytes than lr has already
+ * looked at). On any failure *line is NULL and *len 0.
+ */
+apr_status_t mps_buf_get_line(mps_buf_t *b, mps_buf_line_t *lr,
+    const uint8_t **line, size_t *len);
+
+/*
+ * The next part of the current line, consumed: *part says what it is and
+ * [*p, *p + *n) are the bytes taken (n >= 1 content bytes for TEXT, the
+ * single CR or LF byte otherwise; valid until b's next modification).
+ * After an LF the next call starts a new line. MPS_NEED_MORE when b is
+ * empty. On any failure *part is MPS_BUF_LINE_NONE, *p NULL and *n 0.
+ */
+apr_status_t mps_buf_get_line_part(mps_buf_t *b, mps_buf_line_t *lr,
+    mps_buf_line_part_t *part, const uint8_t **p, size_t *n);
+
 #endif /* MPS_BUF_H */

@@ -18,7 +18,10 @@
 #include <string.h>
 
 #include "buf.h"
+#include "http_basic.h"
+#include "http_chunked.h"
 #include "http_head.h"
+#include "http_origin.h"
 #include "mps_status.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -9,6 +9,8 @@
  * consume, lazy compaction, freeing when emptied. Then a randomized model
  * test (dovecot's test-buffer.c idea): thousands of random operations
  * applied to a buffer and to a plain shadow array, compared after each.
+ * Lines: both ways of reading (whole lines, parts), the line cap, CR and
+ * LF policy, and random text against a byte-by-byte reference.
  */
 #include "unit.h"
 
@@ -997,12 +999,405 @@ START_TEST(test_model)
 }
 END_TEST
 
+/* ---- Lines ---- */
+
+#define S(lit)	(const uint8_t *)(lit), sizeof(lit) - 1
+
+/* One whole line from b: its status, and the line when there is one. */
+static apr_status_t
+line_of(mps_buf_t *b, mps_buf_line_t *lr, char *out, size_t outsize)
+{
+	const uint8_t *p = (const uint8_t *)"x";
+	size_t n = 99;
+	apr_status_t rv = mps_buf_get_line(b, lr, &p, &n);
+
+	if (rv != APR_SUCCESS) {
+		ck_assert_ptr_null(p);
+		ck_assert_uint_eq(n, 0);
+		return rv;
+	}
+	ck_assert_uint_lt(n, outsize);
+	memcpy(out, p, n);
+	out[n] = '\0';
+	return rv;
+}
+
+START_TEST(test_line_whole)
+{
+	mps_buf_t b;
+	mps_buf_line_t lr;
+	char line[64];
+
+	mps_buf_view(&b, S("GET / HTTP/1.1\r\nHost: a\n\r\nrest"));
+	mps_buf_line_init(&lr, 32, MPS_BUF_LINE_BARE_LF);
+	ck_assert_int_eq(line_of(&b, &lr, line, sizeof(line)), APR_SUCCESS);
+	ck_assert_str_eq(line, "GET / HTTP/1.1");
+	ck_assert_uint_eq(mps_buf_len(&b), 14);	/* the CRLF is consumed */
+	ck_assert_int_eq(line_of(&b, &lr, line, sizeof(line)), APR_SUCCESS);
+	ck_assert_str_eq(line, "Host: a");	/* a bare LF ends it */
+	ck_assert_int_eq(line_of(&b, &lr, line, sizeof(line)), APR_SUCCESS);
+	ck_assert_str_eq(line, "");
+	/* "rest" has no line end: nothing consumed. */
+	ck_assert_int_eq(line_of(&b, &lr, line, sizeof(line)), MPS_NEED_MORE);
+	ck_assert_uint_eq(mps_buf_len(&b), 4);
+	ck_assert_int_eq(memcmp(mps_buf_ptr(&b), "rest", 4), 0);
+}
+END_TEST
+
+/* The caller keeps the bytes and calls again with more: the reader
+ * resumes, consuming nothing until the line is complete. */
+START_TEST(test_line_resumes)
+{
+	static const char text[] = "Name: value\r\n";
+	mps_buf_t b;
+	mps_buf_line_t lr;
+	char line[64];
+	size_t k;
+
+	mps_buf_line_init(&lr, 32, MPS_BUF_LINE_CRLF);
+	for (k = 0; k < sizeof(text) - 1; k++) {
+		mps_buf_view(&b, text, k);
+		ck_assert_int_eq(line_of(&b, &lr, line, sizeof(line)),
+		    MPS_NEED_MORE);
+		ck_assert_uint_eq(mps_buf_len(&b), k);
+		ck_assert_uint_eq(lr.len + (lr.cr ? 1 : 0), k);
+	}
+	/* Fewer bytes than already looked at: a caller error. */
+	mps_buf_view(&b, text, 3);
+	ck_assert_int_eq(line_of(&b, &lr, line, sizeof(line)), APR_EINVAL);
+	mps_buf_view(&b, text, sizeof(text) - 1);
+	ck_assert_int_eq(line_of(&b, &lr, line, sizeof(line)), APR_SUCCESS);
+	ck_assert_str_eq(line, "Name: value");
+	ck_assert_uint_eq(mps_buf_len(&b), 0);
+	ck_assert_uint_eq(lr.len, 0);
+	ck_assert_int_eq(lr.cr, 0);
+}
+END_TEST
+
+START_TEST(test_line_max)
+{
+	mps_buf_t b;
+	mps_buf_line_t lr;
+	char line[64];
+
+	/* Exactly max content bytes pass; CR and LF do not count. */
+	mps_buf_view(&b, S("abcd\r\n"));
+	mps_buf_line_init(&lr, 4, MPS_BUF_LINE_CRLF);
+	ck_assert_int_eq(line_of(&b, &lr, line, sizeof(line)), APR_SUCCESS);
+	ck_assert_str_eq(line, "abcd");
+	/* max content bytes and a CR: the LF may still come. */
+	mps_buf_view(&b, S("abcd\r"));
+	mps_buf_line_init(&lr, 4, MPS_BUF_LINE_CRLF);
+	ck_assert_int_eq(line_of(&b, &lr, line, sizeof(line)), MPS_NEED_MORE);
+	/* Content byte max + 1 is refused at once, with no line end in
+	 * sight, and stays refused. */
+	mps_buf_view(&b, S("abcde"));
+	mps_buf_line_init(&lr, 4, MPS_BUF_LINE_CRLF);
+	ck_assert_int_eq(line_of(&b, &lr, line, sizeof(line)),
+	    MPS_ERR_TOO_LARGE);
+	ck_assert_int_eq(lr.fault, MPS_BUF_LINE_TOO_LONG);
+	ck_assert_uint_eq(mps_buf_len(&b), 5);
+	ck_assert_int_eq(line_of(&b, &lr, line, sizeof(line)),
+	    MPS_ERR_TOO_LARGE);
+	/* max 0: only empty lines. */
+	mps_buf_view(&b, S("\r\nx\r\n"));
+	mps_buf_line_init(&lr, 0, MPS_BUF_LINE_CRLF);
+	ck_assert_int_eq(line_of(&b, &lr, line, sizeof(line)), APR_SUCCESS);
+	ck_assert_str_eq(line, "");
+	ck_assert_int_eq(line_of(&b, &lr, line, sizeof(line)),
+	    MPS_ERR_TOO_LARGE);
+}
+END_TEST
+
+START_TEST(test_line_ends)
+{
+	static const struct {
+		const char *text;
+		unsigned flags;
+		apr_status_t rv;
+		mps_buf_line_fault_t fault;
+	} rows[] = {
+		{ "ab\r\n", MPS_BUF_LINE_CRLF, APR_SUCCESS, MPS_BUF_LINE_OK },
+		{ "ab\n", MPS_BUF_LINE_BARE_LF, APR_SUCCESS, MPS_BUF_LINE_OK },
+		{ "ab\n", MPS_BUF_LINE_CRLF, MPS_ERR_MALFORMED,
+		  MPS_BUF_LINE_LONE_LF },
+		/* A lone CR is refused as soon as the next byte shows it,
+		 * under either policy, without waiting for an LF. */
+		{ "a\rb", MPS_BUF_LINE_BARE_LF, MPS_ERR_MALFORMED,
+		  MPS_BUF_LINE_LONE_CR },
+		{ "a\rb", MPS_BUF_LINE_CRLF, MPS_ERR_MALFORMED,
+		  MPS_BUF_LINE_LONE_CR },
+		{ "a\r\r\n", MPS_BUF_LINE_BARE_LF, MPS_ERR_MALFORMED,
+		  MPS_BUF_LINE_LONE_CR },
+		{ "a\r", MPS_BUF_LINE_CRLF, MPS_NEED_MORE, MPS_BUF_LINE_OK },
+		{ "\n", MPS_BUF_LINE_BARE_LF, APR_SUCCESS, MPS_BUF_LINE_OK },
+		{ "", MPS_BUF_LINE_CRLF, MPS_NEED_MORE, MPS_BUF_LINE_OK },
+	};
+	mps_buf_t b;
+	mps_buf_line_t lr;
+	char line[64];
+	size_t i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		mps_buf_view(&b, rows[i].text, strlen(rows[i].text));
+		mps_buf_line_init(&lr, 16, rows[i].flags);
+		ck_assert_msg(line_of(&b, &lr, line, sizeof(line)) ==
+		    rows[i].rv, "row %zu", i);
+		ck_assert_msg(lr.fault == rows[i].fault, "row %zu: fault %d",
+		    i, lr.fault);
+	}
+}
+END_TEST
+
+START_TEST(test_line_parts)
+{
+	mps_buf_t b;
+	mps_buf_line_t lr;
+	mps_buf_line_part_t part;
+	const uint8_t *p;
+	size_t n;
+
+	mps_buf_view(&b, S("ab\r\n\ncdef"));
+	mps_buf_line_init(&lr, 3, MPS_BUF_LINE_BARE_LF);
+	ck_assert_int_eq(mps_buf_get_line_part(&b, &lr, &part, &p, &n),
+	    APR_SUCCESS);
+	ck_assert_int_eq(part, MPS_BUF_LINE_TEXT);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_int_eq(memcmp(p, "ab", 2), 0);
+	ck_assert_int_eq(mps_buf_get_line_part(&b, &lr, &part, &p, &n),
+	    APR_SUCCESS);
+	ck_assert_int_eq(part, MPS_BUF_LINE_CR);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_int_eq(mps_buf_get_line_part(&b, &lr, &part, &p, &n),
+	    APR_SUCCESS);
+	ck_assert_int_eq(part, MPS_BUF_LINE_LF);
+	ck_assert_int_eq(mps_buf_get_line_part(&b, &lr, &part, &p, &n),
+	    APR_SUCCESS);
+	ck_assert_int_eq(part, MPS_BUF_LINE_LF);	/* an empty line */
+	/* "cdef": three bytes, then the fourth is over max. */
+	ck_assert_int_eq(mps_buf_get_line_part(&b, &lr, &part, &p, &n),
+	    APR_SUCCESS);
+	ck_assert_int_eq(part, MPS_BUF_LINE_TEXT);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_int_eq(mps_buf_get_line_part(&b, &lr, &part, &p, &n),
+	    MPS_ERR_TOO_LARGE);
+	ck_assert_int_eq(part, MPS_BUF_LINE_NONE);
+	ck_assert_ptr_null(p);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_uint_eq(mps_buf_len(&b), 1);		/* at the "f" */
+	ck_assert_int_eq(*mps_buf_ptr(&b), 'f');
+	ck_assert_int_eq(mps_buf_get_line_part(&b, &lr, &part, &p, &n),
+	    MPS_ERR_TOO_LARGE);			/* sticky */
+	/* Empty: need more. */
+	mps_buf_view(&b, NULL, 0);
+	mps_buf_line_init(&lr, 3, MPS_BUF_LINE_BARE_LF);
+	ck_assert_int_eq(mps_buf_get_line_part(&b, &lr, &part, &p, &n),
+	    MPS_NEED_MORE);
+}
+END_TEST
+
+/*
+ * Random text of 'a', CR and LF against a byte-by-byte reference of the
+ * rules: both ways of reading, in random slicings, find the same lines
+ * and refuse at the same byte for the same reason.
+ */
+static apr_status_t
+line_status_of(mps_buf_line_fault_t fault)
+{
+	return fault == MPS_BUF_LINE_TOO_LONG ? MPS_ERR_TOO_LARGE :
+	    MPS_ERR_MALFORMED;
+}
+
+#define LINE_TEXT	96
+#define LINE_ROUNDS	20000
+
+struct line_outcome {
+	size_t lines;			/* complete lines */
+	size_t content;			/* their content bytes, in all */
+	size_t err_at;			/* offset of the refused byte */
+	mps_buf_line_fault_t fault;
+};
+
+static void
+line_reference(const uint8_t *t, size_t len, size_t max, unsigned flags,
+    struct line_outcome *o)
+{
+	size_t i, cur = 0;
+	int cr = 0;
+
+	memset(o, 0, sizeof(*o));
+	for (i = 0; i < len; i++) {
+		if (cr) {
+			if (t[i] != '\n') {
+				o->fault = MPS_BUF_LINE_LONE_CR;
+				break;
+			}
+			cr = 0;
+		} else if (t[i] == '\r') {
+			cr = 1;
+			continue;
+		} else if (t[i] == '\n') {
+			if (!(flags & MPS_BUF_LINE_BARE_LF)) {
+				o->fault = MPS_BUF_LINE_LONE_LF;
+				break;
+			}
+		} else {
+			if (cur == max) {
+				o->fault = MPS_BUF_LINE_TOO_LONG;
+				break;
+			}
+			cur++;
+			continue;
+		}
+		o->lines++;
+		o->content += cur;
+		cur = 0;
+	}
+	o->err_at = i;
+}
+
+static void
+line_by_lines(const uint8_t *t, size_t len, size_t max, unsigned flags,
+    struct line_outcome *o)
+{
+	mps_buf_t b;
+	mps_buf_line_t lr;
+	const uint8_t *p;
+	size_t have = 0, start = 0, n;
+	apr_status_t rv;
+
+	memset(o, 0, sizeof(*o));
+	mps_buf_line_init(&lr, max, flags);
+	for (;;) {
+		/* The caller's bytes grow by a random amount each time. */
+		have += rng_below(5);
+		if (have > len)
+			have = len;
+		mps_buf_view(&b, t, have);
+		(void)mps_buf_consume(&b, start);
+		rv = mps_buf_get_line(&b, &lr, &p, &n);
+		if (rv == APR_SUCCESS) {
+			REQUIRE(p == t + start, "line not at its start");
+			REQUIRE(memchr(p, '\r', n) == NULL &&
+			    memchr(p, '\n', n) == NULL, "line end in a line");
+			o->lines++;
+			o->content += n;
+			start = have - mps_buf_len(&b);
+			continue;
+		}
+		if (rv == MPS_NEED_MORE) {
+			REQUIRE(mps_buf_len(&b) == have - start,
+			    "need-more consumed");
+			if (have == len)
+				break;
+			continue;
+		}
+		REQUIRE(rv == line_status_of(lr.fault), "status and fault");
+		o->fault = lr.fault;
+		break;
+	}
+	o->err_at = o->fault != MPS_BUF_LINE_OK ?
+	    start + lr.len + (lr.cr ? 1 : 0) : len;
+}
+
+static void
+line_by_parts(const uint8_t *t, size_t len, size_t max, unsigned flags,
+    struct line_outcome *o)
+{
+	mps_buf_t b;
+	mps_buf_line_t lr;
+	mps_buf_line_part_t part;
+	const uint8_t *p;
+	size_t off = 0, piece, n, cur = 0;
+	apr_status_t rv;
+	int after_cr = 0;
+
+	memset(o, 0, sizeof(*o));
+	mps_buf_line_init(&lr, max, flags);
+	while (off < len) {
+		piece = 1 + rng_below(7);
+		if (piece > len - off)
+			piece = len - off;
+		mps_buf_view(&b, t + off, piece);
+		for (;;) {
+			rv = mps_buf_get_line_part(&b, &lr, &part, &p, &n);
+			if (rv != APR_SUCCESS)
+				break;
+			REQUIRE(p == t + off + piece - mps_buf_len(&b) - n,
+			    "part not where it was taken");
+			if (part == MPS_BUF_LINE_TEXT) {
+				REQUIRE(n >= 1 && !after_cr, "text part");
+				REQUIRE(memchr(p, '\r', n) == NULL &&
+				    memchr(p, '\n', n) == NULL,
+				    "line end in text");
+				cur += n;
+			} else if (part == MPS_BUF_LINE_CR) {
+				REQUIRE(n == 1 && *p == '\r', "CR part");
+				after_cr = 1;
+			} else {
+				REQUIRE(n == 1 && *p == '\n', "LF part");
+				o->lines++;
+				o->content += cur;
+				cur = 0;
+				after_cr = 0;
+			}
+		}
+		if (rv != MPS_NEED_MORE) {
+			REQUIRE(rv == line_status_of(lr.fault), "status");
+			o->fault = lr.fault;
+			o->err_at = off + piece - mps_buf_len(&b);
+			return;
+		}
+		REQUIRE(mps_buf_len(&b) == 0, "need-more left bytes");
+		off += piece;
+	}
+	o->err_at = len;
+}
+
+START_TEST(test_line_model)
+{
+	static const uint8_t alphabet[] = { 'a', 'a', 'a', '\r', '\n' };
+	uint8_t t[LINE_TEXT];
+	struct line_outcome ref, whole, parts;
+	size_t round, len, i, max;
+	unsigned flags;
+
+	unit_rng_seed(0x11e5eed);
+	for (round = 0; round < LINE_ROUNDS; round++) {
+		len = rng_below(LINE_TEXT + 1);
+		for (i = 0; i < len; i++)
+			t[i] = alphabet[rng_below(sizeof(alphabet))];
+		max = rng_below(8);
+		flags = rng_below(2) ? MPS_BUF_LINE_BARE_LF :
+		    MPS_BUF_LINE_CRLF;
+		line_reference(t, len, max, flags, &ref);
+		line_by_lines(t, len, max, flags, &whole);
+		line_by_parts(t, len, max, flags, &parts);
+		REQUIRE(whole.lines == ref.lines &&
+		    whole.content == ref.content && whole.fault == ref.fault &&
+		    whole.err_at == ref.err_at,
+		    "round %zu: get_line %zu lines, fault %d at %zu; "
+		    "expected %zu, %d at %zu", round, whole.lines,
+		    whole.fault, whole.err_at, ref.lines, ref.fault,
+		    ref.err_at);
+		REQUIRE(parts.lines == ref.lines &&
+		    parts.content == ref.content && parts.fault == ref.fault &&
+		    parts.err_at == ref.err_at,
+		    "round %zu: parts %zu lines, fault %d at %zu; "
+		    "expected %zu, %d at %zu", round, parts.lines,
+		    parts.fault, parts.err_at, ref.lines, ref.fault,
+		    ref.err_at);
+	}
+}
+END_TEST
+
 Suite *
 unit_suite(void)
 {
 	Suite *s = suite_create("buf");
 	TCase *r = tcase_create("reader");
 	TCase *w = tcase_create("writer");
+	TCase *l = tcase_create("lines");
 	TCase *m = tcase_create("model");
 
 	tcase_add_test(r, test_view_getters);
@@ -1028,6 +1423,14 @@ unit_suite(void)
 	tcase_add_test(w, test_truncate);
 	tcase_add_test(w, test_set_max_size);
 	suite_add_tcase(s, w);
+
+	tcase_add_test(l, test_line_whole);
+	tcase_add_test(l, test_line_resumes);
+	tcase_add_test(l, test_line_max);
+	tcase_add_test(l, test_line_ends);
+	tcase_add_test(l, test_line_parts);
+	tcase_add_test(l, test_line_model);
+	suite_add_tcase(s, l);
 
 	tcase_add_test(m, test_model);
 	suite_add_tcase(s, m);

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * test_http_head.c: the HTTP proxy's request-head parser, origin-form
- * rewrite, Basic credentials, error responses and chunked-body framer
- * (server/http_head.c).
+ * test_http_head.c: the HTTP proxy's request-head parser (http_head.c),
+ * origin-form rewrite (http_origin.c), Basic credentials (http_basic.c),
+ * error responses (http_reply.c) and chunked-body framer (http_chunked.c),
+ * all in server/console/.
  *
  * The valid heads are byte for byte what curl 7.88.1 and Apache 2.4
  * (mod_proxy with ProxyRemote and ProxyVia On) sent to a capturing
@@ -21,7 +22,11 @@
 #include <string.h>
 
 #include "buf.h"
+#include "http_basic.h"
+#include "http_chunked.h"
 #include "http_head.h"
+#include "http_origin.h"
+#include "http_reply.h"
 #include "mps_status.h"
 
 /* Silent unless it fails: ck_assert_* is too slow for the big loops. */
@@ -1182,20 +1187,27 @@ START_TEST(test_caps)
 	ck_assert_int_eq(mps_http_head_parse(&h, line, len, &lim, &consumed),
 	    MPS_ERR_TOO_LARGE);
 	ck_assert_uint_eq(h.reply_status, 431);
-	/* 16 + 64 + CR: still possible; one byte more: not. */
+	/* 16 + 64 bytes of field line: still possible; its 65th content
+	 * byte is refused as it arrives, before any LF. */
+	mps_http_head_init(&h);
+	ck_assert_int_eq(mps_http_head_parse(&h, line, 16 + 64, &lim,
+	    &consumed), MPS_NEED_MORE);
+	ck_assert_int_eq(mps_http_head_parse(&h, line, 16 + 65, &lim,
+	    &consumed), MPS_ERR_TOO_LARGE);
+	ck_assert_uint_eq(h.reply_status, 431);
+	/* 64 bytes and a CR: still possible (the LF may follow). */
+	line[16 + 64] = '\r';
 	mps_http_head_init(&h);
 	ck_assert_int_eq(mps_http_head_parse(&h, line, 16 + 65, &lim,
 	    &consumed), MPS_NEED_MORE);
-	ck_assert_int_eq(mps_http_head_parse(&h, line, 16 + 66, &lim,
-	    &consumed), MPS_ERR_TOO_LARGE);
 
 	/* The request line: 414, also before its LF. */
 	memset(line, 'a', 1024);
 	memcpy(line, "GET /", 5);
 	mps_http_head_init(&h);
-	ck_assert_int_eq(mps_http_head_parse(&h, line, 65, &lim, &consumed),
+	ck_assert_int_eq(mps_http_head_parse(&h, line, 64, &lim, &consumed),
 	    MPS_NEED_MORE);
-	ck_assert_int_eq(mps_http_head_parse(&h, line, 66, &lim, &consumed),
+	ck_assert_int_eq(mps_http_head_parse(&h, line, 65, &lim, &consumed),
 	    MPS_ERR_TOO_LARGE);
 	ck_assert_uint_eq(h.reply_status, 414);
 	memcpy(line + 55, " HTTP/1.1\r\n\r\n", 13);	/* 64 bytes: fits */

@@ -971,6 +971,36 @@ START_TEST(test_limits)
 }
 END_TEST
 
+/* Each head has its own max_head: after an interim "100 Continue", the
+ * final head may use all of it, and its first byte over is refused. */
+START_TEST(test_interim_head_budget)
+{
+	static const char interim[] = "HTTP/1.1 100 Continue\r\n\r\n";
+	static const char first[] = "HTTP/1.1 204 No Content\r\n";
+	mps_http_limits_t lim = { 64, 60, 8 };
+	uint8_t buf[256];
+	mps_http_resp_t r;
+	size_t ilen = sizeof(interim) - 1, len, used;
+
+	memcpy(buf, interim, ilen);
+	/* 25 + "X: " 32 bytes "\r\n" + "\r\n": exactly 64 bytes. */
+	len = ilen + padded(buf + ilen, sizeof(buf) - ilen, first, 35);
+	ck_assert_uint_eq(len - ilen, 64);
+	mps_http_resp_init(&r, 0, &lim);
+	ck_assert_int_eq(mps_http_resp_feed(&r, buf, len, &used), APR_SUCCESS);
+	ck_assert_uint_eq(used, len);
+	ck_assert_uint_eq(r.interim, 1);
+	ck_assert_uint_eq(r.status, 204);
+
+	len = ilen + padded(buf + ilen, sizeof(buf) - ilen, first, 36);
+	mps_http_resp_init(&r, 0, &lim);
+	ck_assert_int_eq(mps_http_resp_feed(&r, buf, len, &used),
+	    MPS_ERR_TOO_LARGE);
+	ck_assert_str_eq(r.why, "head too large");
+	ck_assert_uint_eq(used, ilen + 64);
+}
+END_TEST
+
 START_TEST(test_bad_limits)
 {
 	mps_http_limits_t zero_line = { 100, 0, 10 };
@@ -1208,6 +1238,7 @@ unit_suite(void)
 	tcase_add_test(tc, test_large_bodies);
 	tcase_add_loop_test(tc, test_bad, 0, (int)NBAD);
 	tcase_add_test(tc, test_limits);
+	tcase_add_test(tc, test_interim_head_budget);
 	tcase_add_test(tc, test_bad_limits);
 	tcase_add_test(tc, test_sticky_and_args);
 	tcase_add_test(tc, test_eof);
