@@ -90,11 +90,21 @@ TESTS += tests/unit/test_registry tests/unit/test_log tests/unit/test_config tes
 check_PROGRAMS += tests/unit/test_udp_relay
 tests_unit_test_udp_relay_SOURCES = $(UNIT_COMMON) tests/unit/test_udp_relay.c
 tests_unit_test_udp_relay_CFLAGS = $(UNIT_CFLAGS)
-tests_unit_test_udp_relay_LDADD = server/libmpsdevice.la server/libmpsnotify.la server/libmpshttp.la \
-	server/libmpsregistry.la server/libmpsapf.la \
-	server/libmpsconfig.la server/libmpscore.la server/libmpslog.la \
-	server/libmpsbase.la $(EXPAT_LIBS) $(APU_LIBS) $(APR_LIBS) \
-	$(OPENSSL_LIBS) $(CHECK_LIBS)
+tests_unit_test_udp_relay_LDADD = server/libmpsoutbound.la \
+	server/libmpsapf.la server/libmpsconfig.la server/libmpscore.la server/libmpslog.la \
+	server/libmpsbase.la $(EXPAT_LIBS) $(APU_LIBS) $(APR_LIBS) $(CHECK_LIBS)
+
+# The channel layer over a fake tunnel (the test implements the tunnel
+# API of apf_session.h itself, so libmpsdevice is not linked).
+check_PROGRAMS += tests/unit/test_relay
+tests_unit_test_relay_SOURCES = $(UNIT_COMMON) tests/unit/test_relay.c
+tests_unit_test_relay_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_relay_LDADD = server/libmpschannels.la server/libmpsnet.la \
+	server/libmpsoutbound.la server/libmpsregistry.la server/libmpshttp.la \
+	server/libmpsapf.la server/libmpsplugin.la server/libmpsconfig.la \
+	server/libmpscore.la server/libmpslog.la server/libmpsbase.la \
+	$(EXPAT_LIBS) $(LTDL_LIBS) $(APU_LIBS) $(APR_LIBS) $(OPENSSL_LIBS) $(CHECK_LIBS)
+TESTS += tests/unit/test_relay
 endif
 
 ## The AMT device simulator (tests/sim/README.md): integration tests and
