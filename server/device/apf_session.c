@@ -1198,20 +1198,21 @@ session_settled(void *arg)
 /* ---- closing from elsewhere -------------------------------------------- */
 
 /* Acts on a recorded close request (mps_session_request_close). Returns
- * 1 when there was one. Strand only. */
+ * 1 when it closed the session (which ran the pump), 0 when there was
+ * nothing to do. Strand only. */
 static int
 close_req_take(mps_session_t *s)
 {
 	if (atomic_load(&s->close_req) != 2)
 		return 0;
 	atomic_store(&s->close_req, 3);		/* taken: later ones are moot */
-	if (s->state < S_CLOSING) {
-		if (s->close_req_why[0] != '\0')
-			session_close(s, s->close_req_reason, MPS_LOG_INFO, "%s",
-			    s->close_req_why);
-		else
-			session_close(s, s->close_req_reason, MPS_LOG_INFO, NULL);
-	}
+	if (s->state >= S_CLOSING)
+		return 0;
+	if (s->close_req_why[0] != '\0')
+		session_close(s, s->close_req_reason, MPS_LOG_INFO, "%s",
+		    s->close_req_why);
+	else
+		session_close(s, s->close_req_reason, MPS_LOG_INFO, NULL);
 	return 1;
 }
 
@@ -1261,7 +1262,8 @@ session_start(void *arg)
 {
 	mps_session_t *s = arg;
 
-	if (close_req_take(s) && s->state == S_CLOSING) {
+	if (close_req_take(s)) {
+		/* Closed before it started: nothing to flush. */
 		session_finalize(s);
 		return;
 	}
