@@ -105,6 +105,17 @@ tests_unit_test_relay_LDADD = server/libmpschannels.la server/libmpsnet.la \
 	server/libmpscore.la server/libmpslog.la server/libmpsbase.la \
 	$(EXPAT_LIBS) $(LTDL_LIBS) $(APU_LIBS) $(APR_LIBS) $(OPENSSL_LIBS) $(CHECK_LIBS)
 TESTS += tests/unit/test_relay
+
+# The tunnel under a fake channel layer (the test fills channel_ops).
+check_PROGRAMS += tests/unit/test_tunnel
+tests_unit_test_tunnel_SOURCES = $(UNIT_COMMON) tests/unit/test_tunnel.c
+tests_unit_test_tunnel_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_tunnel_LDADD = server/libmpsdevice.la server/libmpsnet.la \
+	server/libmpsoutbound.la server/libmpsnotify.la server/libmpsregistry.la \
+	server/libmpstls.la server/libmpsapf.la server/libmpsplugin.la \
+	server/libmpsconfig.la server/libmpscore.la server/libmpslog.la server/libmpsbase.la \
+	$(EXPAT_LIBS) $(LTDL_LIBS) $(APU_LIBS) $(APR_LIBS) $(OPENSSL_LIBS) $(CHECK_LIBS)
+TESTS += tests/unit/test_tunnel
 endif
 
 ## The AMT device simulator (tests/sim/README.md): integration tests and
