@@ -1355,6 +1355,10 @@ mps_amt_accept(void *ctx, int fd, const char *peer)
 	mps_timer_init(&s->settle, s->strand, session_settled, s);
 	atomic_fetch_add(&side->live, 1);
 	atomic_fetch_add(&side->open, 1);
+	/* Set before the first task runs: the flag shares a word with the
+	 * strand's bits. The list itself is joined below, before our
+	 * reference goes, so before any free. */
+	s->listed = 1;
 	if (mps_strand_post(s->strand, session_start, s) != APR_SUCCESS) {
 		mps_log(MPS_LOG_ERROR, "cannot start the session of %s", peer);
 		atomic_fetch_sub(&side->live, 1);
@@ -1363,7 +1367,6 @@ mps_amt_accept(void *ctx, int fd, const char *peer)
 		return;
 	}
 	pthread_mutex_lock(&side->list_lock);
-	s->listed = 1;
 	s->next = side->list;
 	if (side->list != NULL)
 		side->list->prev = s;
