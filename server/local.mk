@@ -36,21 +36,41 @@ noinst_LTLIBRARIES += server/libmpsregistry.la
 server_libmpsregistry_la_SOURCES = server/device/registry.c server/device/registry.h
 server_libmpsregistry_la_LIBADD = $(APR_LIBS)
 
-# The device side (listener, plain/TLS streams, the APF session) and the
-# console side (SOCKSv5 and HTTP proxy front ends, and the channel relay,
-# which runs on each device's strand and so lives with the session).
-noinst_LTLIBRARIES += server/libmpsdevice.la
-server_libmpsdevice_la_SOURCES = \
+# Sockets and logins shared by both sides: listeners, plain/TLS streams,
+# the login job and throttle.
+noinst_LTLIBRARIES += server/libmpsnet.la
+server_libmpsnet_la_SOURCES = \
 	server/net/listener.c server/net/listener.h server/core/sockwrap.c server/core/sockwrap.h \
 	server/net/stream.c server/net/stream.h server/auth/auth_throttle.c server/auth/auth_throttle.h \
-	server/auth/auth_job.c server/auth/auth_job.h \
-	server/device/apf_session.c server/device/apf_session.h server/device/apf_session_priv.h \
-	server/device/channel_relay.c \
-	server/console/console.c server/console/console.h server/console/console_priv.h \
-	server/console/socks_front.c server/console/http_front.c server/outbound/direct_tcpip.c \
-	server/outbound/server_filter.c server/outbound/server_filter.h \
+	server/auth/auth_job.c server/auth/auth_job.h
+server_libmpsnet_la_LIBADD = $(OPENSSL_LIBS) $(APR_LIBS)
+
+# What a device may reach outside: the address check and the
+# AuthorizedServers filter, and the UDP relay of PET alerts.
+noinst_LTLIBRARIES += server/libmpsoutbound.la
+server_libmpsoutbound_la_SOURCES = \
+	server/outbound/outbound.c server/outbound/outbound.h \
 	server/outbound/udp_relay.c server/outbound/udp_relay.h
+server_libmpsoutbound_la_LIBADD = $(APR_LIBS)
+
+# The device side: the APF session (the tunnel). It knows nothing of
+# channels but the ops table the channel layer gives it.
+noinst_LTLIBRARIES += server/libmpsdevice.la
+server_libmpsdevice_la_SOURCES = \
+	server/device/apf_session.c server/device/apf_session.h
 server_libmpsdevice_la_LIBADD = $(OPENSSL_LIBS) $(APR_LIBS)
+
+# Above the tunnel: the channel layer (on each device's strand), the
+# console side (SOCKSv5 and HTTP proxy front ends, the hand-over) and the
+# device-opened channels (direct-tcpip). A test links this without
+# libmpsdevice and brings its own tunnel.
+noinst_LTLIBRARIES += server/libmpschannels.la
+server_libmpschannels_la_SOURCES = \
+	server/device/channel_relay.c server/device/channel_relay.h \
+	server/console/console.c server/console/console.h server/console/console_priv.h \
+	server/console/socks_front.c server/console/http_front.c \
+	server/outbound/direct_tcpip.c server/outbound/direct_tcpip.h
+server_libmpschannels_la_LIBADD = $(APR_LIBS)
 
 sbin_PROGRAMS += server/mpsd
 server_mpsd_SOURCES = server/main.c \
@@ -63,7 +83,9 @@ server_mpsd_SOURCES = server/main.c \
 	server/service_notify.c server/service_notify.h \
 	server/server.c server/server.h
 server_mpsd_CPPFLAGS = $(AM_CPPFLAGS) $(SYSTEMD_CFLAGS) $(SYSTEMD_CPPFLAGS)
-server_mpsd_LDADD = $(SYSTEMD_LIBS) server/libmpsdevice.la server/libmpsnotify.la server/libmpshttp.la \
+server_mpsd_LDADD = $(SYSTEMD_LIBS) server/libmpschannels.la server/libmpsdevice.la \
+	server/libmpsoutbound.la server/libmpsnet.la \
+	server/libmpsnotify.la server/libmpshttp.la \
 	server/libmpsregistry.la \
 	server/libmpstls.la server/libmpsapf.la \
 	server/libmpsplugin.la server/libmpscore.la \

@@ -2,6 +2,8 @@
 /* server.c: see server.h. */
 #include "server.h"
 #include "apf_codec.h"
+#include "channel_relay.h"
+#include "direct_tcpip.h"
 #include "notify.h"
 #include "udp_relay.h"
 
@@ -554,6 +556,10 @@ start_device_side(mps_server_t *srv, char *err, size_t errsize)
 	}
 	srv->consoles_started = 1;
 	srv->amt.consoles = &srv->consoles;
+	/* The channel layer over the tunnels, with device-opened channels
+	 * from the outbound module. */
+	srv->amt.channel_ops = mps_relay_tunnel_ops;
+	srv->amt.channel_ops.on_device_open = mps_direct_tcpip_open;
 	rv = mps_udp_relay_create(&srv->udp, srv->workers);
 	if (rv != APR_SUCCESS) {
 		snprintf(err, errsize, "cannot set up the alert relay: %s",

@@ -90,11 +90,32 @@ TESTS += tests/unit/test_registry tests/unit/test_log tests/unit/test_config tes
 check_PROGRAMS += tests/unit/test_udp_relay
 tests_unit_test_udp_relay_SOURCES = $(UNIT_COMMON) tests/unit/test_udp_relay.c
 tests_unit_test_udp_relay_CFLAGS = $(UNIT_CFLAGS)
-tests_unit_test_udp_relay_LDADD = server/libmpsdevice.la server/libmpsnotify.la server/libmpshttp.la \
-	server/libmpsregistry.la server/libmpsapf.la \
-	server/libmpsconfig.la server/libmpscore.la server/libmpslog.la \
-	server/libmpsbase.la $(EXPAT_LIBS) $(APU_LIBS) $(APR_LIBS) \
-	$(OPENSSL_LIBS) $(CHECK_LIBS)
+tests_unit_test_udp_relay_LDADD = server/libmpsoutbound.la \
+	server/libmpsapf.la server/libmpsconfig.la server/libmpscore.la server/libmpslog.la \
+	server/libmpsbase.la $(EXPAT_LIBS) $(APU_LIBS) $(APR_LIBS) $(CHECK_LIBS)
+
+# The channel layer over a fake tunnel (the test implements the tunnel
+# API of apf_session.h itself, so libmpsdevice is not linked).
+check_PROGRAMS += tests/unit/test_relay
+tests_unit_test_relay_SOURCES = $(UNIT_COMMON) tests/unit/test_relay.c
+tests_unit_test_relay_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_relay_LDADD = server/libmpschannels.la server/libmpsnet.la \
+	server/libmpsoutbound.la server/libmpsregistry.la server/libmpshttp.la \
+	server/libmpsapf.la server/libmpsplugin.la server/libmpsconfig.la \
+	server/libmpscore.la server/libmpslog.la server/libmpsbase.la \
+	$(EXPAT_LIBS) $(LTDL_LIBS) $(APU_LIBS) $(APR_LIBS) $(OPENSSL_LIBS) $(CHECK_LIBS)
+TESTS += tests/unit/test_relay
+
+# The tunnel under a fake channel layer (the test fills channel_ops).
+check_PROGRAMS += tests/unit/test_tunnel
+tests_unit_test_tunnel_SOURCES = $(UNIT_COMMON) tests/unit/test_tunnel.c
+tests_unit_test_tunnel_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_tunnel_LDADD = server/libmpsdevice.la server/libmpsnet.la \
+	server/libmpsoutbound.la server/libmpsnotify.la server/libmpsregistry.la \
+	server/libmpstls.la server/libmpsapf.la server/libmpsplugin.la \
+	server/libmpsconfig.la server/libmpscore.la server/libmpslog.la server/libmpsbase.la \
+	$(EXPAT_LIBS) $(LTDL_LIBS) $(APU_LIBS) $(APR_LIBS) $(OPENSSL_LIBS) $(CHECK_LIBS)
+TESTS += tests/unit/test_tunnel
 endif
 
 ## The AMT device simulator (tests/sim/README.md): integration tests and
@@ -164,10 +185,9 @@ tests_fuzz_replay_ldap_escape_LDADD = $(FUZZ_LDAP_LDADD)
 
 # A device's udp-send-to request: codec, filter, the UDP relay's reading
 # of the destination (linked as tests/unit/test_udp_relay is).
-FUZZ_UDP_LDADD = server/libmpsdevice.la server/libmpsnotify.la server/libmpshttp.la \
-	server/libmpsregistry.la server/libmpsapf.la \
+FUZZ_UDP_LDADD = server/libmpsoutbound.la server/libmpsapf.la \
 	server/libmpsconfig.la server/libmpscore.la server/libmpslog.la \
-	server/libmpsbase.la $(EXPAT_LIBS) $(APU_LIBS) $(APR_LIBS) $(OPENSSL_LIBS)
+	server/libmpsbase.la $(EXPAT_LIBS) $(APU_LIBS) $(APR_LIBS)
 check_PROGRAMS += tests/fuzz/replay_udp_send_to
 tests_fuzz_replay_udp_send_to_SOURCES = tests/fuzz/fuzz_udp_send_to.c tests/fuzz/fuzz_config.h tests/fuzz/replay_main.c
 tests_fuzz_replay_udp_send_to_LDADD = $(FUZZ_UDP_LDADD)

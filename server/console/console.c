@@ -21,6 +21,7 @@
 
 #include "apf_session.h"
 #include "auth_job.h"
+#include "channel_relay.h"
 #include "listener.h"
 #include "mps_status.h"
 #include "sockwrap.h"
@@ -428,23 +429,73 @@ mps_console_resolve(mps_console_t *c, const char *host, apr_port_t port)
 	return OPEN_OK;
 }
 
+/*
+ * THE HAND-OVER: the one place where a console changes strands.
+ *
+ *   1. mps_console_move(), on the strand that runs the console (home):
+ *      its timer is cancelled and its registration released, so nothing
+ *      new can be queued for it on home; it becomes C_MOVING and the move
+ *      takes a reference.
+ *   2. console_leave, posted to home: it runs after every task already
+ *      queued there for the console (a poll or timer firing overtaken by
+ *      step 1, which finds C_MOVING and does nothing). It sets home to
+ *      the device's strand under list_lock and posts mps_relay_attach()
+ *      there; from then on the old strand never touches the console.
+ *   3. mps_relay_attach() on the device's strand.
+ *
+ * So at every moment one strand owns the console's fields (console_priv.h
+ * OWNERSHIP), and the front end that called mps_console_move() may still
+ * look at the console (its phase, its front state) until its task ends.
+ */
 static void
 move_discard(void *arg)
 {
 	mps_console_t *c = arg;
 
-	/* The device's strand is gone with the workers: nothing can run. */
+	/* The strand is gone with the workers: nothing can run. */
 	mps_console_unref(c);
+}
+
+/* The move failed: the console stays where it is and is refused. */
+static void
+move_failed(mps_console_t *c)
+{
+	c->phase = C_FRONT;
+	c->ops->refused(c, OPEN_NO_DEVICE);
+	mps_console_close_soon(c);
+	mps_console_unref(c);	/* the move's reference */
+}
+
+static void
+console_leave(void *arg)
+{
+	mps_console_t *c = arg;
+	mps_console_side_t *side = c->side;
+	mps_strand_t *old = c->home, *dest = mps_device_strand(c->dev);
+
+	if (c->phase != C_MOVING) {
+		mps_console_unref(c);
+		return;
+	}
+	pthread_mutex_lock(&side->list_lock);
+	c->home = dest;
+	pthread_mutex_unlock(&side->list_lock);
+	if (mps_strand_post_ex(dest, mps_relay_attach, move_discard, c) ==
+	    APR_SUCCESS)
+		return;		/* the console is the device strand's now */
+	pthread_mutex_lock(&side->list_lock);
+	c->home = old;
+	pthread_mutex_unlock(&side->list_lock);
+	move_failed(c);
 }
 
 void
 mps_console_move(mps_console_t *c)
 {
 	mps_console_side_t *side = c->side;
-	mps_strand_t *dest = mps_device_strand(c->dev);
 
-	/* Not watched (one-shot, and this pass armed nothing), so no event
-	 * can reach the old strand once the registration is gone. */
+	/* Not watched (one-shot, and this pass armed nothing); releasing the
+	 * registration stops new firings for this strand. */
 	mps_timer_cancel(mps_poller_timers(side->poller), &c->timer);
 	if (c->reg != NULL) {
 		mps_poller_release(side->poller, c->reg);
@@ -452,20 +503,10 @@ mps_console_move(mps_console_t *c)
 	}
 	c->session = mps_device_session(c->dev);
 	c->phase = C_MOVING;
-	pthread_mutex_lock(&side->list_lock);
-	c->home = dest;
-	pthread_mutex_unlock(&side->list_lock);
 	mps_console_ref(c);
-	if (mps_strand_post_ex(dest, mps_relay_attach, move_discard, c) !=
-	    APR_SUCCESS) {
-		mps_console_unref(c);
-		pthread_mutex_lock(&side->list_lock);
-		c->home = c->own;
-		pthread_mutex_unlock(&side->list_lock);
-		c->phase = C_FRONT;
-		c->ops->refused(c, OPEN_NO_DEVICE);
-		mps_console_close_soon(c);
-	}
+	if (mps_strand_post_ex(c->home, console_leave, move_discard, c) !=
+	    APR_SUCCESS)
+		move_failed(c);
 }
 
 /* ---- accept -------------------------------------------------------------- */
@@ -614,19 +655,24 @@ close_req_discard(void *arg)
 	free(r);
 }
 
-/* Posts the close to wherever the console runs now; a console that moved
- * meanwhile is chased to its new strand. */
-static void
-close_req_post(close_req *r)
+static mps_strand_t *
+home_of(mps_console_t *c)
 {
-	mps_console_t *c = r->c;
 	mps_strand_t *home;
 
 	pthread_mutex_lock(&c->side->list_lock);
 	home = c->home;
 	pthread_mutex_unlock(&c->side->list_lock);
-	if (mps_strand_post_ex(home, close_req_run, close_req_discard, r) !=
-	    APR_SUCCESS)
+	return home;
+}
+
+/* Posts the close to wherever the console runs now; a console that moved
+ * meanwhile is chased to its new strand. */
+static void
+close_req_post(close_req *r)
+{
+	if (mps_strand_post_ex(home_of(r->c), close_req_run, close_req_discard,
+	    r) != APR_SUCCESS)
 		close_req_discard(r);
 }
 
@@ -636,9 +682,13 @@ close_req_run(void *arg)
 	close_req *r = arg;
 	mps_console_t *c = r->c;
 
-	if (c->phase == C_MOVING || !mps_strand_is_current(c->home)) {
-		/* Moving to its device: the attach task there will run
-		 * first; ask again there. */
+	/* Only the home strand may look at the console (console_priv.h). */
+	if (!mps_strand_is_current(home_of(c))) {
+		close_req_post(r);	/* it moved: chase it */
+		return;
+	}
+	if (c->phase == C_MOVING) {
+		/* Its hand-over is queued here: ask again behind it. */
 		close_req_post(r);
 		return;
 	}
@@ -662,37 +712,41 @@ unsigned
 mps_console_side_shutdown(mps_console_side_t *side, apr_interval_time_t timeout)
 {
 	apr_time_t end = apr_time_now() + timeout;
-	mps_console_t *c;
+	mps_console_t *c, **all = NULL;
+	size_t count = 0, cap = 0, i;
 
+	/* Collect references under the lock, act outside it: dropping one
+	 * may free a console, which takes the lock itself. A console whose
+	 * last reference is going (refs 0) is being freed: left alone. */
 	pthread_mutex_lock(&side->list_lock);
 	for (c = side->list; c != NULL; c = c->next) {
-		close_req *r = calloc(1, sizeof(*r));
-		mps_strand_t *home = c->home;
+		int n = atomic_load(&c->refs), got = 0;
 
-		if (r == NULL)
-			continue;
-		/* A console whose last reference is going has refs 0 and is
-		 * being freed behind this lock: leave it alone. */
-		{
-			int n = atomic_load(&c->refs);
-			int got = 0;
-			while (n > 0 && !got)
-				got = atomic_compare_exchange_weak(&c->refs, &n,
-				    n + 1);
-			if (!got) {
-				free(r);
-				continue;
-			}
+		if (count == cap) {
+			size_t ncap = cap ? cap * 2 : 64;
+			mps_console_t **na = realloc(all, ncap * sizeof(*na));
+			if (na == NULL)
+				break;
+			all = na;
+			cap = ncap;
 		}
-		r->c = c;
-		if (mps_strand_post_ex(home, close_req_run, close_req_discard,
-		    r) != APR_SUCCESS) {
-			/* Cannot unref under the lock (the free takes it). */
-			atomic_fetch_sub(&c->refs, 1);
-			free(r);
-		}
+		while (n > 0 && !got)
+			got = atomic_compare_exchange_weak(&c->refs, &n, n + 1);
+		if (got)
+			all[count++] = c;
 	}
 	pthread_mutex_unlock(&side->list_lock);
+	for (i = 0; i < count; i++) {
+		close_req *r = calloc(1, sizeof(*r));
+
+		if (r == NULL) {
+			mps_console_unref(all[i]);
+			continue;
+		}
+		r->c = all[i];
+		close_req_post(r);
+	}
+	free(all);
 	while (atomic_load(&side->live) > 0 && apr_time_now() < end)
 		apr_sleep(apr_time_from_msec(20));
 	return atomic_load(&side->live);

@@ -2,10 +2,18 @@
 /*
  * console_priv.h: one console connection, shared by the files of the
  * console side: console.c (life cycle, socket I/O, the hand-over),
- * socks_front.c and http_front.c (the two front ends) and
- * channel_relay.c (the channel, on the device's strand).
+ * socks_front.c and http_front.c (the two front ends), and the peers of
+ * a channel: channel_relay.c (the channel, on the device's strand) and
+ * direct_tcpip.c (the outgoing connection of a device-opened channel,
+ * which uses the same socket and buffers).
  *
- * Not a public interface: nothing outside those files includes it.
+ * OWNERSHIP. A console's fields are read and written only by tasks of
+ * the strand that runs it, c->home; refs is atomic and home itself is
+ * written under side->list_lock by that strand only. So a task of strand
+ * X that reads home == X under the lock owns the console until it
+ * returns. home changes at ONE point, the hand-over (mps_console_move(),
+ * console.c), after every task already queued for the console on the
+ * old strand has run.
  */
 #ifndef MPS_CONSOLE_PRIV_H
 #define MPS_CONSOLE_PRIV_H
@@ -83,7 +91,7 @@ struct mps_console_t {
 	apr_socket_t *wrap;
 	mps_pollreg_t *reg;
 	mps_strand_t *own;		/* the front end's strand */
-	mps_strand_t *home;		/* where it runs now (list_lock) */
+	mps_strand_t *home;		/* where it runs now (see OWNERSHIP) */
 	mps_timer_t timer;		/* front deadline, closing linger */
 
 	mps_buf_t in;			/* console bytes not yet handled */
@@ -99,7 +107,7 @@ struct mps_console_t {
 
 	/* The target, once chosen. */
 	mps_device_t *dev;		/* referenced */
-	struct mps_session_t *session;	/* the tunnel, on the device strand */
+	struct mps_session_t *session;	/* the tunnel (apf_session.h) */
 	mps_chan_t *chan;		/* NULL until opened and once detached */
 	apr_uint32_t remote_window_max;	/* largest window the device offered */
 	apr_port_t port;
@@ -143,8 +151,12 @@ void mps_console_authenticate(mps_console_t *c, const char *user,
 open_result mps_console_resolve(mps_console_t *c, const char *host,
     apr_port_t port);
 
-/* Front phase: hand the console to its device's strand, which opens the
- * channel. */
+/*
+ * Hands the console to its device's strand (c->dev), which opens the
+ * channel (mps_relay_attach()). Called on the strand that runs it now,
+ * with nothing watched; the console is C_MOVING from here on, and the
+ * move itself happens in a later task of this strand (see console.c).
+ */
 void mps_console_move(mps_console_t *c);
 
 /* Queue nothing more; flush c->down (bounded by a linger), then close.
@@ -155,15 +167,6 @@ void mps_console_close_soon(mps_console_t *c);
  * reference. Any phase, on the strand that runs the console. The
  * channel must already be detached (c->chan NULL). */
 void mps_console_finalize(mps_console_t *c);
-
-/* ---- channel_relay.c (device strand) ---- */
-
-/* Posted to the device strand by mps_console_move(). */
-void mps_relay_attach(void *console);
-
-/* A direct-tcpip console's connection is up and the channel confirmed:
- * relay from now on. */
-void mps_relay_begin(mps_console_t *c);
 
 /* ---- console.c, for device-initiated connections ---- */
 

@@ -2,6 +2,9 @@
 /* mps_status.c: names for mpsd's error codes. */
 #include "mps_status.h"
 
+#include <stdarg.h>
+#include <stdio.h>
+
 #include <apr_strings.h>
 
 static const char *const mps_messages[] = {
@@ -18,8 +21,6 @@ static const char *const mps_messages[] = {
 	"protocol error",
 	"peer exceeded its window",
 	"unknown channel",
-	"authentication denied",
-	"authentication backend error",
 	"timed out",
 	"not allowed by policy",
 };
@@ -32,4 +33,18 @@ mps_strerror(apr_status_t rv, char *buf, size_t bufsize)
 		return buf;
 	}
 	return apr_strerror(rv, buf, bufsize);
+}
+
+char *
+mps_errtext(char *err, size_t errsize, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errsize == 0)
+		return err;
+	va_start(ap, fmt);
+	/* vsnprintf always terminates and cuts safely when size > 0. */
+	(void)vsnprintf(err, errsize, fmt, ap);
+	va_end(ap);
+	return err;
 }

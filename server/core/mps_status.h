@@ -28,8 +28,6 @@ enum {
 	MPS_ERR_PROTOCOL,		/* the peer broke the protocol */
 	MPS_ERR_WINDOW_EXCEEDED,	/* the peer sent beyond its window */
 	MPS_ERR_UNKNOWN_CHANNEL,	/* the peer named a channel we do not have */
-	MPS_ERR_AUTH_DENIED,		/* credentials were refused */
-	MPS_ERR_AUTH_BACKEND,		/* the authentication backend failed */
 	MPS_ERR_TIMEOUT,		/* an operation ran out of time */
 	MPS_ERR_NOT_ALLOWED,		/* policy refuses the request */
 	MPS_ERR_END
@@ -40,5 +38,15 @@ enum {
  * returns buf. Thread-safe.
  */
 const char *mps_strerror(apr_status_t rv, char *buf, size_t bufsize);
+
+/*
+ * The one way an error's text travels with an apr_status_t: the caller
+ * passes a buffer (err, errsize) and the failing function fills it with
+ * mps_errtext(), printf style. A NULL err or errsize 0 is allowed (the
+ * text is dropped); the text is always NUL-terminated and cut to fit.
+ * Returns err.
+ */
+char *mps_errtext(char *err, size_t errsize, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #endif /* MPS_STATUS_H */

@@ -47,21 +47,6 @@ ltdl_init(void)
 	    sizeof(ltdl_init_error));
 }
 
-static void seterr(char *, size_t, const char *, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* vsnprintf always NUL-terminates and truncates safely when size > 0. */
-static void
-seterr(char *err, size_t errsize, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errsize == 0)
-		return;
-	va_start(ap, fmt);
-	(void)vsnprintf(err, errsize, fmt, ap);
-	va_end(ap);
-}
 
 /* libltdl's last error, never NULL. Call with loader_lock held. */
 static const char *
@@ -162,21 +147,21 @@ check_module(mps_plugin_t *p, const char *required, char *err,
 
 	abi = lt_dlsym(p->handle, MPS_PLUGIN_SYM_ABI);
 	if (abi == NULL) {
-		seterr(err, errsize, "plugin %s: missing symbol %s (not an "
+		mps_errtext(err, errsize, "plugin %s: missing symbol %s (not an "
 		    "mpsd plugin, or built without MPS_PLUGIN_DECLARE_ABI)",
 		    p->path, MPS_PLUGIN_SYM_ABI);
 		return MPS_ERR_PLUGIN_ABI;
 	}
 	p->abi = *abi;
 	if (!abi_supported(p->abi)) {
-		seterr(err, errsize, "plugin %s: ABI %u.%u, this mpsd "
+		mps_errtext(err, errsize, "plugin %s: ABI %u.%u, this mpsd "
 		    "supports %u.%u", p->path, p->abi >> 16, p->abi & 0xffffu,
 		    (unsigned)MPS_PLUGIN_ABI_MAJOR,
 		    (unsigned)MPS_PLUGIN_ABI_MINOR);
 		return MPS_ERR_PLUGIN_ABI;
 	}
 	if (required != NULL && lt_dlsym(p->handle, required) == NULL) {
-		seterr(err, errsize, "plugin %s: missing symbol %s", p->path,
+		mps_errtext(err, errsize, "plugin %s: missing symbol %s", p->path,
 		    required);
 		return MPS_ERR_PLUGIN;
 	}
@@ -200,10 +185,10 @@ init_module(mps_plugin_t *p, const char *params, char *err, size_t errsize)
 	if (rc == 0)
 		return APR_SUCCESS;
 	if (perr[0] != '\0')
-		seterr(err, errsize, "plugin %s: mps_plugin_init failed: %s",
+		mps_errtext(err, errsize, "plugin %s: mps_plugin_init failed: %s",
 		    p->path, perr);
 	else
-		seterr(err, errsize, "plugin %s: mps_plugin_init failed "
+		mps_errtext(err, errsize, "plugin %s: mps_plugin_init failed "
 		    "(returned %d, no reason given)", p->path, rc);
 	return MPS_ERR_PLUGIN;
 }
@@ -235,7 +220,7 @@ load_locked(mps_plugin_t **plugin, const char *dll_name,
 
 	base = module_base(dll_name, plugin_dir, pool);
 	if (base == NULL) {
-		seterr(err, errsize, "cannot load plugin \"%s\": the name is "
+		mps_errtext(err, errsize, "cannot load plugin \"%s\": the name is "
 		    "empty", dll_name);
 		return MPS_ERR_PLUGIN;
 	}
@@ -243,10 +228,10 @@ load_locked(mps_plugin_t **plugin, const char *dll_name,
 	p->handle = open_module(base, &why);
 	if (p->handle == NULL) {
 		if (has_module_suffix(base))
-			seterr(err, errsize, "cannot load plugin \"%s\" "
+			mps_errtext(err, errsize, "cannot load plugin \"%s\" "
 			    "(searched %s): %s", dll_name, base, why);
 		else
-			seterr(err, errsize, "cannot load plugin \"%s\" "
+			mps_errtext(err, errsize, "cannot load plugin \"%s\" "
 			    "(searched %s.la, %s.so): %s", dll_name, base, base,
 			    why);
 		return MPS_ERR_PLUGIN;
@@ -276,7 +261,7 @@ load(mps_plugin_t **plugin, const char *dll_name, const char *plugin_dir,
 	int e;
 
 	*plugin = NULL;
-	seterr(err, errsize, "%s", "");
+	mps_errtext(err, errsize, "%s", "");
 	if (dll_name == NULL)
 		dll_name = "";
 	if (params == NULL)
@@ -284,7 +269,7 @@ load(mps_plugin_t **plugin, const char *dll_name, const char *plugin_dir,
 	if ((e = pthread_once(&ltdl_once, ltdl_init)) != 0)
 		return APR_FROM_OS_ERROR(e);
 	if (ltdl_init_failed) {
-		seterr(err, errsize, "cannot load plugin \"%s\": libltdl "
+		mps_errtext(err, errsize, "cannot load plugin \"%s\": libltdl "
 		    "initialisation failed: %s", dll_name, ltdl_init_error);
 		return MPS_ERR_PLUGIN;
 	}
@@ -352,7 +337,7 @@ mps_auth_plugin_load(mps_auth_plugin_t **auth, const char *dll_name,
 	a->params = apr_pstrdup(pool, params != NULL ? params : "");
 	if (a->authenticate == NULL) {
 		/* Found a moment ago: only a broken libltdl gets here. */
-		seterr(err, errsize, "plugin %s: missing symbol %s", p->path,
+		mps_errtext(err, errsize, "plugin %s: missing symbol %s", p->path,
 		    MPS_PLUGIN_SYM_AUTHENTICATE);
 		(void)apr_pool_cleanup_run(pool, p, plugin_cleanup);
 		return MPS_ERR_PLUGIN;
@@ -368,9 +353,9 @@ mps_auth_plugin_authenticate(const mps_auth_plugin_t *auth,
 	char perr[MPS_PLUGIN_ERROR_SIZE] = { 0 };
 	bool ok;
 
-	seterr(err, errsize, "%s", "");
+	mps_errtext(err, errsize, "%s", "");
 	if (auth == NULL || auth->authenticate == NULL) {
-		seterr(err, errsize, "no authentication plugin loaded");
+		mps_errtext(err, errsize, "no authentication plugin loaded");
 		return 0;
 	}
 	/* The ABI promises non-NULL strings: an absent one is empty. */
@@ -379,6 +364,6 @@ mps_auth_plugin_authenticate(const mps_auth_plugin_t *auth,
 	    auth->params != NULL ? auth->params : "", perr, sizeof(perr));
 	/* Whatever the plugin left there, it ends inside the buffer. */
 	perr[sizeof(perr) - 1] = '\0';
-	seterr(err, errsize, "%s", perr);
+	mps_errtext(err, errsize, "%s", perr);
 	return ok ? 1 : 0;
 }

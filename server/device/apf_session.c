@@ -21,7 +21,7 @@
  * authentication, a cross-strand close) one. The last one posts the free
  * to the strand, after anything queued there (strand.h's lifetime rule).
  */
-#include "apf_session_priv.h"
+#include "apf_session.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -32,12 +32,12 @@
 
 #include "apf_codec.h"
 #include "auth_job.h"
+#include "timer.h"
 #include "listener.h"
 #include "log.h"
 #include "mps_status.h"
 #include "notify.h"
-#include "server_filter.h"
-#include "udp_relay.h"
+#include "outbound.h"
 #include "sockwrap.h"
 #include "stream.h"
 #include "tls.h"
@@ -47,6 +47,9 @@
 /* Queued output a session may hold (control messages; channels bound
  * their own data by windows). */
 #define OUT_MAX (256 * 1024)
+/* Rounds of "output drained, channels refill it" in one pass (each up to
+ * MPS_TUNNEL_OUT_HIGH bytes); then the pass yields to other strands. */
+#define DRAIN_ROUNDS 4
 /* How long a closing session may take to flush its last messages. */
 #define CLOSE_LINGER apr_time_from_sec(2)
 /* After a refused login: the "short delay" before closing. */
@@ -57,20 +60,68 @@
  * this they are closed without a word (a flood must not cost TLS work). */
 #define REFUSING_MAX 256
 
+typedef enum {
+	S_TLS,			/* TLS handshake */
+	S_VERSION,		/* waiting for PROTOCOLVERSION */
+	S_AUTH_SERVICE,		/* waiting for SERVICE_REQUEST auth@ */
+	S_USERAUTH,		/* waiting for USERAUTH_REQUEST */
+	S_AUTH_PENDING,		/* the plugin decides; input paused */
+	S_AUTH_FAILED,		/* refused; answer delayed, input ignored */
+	S_PFWD_SERVICE,		/* waiting for SERVICE_REQUEST pfwd@ */
+	S_ACTIVE,		/* forwards, keepalives, channels */
+	S_CLOSING,		/* flushing the last messages */
+	S_CLOSED
+} session_state;
+
+struct mps_session_t {
+	mps_amt_side_t *side;
+	mps_strand_t *strand;
+	mps_pollreg_t *reg;
+	apr_socket_t *wrap;
+	mps_stream_t io;
+	mps_timer_t deadline;
+	mps_timer_t settle;
+	mps_device_t *dev;		/* our reference once authenticated */
+	void *chans;			/* the channel layer's state, or NULL */
+	atomic_int refs;
+	/* A close asked for from another thread (mps_session_request_close):
+	 * 0 none, 1 being written, 2 recorded. Any task of the strand acts
+	 * on a recorded one, so a request survives a failed post. */
+	atomic_int close_req;
+	apr_uint32_t close_req_reason;
+	char close_req_why[128];
+	session_state state;
+	unsigned counted:1;		/* holds a MaxConnections slot */
+	unsigned refusing:1;		/* over MaxConnections: DISCONNECT 12 */
+	unsigned cert_verified:1;	/* a verified client certificate */
+	unsigned keepalive_sent:1;
+	unsigned failure_sent:1;	/* USERAUTH_FAILURE is queued */
+	unsigned pump_queued:1;		/* a pump task is already posted */
+	unsigned in_pump:1;		/* session_pump is on the stack */
+	unsigned wants_room:1;		/* the channel layer waits for room */
+	unsigned listed:1;		/* in side->list */
+	unsigned notified:1;		/* subscribers heard CONNECTED */
+	apr_uint32_t trigger;
+	apr_time_t last_rx;
+	unsigned long long reported_in, reported_out;
+	char *cert_cn;			/* mutual TLS identity, malloc'd */
+	char uuid[MPS_APF_UUID_TEXT_SIZE];
+	char peer[64];			/* ip:port */
+	char ip[48];			/* ip alone, for the login throttle */
+	mps_session_t *prev, *next;	/* side->list */
+};
+
 static const char *const state_names[] = {
 	"TLS handshake", "protocol version", "auth service", "user auth",
 	"authentication", "authentication failed", "pfwd service", "active",
 	"closing", "closed"
 };
 
-/* A close asked for from another strand. */
-typedef struct close_req {
-	mps_session_t *s;
-	apr_uint32_t reason;
-	char why[128];
-} close_req;
-
 static void session_pump(void *arg);
+static void session_io(void *arg);
+static void session_deadline(void *arg);
+static void session_settled(void *arg);
+static int close_req_take(mps_session_t *s);
 static void session_close(mps_session_t *s, apr_uint32_t reason,
     mps_log_level_t level, const char *fmt, ...) MPS_PRINTF(4, 5);
 
@@ -102,14 +153,16 @@ session_free_task(void *arg)
 	mps_session_t *s = arg;
 	mps_amt_side_t *side = s->side;
 
-	pthread_mutex_lock(&side->list_lock);
-	if (s->prev != NULL)
-		s->prev->next = s->next;
-	else
-		side->list = s->next;
-	if (s->next != NULL)
-		s->next->prev = s->prev;
-	pthread_mutex_unlock(&side->list_lock);
+	if (s->listed) {
+		pthread_mutex_lock(&side->list_lock);
+		if (s->prev != NULL)
+			s->prev->next = s->next;
+		else
+			side->list = s->next;
+		if (s->next != NULL)
+			s->next->prev = s->prev;
+		pthread_mutex_unlock(&side->list_lock);
+	}
 	mps_strand_release(s->strand);
 	free(s->cert_cn);
 	free(s);
@@ -140,8 +193,8 @@ device_entry_freed(void *session)
 
 /* How the device is named in logs: its FQDN once it announced one, else
  * its UUID, else where it connects from. */
-const char *
-mps_session_name(const mps_session_t *s, char *buf, size_t size)
+static const char *
+session_name(const mps_session_t *s, char *buf, size_t size)
 {
 	if (s->dev != NULL && mps_device_fqdn(s->dev, buf, size) == APR_SUCCESS &&
 	    buf[0] != '\0')
@@ -180,18 +233,137 @@ max_channel_data(const mps_session_t *s)
 	return s->side->cfg->channel_window_size;
 }
 
-/* Queue a message; an encoding failure (the output cap) ends the
- * session, since the device would otherwise wait for an answer. */
-#define SEND(s, call) do {						\
-	apr_status_t send_rv_ = (call);					\
-	if (send_rv_ != APR_SUCCESS) {					\
-		char send_msg_[96];					\
-		session_close((s), 0, MPS_LOG_ERROR,			\
-		    "cannot queue a message: %s",			\
-		    mps_strerror(send_rv_, send_msg_, sizeof(send_msg_))); \
-		return;							\
-	}								\
-} while (0)
+/*
+ * The result of queueing a message: an encoding failure (the output cap)
+ * ends the session, since the device would otherwise wait for an answer.
+ * Returns 0 when queued, -1 when the session is closing now; callers
+ * return on -1 themselves, so the control flow stays visible.
+ */
+static int
+queued(mps_session_t *s, apr_status_t rv)
+{
+	char msg[96];
+
+	if (rv == APR_SUCCESS)
+		return 0;
+	session_close(s, 0, MPS_LOG_ERROR, "cannot queue a message: %s",
+	    mps_strerror(rv, msg, sizeof(msg)));
+	return -1;
+}
+
+/* ---- the channel layer ------------------------------------------------ */
+
+/* Tells the channel layer the tunnel ends. It marks itself and takes its
+ * state out of the slot at once; freeing waits for a later task. */
+static void
+channels_closing(mps_session_t *s)
+{
+	const mps_tunnel_ops_t *ops = &s->side->channel_ops;
+
+	s->wants_room = 0;
+	if (s->chans != NULL && ops->closing != NULL)
+		ops->closing(s);
+	s->chans = NULL;
+}
+
+static void
+on_channel_open(mps_session_t *s, const mps_apf_msg_t *m)
+{
+	const mps_tunnel_ops_t *ops = &s->side->channel_ops;
+
+	if (ops->on_device_open == NULL) {
+		session_close(s, MPS_APF_DISCONNECT_PROTOCOL_ERROR,
+		    MPS_LOG_WARNING, "CHANNEL_OPEN: no channels here");
+		return;
+	}
+	ops->on_device_open(s, m);
+}
+
+static void
+on_channel_message(mps_session_t *s, const mps_apf_msg_t *m)
+{
+	const mps_tunnel_ops_t *ops = &s->side->channel_ops;
+
+	if (s->chans == NULL || ops->on_message == NULL) {
+		/* No channel exists: any reference to one is a protocol
+		 * error, as LMS treats it. */
+		session_close(s, MPS_APF_DISCONNECT_PROTOCOL_ERROR,
+		    MPS_LOG_WARNING, "%s for a channel that does not exist",
+		    mps_apf_msg_name(m->type));
+		return;
+	}
+	ops->on_message(s, m);
+}
+
+/* ---- the tunnel API ---------------------------------------------------- */
+
+mps_buf_t *
+mps_tunnel_output(mps_session_t *s)
+{
+	return s->state == S_ACTIVE ? &s->io.out : NULL;
+}
+
+size_t
+mps_tunnel_room(const mps_session_t *s)
+{
+	size_t n = mps_buf_len(&s->io.out);
+
+	if (s->state != S_ACTIVE || n >= MPS_TUNNEL_OUT_HIGH)
+		return 0;
+	return MPS_TUNNEL_OUT_HIGH - n;
+}
+
+void
+mps_tunnel_wait_room(mps_session_t *s)
+{
+	if (s->state == S_ACTIVE)
+		s->wants_room = 1;
+}
+
+int
+mps_tunnel_is_active(const mps_session_t *s)
+{
+	return s->state == S_ACTIVE;
+}
+
+void *
+mps_tunnel_channels(const mps_session_t *s)
+{
+	return s->chans;
+}
+
+apr_status_t
+mps_tunnel_set_channels(mps_session_t *s, void *state)
+{
+	if (state != NULL && s->state != S_ACTIVE)
+		return APR_EINVAL;
+	s->chans = state;
+	return APR_SUCCESS;
+}
+
+const char *
+mps_tunnel_name(const mps_session_t *s, char *buf, size_t size)
+{
+	return session_name(s, buf, size);
+}
+
+mps_strand_t *
+mps_tunnel_strand(const mps_session_t *s)
+{
+	return s->strand;
+}
+
+mps_amt_side_t *
+mps_tunnel_side(const mps_session_t *s)
+{
+	return s->side;
+}
+
+mps_device_t *
+mps_tunnel_device(const mps_session_t *s)
+{
+	return s->dev;
+}
 
 /* ---- finalizing ------------------------------------------------------- */
 
@@ -206,9 +378,9 @@ session_finalize(mps_session_t *s)
 	s->state = S_CLOSED;
 	mps_timer_cancel(timers, &s->deadline);
 	mps_timer_cancel(timers, &s->settle);
-	mps_timer_cancel(timers, &s->chan_timer);
-	/* Consoles first: they may still hold bytes for the device. */
-	mps_relay_tunnel_closing(s);
+	/* The channel layer first (a session that fails its connection
+	 * without session_close, e.g. a write error while closing). */
+	channels_closing(s);
 	if (s->reg != NULL) {
 		mps_poller_release(side->poller, s->reg);
 		s->reg = NULL;
@@ -255,11 +427,11 @@ session_close(mps_session_t *s, apr_uint32_t reason, mps_log_level_t level,
 		if (reason != 0)
 			mps_log(level, "Intel remote client %s (%s): %s; "
 			    "disconnecting (reason %u)",
-			    mps_session_name(s, name, sizeof(name)), s->peer, why,
+			    session_name(s, name, sizeof(name)), s->peer, why,
 			    (unsigned)reason);
 		else
 			mps_log(level, "Intel remote client %s (%s): %s",
-			    mps_session_name(s, name, sizeof(name)), s->peer, why);
+			    session_name(s, name, sizeof(name)), s->peer, why);
 	}
 	if (s->dev != NULL) {
 		/* Only if this tunnel is still the registered one: a newer
@@ -267,7 +439,7 @@ session_close(mps_session_t *s, apr_uint32_t reason, mps_log_level_t level,
 		 * one's late close. */
 		(void)mps_registry_unregister(side->registry, s->dev);
 		mps_log(MPS_LOG_INFO, "[%s] Intel remote client has disconnected",
-		    mps_session_name(s, name, sizeof(name)));
+		    session_name(s, name, sizeof(name)));
 		/* Only a device whose CONNECTED went out, so that
 		 * subscribers always see the pair in order. */
 		if (s->notified && side->notifier != NULL)
@@ -277,9 +449,9 @@ session_close(mps_session_t *s, apr_uint32_t reason, mps_log_level_t level,
 	}
 	s->state = S_CLOSING;
 	mps_timer_cancel(mps_poller_timers(side->poller), &s->settle);
-	mps_timer_cancel(mps_poller_timers(side->poller), &s->chan_timer);
-	/* Every console of this tunnel sees its close now. */
-	mps_relay_tunnel_closing(s);
+	/* Every channel of this tunnel is marked closed now and freed by a
+	 * later task: the caller may be inside a walk of that table. */
+	channels_closing(s);
 	if (reason != 0 && s->io.handshake_done && s->io.fd >= 0)
 		(void)mps_apf_encode_disconnect(&s->io.out, reason);
 	(void)mps_timer_arm(mps_poller_timers(side->poller), &s->deadline,
@@ -289,7 +461,7 @@ session_close(mps_session_t *s, apr_uint32_t reason, mps_log_level_t level,
 }
 
 void
-mps_session_close(mps_session_t *s, apr_uint32_t reason, mps_log_level_t level,
+mps_tunnel_close(mps_session_t *s, apr_uint32_t reason, mps_log_level_t level,
     const char *fmt, ...)
 {
 	char why[512];
@@ -340,7 +512,8 @@ auth_succeeded(mps_session_t *s, const char *user, const char *how)
 		mps_device_release(replaced);
 	}
 	s->state = S_PFWD_SERVICE;
-	SEND(s, mps_apf_encode_userauth_success(&s->io.out));
+	if (queued(s, mps_apf_encode_userauth_success(&s->io.out)) != 0)
+		return;
 	/* From here on a much larger input is legitimate (channel data). */
 	{
 		size_t in_max = MPS_APF_CHANNEL_DATA_HDR_LEN + max_channel_data(s);
@@ -362,8 +535,9 @@ auth_succeeded(mps_session_t *s, const char *user, const char *how)
 static void
 auth_refuse_now(mps_session_t *s)
 {
-	SEND(s, mps_apf_encode_userauth_failure(&s->io.out,
-	    mps_apf_cstr(MPS_APF_METHOD_PASSWORD)));
+	if (queued(s, mps_apf_encode_userauth_failure(&s->io.out,
+	    mps_apf_cstr(MPS_APF_METHOD_PASSWORD))) != 0)
+		return;
 	s->state = S_AUTH_FAILED;
 	s->failure_sent = 1;
 	(void)mps_timer_arm(mps_poller_timers(s->side->poller), &s->deadline,
@@ -466,7 +640,9 @@ on_service_request(mps_session_t *s, const mps_apf_msg_t *m)
 		    m->u.service.service.len), m->u.service.service.ptr, want);
 		return;
 	}
-	SEND(s, mps_apf_encode_service_accept(&s->io.out, mps_apf_cstr(want)));
+	if (queued(s, mps_apf_encode_service_accept(&s->io.out,
+	    mps_apf_cstr(want))) != 0)
+		return;
 	s->state = s->state == S_AUTH_SERVICE ? S_USERAUTH : S_ACTIVE;
 }
 
@@ -525,8 +701,9 @@ send_keepalive_options(mps_session_t *s)
 	if (s->keepalive_sent || cfg->keepalive_timing == MPS_KEEPALIVE_NEVER)
 		return;
 	s->keepalive_sent = 1;
-	SEND(s, mps_apf_encode_keepalive_options_request(&s->io.out,
-	    (uint32_t)apr_time_sec(cfg->keepalive_interval), 0));
+	if (queued(s, mps_apf_encode_keepalive_options_request(&s->io.out,
+	    (uint32_t)apr_time_sec(cfg->keepalive_interval), 0)) != 0)
+		return;
 }
 
 static void
@@ -549,9 +726,9 @@ on_tcpip_forward(mps_session_t *s, const mps_apf_msg_t *m, int cancel)
 	if (port == 0 || port > 65535) {
 		mps_log(MPS_LOG_WARNING, "Intel remote client %s (%s): "
 		    "tcpip-forward to port %u refused",
-		    mps_session_name(s, name, sizeof(name)), s->peer, (unsigned)port);
+		    session_name(s, name, sizeof(name)), s->peer, (unsigned)port);
 		if (m->u.global_request.want_reply)
-			SEND(s, mps_apf_encode_request_failure(&s->io.out));
+			(void)queued(s, mps_apf_encode_request_failure(&s->io.out));
 		return;
 	}
 	if (cancel) {
@@ -559,10 +736,10 @@ on_tcpip_forward(mps_session_t *s, const mps_apf_msg_t *m, int cancel)
 		    (apr_port_t)port);
 		mps_log(MPS_LOG_INFO, "Intel remote client %s cancelled port "
 		    "forwarding to address %s:%u",
-		    mps_session_name(s, name, sizeof(name)),
+		    session_name(s, name, sizeof(name)),
 		    fqdn[0] != '\0' ? fqdn : s->uuid, (unsigned)port);
 		if (m->u.global_request.want_reply)
-			SEND(s, mps_apf_encode_request_success(&s->io.out));
+			(void)queued(s, mps_apf_encode_request_success(&s->io.out));
 		return;
 	}
 	rv = mps_registry_add_forward(s->side->registry, s->dev, fqdn,
@@ -577,16 +754,17 @@ on_tcpip_forward(mps_session_t *s, const mps_apf_msg_t *m, int cancel)
 		char msg[96];
 		mps_log(MPS_LOG_WARNING, "Intel remote client %s (%s): "
 		    "tcpip-forward to port %u refused: %s",
-		    mps_session_name(s, name, sizeof(name)), s->peer, (unsigned)port,
+		    session_name(s, name, sizeof(name)), s->peer, (unsigned)port,
 		    mps_strerror(rv, msg, sizeof(msg)));
 		if (m->u.global_request.want_reply)
-			SEND(s, mps_apf_encode_request_failure(&s->io.out));
+			(void)queued(s, mps_apf_encode_request_failure(&s->io.out));
 		return;
 	}
-	if (m->u.global_request.want_reply)
-		SEND(s, mps_apf_encode_request_success_port(&s->io.out, port));
+	if (m->u.global_request.want_reply &&
+	    queued(s, mps_apf_encode_request_success_port(&s->io.out, port)) != 0)
+		return;
 	mps_log(MPS_LOG_INFO, "Intel remote client %s started port forwarding "
-	    "to address %s:%u", mps_session_name(s, name, sizeof(name)),
+	    "to address %s:%u", session_name(s, name, sizeof(name)),
 	    fqdn[0] != '\0' ? fqdn : s->uuid, (unsigned)port);
 
 	if (s->side->cfg->keepalive_timing == MPS_KEEPALIVE_AFTER_5900 &&
@@ -603,58 +781,22 @@ on_tcpip_forward(mps_session_t *s, const mps_apf_msg_t *m, int cancel)
 }
 
 /*
- * A PET alert (udp-send-to@amt.intel.com): one datagram to dest, if the
- * AuthorizedServersList filter lets this device send there. want_reply
- * is answered with whether it left.
+ * A PET alert (udp-send-to@amt.intel.com): the outbound module checks
+ * and sends it; want_reply is answered with whether it left.
  */
 static void
 on_udp_send_to(mps_session_t *s, const mps_apf_msg_t *m)
 {
 	const mps_amt_side_t *side = s->side;
-	mps_apf_str_t dest = m->u.global_request.dest_addr;
-	uint32_t port = m->u.global_request.dest_port;
-	char name[MPS_REGISTRY_FQDN_SIZE], host[MPS_REGISTRY_FQDN_SIZE];
-	char origin[MPS_REGISTRY_FQDN_SIZE + 80], err[160];
-	int ok = 0;
+	mps_outbound_t ob = { side->cfg, side->authorized_servers, side->udp };
+	char name[MPS_REGISTRY_FQDN_SIZE], origin[MPS_REGISTRY_FQDN_SIZE + 80];
+	int ok;
 
-	if (dest.len == 0 || dest.len >= sizeof(host) ||
-	    memchr(dest.ptr, '\0', dest.len) != NULL || port == 0 ||
-	    port > 65535) {
-		mps_log(MPS_LOG_WARNING, "Intel remote client %s (%s): "
-		    "udp-send-to an invalid address dropped",
-		    mps_session_name(s, name, sizeof(name)), s->peer);
-		goto reply;
-	}
-	memcpy(host, dest.ptr, dest.len);
-	host[dest.len] = '\0';
-	if (!mps_filter_allows(side->cfg, side->authorized_servers, host,
-	    (apr_port_t)port)) {
-		mps_log(MPS_LOG_WARNING, "Intel remote client %s (%s): alert "
-		    "to %s:%u dropped: not in the authorized servers list",
-		    mps_session_name(s, name, sizeof(name)), s->peer, host,
-		    (unsigned)port);
-		goto reply;
-	}
 	snprintf(origin, sizeof(origin), "Intel remote client %s (%s)",
-	    mps_session_name(s, name, sizeof(name)), s->peer);
-	if (side->udp == NULL) {
-		mps_log(MPS_LOG_ERROR, "%s: alert to %s:%u dropped: no UDP "
-		    "relay", origin, host, (unsigned)port);
-		goto reply;
-	}
-	if (mps_udp_relay_send(side->udp, origin, host, (apr_port_t)port,
-	    m->u.global_request.payload.ptr, m->u.global_request.payload.len,
-	    err, sizeof(err)) != APR_SUCCESS) {
-		mps_log(MPS_LOG_WARNING, "%s: alert to %s:%u dropped: %s", origin,
-		    host, (unsigned)port, err);
-		goto reply;
-	}
-	mps_log(MPS_LOG_DEBUG, "%s: alert of %zu bytes sent to %s:%u", origin,
-	    (size_t)m->u.global_request.payload.len, host, (unsigned)port);
-	ok = 1;
-reply:
+	    session_name(s, name, sizeof(name)), s->peer);
+	ok = mps_outbound_udp_send_to(&ob, origin, m);
 	if (m->u.global_request.want_reply)
-		SEND(s, ok ? mps_apf_encode_request_success(&s->io.out) :
+		(void)queued(s, ok ? mps_apf_encode_request_success(&s->io.out) :
 		    mps_apf_encode_request_failure(&s->io.out));
 }
 
@@ -679,87 +821,75 @@ on_global_request(mps_session_t *s, const mps_apf_msg_t *m)
 }
 
 static void
-on_channel_message(mps_session_t *s, const mps_apf_msg_t *m)
+on_disconnect(mps_session_t *s, const mps_apf_msg_t *m)
 {
-	if (m->type == MPS_APF_CHANNEL_OPEN)
-		mps_relay_on_device_open(s, m);
-	else
-		mps_relay_on_message(s, m);
-}
-
-/* Which message types each state accepts (LMS's order). */
-static int
-allowed(session_state st, uint8_t type)
-{
-	if (type == MPS_APF_DISCONNECT)
-		return st >= S_VERSION;
-	switch (st) {
-	case S_VERSION:
-		return type == MPS_APF_PROTOCOLVERSION;
-	case S_AUTH_SERVICE:
-	case S_PFWD_SERVICE:
-		return type == MPS_APF_SERVICE_REQUEST ||
-		    type == MPS_APF_KEEPALIVE_REQUEST;
-	case S_USERAUTH:
-		return type == MPS_APF_USERAUTH_REQUEST ||
-		    type == MPS_APF_KEEPALIVE_REQUEST;
-	case S_ACTIVE:
-		switch (type) {
-		case MPS_APF_GLOBAL_REQUEST:
-		case MPS_APF_CHANNEL_OPEN:
-		case MPS_APF_CHANNEL_OPEN_CONFIRMATION:
-		case MPS_APF_CHANNEL_OPEN_FAILURE:
-		case MPS_APF_CHANNEL_WINDOW_ADJUST:
-		case MPS_APF_CHANNEL_DATA:
-		case MPS_APF_CHANNEL_CLOSE:
-		case MPS_APF_KEEPALIVE_REQUEST:
-		case MPS_APF_KEEPALIVE_REPLY:
-		case MPS_APF_KEEPALIVE_OPTIONS_REPLY:
-			return 1;
-		default:
-			return 0;
-		}
-	default:
-		return 0;
-	}
+	session_close(s, 0, MPS_LOG_INFO, "the device disconnected (reason %u)",
+	    (unsigned)m->u.disconnect.reason);
 }
 
 static void
-dispatch(mps_session_t *s, const mps_apf_msg_t *m)
+on_keepalive_request(mps_session_t *s, const mps_apf_msg_t *m)
 {
-	switch (m->type) {
-	case MPS_APF_DISCONNECT:
-		session_close(s, 0, MPS_LOG_INFO, "the device disconnected "
-		    "(reason %u)", (unsigned)m->u.disconnect.reason);
-		break;
-	case MPS_APF_PROTOCOLVERSION:
-		on_protocolversion(s, m);
-		break;
-	case MPS_APF_SERVICE_REQUEST:
-		on_service_request(s, m);
-		break;
-	case MPS_APF_USERAUTH_REQUEST:
-		on_userauth_request(s, m);
-		break;
-	case MPS_APF_GLOBAL_REQUEST:
-		on_global_request(s, m);
-		break;
-	case MPS_APF_KEEPALIVE_REQUEST:
-		SEND(s, mps_apf_encode_keepalive_reply(&s->io.out,
-		    m->u.keepalive.cookie));
-		break;
-	case MPS_APF_KEEPALIVE_REPLY:
-		break;
-	case MPS_APF_KEEPALIVE_OPTIONS_REPLY:
-		mps_log(MPS_LOG_DEBUG, "Intel remote client %s: keepalive "
-		    "interval %u s, timeout %u s accepted", s->uuid,
-		    (unsigned)m->u.keepalive_options.interval,
-		    (unsigned)m->u.keepalive_options.timeout);
-		break;
-	default:
-		on_channel_message(s, m);
-		break;
-	}
+	(void)queued(s, mps_apf_encode_keepalive_reply(&s->io.out,
+	    m->u.keepalive.cookie));
+}
+
+static void
+on_keepalive_reply(mps_session_t *s, const mps_apf_msg_t *m)
+{
+	(void)s;
+	(void)m;
+}
+
+static void
+on_keepalive_options_reply(mps_session_t *s, const mps_apf_msg_t *m)
+{
+	mps_log(MPS_LOG_DEBUG, "Intel remote client %s: keepalive interval %u s, "
+	    "timeout %u s accepted", s->uuid,
+	    (unsigned)m->u.keepalive_options.interval,
+	    (unsigned)m->u.keepalive_options.timeout);
+}
+
+/*
+ * One row per message type: its handler and the states that accept it
+ * (LMS's order). A type without a row, or in another state, ends the
+ * session with a protocol error before its body is even buffered.
+ */
+#define IN(st) (1u << (st))
+#define LOGIN_STATES (IN(S_AUTH_SERVICE) | IN(S_USERAUTH) | IN(S_PFWD_SERVICE))
+#define ANY_STATE (IN(S_VERSION) | LOGIN_STATES | IN(S_ACTIVE))
+
+typedef struct handler {
+	void (*fn)(mps_session_t *s, const mps_apf_msg_t *m);
+	unsigned states;		/* IN(state) bits */
+} handler;
+
+static const handler handlers[256] = {
+	[MPS_APF_DISCONNECT] = { on_disconnect, ANY_STATE },
+	[MPS_APF_PROTOCOLVERSION] = { on_protocolversion, IN(S_VERSION) },
+	[MPS_APF_SERVICE_REQUEST] = { on_service_request,
+	    IN(S_AUTH_SERVICE) | IN(S_PFWD_SERVICE) },
+	[MPS_APF_USERAUTH_REQUEST] = { on_userauth_request, IN(S_USERAUTH) },
+	[MPS_APF_KEEPALIVE_REQUEST] = { on_keepalive_request,
+	    LOGIN_STATES | IN(S_ACTIVE) },
+	[MPS_APF_KEEPALIVE_REPLY] = { on_keepalive_reply, IN(S_ACTIVE) },
+	[MPS_APF_KEEPALIVE_OPTIONS_REPLY] = { on_keepalive_options_reply,
+	    IN(S_ACTIVE) },
+	[MPS_APF_GLOBAL_REQUEST] = { on_global_request, IN(S_ACTIVE) },
+	[MPS_APF_CHANNEL_OPEN] = { on_channel_open, IN(S_ACTIVE) },
+	[MPS_APF_CHANNEL_OPEN_CONFIRMATION] = { on_channel_message, IN(S_ACTIVE) },
+	[MPS_APF_CHANNEL_OPEN_FAILURE] = { on_channel_message, IN(S_ACTIVE) },
+	[MPS_APF_CHANNEL_WINDOW_ADJUST] = { on_channel_message, IN(S_ACTIVE) },
+	[MPS_APF_CHANNEL_DATA] = { on_channel_message, IN(S_ACTIVE) },
+	[MPS_APF_CHANNEL_CLOSE] = { on_channel_message, IN(S_ACTIVE) },
+};
+
+static const handler *
+handler_for(session_state st, uint8_t type)
+{
+	const handler *h = &handlers[type];
+
+	return h->fn != NULL && (h->states & IN(st)) != 0 ? h : NULL;
 }
 
 /* Parses and handles every complete message in the input. */
@@ -769,13 +899,14 @@ parse_input(mps_session_t *s)
 	while (reading_allowed(s) && mps_buf_len(&s->io.in) > 0) {
 		const uint8_t *p = mps_buf_ptr(&s->io.in);
 		size_t n = mps_buf_len(&s->io.in), mlen = 0;
+		const handler *h;
 		mps_apf_msg_t m;
 		char msg[96];
 		apr_status_t rv;
 
 		/* The type byte alone decides whether to go on: a message
 		 * out of order is refused before its body is buffered. */
-		if (!allowed(s->state, p[0])) {
+		if ((h = handler_for(s->state, p[0])) == NULL) {
 			session_close(s, MPS_APF_DISCONNECT_PROTOCOL_ERROR,
 			    MPS_LOG_WARNING, "%s (type %u) not allowed in state %s",
 			    mps_apf_msg_name(p[0]), p[0], state_names[s->state]);
@@ -797,7 +928,7 @@ parse_input(mps_session_t *s)
 			    mps_apf_msg_name(p[0]), mps_strerror(rv, msg, sizeof(msg)));
 			return;
 		}
-		dispatch(s, &m);
+		h->fn(s, &m);
 		if (s->state >= S_CLOSING)
 			return;
 		(void)mps_buf_consume(&s->io.in, mlen);
@@ -839,9 +970,15 @@ handshake_done(mps_session_t *s)
 }
 
 /*
- * Writes queued output and waits for what the state needs next. The
- * relay's consoles blocked on a full output are resumed once it drains
- * (their new bytes are written in the same pass).
+ * Writes queued output and waits for what the state needs next.
+ *
+ * The wake-up path between the tunnel's output and the channels waiting
+ * for room in it: whenever a write leaves the queue below
+ * MPS_TUNNEL_OUT_LOW and the channel layer asked (mps_tunnel_wait_room),
+ * it is told at once, and what it queues is written in the same pass. A
+ * pass does this a few rounds; if the channels still wait after that,
+ * the pass posts itself again rather than hog a worker, so bytes that
+ * are ready never wait for a timer or a poll that may not come.
  */
 static void
 session_flush_and_wait(mps_session_t *s)
@@ -865,13 +1002,24 @@ again:
 		session_finalize(s);
 		return;
 	}
-	if (s->consoles_blocked && s->state == S_ACTIVE &&
-	    mps_buf_len(&s->io.out) < MPS_SESSION_OUT_LOW && rounds++ < 4) {
-		s->consoles_blocked = 0;
-		mps_relay_output_drained(s);
-		if (s->state == S_CLOSED)
+	if (s->wants_room && s->state == S_ACTIVE &&
+	    mps_buf_len(&s->io.out) < MPS_TUNNEL_OUT_LOW) {
+		const mps_tunnel_ops_t *ops = &s->side->channel_ops;
+
+		if (rounds++ < DRAIN_ROUNDS) {
+			s->wants_room = 0;
+			if (s->chans != NULL && ops->output_drained != NULL)
+				ops->output_drained(s);
+			if (s->state == S_CLOSED)
+				return;
+			goto again;
+		}
+		/* Still waiting: go on in a new task of the strand. */
+		if (!s->pump_queued && mps_strand_post(s->strand, session_pump,
+		    s) == APR_SUCCESS) {
+			s->pump_queued = 1;
 			return;
-		goto again;
+		}
 	}
 
 	if (reading_allowed(s) && mps_stream_pending(&s->io)) {
@@ -950,7 +1098,7 @@ session_pump(void *arg)
 }
 
 void
-mps_session_kick(mps_session_t *s)
+mps_tunnel_kick(mps_session_t *s)
 {
 	/* A closing tunnel is flushed by its own close path. */
 	if (s->in_pump || s->state != S_ACTIVE)
@@ -964,7 +1112,13 @@ mps_session_kick(mps_session_t *s)
 static void
 session_io(void *arg)
 {
-	session_pump(arg);
+	mps_session_t *s = arg;
+
+	if (s->state == S_CLOSED)
+		return;
+	if (close_req_take(s))
+		return;		/* the close ran the pump */
+	session_pump(s);
 }
 
 /* The deadline timer, on the strand. */
@@ -975,6 +1129,8 @@ session_deadline(void *arg)
 	mps_amt_side_t *side = s->side;
 	apr_time_t now = apr_time_now();
 
+	if (s->state != S_CLOSED && close_req_take(s))
+		return;
 	switch (s->state) {
 	case S_TLS:
 	case S_VERSION:
@@ -1039,17 +1195,114 @@ session_settled(void *arg)
 	session_pump(s);
 }
 
+/* ---- closing from elsewhere -------------------------------------------- */
+
+/* Acts on a recorded close request (mps_session_request_close). Returns
+ * 1 when it closed the session (which ran the pump), 0 when there was
+ * nothing to do. Strand only. */
+static int
+close_req_take(mps_session_t *s)
+{
+	if (atomic_load(&s->close_req) != 2)
+		return 0;
+	atomic_store(&s->close_req, 3);		/* taken: later ones are moot */
+	if (s->state >= S_CLOSING)
+		return 0;
+	if (s->close_req_why[0] != '\0')
+		session_close(s, s->close_req_reason, MPS_LOG_INFO, "%s",
+		    s->close_req_why);
+	else
+		session_close(s, s->close_req_reason, MPS_LOG_INFO, NULL);
+	return 1;
+}
+
+static void
+close_req_run(void *arg)
+{
+	mps_session_t *s = arg;
+
+	(void)close_req_take(s);
+	session_unref(s);	/* the task's reference */
+}
+
+static void
+close_req_discard(void *arg)
+{
+	session_unref(arg);
+}
+
+void
+mps_session_request_close(mps_session_t *s, apr_uint32_t reason,
+    const char *why)
+{
+	int none = 0;
+
+	/* The request lives in the session itself, so it cannot be lost to
+	 * an allocation failure: if the task below cannot be posted, the
+	 * strand's next task (a poll event, the deadline) finds it. The
+	 * first request wins; close is close. */
+	if (!atomic_compare_exchange_strong(&s->close_req, &none, 1))
+		return;
+	s->close_req_reason = reason;
+	snprintf(s->close_req_why, sizeof(s->close_req_why), "%s",
+	    why != NULL ? why : "");
+	atomic_store(&s->close_req, 2);		/* release: the fields above */
+	session_ref(s);
+	if (mps_strand_post_ex(s->strand, close_req_run, close_req_discard, s) !=
+	    APR_SUCCESS)
+		session_unref(s);
+}
+
+/* ---- accept ----------------------------------------------------------- */
+
+/* The first task of a session, on its strand: watch the socket, start
+ * the handshake deadline. */
 static void
 session_start(void *arg)
 {
 	mps_session_t *s = arg;
 
+	if (close_req_take(s)) {
+		/* Closed before it started: nothing to flush. */
+		session_finalize(s);
+		return;
+	}
+	if (mps_poller_register(s->side->poller, &s->reg, s->wrap, s->strand,
+	    session_io, s) != APR_SUCCESS) {
+		mps_log(MPS_LOG_ERROR, "cannot watch the connection from %s",
+		    s->peer);
+		session_finalize(s);
+		return;
+	}
 	(void)mps_timer_arm(mps_poller_timers(s->side->poller), &s->deadline,
 	    s->side->cfg->tls_handshake_timeout);
 	session_pump(s);
 }
 
-/* ---- accept ----------------------------------------------------------- */
+/* Undoes an accept that never reached the strand: nothing else knows the
+ * session yet. */
+static void
+accept_undo(mps_session_t *s, SSL *ssl, int fd)
+{
+	mps_amt_side_t *side = s->side;
+
+	if (s->wrap != NULL)
+		mps_sockwrap_put(s->wrap);
+	if (s->io.fd >= 0 && s->io.fd == fd)
+		mps_stream_close(&s->io);	/* closes fd, frees ssl */
+	else {
+		if (ssl != NULL)
+			SSL_free(ssl);
+		close(fd);
+	}
+	if (s->counted)
+		atomic_fetch_sub(&side->active, 1);
+	if (s->refusing)
+		atomic_fetch_sub(&side->refusing, 1);
+	if (s->strand != NULL)
+		mps_strand_release(s->strand);
+	free(s);
+}
 
 void
 mps_amt_accept(void *ctx, int fd, const char *peer)
@@ -1064,6 +1317,8 @@ mps_amt_accept(void *ctx, int fd, const char *peer)
 		close(fd);
 		return;
 	}
+	s->side = side;
+	s->io.fd = -1;
 	active = atomic_fetch_add(&side->active, 1) + 1;
 	s->counted = 1;
 	if (active > (unsigned)side->cfg->max_connections) {
@@ -1077,8 +1332,10 @@ mps_amt_accept(void *ctx, int fd, const char *peer)
 		}
 		s->refusing = 1;
 	}
-	s->side = side;
-	atomic_init(&s->refs, 1);
+	/* Two references: the connection's, and ours until the session is
+	 * listed (its first task may end it before that). */
+	atomic_init(&s->refs, 2);
+	atomic_init(&s->close_req, 0);
 	/* Plain mode passes S_TLS at once: its "handshake" is done. */
 	s->state = S_TLS;
 	snprintf(s->peer, sizeof(s->peer), "%s", peer);
@@ -1090,90 +1347,32 @@ mps_amt_accept(void *ctx, int fd, const char *peer)
 	if (s->strand == NULL || (side->tls != NULL && ssl == NULL) ||
 	    s->wrap == NULL) {
 		mps_log(MPS_LOG_ERROR, "out of memory accepting %s", peer);
-		if (s->wrap != NULL)
-			mps_sockwrap_put(s->wrap);
-		if (ssl != NULL)
-			SSL_free(ssl);
-		close(fd);
-		if (s->counted)
-			atomic_fetch_sub(&side->active, 1);
-		if (s->refusing)
-			atomic_fetch_sub(&side->refusing, 1);
-		if (s->strand != NULL)
-			mps_strand_release(s->strand);
-		free(s);
+		accept_undo(s, ssl, fd);
 		return;
 	}
 	mps_stream_init(&s->io, fd, ssl, MPS_APF_MAX_CONTROL_LEN, OUT_MAX);
 	mps_timer_init(&s->deadline, s->strand, session_deadline, s);
 	mps_timer_init(&s->settle, s->strand, session_settled, s);
-	mps_timer_init(&s->chan_timer, s->strand, mps_relay_sweep, s);
 	atomic_fetch_add(&side->live, 1);
 	atomic_fetch_add(&side->open, 1);
+	/* Set before the first task runs: the flag shares a word with the
+	 * strand's bits. The list itself is joined below, before our
+	 * reference goes, so before any free. */
+	s->listed = 1;
+	if (mps_strand_post(s->strand, session_start, s) != APR_SUCCESS) {
+		mps_log(MPS_LOG_ERROR, "cannot start the session of %s", peer);
+		atomic_fetch_sub(&side->live, 1);
+		atomic_fetch_sub(&side->open, 1);
+		accept_undo(s, NULL, fd);
+		return;
+	}
 	pthread_mutex_lock(&side->list_lock);
 	s->next = side->list;
 	if (side->list != NULL)
 		side->list->prev = s;
 	side->list = s;
 	pthread_mutex_unlock(&side->list_lock);
-	if (mps_poller_register(side->poller, &s->reg, s->wrap, s->strand,
-	    session_io, s) != APR_SUCCESS) {
-		mps_log(MPS_LOG_ERROR, "cannot watch the connection from %s", peer);
-		/* Finalize on the strand like any other close. */
-		mps_session_request_close(s, 0, NULL);
-		return;
-	}
-	if (mps_strand_post(s->strand, session_start, s) != APR_SUCCESS)
-		mps_session_request_close(s, 0, NULL);
-}
-
-/* ---- closing from elsewhere, shutdown ---------------------------------- */
-
-static void
-close_req_run(void *arg)
-{
-	close_req *r = arg;
-	mps_session_t *s = r->s;
-
-	if (s->state < S_CLOSING) {
-		if (r->why[0] != '\0')
-			session_close(s, r->reason, MPS_LOG_INFO, "%s", r->why);
-		else
-			session_close(s, r->reason, MPS_LOG_INFO, NULL);
-	} else if (s->state == S_CLOSING && r->reason == 0 && r->why[0] == '\0') {
-		session_finalize(s);
-	}
-	free(r);
-	session_unref(s);
-}
-
-static void
-close_req_discard(void *arg)
-{
-	close_req *r = arg;
-	mps_session_t *s = r->s;
-
-	free(r);
-	session_unref(s);
-}
-
-void
-mps_session_request_close(mps_session_t *s, apr_uint32_t reason,
-    const char *why)
-{
-	close_req *r = calloc(1, sizeof(*r));
-
-	if (r == NULL)
-		return;
-	r->s = s;
-	r->reason = reason;
-	snprintf(r->why, sizeof(r->why), "%s", why != NULL ? why : "");
-	session_ref(s);
-	if (mps_strand_post_ex(s->strand, close_req_run, close_req_discard, r) !=
-	    APR_SUCCESS) {
-		free(r);
-		session_unref(s);
-	}
+	session_unref(s);	/* ours: listed now */
 }
 
 apr_status_t

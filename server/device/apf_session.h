@@ -21,13 +21,43 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "apf_codec.h"
 #include "auth_throttle.h"
+#include "buf.h"
 #include "config.h"
+#include "log.h"
 #include "plugin_loader.h"
 #include "poller.h"
 #include "registry.h"
 
+/* One device tunnel. Private to apf_session.c; the channel layer sees it
+ * only through the tunnel API below. */
 typedef struct mps_session_t mps_session_t;
+
+/*
+ * What the channel layer does for a tunnel. The device side calls these
+ * on the tunnel's strand. The layer keeps its per-tunnel state in the
+ * tunnel's slot (mps_tunnel_channels()), NULL until it needs some, so an
+ * idle tunnel costs one pointer.
+ */
+typedef struct mps_tunnel_ops_t {
+	/* CHANNEL_OPEN_CONFIRMATION, _FAILURE, WINDOW_ADJUST, DATA, CLOSE,
+	 * while the slot holds state (else the tunnel refuses them). */
+	void (*on_message)(mps_session_t *t, const mps_apf_msg_t *m);
+	/* CHANNEL_OPEN from the device (direct-tcpip). */
+	void (*on_device_open)(mps_session_t *t, const mps_apf_msg_t *m);
+	/* Output room appeared after mps_tunnel_wait_room(): resume every
+	 * channel that waits for it. */
+	void (*output_drained)(mps_session_t *t);
+	/* The tunnel is ending; called once, while the slot holds state,
+	 * possibly from inside one of the layer's own calls into the tunnel
+	 * (a failed queue closes it). The layer only MARKS itself closed;
+	 * freeing happens in a later task of the strand (OpenSSH's
+	 * channel_garbage_collect), so that no walk in progress loses its
+	 * table. The tunnel empties the slot after this call and stays
+	 * allocated until after any task posted to its strand meanwhile. */
+	void (*closing)(mps_session_t *t);
+} mps_tunnel_ops_t;
 
 /* Everything the device side shares between sessions. */
 typedef struct mps_amt_side_t {
@@ -44,6 +74,9 @@ typedef struct mps_amt_side_t {
 	struct mps_console_side_t *consoles;
 	struct mps_udp_relay_t *udp;
 	struct mps_notifier_t *notifier;	/* NULL without subscribers */
+	/* The channel layer (channel_relay.h), filled in by whoever ties the
+	 * layers up; a tunnel without it refuses every channel message. */
+	mps_tunnel_ops_t channel_ops;
 
 	atomic_uint active;		/* sessions counted against MaxConnections */
 	atomic_uint refusing;		/* over the limit, being told so */
@@ -73,9 +106,61 @@ unsigned mps_amt_side_shutdown(mps_amt_side_t *side, apr_interval_time_t timeout
 /* Frees the shared state after shutdown. */
 void mps_amt_side_destroy(mps_amt_side_t *side);
 
-/* For a console (later issues): ask a registered device's session to
- * close, from any thread. */
+/* Asks a device's session to close, from any thread (a newer tunnel of
+ * the same device, SIGUSR2, shutdown). Never lost: the request needs no
+ * allocation. The reason and text of the first request win. */
 void mps_session_request_close(mps_session_t *s, apr_uint32_t reason,
     const char *why);
+
+/* ---- The tunnel API: for the channel layer, on the tunnel's strand ---- */
+
+/* Queued tunnel output above which channels stop reading their peers
+ * (mps_tunnel_room() is 0), and below which waiting ones resume. */
+#define MPS_TUNNEL_OUT_HIGH	(128 * 1024)
+#define MPS_TUNNEL_OUT_LOW	(32 * 1024)
+
+/* The tunnel's output queue, to encode APF messages into; NULL once the
+ * tunnel is closing (nothing more may be queued). A failed encode (the
+ * queue's hard cap) should close the tunnel: the device would wait
+ * forever for the message. */
+mps_buf_t *mps_tunnel_output(mps_session_t *t);
+
+/* How many more bytes channel data may add before MPS_TUNNEL_OUT_HIGH;
+ * 0 while closing. */
+size_t mps_tunnel_room(const mps_session_t *t);
+
+/* The caller found no room: output_drained is called once the queue
+ * falls below MPS_TUNNEL_OUT_LOW, from the task that wrote it out (no
+ * timer in the path). */
+void mps_tunnel_wait_room(mps_session_t *t);
+
+/* Output was queued: write it now, or at the end of the running pass. */
+void mps_tunnel_kick(mps_session_t *t);
+
+/* Ends the tunnel: logs why (fmt may be NULL), sends DISCONNECT reason
+ * (0: none) and calls the layer's closing op before returning. Safe from
+ * inside any op; a no-op on a tunnel already closing. */
+void mps_tunnel_close(mps_session_t *t, apr_uint32_t reason,
+    mps_log_level_t level, const char *fmt, ...) MPS_PRINTF(4, 5);
+
+/* 1 while channels may be opened and used (authenticated, not closing). */
+int mps_tunnel_is_active(const mps_session_t *t);
+
+/* The channel layer's state in this tunnel, NULL while none. Set refuses
+ * (APR_EINVAL) unless the tunnel is active or state is NULL. */
+void *mps_tunnel_channels(const mps_session_t *t);
+apr_status_t mps_tunnel_set_channels(mps_session_t *t, void *state);
+
+/* The device's name for logs (FQDN, else UUID, else its address). */
+const char *mps_tunnel_name(const mps_session_t *t, char *buf, size_t size);
+
+/* The strand every task of this tunnel runs on. */
+mps_strand_t *mps_tunnel_strand(const mps_session_t *t);
+
+/* The shared device side (configuration, poller, consoles, outbound). */
+mps_amt_side_t *mps_tunnel_side(const mps_session_t *t);
+
+/* The registry entry (not referenced for the caller), NULL before login. */
+mps_device_t *mps_tunnel_device(const mps_session_t *t);
 
 #endif

@@ -117,6 +117,57 @@ mps_chan_open(mps_chan_table_t *t, void *owner, apr_uint32_t local_window_max,
 	return APR_SUCCESS;
 }
 
+apr_status_t
+mps_chan_accept(mps_chan_table_t *t, void *owner, apr_uint32_t sender,
+    apr_uint32_t initial_window, apr_uint32_t local_window_max,
+    mps_chan_t **chan)
+{
+	apr_status_t rv = mps_chan_open(t, owner, local_window_max, chan);
+
+	if (rv != APR_SUCCESS)
+		return rv;
+	(*chan)->state = MPS_CHAN_PENDING;
+	(*chan)->remote_id = sender;
+	(*chan)->have_remote_id = 1;
+	(*chan)->remote_window = initial_window;
+	return APR_SUCCESS;
+}
+
+apr_status_t
+mps_chan_confirm(mps_chan_t *c, int *send_close)
+{
+	*send_close = 0;
+	if (c->state != MPS_CHAN_PENDING)
+		return APR_EINVAL;
+	c->state = MPS_CHAN_OPEN;
+	c->last_activity = table_now(c->table);
+	*send_close = mps_chan_close_due(c);
+	return APR_SUCCESS;
+}
+
+apr_status_t
+mps_chan_refuse(mps_chan_t *c, apr_uint32_t reason)
+{
+	if (c->state != MPS_CHAN_PENDING)
+		return APR_EINVAL;
+	c->state = MPS_CHAN_FAILED;
+	c->open_failure = reason;
+	c->istate = MPS_CHAN_IN_CLOSED;
+	return APR_SUCCESS;
+}
+
+mps_chan_t *
+mps_chan_table_at(const mps_chan_table_t *t, unsigned id)
+{
+	return id < t->max_channels ? t->slots[id] : NULL;
+}
+
+unsigned
+mps_chan_table_capacity(const mps_chan_table_t *t)
+{
+	return t->max_channels;
+}
+
 int
 mps_chan_is_finished(const mps_chan_t *c)
 {
@@ -135,7 +186,7 @@ mps_chan_lookup(mps_chan_table_t *t, apr_uint32_t recipient, mps_chan_t **chan)
 	c = t->slots[recipient];
 	/* A finished channel is as good as freed for the device: whether
 	 * collect has run yet must not change what the device may say. */
-	if (c == NULL || mps_chan_is_finished(c))
+	if (c == NULL || mps_chan_is_finished(c) || c->state == MPS_CHAN_PENDING)
 		return MPS_ERR_UNKNOWN_CHANNEL;
 	*chan = c;
 	return APR_SUCCESS;

@@ -75,10 +75,14 @@
  * it after a handler pass, never from inside a callback of this module.
  * So a pointer obtained from a lookup stays valid for the whole handler.
  *
- * Device-initiated channels (direct-tcpip, CHANNEL_OPEN from the device)
- * are not handled yet; when they are, they will allocate an id with
- * mps_chan_open() and take the device's id and window at once, as
- * mps_chan_on_open_confirmation() does for ours.
+ * CHANNELS THE DEVICE OPENS (CHANNEL_OPEN direct-tcpip): mps_chan_accept()
+ * allocates our id and takes the device's id and window at once; the
+ * channel is PENDING while mpsd connects, and our answer ends that:
+ * mps_chan_confirm() (we send CHANNEL_OPEN_CONFIRMATION; the channel is
+ * OPEN and behaves as any other) or mps_chan_refuse() (we send
+ * CHANNEL_OPEN_FAILURE; the channel is finished). The device does not
+ * know our id before the confirmation, so a PENDING channel is not
+ * addressable: lookups answer MPS_ERR_UNKNOWN_CHANNEL.
  *
  * Thread-safety: none. A table is used only from its tunnel's strand.
  */
@@ -107,7 +111,8 @@
 typedef enum {
 	MPS_CHAN_OPENING = 1,	/* CHANNEL_OPEN sent, no answer yet */
 	MPS_CHAN_OPEN,		/* confirmed: data may flow */
-	MPS_CHAN_FAILED		/* CHANNEL_OPEN_FAILURE received */
+	MPS_CHAN_FAILED,	/* open failed (either side refused) */
+	MPS_CHAN_PENDING	/* the device opened it; our answer is due */
 } mps_chan_state_t;
 
 typedef enum {
@@ -189,6 +194,31 @@ unsigned mps_chan_table_count(const mps_chan_table_t *t);
  */
 apr_status_t mps_chan_open(mps_chan_table_t *t, void *owner,
     apr_uint32_t local_window_max, mps_chan_t **chan);
+
+/*
+ * A channel the device opened (CHANNEL_OPEN with sender and
+ * initial_window): the lowest free id, state PENDING, the device's id and
+ * window taken at once, local_window = local_window_max (1 ..
+ * MPS_CHAN_WINDOW_LIMIT). Errors as mps_chan_open().
+ */
+apr_status_t mps_chan_accept(mps_chan_table_t *t, void *owner,
+    apr_uint32_t sender, apr_uint32_t initial_window,
+    apr_uint32_t local_window_max, mps_chan_t **chan);
+
+/* Our CHANNEL_OPEN_CONFIRMATION goes out: PENDING becomes OPEN. *send_close
+ * as for mps_chan_on_open_confirmation(). APR_EINVAL unless PENDING. */
+apr_status_t mps_chan_confirm(mps_chan_t *chan, int *send_close);
+
+/* Our CHANNEL_OPEN_FAILURE goes out: PENDING becomes FAILED (finished)
+ * with reason. APR_EINVAL unless PENDING. */
+apr_status_t mps_chan_refuse(mps_chan_t *chan, apr_uint32_t reason);
+
+/* The channel in slot id, whatever its state; NULL for a free slot or an
+ * id out of range. For callers that walk the table themselves. */
+mps_chan_t *mps_chan_table_at(const mps_chan_table_t *t, unsigned id);
+
+/* max_channels: ids run from 0 to this - 1. */
+unsigned mps_chan_table_capacity(const mps_chan_table_t *t);
 
 /*
  * The channel the device names as recipient, if it may name it: one that
@@ -322,8 +352,8 @@ void mps_chan_table_foreach(mps_chan_table_t *t, mps_chan_fn fn, void *arg);
 /*
  * Calls fn for every channel that is not finished and whose
  * last_activity is more than idle_timeout before now (OPENING channels
- * count from the CHANNEL_OPEN, so the same sweep serves an open
- * timeout: fn can look at chan->state). idle_timeout <= 0 disables the
+ * and PENDING channels count from the CHANNEL_OPEN, so the same sweep
+ * serves an open timeout: fn can look at chan->state). idle_timeout <= 0 disables the
  * sweep. fn may act as in foreach. Returns how many channels fn saw.
  */
 unsigned mps_chan_table_idle(mps_chan_table_t *t, apr_time_t now,

@@ -1,117 +1,195 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * channel_relay.c: console channels on the device's strand.
- *
- * Everything here runs on the strand of one device tunnel: the console's
- * socket events (its registration names that strand), the APF channel
- * messages the session hands over, and the sweep timer. So the channel
- * table (channel.h), the tunnel's output and the consoles' buffers need
- * no lock.
+ * channel_relay.c: the channel layer of a device tunnel (channel_relay.h).
  *
  * Flow control, as APF.md asks:
- *  - a console is read only while its channel's send budget is non-zero,
- *    at most that many bytes, and only while the tunnel's output is
- *    below MPS_SESSION_OUT_HIGH (a device that does not read its socket
- *    stops every console of its tunnel instead of growing memory);
- *  - device bytes go into the console's down buffer, which the window
+ *  - a peer is read only while its channel's send budget is non-zero, at
+ *    most that many bytes, and only while the tunnel has output room
+ *    (mps_tunnel_room(): a device that does not read its socket stops
+ *    every channel of its tunnel instead of growing memory). A peer that
+ *    finds no room is "blocked" and asks the tunnel to say when room
+ *    appears (mps_tunnel_wait_room()); output_drained then resumes every
+ *    blocked peer, round robin from where the last resume stopped.
+ *  - device bytes go into the peer's down buffer, which the window
  *    bounds: the device may not send more than we advertised, and
- *    WINDOW_ADJUST is granted only for bytes the console socket accepted.
+ *    WINDOW_ADJUST is granted only for bytes the peer socket accepted.
  * Per channel mpsd holds at most ChannelWindowSize bytes towards the
- * console and ChannelWindowSize towards the device (the up buffer of an
- * HTTP console); raw consoles are read straight into the tunnel's output.
+ * peer and ChannelWindowSize towards the device (the up buffer of an
+ * HTTP console); raw peers are read straight into the tunnel's output.
+ *
+ * Walks and freeing: the table is walked (sweep, resume, the tunnel's
+ * end) while callbacks may end channels or the whole tunnel. Nothing is
+ * freed under a walk: channels are collected only when no walk is on the
+ * stack (r->walking), and a closing tunnel only marks the state
+ * (r->closing); relay_gc, a later task of the strand, closes the peers
+ * and frees the table.
  */
-#include "apf_session_priv.h"
+#include "channel_relay.h"
 #include "console_priv.h"
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "mps_status.h"
 
-/* Console bytes moved per pass before other work of the strand runs. */
+/* Peer bytes moved per pass before other work of the strand runs. */
 #define PASS_BUDGET (256 * 1024)
 /* How often open timeouts and idle channels are looked for. */
 #define SWEEP_INTERVAL apr_time_from_sec(1)
 
+/* The layer's state in one tunnel (the tunnel's channel slot). */
+typedef struct relay {
+	mps_session_t *t;
+	mps_chan_table_t *chans;	/* NULL while no channel exists */
+	mps_timer_t sweep;		/* open timeouts, idle channels */
+	unsigned walking;		/* walks of chans on the stack */
+	unsigned cursor;		/* where the next resume starts */
+	unsigned closing:1;		/* the tunnel ends: queue nothing */
+} relay;
+
 static void relay_pump(mps_console_t *c);
 static void relay_io(void *arg);
+static void relay_sweep(void *arg);
+
+/* ---- the per-tunnel state ------------------------------------------------ */
+
+/* The state of a tunnel that is not closing, or NULL. */
+static relay *
+relay_get(mps_session_t *t)
+{
+	relay *r = mps_tunnel_channels(t);
+
+	return r != NULL && !r->closing ? r : NULL;
+}
+
+static mps_timers_t *
+timers_of(relay *r)
+{
+	return mps_poller_timers(mps_tunnel_side(r->t)->poller);
+}
+
+static void
+arm_sweep(relay *r)
+{
+	if (!mps_timer_is_armed(timers_of(r), &r->sweep))
+		(void)mps_timer_arm(timers_of(r), &r->sweep, SWEEP_INTERVAL);
+}
+
+/*
+ * The state and its table, made on demand, with the sweep armed: the one
+ * place a channel table is created. NULL when the tunnel is not active
+ * or memory is short.
+ */
+static relay *
+relay_for(mps_session_t *t)
+{
+	const mps_config_t *cfg = mps_tunnel_side(t)->cfg;
+	relay *r = mps_tunnel_channels(t);
+
+	if (!mps_tunnel_is_active(t))
+		return NULL;
+	if (r == NULL) {
+		if ((r = calloc(1, sizeof(*r))) == NULL)
+			return NULL;
+		r->t = t;
+		mps_timer_init(&r->sweep, mps_tunnel_strand(t), relay_sweep, r);
+		if (mps_tunnel_set_channels(t, r) != APR_SUCCESS) {
+			free(r);
+			return NULL;
+		}
+	}
+	if (r->closing)
+		return NULL;
+	if (r->chans == NULL && mps_chan_table_create(&r->chans,
+	    (unsigned)cfg->max_channels_per_device, 0, NULL, NULL) !=
+	    APR_SUCCESS)
+		return NULL;
+	arm_sweep(r);
+	return r;
+}
+
+/* Frees finished channels whose peer is gone; the table goes with the
+ * last one (idle tunnels keep no table). Never under a walk. */
+static void
+collect(relay *r)
+{
+	if (r == NULL || r->closing || r->walking > 0 || r->chans == NULL)
+		return;
+	(void)mps_chan_collect(r->chans, NULL, NULL);
+	if (mps_chan_table_count(r->chans) == 0) {
+		mps_chan_table_destroy(r->chans);
+		r->chans = NULL;
+		mps_timer_cancel(timers_of(r), &r->sweep);
+	}
+}
 
 /* ---- helpers ------------------------------------------------------------ */
 
 static void
-protocol_error(mps_session_t *s, const char *what, apr_status_t rv)
+protocol_error(relay *r, const char *what, apr_status_t rv)
 {
 	char msg[96];
 
-	mps_session_close(s, MPS_APF_DISCONNECT_PROTOCOL_ERROR, MPS_LOG_WARNING,
-	    "%s: %s", what, mps_strerror(rv, msg, sizeof(msg)));
+	mps_tunnel_close(r->t, MPS_APF_DISCONNECT_PROTOCOL_ERROR,
+	    MPS_LOG_WARNING, "%s: %s", what, mps_strerror(rv, msg, sizeof(msg)));
 }
 
-static int
-send_close(mps_session_t *s, mps_chan_t *chan)
+/* The tunnel's output for a control message, or NULL (closing). */
+static mps_buf_t *
+output(relay *r)
 {
-	if (mps_apf_encode_channel_close(&s->io.out, chan->remote_id) !=
-	    APR_SUCCESS) {
-		mps_session_close(s, 0, MPS_LOG_ERROR, "cannot queue "
-		    "CHANNEL_CLOSE: output full");
+	return r->closing ? NULL : mps_tunnel_output(r->t);
+}
+
+/* A control message could not be queued: the device would wait for it
+ * forever, so the tunnel ends. */
+static void
+queue_failed(relay *r, const char *what)
+{
+	mps_tunnel_close(r->t, 0, MPS_LOG_ERROR, "cannot queue %s: output full",
+	    what);
+}
+
+/* Returns 0 when CLOSE was queued, -1 when the tunnel is closing. */
+static int
+send_close(relay *r, mps_chan_t *chan)
+{
+	mps_buf_t *out = output(r);
+
+	if (out == NULL)
+		return -1;
+	if (mps_apf_encode_channel_close(out, chan->remote_id) != APR_SUCCESS) {
+		queue_failed(r, "CHANNEL_CLOSE");
 		return -1;
 	}
 	(void)mps_chan_close_sent(chan);
 	return 0;
 }
 
+/* Detaches the peer from its channel (which may then be collected) and
+ * sends CHANNEL_CLOSE if that makes it due. */
 static void
-arm_sweep(mps_session_t *s)
-{
-	mps_timers_t *timers = mps_poller_timers(s->side->poller);
-
-	if (!mps_timer_is_armed(timers, &s->chan_timer))
-		(void)mps_timer_arm(timers, &s->chan_timer, SWEEP_INTERVAL);
-}
-
-/* Frees finished channels whose console is gone; the table itself goes
- * with the last one (idle tunnels keep no table). */
-static void
-collect(mps_session_t *s)
-{
-	if (s->chans == NULL)
-		return;
-	(void)mps_chan_collect(s->chans, NULL, NULL);
-	if (mps_chan_table_count(s->chans) == 0) {
-		mps_chan_table_destroy(s->chans);
-		s->chans = NULL;
-		mps_timer_cancel(mps_poller_timers(s->side->poller),
-		    &s->chan_timer);
-	}
-}
-
-/* Detaches the console from its channel (which may then be collected)
- * and sends CHANNEL_CLOSE if that makes it due. */
-static void
-detach(mps_console_t *c)
+detach(relay *r, mps_console_t *c)
 {
 	mps_chan_t *chan = c->chan;
-	mps_session_t *s = c->session;
 
 	if (chan == NULL)
 		return;
 	c->chan = NULL;
-	if (mps_chan_console_gone(chan) && s->state == S_ACTIVE)
-		(void)send_close(s, chan);
+	if (mps_chan_console_gone(chan) && r != NULL)
+		(void)send_close(r, chan);
 }
 
-/* The console went away or is closed by us: detach, log, close. The
- * channel is collected later, at the top of the strand's task (never
- * inside a table walk). */
+/* The peer went away or is closed by us: detach, log, close. The channel
+ * is collected at the end of the strand's task (never inside a walk). */
 static void
-console_done(mps_console_t *c)
+console_done(relay *r, mps_console_t *c)
 {
-	mps_session_t *s = c->session;
-
-	detach(c);
+	detach(r, c);
 	/* The guide logs the end of every console connection that had a
 	 * channel, whichever side ended it. */
 	if (c->ops->log_shutdown)
@@ -122,10 +200,11 @@ console_done(mps_console_t *c)
 	    "to the console", c->device_name, c->peer, c->bytes_up,
 	    c->bytes_down);
 	mps_console_finalize(c);
-	mps_session_kick(s);
+	if (r != NULL)
+		mps_tunnel_kick(r->t);
 }
 
-/* ---- attach: the console arrives on the device's strand ---------------- */
+/* ---- attach: a console arrives on the device's strand ------------------- */
 
 static void
 attach_refuse(mps_console_t *c, open_result why)
@@ -138,53 +217,51 @@ void
 mps_relay_attach(void *arg)
 {
 	mps_console_t *c = arg;
-	mps_session_t *s = c->session;
-	const mps_config_t *cfg = s->side->cfg;
+	mps_session_t *t = c->session;
+	const mps_config_t *cfg = mps_tunnel_side(t)->cfg;
 	char name[MPS_REGISTRY_FQDN_SIZE];
 	mps_chan_t *chan = NULL;
+	mps_buf_t *out;
+	relay *r;
 	apr_status_t rv;
 
 	if (c->phase != C_MOVING)
 		goto out;	/* closed meanwhile */
 	c->phase = C_OPENING;
-	if (s->state != S_ACTIVE || !mps_device_is_registered(c->dev)) {
+	if (!mps_tunnel_is_active(t) || !mps_device_is_registered(c->dev)) {
 		mps_log(MPS_LOG_WARNING, "%s console %s: Intel remote client %s "
 		    "disconnected before the channel opened", c->ops->name,
 		    c->peer, c->device_name);
 		attach_refuse(c, OPEN_NO_DEVICE);
 		goto out;
 	}
-	if (s->chans == NULL) {
-		rv = mps_chan_table_create(&s->chans,
-		    (unsigned)cfg->max_channels_per_device, 0, NULL, NULL);
-		if (rv != APR_SUCCESS) {
-			attach_refuse(c, OPEN_INTERNAL);
-			goto out;
-		}
+	if ((r = relay_for(t)) == NULL) {
+		attach_refuse(c, OPEN_INTERNAL);
+		goto out;
 	}
-	rv = mps_chan_open(s->chans, c, cfg->channel_window_size, &chan);
+	rv = mps_chan_open(r->chans, c, cfg->channel_window_size, &chan);
 	if (rv != APR_SUCCESS) {
 		if (rv == APR_ENOSPC)
 			mps_log(MPS_LOG_WARNING, "%s console %s: Intel remote "
 			    "client %s already has %d channels "
 			    "(MaxChannelsPerDevice)", c->ops->name, c->peer,
-			    mps_session_name(s, name, sizeof(name)),
+			    mps_tunnel_name(t, name, sizeof(name)),
 			    cfg->max_channels_per_device);
 		attach_refuse(c, rv == APR_ENOSPC ? OPEN_TOO_MANY : OPEN_INTERNAL);
-		collect(s);
+		collect(r);
 		goto out;
 	}
-	rv = mps_apf_encode_channel_open(&s->io.out,
+	out = output(r);
+	if (out == NULL || mps_apf_encode_channel_open(out,
 	    mps_apf_cstr(MPS_APF_CHAN_FORWARDED_TCPIP), chan->local_id,
 	    chan->local_window_max, mps_apf_cstr(c->connect_host), c->port,
-	    mps_apf_cstr(c->ip), c->peer_port);
-	if (rv != APR_SUCCESS) {
+	    mps_apf_cstr(c->ip), c->peer_port) != APR_SUCCESS) {
 		/* Nothing was sent: the channel can go at once. */
-		(void)mps_chan_on_open_failure(s->chans, chan->local_id,
+		(void)mps_chan_on_open_failure(r->chans, chan->local_id,
 		    MPS_CHAN_OPEN_RESOURCE_SHORTAGE, &chan);
 		(void)mps_chan_console_gone(chan);
 		attach_refuse(c, OPEN_INTERNAL);
-		collect(s);
+		collect(r);
 		goto out;
 	}
 	c->chan = chan;
@@ -195,41 +272,41 @@ mps_relay_attach(void *arg)
 	if (mps_buf_len(&c->in) > 0 && c->raw) {
 		if (mps_buf_put(&c->up, mps_buf_ptr(&c->in),
 		    mps_buf_len(&c->in)) != APR_SUCCESS) {
+			c->chan = NULL;
+			(void)mps_chan_console_gone(chan);
 			attach_refuse(c, OPEN_INTERNAL);
 			goto out;
 		}
 		mps_buf_reset(&c->in);
 	}
-	rv = mps_poller_register(s->side->poller, &c->reg, c->wrap, s->strand,
-	    relay_io, c);
+	rv = mps_poller_register(mps_tunnel_side(t)->poller, &c->reg, c->wrap,
+	    mps_tunnel_strand(t), relay_io, c);
 	if (rv != APR_SUCCESS) {
 		c->chan = NULL;
 		(void)mps_chan_console_gone(chan);
 		attach_refuse(c, OPEN_INTERNAL);
 		goto out;
 	}
-	arm_sweep(s);
-	mps_session_kick(s);
-	collect(s);
+	mps_tunnel_kick(t);
+	collect(relay_get(t));
 out:
 	mps_console_unref(c);	/* the move's reference */
 }
 
-void
-mps_relay_begin(mps_console_t *c)
+/* Relaying starts for a channel the device opened. */
+static void
+relay_begin(relay *r, mps_console_t *c)
 {
-	mps_session_t *s = c->session;
-
 	c->phase = C_RELAY;
-	if (mps_poller_register(s->side->poller, &c->reg, c->wrap, s->strand,
-	    relay_io, c) != APR_SUCCESS) {
-		console_done(c);
+	if (mps_poller_register(mps_tunnel_side(r->t)->poller, &c->reg, c->wrap,
+	    mps_tunnel_strand(r->t), relay_io, c) != APR_SUCCESS) {
+		console_done(r, c);
 		return;
 	}
 	relay_pump(c);
 }
 
-/* ---- console -> device ------------------------------------------------- */
+/* ---- peer -> device ------------------------------------------------------ */
 
 /*
  * What the next CHANNEL_DATA may carry, with silly-window avoidance (RFC
@@ -262,31 +339,39 @@ usable_budget(mps_console_t *c, size_t waiting)
 	return budget >= threshold ? budget : 0;
 }
 
+/* No output room: the peer waits, and the tunnel will say when. */
+static void
+block(mps_console_t *c)
+{
+	c->blocked = 1;
+	mps_tunnel_wait_room(c->session);
+}
+
 /* Sends from c->up while the window allows. Returns the bytes sent. */
 static size_t
 send_up(mps_console_t *c, size_t limit)
 {
-	mps_session_t *s = c->session;
+	mps_session_t *t = c->session;
 	mps_chan_t *chan = c->chan;
 	size_t sent = 0;
 
 	while (mps_buf_len(&c->up) > 0 && sent < limit) {
 		size_t n = mps_buf_len(&c->up);
 		apr_uint32_t budget = usable_budget(c, n);
+		mps_buf_t *out;
 
 		if (budget == 0)
 			break;
-		if (mps_buf_len(&s->io.out) >= MPS_SESSION_OUT_HIGH) {
-			c->blocked = 1;
-			s->consoles_blocked = 1;
+		if (mps_tunnel_room(t) == 0 || (out = mps_tunnel_output(t)) ==
+		    NULL) {
+			block(c);
 			break;
 		}
 		if (n > budget)
 			n = budget;
-		if (mps_apf_encode_channel_data(&s->io.out, chan->remote_id,
+		if (mps_apf_encode_channel_data(out, chan->remote_id,
 		    mps_buf_ptr(&c->up), n) != APR_SUCCESS) {
-			c->blocked = 1;
-			s->consoles_blocked = 1;
+			block(c);
 			break;
 		}
 		(void)mps_chan_on_sent(chan, n);
@@ -298,30 +383,26 @@ send_up(mps_console_t *c, size_t limit)
 }
 
 /*
- * Reads the console straight into a CHANNEL_DATA in the tunnel's output
- * (no copy). Returns the bytes read, 0 when it must wait (or at EOF:
- * c->eof), -1 when the console is gone.
+ * Reads the peer straight into a CHANNEL_DATA in the tunnel's output (no
+ * copy). Returns the bytes read, 0 when it must wait (or at EOF: c->eof),
+ * -1 when the peer is gone.
  */
 static ssize_t
 read_raw(mps_console_t *c)
 {
-	mps_session_t *s = c->session;
+	mps_session_t *t = c->session;
 	mps_chan_t *chan = c->chan;
 	apr_uint32_t budget = usable_budget(c, 0);
+	mps_buf_t *out;
 	uint8_t *tail;
 	ssize_t n;
 
 	if (budget == 0)
 		return 0;
-	if (mps_buf_len(&s->io.out) >= MPS_SESSION_OUT_HIGH) {
-		c->blocked = 1;
-		s->consoles_blocked = 1;
-		return 0;
-	}
-	if (mps_buf_reserve(&s->io.out, MPS_APF_CHANNEL_DATA_HDR_LEN + budget,
+	if (mps_tunnel_room(t) == 0 || (out = mps_tunnel_output(t)) == NULL ||
+	    mps_buf_reserve(out, MPS_APF_CHANNEL_DATA_HDR_LEN + budget,
 	    &tail) != APR_SUCCESS) {
-		c->blocked = 1;
-		s->consoles_blocked = 1;
+		block(c);
 		return 0;
 	}
 	do
@@ -329,8 +410,7 @@ read_raw(mps_console_t *c)
 	while (n < 0 && errno == EINTR);
 	if (n > 0) {
 		(void)mps_apf_channel_data_header(tail, chan->remote_id, (size_t)n);
-		(void)mps_buf_commit(&s->io.out,
-		    MPS_APF_CHANNEL_DATA_HDR_LEN + (size_t)n);
+		(void)mps_buf_commit(out, MPS_APF_CHANNEL_DATA_HDR_LEN + (size_t)n);
 		(void)mps_chan_on_sent(chan, (size_t)n);
 		c->bytes_up += (unsigned long long)n;
 		return n;
@@ -344,26 +424,26 @@ read_raw(mps_console_t *c)
 	return -1;
 }
 
-/* The console ended its input: drain what it sent, then CLOSE. */
+/* The peer ended its input: drain what it sent, then CLOSE. */
 static void
-input_ended(mps_console_t *c)
+input_ended(relay *r, mps_console_t *c)
 {
 	mps_chan_t *chan = c->chan;
 
 	if (chan->istate != MPS_CHAN_IN_OPEN)
 		return;
 	if (mps_chan_console_eof(chan, mps_buf_len(&c->up)))
-		(void)send_close(c->session, chan);
+		(void)send_close(r, chan);
 }
 
 static int
-console_to_device(mps_console_t *c)
+console_to_device(relay *r, mps_console_t *c)
 {
 	mps_chan_t *chan = c->chan;
 	size_t moved = 0;
 
 	c->blocked = 0;
-	while (moved < PASS_BUDGET && c->chan != NULL &&
+	while (moved < PASS_BUDGET && c->chan != NULL && !r->closing &&
 	    chan->state == MPS_CHAN_OPEN && !chan->close_sent) {
 		moved += send_up(c, PASS_BUDGET - moved);
 		if (mps_buf_len(&c->up) > 0) {
@@ -373,22 +453,22 @@ console_to_device(mps_console_t *c)
 		}
 		if (chan->istate == MPS_CHAN_IN_DRAIN) {
 			if (mps_chan_input_drained(chan))
-				(void)send_close(c->session, chan);
+				(void)send_close(r, chan);
 			return 0;
 		}
 		if (c->eof) {
-			input_ended(c);
+			input_ended(r, c);
 			return 0;
 		}
 		if (c->blocked || usable_budget(c, 0) == 0)
 			break;
 		if (c->raw) {
-			ssize_t r = read_raw(c);
-			if (r < 0)
+			ssize_t n = read_raw(c);
+			if (n < 0)
 				return -1;
-			if (r == 0 && !c->eof)
+			if (n == 0 && !c->eof)
 				break;
-			moved += (size_t)r;
+			moved += (size_t)n;
 			continue;
 		}
 		/* HTTP: parse what the console sent into c->up. */
@@ -399,7 +479,7 @@ console_to_device(mps_console_t *c)
 			/* An error reply is queued behind the responses:
 			 * stop reading; CLOSE once they are flushed. */
 			c->eof = 1;
-			input_ended(c);
+			input_ended(r, c);
 			return 0;
 		}
 		if (mps_buf_len(&c->up) == 0 && !c->eof)
@@ -408,27 +488,18 @@ console_to_device(mps_console_t *c)
 	return 0;
 }
 
-/* ---- moving a keep-alive HTTP console to another device ---------------- */
+/* ---- moving a keep-alive HTTP console to another device ----------------- */
 
 static void
-unref_task(void *arg)
+relay_switch(relay *r, mps_console_t *c, const char *host, apr_port_t port)
 {
-	mps_console_unref(arg);
-}
-
-static void
-relay_switch(mps_console_t *c, const char *host, apr_port_t port)
-{
-	mps_session_t *s = c->session;
 	open_result why;
 
-	detach(c);
-	mps_session_kick(s);
-	/* A poll firing may already be queued on this strand: the console
-	 * must outlive it, whatever happens on its next strand. */
-	mps_console_ref(c);
-	if (mps_strand_post(s->strand, unref_task, c) != APR_SUCCESS)
-		mps_console_unref(c);
+	detach(r, c);
+	mps_tunnel_kick(r->t);
+	/* A poll firing may already be queued on this strand: the hand-over
+	 * (mps_console_move) leaves this strand only after it, and the
+	 * firing finds the console moving and does nothing. */
 	c->phase = C_FRONT;
 	c->blocked = 0;
 	why = mps_console_resolve(c, host, port);
@@ -442,10 +513,10 @@ relay_switch(mps_console_t *c, const char *host, apr_port_t port)
 	mps_console_move(c);
 }
 
-/* ---- the pump ----------------------------------------------------------- */
+/* ---- the pump ------------------------------------------------------------ */
 
 static void
-relay_wait(mps_console_t *c)
+relay_wait(relay *r, mps_console_t *c)
 {
 	mps_chan_t *chan = c->chan;
 	apr_int16_t ev = 0;
@@ -460,91 +531,96 @@ relay_wait(mps_console_t *c)
 		ev |= APR_POLLIN;
 	if (ev == 0)
 		return;	/* woken by a window adjust or the output draining */
-	if (mps_poller_watch(c->session->side->poller, c->reg, ev) !=
+	if (mps_poller_watch(mps_tunnel_side(r->t)->poller, c->reg, ev) !=
 	    APR_SUCCESS)
-		console_done(c);
+		console_done(r, c);
 }
 
 static void
 relay_pump(mps_console_t *c)
 {
-	mps_session_t *s = c->session;
+	relay *r = relay_get(c->session);
 	mps_chan_t *chan = c->chan;
 	apr_uint32_t adjust = 0;
 	size_t n = 0;
 
-	if (c->phase != C_RELAY || c->in_pump)
+	if (r == NULL || c->phase != C_RELAY || c->in_pump)
 		return;
 	c->in_pump = 1;
 	if (mps_console_flush(c, &n) < 0) {
 		c->in_pump = 0;
-		console_done(c);
+		console_done(r, c);
 		return;
 	}
 	if (n > 0 && chan != NULL && chan->state == MPS_CHAN_OPEN &&
 	    mps_chan_console_accepted(chan, n, &adjust) == APR_SUCCESS &&
-	    adjust > 0 &&
-	    mps_apf_encode_window_adjust(&s->io.out, chan->remote_id, adjust) !=
-	    APR_SUCCESS) {
-		c->in_pump = 0;
-		mps_session_close(s, 0, MPS_LOG_ERROR, "cannot queue "
-		    "WINDOW_ADJUST: output full");
-		return;
+	    adjust > 0) {
+		mps_buf_t *out = output(r);
+
+		if (out == NULL || mps_apf_encode_window_adjust(out,
+		    chan->remote_id, adjust) != APR_SUCCESS) {
+			c->in_pump = 0;
+			if (out != NULL)
+				queue_failed(r, "WINDOW_ADJUST");
+			return;
+		}
 	}
 	if (chan != NULL && chan->ostate == MPS_CHAN_OUT_DRAIN &&
 	    mps_buf_len(&c->down) == 0) {
-		/* The device closed and everything reached the console. */
+		/* The device closed and everything reached the peer. */
 		c->in_pump = 0;
-		console_done(c);
+		console_done(r, c);
 		return;
 	}
 	if (chan != NULL && chan->state == MPS_CHAN_OPEN &&
-	    console_to_device(c) < 0) {
+	    console_to_device(r, c) < 0) {
 		c->in_pump = 0;
-		if (c->phase == C_RELAY)
-			console_done(c);
+		if (c->phase == C_RELAY && !r->closing)
+			console_done(r, c);
 		return;
 	}
 	c->in_pump = 0;
-	if (c->phase != C_RELAY)
+	if (c->phase != C_RELAY || r->closing)
 		return;		/* the tunnel ended meanwhile */
 	if (!c->raw && c->ops->switch_ready != NULL) {
 		char host[MPS_REGISTRY_FQDN_SIZE];
 		apr_port_t port = 0;
 
 		if (c->ops->switch_ready(c, host, sizeof(host), &port)) {
-			relay_switch(c, host, port);
+			relay_switch(r, c, host, port);
 			return;
 		}
 	}
-	relay_wait(c);
-	mps_session_kick(s);
+	relay_wait(r, c);
+	mps_tunnel_kick(r->t);
 }
 
 static void
 relay_io(void *arg)
 {
 	mps_console_t *c = arg;
-	mps_session_t *s = c->session;
+	relay *r;
 	apr_int16_t ev;
 
+	/* A firing overtaken by a close or a hand-over finds the console in
+	 * another phase (same strand: no race) and does nothing. */
 	if (c->phase != C_RELAY || c->reg == NULL)
 		return;
+	if ((r = relay_get(c->session)) == NULL)
+		return;		/* the tunnel is closing: relay_gc ends it */
 	ev = mps_pollreg_events(c->reg);
 	if ((ev & (APR_POLLERR | APR_POLLNVAL)) != 0 &&
-	    (ev & APR_POLLIN) == 0) {
-		console_done(c);
-	} else {
+	    (ev & APR_POLLIN) == 0)
+		console_done(r, c);
+	else
 		relay_pump(c);
-	}
-	if (s->state == S_ACTIVE)
-		collect(s);
+	collect(relay_get(c->session));
 }
 
-/* ---- device -> console: the session's channel messages ----------------- */
+/* ---- device -> peer: the tunnel's channel messages ----------------------- */
 
 static void
-on_confirmation(mps_session_t *s, const mps_apf_msg_t *m)
+on_confirmation(relay *r, const mps_apf_msg_t *m)
 {
 	char name[MPS_REGISTRY_FQDN_SIZE];
 	mps_chan_t *chan = NULL;
@@ -552,15 +628,15 @@ on_confirmation(mps_session_t *s, const mps_apf_msg_t *m)
 	int due = 0;
 	apr_status_t rv;
 
-	rv = mps_chan_on_open_confirmation(s->chans,
+	rv = mps_chan_on_open_confirmation(r->chans,
 	    m->u.channel_open_confirmation.recipient,
 	    m->u.channel_open_confirmation.sender,
 	    m->u.channel_open_confirmation.window, &chan, &due);
 	if (rv != APR_SUCCESS) {
-		protocol_error(s, "CHANNEL_OPEN_CONFIRMATION", rv);
+		protocol_error(r, "CHANNEL_OPEN_CONFIRMATION", rv);
 		return;
 	}
-	if (due && send_close(s, chan) < 0)
+	if (due && send_close(r, chan) < 0)
 		return;
 	c = chan->owner;
 	if (c == NULL)
@@ -568,25 +644,25 @@ on_confirmation(mps_session_t *s, const mps_apf_msg_t *m)
 	c->phase = C_RELAY;
 	mps_log(MPS_LOG_INFO, "Channel between Intel remote client %s and "
 	    "management console %s opened. Channel ID [%u:%u]",
-	    mps_session_name(s, name, sizeof(name)), c->ip,
+	    mps_tunnel_name(r->t, name, sizeof(name)), c->ip,
 	    (unsigned)chan->remote_id, (unsigned)chan->local_id);
 	c->ops->opened(c);
 	relay_pump(c);
 }
 
 static void
-on_open_failure(mps_session_t *s, const mps_apf_msg_t *m)
+on_open_failure(relay *r, const mps_apf_msg_t *m)
 {
 	char name[MPS_REGISTRY_FQDN_SIZE];
 	mps_chan_t *chan = NULL;
 	mps_console_t *c;
 	apr_status_t rv;
 
-	rv = mps_chan_on_open_failure(s->chans,
+	rv = mps_chan_on_open_failure(r->chans,
 	    m->u.channel_open_failure.recipient,
 	    m->u.channel_open_failure.reason, &chan);
 	if (rv != APR_SUCCESS) {
-		protocol_error(s, "CHANNEL_OPEN_FAILURE", rv);
+		protocol_error(r, "CHANNEL_OPEN_FAILURE", rv);
 		return;
 	}
 	c = chan->owner;
@@ -594,8 +670,8 @@ on_open_failure(mps_session_t *s, const mps_apf_msg_t *m)
 		return;
 	mps_log(MPS_LOG_WARNING, "Intel remote client %s refused a channel "
 	    "to port %u for management console %s: %s (%u)",
-	    mps_session_name(s, name, sizeof(name)), (unsigned)c->port, c->peer,
-	    mps_chan_open_failure_name(m->u.channel_open_failure.reason),
+	    mps_tunnel_name(r->t, name, sizeof(name)), (unsigned)c->port,
+	    c->peer, mps_chan_open_failure_name(m->u.channel_open_failure.reason),
 	    (unsigned)m->u.channel_open_failure.reason);
 	c->chan = NULL;
 	(void)mps_chan_console_gone(chan);
@@ -604,18 +680,18 @@ on_open_failure(mps_session_t *s, const mps_apf_msg_t *m)
 }
 
 static void
-on_window_adjust(mps_session_t *s, const mps_apf_msg_t *m)
+on_window_adjust(relay *r, const mps_apf_msg_t *m)
 {
 	mps_chan_t *chan = NULL;
 	int resume = 0;
 	apr_status_t rv;
 
-	rv = mps_chan_lookup(s->chans, m->u.window_adjust.recipient, &chan);
+	rv = mps_chan_lookup(r->chans, m->u.window_adjust.recipient, &chan);
 	if (rv == APR_SUCCESS)
 		rv = mps_chan_on_window_adjust(chan,
 		    m->u.window_adjust.bytes_to_add, &resume);
 	if (rv != APR_SUCCESS) {
-		protocol_error(s, "CHANNEL_WINDOW_ADJUST", rv);
+		protocol_error(r, "CHANNEL_WINDOW_ADJUST", rv);
 		return;
 	}
 	if (resume && chan->owner != NULL)
@@ -623,29 +699,29 @@ on_window_adjust(mps_session_t *s, const mps_apf_msg_t *m)
 }
 
 static void
-on_data(mps_session_t *s, const mps_apf_msg_t *m)
+on_data(relay *r, const mps_apf_msg_t *m)
 {
 	mps_apf_str_t data = m->u.channel_data.data;
 	mps_chan_t *chan = NULL;
 	mps_console_t *c;
 	apr_status_t rv;
 
-	rv = mps_chan_lookup(s->chans, m->u.channel_data.recipient, &chan);
+	rv = mps_chan_lookup(r->chans, m->u.channel_data.recipient, &chan);
 	if (rv == APR_SUCCESS)
 		rv = mps_chan_on_data(chan, data.len);
 	if (rv != APR_SUCCESS) {
-		protocol_error(s, "CHANNEL_DATA", rv);
+		protocol_error(r, "CHANNEL_DATA", rv);
 		return;
 	}
 	c = chan->owner;
 	if (c == NULL || chan->ostate == MPS_CHAN_OUT_CLOSED || data.len == 0)
-		return;		/* the console is gone: dropped */
+		return;		/* the peer is gone: dropped */
 	if (mps_buf_put(&c->down, data.ptr, data.len) != APR_SUCCESS) {
 		/* Cannot happen while the window holds; if it does, the
-		 * console loses its channel rather than a byte silently. */
+		 * peer loses its channel rather than a byte silently. */
 		mps_log(MPS_LOG_ERROR, "management console %s: no room for the "
 		    "device's data: channel closed", c->peer);
-		console_done(c);
+		console_done(r, c);
 		return;
 	}
 	if (!c->raw)
@@ -654,62 +730,141 @@ on_data(mps_session_t *s, const mps_apf_msg_t *m)
 }
 
 static void
-on_close(mps_session_t *s, const mps_apf_msg_t *m)
+on_close(relay *r, const mps_apf_msg_t *m)
 {
 	mps_chan_t *chan = NULL;
 	int answer = 0;
 	apr_status_t rv;
 
-	rv = mps_chan_on_close(s->chans, m->u.channel_close.recipient, &chan,
+	rv = mps_chan_on_close(r->chans, m->u.channel_close.recipient, &chan,
 	    &answer);
 	if (rv != APR_SUCCESS) {
-		protocol_error(s, "CHANNEL_CLOSE", rv);
+		protocol_error(r, "CHANNEL_CLOSE", rv);
 		return;
 	}
-	if (answer && send_close(s, chan) < 0)
+	if (answer && send_close(r, chan) < 0)
 		return;
 	if (chan->owner != NULL)
 		relay_pump(chan->owner);	/* flush, then close it */
-	collect(s);
 }
 
-void
-mps_relay_on_message(mps_session_t *s, const mps_apf_msg_t *m)
+/* The channel messages, by type: one table, no parallel switch. */
+static void (*const channel_handlers[256])(relay *r, const mps_apf_msg_t *m) = {
+	[MPS_APF_CHANNEL_OPEN_CONFIRMATION] = on_confirmation,
+	[MPS_APF_CHANNEL_OPEN_FAILURE] = on_open_failure,
+	[MPS_APF_CHANNEL_WINDOW_ADJUST] = on_window_adjust,
+	[MPS_APF_CHANNEL_DATA] = on_data,
+	[MPS_APF_CHANNEL_CLOSE] = on_close,
+};
+
+static void
+relay_on_message(mps_session_t *t, const mps_apf_msg_t *m)
 {
-	if (s->chans == NULL) {
+	relay *r = relay_get(t);
+
+	if (r == NULL || r->chans == NULL) {
 		/* No channel exists: any reference to one is a protocol
 		 * error, as LMS treats it. */
-		mps_session_close(s, MPS_APF_DISCONNECT_PROTOCOL_ERROR,
+		mps_tunnel_close(t, MPS_APF_DISCONNECT_PROTOCOL_ERROR,
 		    MPS_LOG_WARNING, "%s for a channel that does not exist",
 		    mps_apf_msg_name(m->type));
 		return;
 	}
-	switch (m->type) {
-	case MPS_APF_CHANNEL_OPEN_CONFIRMATION:
-		on_confirmation(s, m);
-		break;
-	case MPS_APF_CHANNEL_OPEN_FAILURE:
-		on_open_failure(s, m);
-		break;
-	case MPS_APF_CHANNEL_WINDOW_ADJUST:
-		on_window_adjust(s, m);
-		break;
-	case MPS_APF_CHANNEL_DATA:
-		on_data(s, m);
-		break;
-	case MPS_APF_CHANNEL_CLOSE:
-		on_close(s, m);
-		break;
-	default:
-		mps_session_close(s, MPS_APF_DISCONNECT_PROTOCOL_ERROR,
+	if (channel_handlers[m->type] == NULL) {
+		mps_tunnel_close(t, MPS_APF_DISCONNECT_PROTOCOL_ERROR,
 		    MPS_LOG_WARNING, "unexpected %s", mps_apf_msg_name(m->type));
 		return;
 	}
-	if (s->state == S_ACTIVE)
-		collect(s);
+	channel_handlers[m->type](r, m);
+	collect(relay_get(t));
 }
 
-/* ---- the tunnel's end, its output, its timers -------------------------- */
+/* ---- channels the device opens ------------------------------------------- */
+
+void
+mps_relay_refuse_open(mps_session_t *t, apr_uint32_t sender,
+    apr_uint32_t reason)
+{
+	mps_buf_t *out = mps_tunnel_output(t);
+
+	if (out == NULL)
+		return;		/* the tunnel is ending: nothing to tell */
+	if (mps_apf_encode_channel_open_failure(out, sender, reason) !=
+	    APR_SUCCESS) {
+		mps_tunnel_close(t, 0, MPS_LOG_ERROR, "cannot queue "
+		    "CHANNEL_OPEN_FAILURE: output full");
+		return;
+	}
+	mps_tunnel_kick(t);
+}
+
+apr_status_t
+mps_relay_accept_open(mps_session_t *t, mps_console_t *conn,
+    apr_uint32_t sender, apr_uint32_t window)
+{
+	const mps_config_t *cfg = mps_tunnel_side(t)->cfg;
+	mps_chan_t *chan = NULL;
+	relay *r = relay_for(t);
+	apr_status_t rv;
+
+	if (r == NULL)
+		return APR_ENOMEM;
+	rv = mps_chan_accept(r->chans, conn, sender, window,
+	    cfg->channel_window_size, &chan);
+	if (rv != APR_SUCCESS) {
+		collect(r);
+		return rv;
+	}
+	conn->chan = chan;
+	conn->session = t;
+	return APR_SUCCESS;
+}
+
+void
+mps_relay_confirm_open(mps_console_t *conn)
+{
+	relay *r = relay_get(conn->session);
+	mps_chan_t *chan = conn->chan;
+	mps_buf_t *out;
+	int due = 0;
+
+	if (r == NULL || chan == NULL)
+		return;		/* the tunnel is closing: relay_gc ends it */
+	out = output(r);
+	if (out == NULL || mps_apf_encode_channel_open_confirmation(out,
+	    chan->remote_id, chan->local_id, chan->local_window_max) !=
+	    APR_SUCCESS) {
+		if (out != NULL)
+			queue_failed(r, "CHANNEL_OPEN_CONFIRMATION");
+		return;
+	}
+	(void)mps_chan_confirm(chan, &due);
+	if (conn->reg != NULL) {
+		mps_poller_release(mps_tunnel_side(r->t)->poller, conn->reg);
+		conn->reg = NULL;
+	}
+	relay_begin(r, conn);
+	mps_tunnel_kick(r->t);
+}
+
+void
+mps_relay_fail_open(mps_console_t *conn, apr_uint32_t reason)
+{
+	relay *r = relay_get(conn->session);
+	mps_chan_t *chan = conn->chan;
+
+	if (r != NULL && chan != NULL && chan->state == MPS_CHAN_PENDING) {
+		(void)mps_chan_refuse(chan, reason);
+		mps_relay_refuse_open(r->t, chan->remote_id, reason);
+	}
+	if (conn->chan != NULL) {
+		conn->chan = NULL;
+		(void)mps_chan_console_gone(chan);
+	}
+	mps_console_finalize(conn);
+}
+
+/* ---- the tunnel's end, its output, its timers ---------------------------- */
 
 static void
 close_console_of(void *arg, mps_chan_t *chan)
@@ -722,13 +877,13 @@ close_console_of(void *arg, mps_chan_t *chan)
 		return;
 	c->chan = NULL;
 	(void)mps_chan_console_gone(chan);
-	if (c->phase == C_OPENING) {
+	if (c->phase == C_OPENING && chan->state != MPS_CHAN_PENDING) {
 		c->ops->refused(c, OPEN_NO_DEVICE);
 		mps_console_close_soon(c);
 		return;
 	}
 	/* What already arrived from the device still goes out if the
-	 * socket takes it now; then the console sees the close. */
+	 * socket takes it now; then the peer sees the close. */
 	(void)mps_console_flush(c, &n);
 	if (c->ops->log_shutdown)
 		mps_log(MPS_LOG_INFO, "[%s] management console has shutdown",
@@ -736,102 +891,149 @@ close_console_of(void *arg, mps_chan_t *chan)
 	mps_console_finalize(c);
 }
 
-void
-mps_relay_tunnel_closing(mps_session_t *s)
+/* The tunnel's end, a task after the closing op: every peer of the tunnel
+ * is closed and the state freed. Also run when the task is discarded at
+ * shutdown. */
+static void
+relay_gc(void *arg)
 {
-	mps_chan_table_t *t = s->chans;
+	relay *r = arg;
 
-	if (t == NULL)
-		return;
-	/* Detached first, so that nothing called from the walk can reach
-	 * the table again. */
-	s->chans = NULL;
-	mps_chan_table_foreach(t, close_console_of, s);
-	mps_chan_table_destroy(t);
-	mps_timer_cancel(mps_poller_timers(s->side->poller), &s->chan_timer);
+	if (r->chans != NULL) {
+		mps_chan_table_foreach(r->chans, close_console_of, r);
+		mps_chan_table_destroy(r->chans);
+	}
+	free(r);
 }
 
 static void
-resume_blocked(void *arg, mps_chan_t *chan)
+relay_closing(mps_session_t *t)
 {
-	mps_console_t *c = chan->owner;
+	relay *r = mps_tunnel_channels(t);
 
-	(void)arg;
-	if (c != NULL && c->blocked && c->phase == C_RELAY)
-		relay_pump(c);
+	if (r == NULL || r->closing)
+		return;
+	/* Mark only: a walk of the table may be on the stack. */
+	r->closing = 1;
+	mps_timer_cancel(timers_of(r), &r->sweep);
+	(void)mps_tunnel_set_channels(t, NULL);
+	if (mps_strand_post_ex(mps_tunnel_strand(t), relay_gc, relay_gc, r) !=
+	    APR_SUCCESS) {
+		if (r->walking == 0)
+			relay_gc(r);
+		else
+			mps_log(MPS_LOG_ERROR, "out of memory: the channels of "
+			    "a closed tunnel are left open");
+	}
 }
 
-void
-mps_relay_output_drained(mps_session_t *s)
+/* Resumes blocked peers, round robin from r->cursor, while there is
+ * room; if room runs out first, the tunnel is asked again. */
+static void
+relay_output_drained(mps_session_t *t)
 {
-	if (s->chans != NULL)
-		mps_chan_table_foreach(s->chans, resume_blocked, s);
-	if (s->state == S_ACTIVE)
-		collect(s);
+	relay *r = relay_get(t);
+	unsigned cap, k;
+
+	if (r == NULL || r->chans == NULL)
+		return;
+	cap = mps_chan_table_capacity(r->chans);
+	r->walking++;
+	for (k = 0; k < cap && !r->closing; k++) {
+		unsigned id = (r->cursor + k) % cap;
+		mps_chan_t *chan = mps_chan_table_at(r->chans, id);
+		mps_console_t *c = chan != NULL ? chan->owner : NULL;
+
+		if (c == NULL || !c->blocked || c->phase != C_RELAY)
+			continue;
+		if (mps_tunnel_room(t) == 0) {
+			/* The rest wait for the next drain, first in line. */
+			r->cursor = id;
+			mps_tunnel_wait_room(t);
+			break;
+		}
+		relay_pump(c);
+	}
+	r->walking--;
+	collect(relay_get(t));
 }
 
 static void
 open_timed_out(void *arg, mps_chan_t *chan)
 {
-	mps_session_t *s = arg;
+	relay *r = arg;
 	char name[MPS_REGISTRY_FQDN_SIZE];
 	mps_console_t *c = chan->owner;
 
-	if (chan->state != MPS_CHAN_OPENING || c == NULL)
+	if (r->closing || c == NULL || (chan->state != MPS_CHAN_OPENING &&
+	    chan->state != MPS_CHAN_PENDING))
 		return;
+	if (chan->state == MPS_CHAN_PENDING) {
+		/* Our connect for the device: it hears OPEN_FAILURE. */
+		c->ops->refused(c, OPEN_TIMEOUT);
+		mps_relay_fail_open(c, MPS_CHAN_OPEN_CONNECT_FAILED);
+		return;
+	}
 	mps_log(MPS_LOG_WARNING, "Intel remote client %s did not answer the "
 	    "channel to port %u for management console %s within %ld s",
-	    mps_session_name(s, name, sizeof(name)), (unsigned)c->port, c->peer,
-	    (long)apr_time_sec(s->side->cfg->channel_open_timeout));
-	/* The refusal first: a direct-tcpip channel gives its id back
-	 * there. A forwarded one keeps its id until the device answers
-	 * (then CLOSE goes). */
+	    mps_tunnel_name(r->t, name, sizeof(name)), (unsigned)c->port,
+	    c->peer,
+	    (long)apr_time_sec(mps_tunnel_side(r->t)->cfg->channel_open_timeout));
+	/* The channel keeps its id until the device answers (then CLOSE
+	 * goes). */
 	c->ops->refused(c, OPEN_TIMEOUT);
-	if (c->chan != NULL) {
-		c->chan = NULL;
-		(void)mps_chan_console_gone(chan);
-	}
+	c->chan = NULL;
+	(void)mps_chan_console_gone(chan);
 	mps_console_close_soon(c);
 }
 
 static void
 idle_closed(void *arg, mps_chan_t *chan)
 {
-	mps_session_t *s = arg;
+	relay *r = arg;
 	mps_console_t *c = chan->owner;
 
-	if (chan->state != MPS_CHAN_OPEN || c == NULL)
+	if (r->closing || chan->state != MPS_CHAN_OPEN || c == NULL)
 		return;
 	mps_log(MPS_LOG_INFO, "Channel between Intel remote client %s and "
 	    "management console %s idle for %ld s (ChannelIdleTimeout): "
 	    "closed", c->device_name, c->peer,
-	    (long)apr_time_sec(s->side->cfg->channel_idle_timeout));
-	if (!chan->close_sent && send_close(s, chan) < 0)
+	    (long)apr_time_sec(mps_tunnel_side(r->t)->cfg->channel_idle_timeout));
+	if (!chan->close_sent && send_close(r, chan) < 0)
 		return;
 	c->chan = NULL;
 	(void)mps_chan_console_gone(chan);
 	mps_console_finalize(c);
 }
 
-void
-mps_relay_sweep(void *arg)
+/* The sweep timer, on the strand: open timeouts and idle channels. */
+static void
+relay_sweep(void *arg)
 {
-	mps_session_t *s = arg;
-	const mps_config_t *cfg = s->side->cfg;
+	relay *r = arg;
+	const mps_config_t *cfg = mps_tunnel_side(r->t)->cfg;
 	apr_time_t now = apr_time_now();
 
-	if (s->chans == NULL || s->state != S_ACTIVE)
+	if (r->closing || r->chans == NULL)
 		return;
-	(void)mps_chan_table_idle(s->chans, now, cfg->channel_open_timeout,
-	    open_timed_out, s);
-	if (s->chans != NULL && s->state == S_ACTIVE &&
-	    cfg->channel_idle_timeout > 0)
-		(void)mps_chan_table_idle(s->chans, now,
-		    cfg->channel_idle_timeout, idle_closed, s);
-	if (s->state != S_ACTIVE)
+	r->walking++;
+	(void)mps_chan_table_idle(r->chans, now, cfg->channel_open_timeout,
+	    open_timed_out, r);
+	if (!r->closing && cfg->channel_idle_timeout > 0)
+		(void)mps_chan_table_idle(r->chans, now,
+		    cfg->channel_idle_timeout, idle_closed, r);
+	r->walking--;
+	if (r->closing)
 		return;
-	collect(s);
-	if (s->chans != NULL)
-		arm_sweep(s);
-	mps_session_kick(s);
+	collect(r);
+	if (r->chans != NULL)
+		arm_sweep(r);
+	mps_tunnel_kick(r->t);
 }
+
+const mps_tunnel_ops_t mps_relay_tunnel_ops = {
+	.on_message = relay_on_message,
+	.on_device_open = NULL,
+	.output_drained = relay_output_drained,
+	.closing = relay_closing,
+};

@@ -96,17 +96,6 @@ is_empty(const char *s)
 	return s == NULL || *s == '\0';
 }
 
-static void MPS_PRINTF(3, 4)
-set_err(char *err, size_t errsize, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errsize == 0)
-		return;
-	va_start(ap, fmt);
-	(void)vsnprintf(err, errsize, fmt, ap);
-	va_end(ap);
-}
 
 /*
  * The root cause among the thread's queued OpenSSL errors, and the queue
@@ -145,7 +134,7 @@ file_error(char *err, size_t errsize, const char *what, const char *path)
 {
 	char reason[256];
 
-	set_err(err, errsize, "%s %s: %s", what, path,
+	mps_errtext(err, errsize, "%s %s: %s", what, path,
 	    queue_reason(reason, sizeof(reason)));
 	return MPS_ERR_CONFIG;
 }
@@ -182,19 +171,19 @@ static apr_status_t
 check_settings(const mps_tls_settings_t *s, char *err, size_t errsize)
 {
 	if (s == NULL) {
-		set_err(err, errsize, "no TLS settings");
+		mps_errtext(err, errsize, "no TLS settings");
 		return APR_EINVAL;
 	}
 	if (profile_lookup(s->profile) == NULL) {
-		set_err(err, errsize, "unknown TLS profile %d", (int)s->profile);
+		mps_errtext(err, errsize, "unknown TLS profile %d", (int)s->profile);
 		return APR_EINVAL;
 	}
 	if (is_empty(s->cert_chain_file)) {
-		set_err(err, errsize, "no certificate chain file configured");
+		mps_errtext(err, errsize, "no certificate chain file configured");
 		return APR_EINVAL;
 	}
 	if (is_empty(s->key_file)) {
-		set_err(err, errsize, "no key file configured");
+		mps_errtext(err, errsize, "no key file configured");
 		return APR_EINVAL;
 	}
 	switch (s->verify_client) {
@@ -203,7 +192,7 @@ check_settings(const mps_tls_settings_t *s, char *err, size_t errsize)
 	case MPS_VERIFY_CLIENT_OPTIONAL:
 	case MPS_VERIFY_CLIENT_REQUIRE:
 		if (is_empty(s->ca_file)) {
-			set_err(err, errsize, "client certificate verification "
+			mps_errtext(err, errsize, "client certificate verification "
 			    "(VerifyClient %s) needs a CA file",
 			    s->verify_client == MPS_VERIFY_CLIENT_REQUIRE ?
 			    "require" : "optional");
@@ -211,7 +200,7 @@ check_settings(const mps_tls_settings_t *s, char *err, size_t errsize)
 		}
 		return APR_SUCCESS;
 	}
-	set_err(err, errsize, "unknown VerifyClient value %d",
+	mps_errtext(err, errsize, "unknown VerifyClient value %d",
 	    (int)s->verify_client);
 	return APR_EINVAL;
 }
@@ -227,12 +216,12 @@ apply_profile(SSL_CTX *ctx, mps_tls_profile_t which, char *err,
 		SSL_CTX_set_security_level(ctx, p->security_level);
 	if (!SSL_CTX_set_min_proto_version(ctx, p->min_version) ||
 	    !SSL_CTX_set_max_proto_version(ctx, 0)) {
-		set_err(err, errsize, "cannot set the TLS protocol versions: %s",
+		mps_errtext(err, errsize, "cannot set the TLS protocol versions: %s",
 		    queue_reason(reason, sizeof(reason)));
 		return MPS_ERR_CONFIG;
 	}
 	if (!SSL_CTX_set_cipher_list(ctx, p->ciphers)) {
-		set_err(err, errsize, "cannot set the TLS cipher list: %s",
+		mps_errtext(err, errsize, "cannot set the TLS cipher list: %s",
 		    queue_reason(reason, sizeof(reason)));
 		return MPS_ERR_CONFIG;
 	}
@@ -254,7 +243,7 @@ apply_options(SSL_CTX *ctx, char *err, size_t errsize)
 	/* TLS 1.3 would otherwise still send two NewSessionTicket messages
 	 * after every handshake. */
 	if (!SSL_CTX_set_num_tickets(ctx, 0)) {
-		set_err(err, errsize, "cannot disable TLS session tickets: %s",
+		mps_errtext(err, errsize, "cannot disable TLS session tickets: %s",
 		    queue_reason(reason, sizeof(reason)));
 		return MPS_ERR_CONFIG;
 	}
@@ -267,7 +256,7 @@ apply_options(SSL_CTX *ctx, char *err, size_t errsize)
 	SSL_CTX_set_default_passwd_cb(ctx, no_password);
 	if (!SSL_CTX_set_session_id_context(ctx, sid_ctx,
 	    (unsigned int)(sizeof(sid_ctx) - 1))) {
-		set_err(err, errsize, "cannot set the TLS session context: %s",
+		mps_errtext(err, errsize, "cannot set the TLS session context: %s",
 		    queue_reason(reason, sizeof(reason)));
 		return MPS_ERR_CONFIG;
 	}
@@ -303,7 +292,7 @@ static apr_status_t
 mismatch_error(char *err, size_t errsize, const mps_tls_settings_t *s)
 {
 	ERR_clear_error();
-	set_err(err, errsize, "key %s does not match the certificate in %s",
+	mps_errtext(err, errsize, "key %s does not match the certificate in %s",
 	    s->key_file, s->cert_chain_file);
 	return MPS_ERR_CONFIG;
 }
@@ -324,7 +313,7 @@ load_key(SSL_CTX *ctx, const mps_tls_settings_t *s, char *err,
 	if ((pkey = read_key(s->key_file, &encrypted)) == NULL) {
 		if (encrypted) {
 			ERR_clear_error();
-			set_err(err, errsize, "key %s is encrypted; mpsd needs "
+			mps_errtext(err, errsize, "key %s is encrypted; mpsd needs "
 			    "an unencrypted key (readable by mpsd only)",
 			    s->key_file);
 			return MPS_ERR_CONFIG;
@@ -336,7 +325,7 @@ load_key(SSL_CTX *ctx, const mps_tls_settings_t *s, char *err,
 	if (!ok) {
 		if (first_error_is(ERR_LIB_X509, X509_R_KEY_VALUES_MISMATCH))
 			return mismatch_error(err, errsize, s);
-		set_err(err, errsize, "key %s cannot be used: %s", s->key_file,
+		mps_errtext(err, errsize, "key %s cannot be used: %s", s->key_file,
 		    queue_reason(reason, sizeof(reason)));
 		return MPS_ERR_CONFIG;
 	}
@@ -398,14 +387,14 @@ mps_tls_ctx_create(SSL_CTX **out, const mps_tls_settings_t *s, char *err,
 	char reason[256];
 
 	*out = NULL;
-	set_err(err, errsize, "%s", "");
+	mps_errtext(err, errsize, "%s", "");
 	/* Stale errors from earlier calls on this thread would be taken for
 	 * the cause of ours. */
 	ERR_clear_error();
 	if ((rv = check_settings(s, err, errsize)) != APR_SUCCESS)
 		return rv;
 	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL) {
-		set_err(err, errsize, "cannot create a TLS context: %s",
+		mps_errtext(err, errsize, "cannot create a TLS context: %s",
 		    queue_reason(reason, sizeof(reason)));
 		return MPS_ERR_CONFIG;
 	}

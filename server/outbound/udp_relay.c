@@ -73,21 +73,6 @@ typedef struct udp_dest {
 _Static_assert(sizeof(((udp_dest *)0)->u) ==
     sizeof(((mps_udp_dest_t *)0)->addr), "udp_dest and mps_udp_dest_t");
 
-static void
-say(char *err, size_t errsize, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-say(char *err, size_t errsize, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errsize == 0)
-		return;
-	va_start(ap, fmt);
-	(void)vsnprintf(err, errsize, fmt, ap);
-	va_end(ap);
-}
 
 /* ---- Lifetime ---- */
 
@@ -428,13 +413,13 @@ defer(mps_udp_relay_t *r, const char *origin, const char *host,
 	/* Reserve a place first, so the cap holds under concurrency. */
 	if (atomic_fetch_add(&r->pending, 1) >= MPS_UDP_MAX_PENDING) {
 		atomic_fetch_sub(&r->pending, 1);
-		say(err, errsize, "%u sends to host names are already "
+		mps_errtext(err, errsize, "%u sends to host names are already "
 		    "waiting", (unsigned)MPS_UDP_MAX_PENDING);
 		return MPS_ERR_QUEUE_FULL;
 	}
 	if ((ds = malloc(sizeof(*ds) + len)) == NULL) {
 		atomic_fetch_sub(&r->pending, 1);
-		say(err, errsize, "out of memory");
+		mps_errtext(err, errsize, "out of memory");
 		return APR_ENOMEM;
 	}
 	ds->relay = r;
@@ -453,7 +438,7 @@ defer(mps_udp_relay_t *r, const char *origin, const char *host,
 		atomic_fetch_sub(&r->pending, 1);
 		free(ds);
 		relay_release(r);
-		say(err, errsize, "cannot queue the name lookup: %s",
+		mps_errtext(err, errsize, "cannot queue the name lookup: %s",
 		    rv == MPS_ERR_SHUTDOWN ? "mpsd is stopping" :
 		    "the worker pool refused it");
 		return rv;
@@ -473,15 +458,15 @@ mps_udp_relay_parse_dest(const char *dest_host, apr_port_t dest_port,
 	memset(d, 0, sizeof(*d));
 	d->family = AF_UNSPEC;
 	if ((bad = clean_host(dest_host, d->host)) != NULL) {
-		say(err, errsize, "%s", bad);
+		mps_errtext(err, errsize, "%s", bad);
 		return APR_EINVAL;
 	}
 	if (dest_port == 0) {
-		say(err, errsize, "destination port 0");
+		mps_errtext(err, errsize, "destination port 0");
 		return APR_EINVAL;
 	}
 	if (len > MPS_UDP_MAX_PAYLOAD) {
-		say(err, errsize, "payload of %zu bytes is over the UDP "
+		mps_errtext(err, errsize, "payload of %zu bytes is over the UDP "
 		    "limit of %u", len, (unsigned)MPS_UDP_MAX_PAYLOAD);
 		return MPS_ERR_TOO_LARGE;
 	}
@@ -503,9 +488,9 @@ mps_udp_relay_send(mps_udp_relay_t *r, const char *origin,
 	udp_dest dest;
 	apr_status_t rv;
 
-	say(err, errsize, "%s", "");
+	mps_errtext(err, errsize, "%s", "");
 	if (r == NULL || (payload == NULL && len > 0)) {
-		say(err, errsize, "invalid arguments");
+		mps_errtext(err, errsize, "invalid arguments");
 		return APR_EINVAL;
 	}
 	if ((rv = mps_udp_relay_parse_dest(dest_host, dest_port, len, &d,
@@ -522,8 +507,8 @@ mps_udp_relay_send(mps_udp_relay_t *r, const char *origin,
 		return APR_SUCCESS;
 	rv = APR_FROM_OS_ERROR(errno);
 	if (APR_STATUS_IS_EAGAIN(rv))
-		say(err, errsize, "the UDP send buffer is full");
+		mps_errtext(err, errsize, "the UDP send buffer is full");
 	else
-		say(err, errsize, "%s", mps_strerror(rv, why, sizeof(why)));
+		mps_errtext(err, errsize, "%s", mps_strerror(rv, why, sizeof(why)));
 	return rv;
 }

@@ -22,7 +22,7 @@
  *     floods alerts to names cannot fill the blocking lane.
  *
  * Policy is NOT here: the caller decides first, with mps_filter_allows()
- * (server_filter.h), whether the device may send to dest at all, and
+ * (outbound.h), whether the device may send to dest at all, and
  * answers want_reply itself.
  *
  * Thread-safety: mps_udp_relay_send() and mps_udp_relay_stats() may be

@@ -43,7 +43,7 @@
 #include "config.h"
 #include "config_xml.h"
 #include "mps_status.h"
-#include "server_filter.h"
+#include "outbound.h"
 #include "udp_relay.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

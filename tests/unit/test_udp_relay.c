@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_udp_relay.c: PET alerts leave as UDP datagrams (udp_relay.h), and
- * the AuthorizedServers filter (server_filter.h) decides which may.
+ * the AuthorizedServers filter (outbound.h) decides which may.
  *
  * Real sockets on loopback: a "catcher" bound to port 0 receives what the
  * relay sends, and every datagram is compared byte for byte. Sends to
@@ -14,7 +14,7 @@
 #include "config.h"
 #include "config_errors.h"
 #include "mps_status.h"
-#include "server_filter.h"
+#include "outbound.h"
 #include "udp_relay.h"
 #include "workers.h"
 
