@@ -102,7 +102,7 @@ endif
 check_PROGRAMS += tests/sim/amtsim
 tests_sim_amtsim_SOURCES = tests/sim/amtsim.c tests/sim/sim.h \
 	tests/sim/sim_device.c tests/sim/sim_relay.c tests/sim/sim_tls.c \
-	tests/sim/sim_util.c tests/sim/sim_action.c
+	tests/sim/sim_util.c tests/sim/sim_action.c tests/sim/sim_stream.c
 tests_sim_amtsim_LDADD = server/libmpsapf.la server/libmpsbase.la \
 	$(OPENSSL_LIBS) $(APR_LIBS)
 EXTRA_DIST += tests/sim/README.md
