@@ -529,6 +529,14 @@ send_keepalive_options(mps_session_t *s)
 	    (uint32_t)apr_time_sec(cfg->keepalive_interval), 0));
 }
 
+/*
+ * tcpip-forward and cancel-tcpip-forward are answered whatever want_reply
+ * says: firmware sets the flag anyway, and an APF client in the field
+ * sends want_reply 0 yet waits for REQUEST_SUCCESS before its next
+ * forward (it would forward one port, never start its keepalives and be
+ * dropped at IdleTimeout). A client that asked for no reply can ignore
+ * one; udp-send-to still honours the flag.
+ */
 static void
 on_tcpip_forward(mps_session_t *s, const mps_apf_msg_t *m, int cancel)
 {
@@ -550,8 +558,7 @@ on_tcpip_forward(mps_session_t *s, const mps_apf_msg_t *m, int cancel)
 		mps_log(MPS_LOG_WARNING, "Intel remote client %s (%s): "
 		    "tcpip-forward to port %u refused",
 		    mps_session_name(s, name, sizeof(name)), s->peer, (unsigned)port);
-		if (m->u.global_request.want_reply)
-			SEND(s, mps_apf_encode_request_failure(&s->io.out));
+		SEND(s, mps_apf_encode_request_failure(&s->io.out));
 		return;
 	}
 	if (cancel) {
@@ -561,8 +568,7 @@ on_tcpip_forward(mps_session_t *s, const mps_apf_msg_t *m, int cancel)
 		    "forwarding to address %s:%u",
 		    mps_session_name(s, name, sizeof(name)),
 		    fqdn[0] != '\0' ? fqdn : s->uuid, (unsigned)port);
-		if (m->u.global_request.want_reply)
-			SEND(s, mps_apf_encode_request_success(&s->io.out));
+		SEND(s, mps_apf_encode_request_success(&s->io.out));
 		return;
 	}
 	rv = mps_registry_add_forward(s->side->registry, s->dev, fqdn,
@@ -579,12 +585,10 @@ on_tcpip_forward(mps_session_t *s, const mps_apf_msg_t *m, int cancel)
 		    "tcpip-forward to port %u refused: %s",
 		    mps_session_name(s, name, sizeof(name)), s->peer, (unsigned)port,
 		    mps_strerror(rv, msg, sizeof(msg)));
-		if (m->u.global_request.want_reply)
-			SEND(s, mps_apf_encode_request_failure(&s->io.out));
+		SEND(s, mps_apf_encode_request_failure(&s->io.out));
 		return;
 	}
-	if (m->u.global_request.want_reply)
-		SEND(s, mps_apf_encode_request_success_port(&s->io.out, port));
+	SEND(s, mps_apf_encode_request_success_port(&s->io.out, port));
 	mps_log(MPS_LOG_INFO, "Intel remote client %s started port forwarding "
 	    "to address %s:%u", mps_session_name(s, name, sizeof(name)),
 	    fqdn[0] != '\0' ? fqdn : s->uuid, (unsigned)port);
