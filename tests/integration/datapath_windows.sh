@@ -102,6 +102,9 @@ for W in 65536 1048576 4194304; do
 	ok "window $K, device -> console: no pause between device sends over $MAX_GAP_MS ms" \
 		at_most "$(field "$T/down$W.closed" tx-gap-ms)" "$MAX_GAP_MS"
 
+	# Gaps are wall-clock: on a machine loaded far beyond its cores a
+	# process may wait 100 ms for a CPU. Say how loaded it was.
+	diag "window $K: load average $(cut -d ' ' -f 1-3 /proc/loadavg)"
 	ok "window $K: the tunnel is still up after both transfers" \
 		eval "still_running $DEV && ! sim_has sim$W '^device 0 disconnected'"
 	stop_pid "$DEV" >/dev/null
