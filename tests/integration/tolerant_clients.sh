@@ -14,10 +14,10 @@
 # (b) A client without flow control: it sends channel data beyond the
 #     window mpsd advertised (amtsim --ignore-window). With the default
 #     setting mpsd must keep memory bounded without losing data or other
-#     channels: 20 MB reach a slow console byte-exact, the tunnel stays
-#     up, another channel of the same tunnel completes, and mpsd logs one
-#     WARNING per overrunning channel naming the device as not honouring
-#     the window. With the strict setting, today's behaviour: the tunnel
+#     channels: 20 MB reach a console that waits 5 s before reading
+#     byte-exact, the tunnel stays up, another channel of the same tunnel
+#     completes, and mpsd logs one WARNING per overrunning channel naming
+#     the device as not honouring the window. With the strict setting, today's behaviour: the tunnel
 #     ends with DISCONNECT 2 (protocol error).
 #
 #     The setting these assertions assume (proposed; to be wired by the
@@ -41,8 +41,6 @@
 . "$(dirname "$0")/console_lib.sh"
 require_peers
 
-# field FILE KEY: the value of KEY=... on the last line of FILE that has it.
-field() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" "$1" | tail -n 1; }
 sent_sha() { sed -n 's/^sent .*sha256=\([0-9a-f]*\).*/\1/p' "$1"; }
 recv_sha() { sed -n 's/^received .*sha256=\([0-9a-f]*\).*/\1/p' "$1"; }
 same_text() { [ -n "$1" ] && [ "$1" = "$2" ]; }
@@ -109,10 +107,15 @@ ok "(b) a device without flow control connects" \
 NW=$SIM_PID
 rss_watch "$MPSD_PID" "$T/rss-b"
 rss0=$(rss_kb "$MPSD_PID")
-# A console reading 10 MB/s while the device pushes as fast as it can;
-# meanwhile another console uploads 5 MB to the same device.
+# A console that reads nothing for 5 s while the device pushes as fast
+# as it can: once the socket buffers between mpsd and the console are
+# full (loopback lets them take some 4-6 MB) mpsd gets bytes its window
+# does not cover. A sanitizer build on a loaded machine moves 2-3 MB/s,
+# so 5 s overrun there too; a console merely slower than mpsd would not.
+# Meanwhile another console uploads 5 MB to the same device.
+READ_DELAY=5
 pump big --target "$FQDN:16993" --send 0 --recv "$BIG" --peer-seed 2 \
-	--read-rate 10M &
+	--read-delay "$READ_DELAY" &
 BIGPID=$!
 track "$BIGPID"
 sleep 0.3
@@ -124,9 +127,12 @@ kill "$RSS_WATCH_PID" 2>/dev/null
 wait_for 10 sim_has nowin '^device 0 channel [0-9]+ closed port=16993 '
 diag "(b) big: $(grep '^result' "$T/big.out"); other: $(grep '^result' "$T/other.out")"
 diag "(b) device: $(grep ' closed ' "$T/nowin.out" | tr '\n' ' ')"
-ok "(b) the device really sent beyond mpsd's window" \
-	test "$(field "$T/nowin.out" max-beyond-window)" -gt 65536 2>/dev/null
-ok "(b) 20 MB from the device reach the slow console whole, every byte checked" \
+# The device's own count (adjusts in flight make mpsd's view smaller);
+# the WARNINGs below show that mpsd saw the overrun.
+beyond=$(closed_line nowin 16993 1 | sed -n 's/.* max-beyond-window=\([0-9]*\).*/\1/p')
+ok "(b) the device went beyond mpsd's window (by its own count)" \
+	test "${beyond:-0}" -gt 65536
+ok "(b) 20 MB from the device reach the late console whole, every byte checked" \
 	eval "test $big_rc -eq 0 && grep -q '^received bytes=$BIG .* match=yes' '$T/big.out'"
 line=$(closed_line nowin 16993 1)
 ok "(b) SHA-256 equal at both ends" \
@@ -139,10 +145,17 @@ ok "(b) ... and was closed by its console, not by the tunnel's end" \
 ok "(b) the tunnel is still up" alive "$NW" nowin
 ok "(b) mpsd did not disconnect the device (no reason 2)" \
 	file_lacks "$log" "disconnecting (reason 2)"
-ok "(b) mpsd's memory stays bounded (RSS grew by less than 16 MiB)" \
-	test $(( $(max_of "$T/rss-b") - rss0 )) -lt 16384
+if ldd "$MPSD" 2>/dev/null | grep -q libasan; then
+	# ASan's quarantine keeps freed memory: RSS would measure it.
+	skip "(b) mpsd's memory stays bounded (RSS grew by less than 16 MiB)" \
+		"built with AddressSanitizer"
+else
+	ok "(b) mpsd's memory stays bounded (RSS grew by less than 16 MiB)" \
+		test $(( $(max_of "$T/rss-b") - rss0 )) -lt 16384
+fi
 # A second overrunning channel: one more WARNING, not one per message.
-pump big2 --target "$FQDN:16993" --send 0 --recv "$BIG" --peer-seed 2
+pump big2 --target "$FQDN:16993" --send 0 --recv "$BIG" --peer-seed 2 \
+	--read-delay "$READ_DELAY"
 ok "(b) a second overrunning channel also arrives whole" \
 	grep -q "^received bytes=$BIG .* match=yes" "$T/big2.out"
 warnings() { grep -E "WARNING.*$FQDN.*[Hh]onou?r" "$log" | grep -ci window; }
@@ -166,13 +179,17 @@ if [ $started = yes ]; then
 	console_ports "$S"
 	if start_sim strict --fqdn "$FQDN" --ports 16993 --window 1M \
 		--ignore-window 1G --target "16993=source:$BIG"; then
-		pump strict --target "$FQDN:16993" --send 0 --recv "$BIG" --peer-seed 2
+		pump strict --target "$FQDN:16993" --send 0 --recv "$BIG" \
+			--peer-seed 2 --read-delay "$READ_DELAY"
 		strict_rc=$?
 	fi
 fi
-ok "(b strict) the device is disconnected with reason 2 (protocol error)" \
-	wait_for 5 sim_has strict '^device 0 disconnected reason=2 .*by=server'
-ok "(b strict) mpsd logs the protocol error, naming the device" \
+# The device may not read the DISCONNECT: mpsd closes with the device's
+# data unread, so the kernel resets the connection (reason=none
+# error=ECONNRESET). mpsd's log says which reason it sent.
+ok "(b strict) the server ends the tunnel (outcome=dropped)" \
+	wait_for 5 sim_has strict '^device 0 disconnected reason=(2|none) .*by=server .*outcome=dropped'
+ok "(b strict) mpsd logs the protocol error (reason 2), naming the device" \
 	grep -qsE "WARNING.*$FQDN.*disconnecting \(reason 2\)" "$log"
 ok "(b strict) the console's transfer is cut short" \
 	eval "[ $strict_rc != not-run ] && [ $strict_rc != 0 ]"
