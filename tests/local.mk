@@ -123,7 +123,7 @@ endif
 check_PROGRAMS += tests/sim/amtsim
 tests_sim_amtsim_SOURCES = tests/sim/amtsim.c tests/sim/sim.h \
 	tests/sim/sim_device.c tests/sim/sim_relay.c tests/sim/sim_tls.c \
-	tests/sim/sim_util.c tests/sim/sim_action.c
+	tests/sim/sim_util.c tests/sim/sim_action.c tests/sim/sim_stream.c
 tests_sim_amtsim_LDADD = server/libmpsapf.la server/libmpsbase.la \
 	$(OPENSSL_LIBS) $(APR_LIBS)
 EXTRA_DIST += tests/sim/README.md
@@ -272,7 +272,8 @@ EXTRA_DIST += tests/bench/channel_throughput.sh tests/bench/socks_rps.sh
 
 CONSOLE_TESTS = tests/integration/console_socks.sh \
 	tests/integration/console_http.sh tests/integration/console_apache.sh \
-	tests/integration/console_stress.sh
+	tests/integration/console_stress.sh \
+	tests/integration/datapath_windows.sh tests/integration/tolerant_clients.sh
 TESTS += $(CONSOLE_TESTS)
 EXTRA_DIST += $(CONSOLE_TESTS) tests/integration/console_lib.sh
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh

@@ -706,6 +706,14 @@ send_keepalive_options(mps_session_t *s)
 		return;
 }
 
+/*
+ * tcpip-forward and cancel-tcpip-forward are answered whatever want_reply
+ * says: firmware sets the flag anyway, and an APF client in the field
+ * sends want_reply 0 yet waits for REQUEST_SUCCESS before its next
+ * forward (it would forward one port, never start its keepalives and be
+ * dropped at IdleTimeout). A client that asked for no reply can ignore
+ * one; udp-send-to still honours the flag.
+ */
 static void
 on_tcpip_forward(mps_session_t *s, const mps_apf_msg_t *m, int cancel)
 {
@@ -727,8 +735,7 @@ on_tcpip_forward(mps_session_t *s, const mps_apf_msg_t *m, int cancel)
 		mps_log(MPS_LOG_WARNING, "Intel remote client %s (%s): "
 		    "tcpip-forward to port %u refused",
 		    session_name(s, name, sizeof(name)), s->peer, (unsigned)port);
-		if (m->u.global_request.want_reply)
-			(void)queued(s, mps_apf_encode_request_failure(&s->io.out));
+		(void)queued(s, mps_apf_encode_request_failure(&s->io.out));
 		return;
 	}
 	if (cancel) {
@@ -738,8 +745,7 @@ on_tcpip_forward(mps_session_t *s, const mps_apf_msg_t *m, int cancel)
 		    "forwarding to address %s:%u",
 		    session_name(s, name, sizeof(name)),
 		    fqdn[0] != '\0' ? fqdn : s->uuid, (unsigned)port);
-		if (m->u.global_request.want_reply)
-			(void)queued(s, mps_apf_encode_request_success(&s->io.out));
+		(void)queued(s, mps_apf_encode_request_success(&s->io.out));
 		return;
 	}
 	rv = mps_registry_add_forward(s->side->registry, s->dev, fqdn,
@@ -756,12 +762,10 @@ on_tcpip_forward(mps_session_t *s, const mps_apf_msg_t *m, int cancel)
 		    "tcpip-forward to port %u refused: %s",
 		    session_name(s, name, sizeof(name)), s->peer, (unsigned)port,
 		    mps_strerror(rv, msg, sizeof(msg)));
-		if (m->u.global_request.want_reply)
-			(void)queued(s, mps_apf_encode_request_failure(&s->io.out));
+		(void)queued(s, mps_apf_encode_request_failure(&s->io.out));
 		return;
 	}
-	if (m->u.global_request.want_reply &&
-	    queued(s, mps_apf_encode_request_success_port(&s->io.out, port)) != 0)
+	if (queued(s, mps_apf_encode_request_success_port(&s->io.out, port)) != 0)
 		return;
 	mps_log(MPS_LOG_INFO, "Intel remote client %s started port forwarding "
 	    "to address %s:%u", session_name(s, name, sizeof(name)),

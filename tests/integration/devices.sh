@@ -59,6 +59,8 @@ sim_bg "$A" "$T/cancel.out" --uuid 33333333-0000-0000-0000-000000000001 \
 cpid=$SIM_PID
 ok "a device withdraws a forward (cancel-tcpip-forward)" \
 	wait_for 10 grep -q "^device 0 cancelled 16994" "$T/cancel.out"
+ok "mpsd answers the cancel (REQUEST_SUCCESS)" \
+	wait_for 5 grep -q "^device 0 cancel-ok 16994" "$T/cancel.out"
 ok "mpsd logs the cancelled forward" \
 	wait_for 5 file_has "$log" "Intel remote client cancel.test cancelled port forwarding to address cancel.test:16994"
 kill -USR1 "$MPSD_PID"

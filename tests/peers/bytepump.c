@@ -11,8 +11,8 @@
  *                 [common options]
  * common options:
  *        [--bytes N] [--send N] [--recv N] [--seed S] [--peer-seed S]
- *        [--read-rate BYTES/S] [--no-hash] [--no-check] [--timeout S]
- *        [--progress S] [--wait-eof S]
+ *        [--read-rate BYTES/S] [--read-delay S] [--no-hash] [--no-check]
+ *        [--timeout S] [--progress S] [--wait-eof S]
  *
  * The client goes through a SOCKS5 proxy (RFC 1928 CONNECT; a domain name
  * target, or an IPv4 literal, or a bracketed IPv6 literal; RFC 1929
@@ -37,6 +37,9 @@
  *
  * --read-rate makes a slow reader: at most BYTES/S are read on average,
  * in reads of at most 16 KiB, so that the proxy must push back.
+ * --read-delay S reads nothing for the first S seconds (then at the
+ * rate, if any): a sender that ignores flow control is then sure to
+ * find the proxy's buffers full, however fast each side runs.
  *
  * Output, one line per event (key=value tokens), on stdout:
  *   PORT                                       (--serve, the first line)
@@ -98,6 +101,7 @@ static struct {
 	uint64_t seed, peer_seed;
 	int have_seed, have_peer_seed;
 	double read_rate;		/* bytes/s, 0 = unlimited */
+	double read_delay;		/* s before the first read */
 	int hash, check;
 	double timeout;			/* s, whole transfer */
 	double progress;		/* s, 0 = none */
@@ -119,8 +123,8 @@ usage(void)
 	    "[opts]\n"
 	    "opts:  [--bytes N] [--send N] [--recv N] [--seed S] "
 	    "[--peer-seed S]\n"
-	    "       [--read-rate BYTES/S] [--no-hash] [--no-check] "
-	    "[--timeout S]\n"
+	    "       [--read-rate BYTES/S] [--read-delay S] [--no-hash] "
+	    "[--no-check] [--timeout S]\n"
 	    "       [--progress S] [--wait-eof S]\n");
 	exit(EX_USAGE);
 }
@@ -292,6 +296,8 @@ parse_args(int argc, char **argv)
 			opt.have_peer_seed = 1;
 		} else if (ARG("--read-rate"))
 			opt.read_rate = (double)parse_size(a, v);
+		else if (ARG("--read-delay"))
+			opt.read_delay = parse_seconds(a, v);
 		else if (ARG("--timeout"))
 			opt.timeout = parse_seconds(a, v);
 		else if (ARG("--progress"))
@@ -809,22 +815,27 @@ check_bytes(struct pump *pp, const unsigned char *p, size_t n)
 }
 
 /*
- * Bytes the rate allows now (--read-rate), or the buffer size. A slow
- * reader reads whole SLOW_CHUNKs (or what is left), never dribbles: *wait
- * is set to the milliseconds until the next one is allowed.
+ * Bytes the rate allows now (--read-rate), or the buffer size; nothing
+ * before --read-delay is over. A slow reader reads whole SLOW_CHUNKs (or
+ * what is left), never dribbles: *wait is set to the milliseconds until
+ * the next one is allowed.
  */
 static size_t
 read_allowance(const struct pump *pp, double now, int *wait)
 {
-	double allowed, need;
+	double allowed, need, start = pp->t0 + opt.read_delay;
 
 	*wait = 0;
+	if (now < start) {
+		*wait = (int)((start - now) * 1000) + 1;
+		return 0;
+	}
 	if (opt.read_rate <= 0)
 		return IO_CHUNK;
 	need = (double)(opt.recv_n - pp->received);
 	if (need > SLOW_CHUNK)
 		need = SLOW_CHUNK;
-	allowed = opt.read_rate * (now - pp->t0) + SLOW_CHUNK -
+	allowed = opt.read_rate * (now - start) + SLOW_CHUNK -
 	    (double)pp->received;
 	if (allowed < need) {
 		*wait = (int)((need - allowed) / opt.read_rate * 1000) + 1;

@@ -82,7 +82,13 @@ static const char usage_text[] =
 "                         until the MPS sets its own interval (default 0:\n"
 "                         only as the MPS's KEEPALIVE_OPTIONS say)\n"
 "  --cancel-port P        once ready, withdraw the forward of port P with\n"
-"                         cancel-tcpip-forward (want_reply 0)\n"
+"                         cancel-tcpip-forward (want_reply 1; its reply is\n"
+"                         awaited like a forward's)\n"
+"  --forward-no-reply     send tcpip-forward and cancel-tcpip-forward with\n"
+"                         want_reply 0, yet wait for REQUEST_SUCCESS before\n"
+"                         the next forward, and start keepalives only once\n"
+"                         every forward is answered (an APF client seen in\n"
+"                         the field; firmware sets want_reply)\n"
 "\n"
 "On command, once ready (HOST may be [v6]; FILE is read whole at start):\n"
 "  --pet HOST:PORT:FILE   send FILE's bytes as a PET alert: GLOBAL_REQUEST\n"
@@ -101,11 +107,29 @@ static const char usage_text[] =
 "  --target PORT=HOST:PORT  connect channels for PORT to HOST:PORT\n"
 "                         (repeatable); a port without one is refused\n"
 "                         with OPEN_FAILURE 2 (CONNECT_FAILED)\n"
+"  --target PORT=sink     the device itself takes every byte of channels\n"
+"                         for PORT (SHA-256 on the closed line) and sends\n"
+"                         nothing\n"
+"  --target PORT=source:BYTES[:SEED]  the device itself sends BYTES\n"
+"                         (K, M, G: KiB, MiB, GiB) of bytepump's seeded\n"
+"                         stream (SEED, default 2) on each channel for PORT,\n"
+"                         then closes it; what it receives is taken too\n"
 "  --max-channels N       refuse channels beyond N open ones per device\n"
 "                         with OPEN_FAILURE 4 (RESOURCE_SHORTAGE), like\n"
 "                         AMT (default and maximum 1024)\n"
 "  --window N             receive window we advertise per channel\n"
-"                         (default 4096; real AMT shows 499)\n"
+"                         (default 4096; real AMT shows 499; at most 16 MiB,\n"
+"                         K, M suffixes allowed)\n"
+"  --window-adjust POLICY  when consumed bytes go back as WINDOW_ADJUST:\n"
+"                         eager (default): at once when nothing waits for\n"
+"                         the target, else once half the window is consumed;\n"
+"                         half: only once half the window is consumed (as\n"
+"                         LMS, Open AMT and mpsd itself do)\n"
+"  --ignore-window BYTES  send channel data up to BYTES beyond the window\n"
+"                         the MPS gave (a client without flow control; a\n"
+"                         value above what a channel carries ignores the\n"
+"                         window entirely); the device stays well-behaved\n"
+"                         otherwise\n"
 "\n"
 "Pacing and timeouts (seconds, fractions allowed; 0 = none):\n"
 "  --rate R               start R devices per second (default 0: all at once)\n"
@@ -151,7 +175,8 @@ enum {
 	OPT_RATE, OPT_CONNECT_TIMEOUT, OPT_REPLY_TIMEOUT, OPT_DURATION,
 	OPT_MISBEHAVE, OPT_MISBEHAVE_DEVICE, OPT_SEED, OPT_QUIET,
 	OPT_VERBOSE, OPT_STATS_EVERY, OPT_READY_FILE, OPT_PET, OPT_PET_COUNT,
-	OPT_DIRECT, OPT_DIRECT_SAVE, OPT_ACTION_DELAY
+	OPT_DIRECT, OPT_DIRECT_SAVE, OPT_ACTION_DELAY, OPT_WINDOW_ADJUST,
+	OPT_IGNORE_WINDOW, OPT_FORWARD_NO_REPLY
 };
 
 static const struct option long_options[] = {
@@ -179,6 +204,9 @@ static const struct option long_options[] = {
 	{ "target", required_argument, NULL, OPT_TARGET },
 	{ "max-channels", required_argument, NULL, OPT_MAX_CHANNELS },
 	{ "window", required_argument, NULL, OPT_WINDOW },
+	{ "window-adjust", required_argument, NULL, OPT_WINDOW_ADJUST },
+	{ "ignore-window", required_argument, NULL, OPT_IGNORE_WINDOW },
+	{ "forward-no-reply", no_argument, NULL, OPT_FORWARD_NO_REPLY },
 	{ "rate", required_argument, NULL, OPT_RATE },
 	{ "connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT },
 	{ "reply-timeout", required_argument, NULL, OPT_REPLY_TIMEOUT },
@@ -224,6 +252,31 @@ parse_u32(const char *name, const char *s, uint32_t min, uint32_t max)
 	    v < min || v > max)
 		usage_error("bad value for %s", name);
 	return (uint32_t)v;
+}
+
+/* A byte count with an optional K, M or G suffix (powers of 1024, as
+ * bytepump reads them), at most max. */
+static uint64_t
+parse_size(const char *name, const char *s, uint64_t max)
+{
+	unsigned long long v;
+	unsigned shift = 0;
+	char *end;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (*s == '\0' || *s == '-' || end == s || errno != 0)
+		usage_error("bad byte count for %s", name);
+	switch (*end) {
+	case '\0': break;
+	case 'K': case 'k': shift = 10; end++; break;
+	case 'M': case 'm': shift = 20; end++; break;
+	case 'G': case 'g': shift = 30; end++; break;
+	default: usage_error("bad byte count for %s", name);
+	}
+	if (*end != '\0' || v > (max >> shift))
+		usage_error("bad byte count for %s", name);
+	return (uint64_t)v << shift;
 }
 
 /* Seconds, fractions allowed, into milliseconds. */
@@ -299,7 +352,36 @@ target_port(const char *s, const char *eq)
 	return parse_u32("--target", pbuf, 1, 65535);
 }
 
-/* PORT=HOST:PORT, HOST may be [v6]. */
+/*
+ * "sink" or "source:BYTES[:SEED]": the device itself is the target.
+ * Returns 0 when v is neither (a HOST:PORT then).
+ */
+static int
+parse_builtin_target(sim_target *t, const char *v)
+{
+	char buf[64], *colon;
+
+	if (strcmp(v, "sink") == 0) {
+		t->kind = SIM_TARGET_SINK;
+		return 1;
+	}
+	if (strncmp(v, "source:", 7) != 0)
+		return 0;
+	if (strlen(v + 7) >= sizeof(buf))
+		usage_error("bad --target source in %s", v);
+	(void)strcpy(buf, v + 7);
+	t->kind = SIM_TARGET_SOURCE;
+	t->source_seed = 2;	/* bytepump --serve's, so clients check it */
+	if ((colon = strchr(buf, ':')) != NULL) {
+		*colon = '\0';
+		t->source_seed = parse_size("--target source seed", colon + 1,
+		    UINT64_MAX >> 2);
+	}
+	t->source_bytes = parse_size("--target source", buf, SIM_BYTES_MAX);
+	return 1;
+}
+
+/* PORT=HOST:PORT (HOST may be [v6]), PORT=sink or PORT=source:... */
 static void
 parse_target(const char *s)
 {
@@ -312,6 +394,11 @@ parse_target(const char *s)
 		usage_error("--target wants PORT=HOST:PORT, not %s", s);
 	t = &sim_opt.targets[sim_opt.ntargets];
 	t->port = target_port(s, eq);
+	(void)snprintf(t->text, sizeof(t->text), "%s", eq + 1);
+	if (parse_builtin_target(t, eq + 1)) {
+		sim_opt.ntargets++;
+		return;
+	}
 	(void)strcpy(buf, eq + 1);	/* fits: strlen(s) < sizeof(buf) */
 	host = buf;
 	if ((colon = strrchr(buf, ':')) == NULL)
@@ -329,7 +416,6 @@ parse_target(const char *s)
 	(void)parse_u32("--target", tport, 1, 65535);
 	if (resolve(host, tport, 0, &t->addr, &t->addrlen) != 0)
 		exit(2);
-	(void)snprintf(t->text, sizeof(t->text), "%s", eq + 1);
 	sim_opt.ntargets++;
 }
 
@@ -445,9 +531,25 @@ parse_option(int c, const char *arg, const char **port)
 		    SIM_CHANNELS_CAP);
 		break;
 	case OPT_WINDOW:
-		sim_opt.window = parse_u32("--window", arg, 1,
-		    MPS_APF_MAX_DATA);
+		sim_opt.window = (uint32_t)parse_size("--window", arg,
+		    SIM_WINDOW_MAX);
+		if (sim_opt.window == 0)
+			usage_error("bad value for %s", "--window");
 		break;
+	case OPT_WINDOW_ADJUST:
+		if (strcmp(arg, "eager") == 0)
+			sim_opt.adjust = SIM_ADJUST_EAGER;
+		else if (strcmp(arg, "half") == 0)
+			sim_opt.adjust = SIM_ADJUST_HALF;
+		else
+			usage_error("--window-adjust is eager or half, not %s",
+			    arg);
+		break;
+	case OPT_IGNORE_WINDOW:
+		sim_opt.ignore_window = parse_size("--ignore-window", arg,
+		    SIM_BYTES_MAX);
+		break;
+	case OPT_FORWARD_NO_REPLY: sim_opt.forward_no_reply = 1; break;
 	case OPT_RATE: {
 		char *end;
 

@@ -16,6 +16,7 @@
  *                 and the device's own direct-tcpip channels (--direct)
  *   sim_action.c  what a ready device does on command: PET alerts
  *                 (udp-send-to) and the --direct requests
+ *   sim_stream.c  the seeded byte stream of source targets (bytepump's)
  *   sim_tls.c     the client SSL_CTX for each TLS profile, name checks
  *   sim_util.c    clock, timer heap, output lines, UUID and FQDN naming
  *
@@ -65,6 +66,11 @@
 /* --action-delay, at most: a day. */
 #define SIM_ACTION_DELAY_MAX	86400000u
 #define SIM_CHANNEL_LINGER_MS	10000	/* target connect / final flush */
+/* --ignore-window and --target PORT=source:BYTES, at most: 1 TiB. */
+#define SIM_BYTES_MAX		(1ull << 40)
+/* --window, at most: mpsd's own ChannelWindowSize limit. One CHANNEL_DATA
+ * still carries at most MPS_APF_MAX_DATA (the codec's cap). */
+#define SIM_WINDOW_MAX		(16u * 1024u * 1024u)
 
 /* ---- Options ---- */
 
@@ -88,12 +94,31 @@ typedef enum {
 	SIM_MB_OVERRUN
 } sim_misbehave;
 
+/* Where the channels to one APF port go (--target). */
+typedef enum {
+	SIM_TARGET_SOCKET = 0,		/* a TCP connection to addr */
+	SIM_TARGET_SINK,		/* the device takes every byte itself */
+	SIM_TARGET_SOURCE		/* the device sends source_bytes itself */
+} sim_target_kind;
+
 typedef struct sim_target {
 	uint32_t port;			/* the APF port it serves */
-	struct sockaddr_storage addr;
+	sim_target_kind kind;
+	struct sockaddr_storage addr;	/* SIM_TARGET_SOCKET */
 	socklen_t addrlen;
-	char text[80];			/* host:port as given, for reports */
+	uint64_t source_bytes;		/* SIM_TARGET_SOURCE: per channel */
+	uint64_t source_seed;		/* ... its byte stream's seed */
+	char text[80];			/* as given, for reports */
 } sim_target;
+
+/*
+ * When a channel's consumed bytes go back to the MPS as WINDOW_ADJUST
+ * (--window-adjust).
+ */
+typedef enum {
+	SIM_ADJUST_EAGER = 0,		/* at once when nothing waits */
+	SIM_ADJUST_HALF			/* once half the window is consumed */
+} sim_adjust_policy;
 
 /*
  * A --pet or --direct entry: where to, and the bytes (the file, read
@@ -137,6 +162,14 @@ typedef struct sim_opts {
 	unsigned ntargets;
 	uint32_t max_channels;
 	uint32_t window;
+	sim_adjust_policy adjust;	/* --window-adjust */
+	/* --ignore-window N: bytes the device sends beyond the MPS's
+	 * window (0: it honours the window, as firmware does) */
+	uint64_t ignore_window;
+	/* --forward-no-reply: tcpip-forward and cancel-tcpip-forward go out
+	 * with want_reply 0, yet the device waits for REQUEST_SUCCESS before
+	 * its next forward (and starts keepalives only once ready) */
+	int forward_no_reply;
 	uint32_t keepalive_s;		/* own interval until options come */
 	uint32_t cancel_port;		/* cancel-tcpip-forward once ready, 0: no */
 	/* actions once ready (sim_action.c) */
@@ -162,6 +195,13 @@ typedef struct sim_opts {
 	int64_t misbehave_device;	/* -1: every device */
 	uint32_t seed;
 } sim_opts;
+
+/* The seeded byte stream of a source target (sim_stream.c): bytepump's. */
+typedef struct sim_stream {
+	uint64_t s[4];
+	uint8_t word[8];		/* the word being handed out */
+	unsigned used;			/* bytes of word already given */
+} sim_stream;
 
 /* ---- Event sources ---- */
 
@@ -221,6 +261,7 @@ typedef struct sim_device {
 	unsigned hs_wants_write : 1;	/* handshake / shutdown direction */
 	unsigned ka_outstanding : 1;	/* a KEEPALIVE_REQUEST awaits reply */
 	unsigned mb_sent : 1;		/* misbehaviour bytes queued */
+	unsigned cancel_pending : 1;	/* a cancel-tcpip-forward's reply */
 	uint8_t next_port;		/* index in opts.ports forwarded now */
 	uint8_t end_state;		/* state when the end began, reported */
 	int32_t disc_received;		/* DISCONNECT reason from MPS, or -1 */
@@ -327,6 +368,12 @@ void sim_heap_free(void);
 
 /* epoll registration of an io: sets io->events; 0 removes. -1 on error. */
 int sim_io_set(sim_io *io, uint32_t events);
+
+/* ---- sim_stream.c ---- */
+
+void sim_stream_init(sim_stream *st, uint64_t seed);
+/* The next n bytes of the stream into p. */
+void sim_stream_fill(sim_stream *st, uint8_t *p, size_t n);
 
 /* ---- sim_tls.c ---- */
 

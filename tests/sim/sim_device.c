@@ -73,11 +73,12 @@ after_ms(uint32_t ms)
 static size_t
 in_max_size(void)
 {
-	size_t frame = MPS_APF_CHANNEL_DATA_HDR_LEN + (size_t)sim_opt.window;
+	size_t frame = MPS_APF_CHANNEL_DATA_HDR_LEN + (size_t)(sim_opt.window <
+	    MPS_APF_MAX_DATA ? sim_opt.window : MPS_APF_MAX_DATA);
 
 	/*
 	 * One whole message must fit: CHANNEL_DATA up to the window we
-	 * advertise, or the longest control message the MPS may send (a
+	 * advertise (the codec caps one at MPS_APF_MAX_DATA), or the longest control message the MPS may send (a
 	 * CHANNEL_OPEN with two 2048-byte addresses). One read's worth on
 	 * top, so that a full message never blocks the read it ends in.
 	 */
@@ -560,8 +561,10 @@ queue_forward(sim_device *d, uint32_t port)
 	char fqdn[SIM_FQDN_MAX];
 
 	sim_device_fqdn(d, fqdn);
-	return sim_device_queued(d, mps_apf_encode_tcpip_forward(&d->out, 1,
-	    mps_apf_cstr(fqdn), port), MPS_APF_GLOBAL_REQUEST);
+	/* --forward-no-reply asks for no reply, and still waits for one. */
+	return sim_device_queued(d, mps_apf_encode_tcpip_forward(&d->out,
+	    !sim_opt.forward_no_reply, mps_apf_cstr(fqdn), port),
+	    MPS_APF_GLOBAL_REQUEST);
 }
 
 static void
@@ -613,17 +616,23 @@ next_forward(sim_device *d)
 	if (sim_opt.cancel_port != 0) {
 		char fqdn[SIM_FQDN_MAX];
 
-		/* No reply asked: the reply-tracking of tcpip-forward (the
-		 * 5-byte REQUEST_SUCCESS) stays untouched. */
+		/* Its reply (a bare REQUEST_SUCCESS) is awaited first: it
+		 * answers the oldest request, before any PET sent later. */
 		sim_device_fqdn(d, fqdn);
 		if (sim_device_queued(d, mps_apf_encode_cancel_tcpip_forward(
-		    &d->out, 0, mps_apf_cstr(fqdn), sim_opt.cancel_port),
-		    MPS_APF_GLOBAL_REQUEST) == 0)
-			sim_dev_say(d, 0, "cancelled %u", sim_opt.cancel_port);
+		    &d->out, !sim_opt.forward_no_reply, mps_apf_cstr(fqdn),
+		    sim_opt.cancel_port), MPS_APF_GLOBAL_REQUEST) != 0)
+			return;
+		sim_dev_say(d, 0, "cancelled %u", sim_opt.cancel_port);
+		d->cancel_pending = 1;
+		d->deadline = after_ms(sim_opt.reply_timeout_ms);
 	}
 	settle(d);
 	if (d->ka_interval == 0 && sim_opt.keepalive_s != 0)
 		start_keepalives(d, sim_opt.keepalive_s);
+	else if (d->ka_interval != 0 && d->next_keepalive == 0)
+		/* --forward-no-reply: the options came while forwarding. */
+		start_keepalives(d, d->ka_interval);
 	/* Last: the actions may close the device (out of memory). */
 	sim_actions_schedule(d);
 }
@@ -957,7 +966,16 @@ on_request_reply(sim_device *d, const mps_apf_msg_t *m)
 {
 	uint32_t port;
 
-	/* Once ready, only udp-send-to requests are awaiting replies. */
+	/* Once ready: the cancel's reply first (sent before any PET), then
+	 * the udp-send-to requests' replies. */
+	if (d->state == DS_READY && d->cancel_pending) {
+		d->cancel_pending = 0;
+		d->deadline = 0;
+		sim_dev_say(d, m->type != MPS_APF_REQUEST_SUCCESS, "%s %u",
+		    m->type == MPS_APF_REQUEST_SUCCESS ? "cancel-ok" :
+		    "cancel-failed", sim_opt.cancel_port);
+		return;
+	}
 	if (d->state != DS_FORWARDING && sim_actions_on_reply(d, m) == 0)
 		return;
 	if (d->state != DS_FORWARDING) {
@@ -990,8 +1008,16 @@ on_keepalive_options(sim_device *d, const mps_apf_msg_t *m)
 	sim_dev_say(d, 0, "keepalive-options interval=%u timeout=%u", interval,
 	    timeout);
 	if (sim_device_queued(d, mps_apf_encode_keepalive_options_reply(&d->out,
-	    interval, timeout), MPS_APF_KEEPALIVE_OPTIONS_REPLY) == 0)
-		start_keepalives(d, interval);
+	    interval, timeout), MPS_APF_KEEPALIVE_OPTIONS_REPLY) != 0)
+		return;
+	/* That field client's keepalive loop starts after its forward loop:
+	 * until every forward is answered the interval is only noted. */
+	if (sim_opt.forward_no_reply && d->state != DS_READY) {
+		d->ka_interval = interval;
+		d->next_keepalive = 0;
+		return;
+	}
+	start_keepalives(d, interval);
 }
 
 static void

@@ -43,6 +43,25 @@
  *                      CHANNEL_CLOSE answers it (once).
  * No answer to the open within --reply-timeout fails the device: an MPS
  * must confirm or refuse.
+ *
+ * Built-in targets (--target PORT=sink, PORT=source:BYTES) have no socket
+ * either: the device itself is the far end, so that a test measures the
+ * MPS and not a third process. A channel to one is confirmed at once;
+ * what the MPS sends is hashed and given back (WINDOW_ADJUST, by the
+ * --window-adjust policy); a source sends its bytes of the seeded stream
+ * (sim_stream.c) under the MPS's window and the device's output room,
+ * then CHANNEL_CLOSE. The closed line carries the SHA-256 of each
+ * direction.
+ *
+ * Every channel records the largest pause between two consecutive
+ * CHANNEL_DATA the device received (rx-gap-ms) and sent (tx-gap-ms):
+ * a test of a bulk transfer asserts that nothing waited for a timer.
+ *
+ * --ignore-window N lets the device send up to N bytes that no window of
+ * the MPS covers (a client without flow control). The overrun is kept
+ * apart from remote_window: WINDOW_ADJUSTs pay it back first, exactly as
+ * the MPS's own accounting sees it, and the closed line reports the
+ * largest overrun (max-beyond-window).
  */
 #include "sim.h"
 
@@ -89,8 +108,19 @@ typedef struct sim_channel {
 	const sim_action *direct;	/* NULL: forwarded-tcpip */
 	unsigned direct_k;		/* its --direct position */
 	size_t sent_off;		/* request bytes sent */
-	EVP_MD_CTX *sha;		/* over the answer */
+	EVP_MD_CTX *sha;		/* over the answer (direct), over what
+					 * a built-in target received */
 	FILE *save;			/* --direct-save, NULL: none */
+	/* built-in targets: no target socket */
+	EVP_MD_CTX *tx_sha;		/* over what a source sent */
+	sim_stream src;			/* a source's bytes */
+	uint64_t src_left;		/* ... still to send */
+	/* --ignore-window */
+	uint64_t beyond;		/* sent, not covered by a window yet */
+	uint64_t max_beyond;
+	/* pauses between consecutive CHANNEL_DATA, ms */
+	uint64_t last_rx_ms, last_tx_ms;	/* 0: none yet */
+	uint64_t rx_gap_ms, tx_gap_ms;
 } sim_channel;
 
 static sim_channel *zombies;
@@ -101,6 +131,7 @@ static void direct_pump(sim_channel *);
 static void direct_receive(sim_channel *, mps_apf_str_t);
 static void direct_done(sim_channel *);
 static void on_open_answer(sim_device *, const mps_apf_msg_t *);
+static void source_pump(sim_channel *);
 
 static const char *
 errno_token(int e)
@@ -119,6 +150,60 @@ lookup(const sim_device *d, uint32_t id)
 	    ch->state == CH_DEAD)
 		return NULL;
 	return ch;
+}
+
+/* The device itself is the target (sink or source). */
+static int
+builtin(const sim_channel *ch)
+{
+	return ch->direct == NULL && ch->target != NULL &&
+	    ch->target->kind != SIM_TARGET_SOCKET;
+}
+
+/* The largest pause between two data messages of one direction. */
+static void
+note_gap(uint64_t *last, uint64_t *max)
+{
+	uint64_t now = sim_clock();	/* exact: a pass may be long */
+
+	if (*last != 0 && now - *last > *max)
+		*max = now - *last;
+	*last = now;
+}
+
+/* Bytes the device may send now: the MPS's window, and with
+ * --ignore-window what it may still send beyond it. */
+static uint64_t
+send_allowance(const sim_channel *ch)
+{
+	uint64_t extra = sim_opt.ignore_window > ch->beyond ?
+	    sim_opt.ignore_window - ch->beyond : 0;
+
+	return (uint64_t)ch->remote_window + extra;
+}
+
+/* n bytes went out as CHANNEL_DATA: the window pays, then the overrun. */
+static void
+account_sent(sim_channel *ch, size_t n)
+{
+	if (n <= ch->remote_window)
+		ch->remote_window -= (uint32_t)n;
+	else {
+		ch->beyond += n - ch->remote_window;
+		ch->remote_window = 0;
+		if (ch->beyond > ch->max_beyond)
+			ch->max_beyond = ch->beyond;
+	}
+	ch->tx += n;
+	sim_g.c.bytes_to_mps += n;
+	note_gap(&ch->last_tx_ms, &ch->tx_gap_ms);
+}
+
+/* A cap of type size_t from a 64-bit allowance. */
+static size_t
+cap_size(size_t n, uint64_t limit)
+{
+	return (uint64_t)n > limit ? (size_t)limit : n;
 }
 
 static int
@@ -169,6 +254,8 @@ kill_channel(sim_channel *ch)
 	mps_buf_free(&ch->to_target);
 	EVP_MD_CTX_free(ch->sha);
 	ch->sha = NULL;
+	EVP_MD_CTX_free(ch->tx_sha);
+	ch->tx_sha = NULL;
 	if (ch->save != NULL)
 		(void)fclose(ch->save);
 	ch->save = NULL;
@@ -222,7 +309,7 @@ update_interest(sim_channel *ch)
 		ev = EPOLLOUT;
 	else {
 		if (!ch->target_eof && !ch->close_rcvd && !ch->close_sent &&
-		    ch->remote_window > 0 && device_live(d) &&
+		    send_allowance(ch) > 0 && device_live(d) &&
 		    sim_device_out_room(d) > MPS_APF_CHANNEL_DATA_HDR_LEN)
 			ev |= EPOLLIN;
 		if (mps_buf_len(&ch->to_target) > 0)
@@ -309,12 +396,39 @@ confirm(sim_channel *ch)
 	update_interest(ch);
 }
 
+/* A built-in target: nothing to connect, the channel is confirmed. */
+static void
+open_builtin(sim_channel *ch)
+{
+	const sim_target *t = ch->target;
+
+	if ((ch->sha = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestInit_ex(ch->sha, EVP_sha256(), NULL) != 1 ||
+	    (t->kind == SIM_TARGET_SOURCE &&
+	    ((ch->tx_sha = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestInit_ex(ch->tx_sha, EVP_sha256(), NULL) != 1))) {
+		fail_pending(ch, MPS_APF_OPEN_RESOURCE_SHORTAGE, "no-memory");
+		return;
+	}
+	if (t->kind == SIM_TARGET_SOURCE) {
+		sim_stream_init(&ch->src, t->source_seed);
+		ch->src_left = t->source_bytes;
+	}
+	confirm(ch);
+	if (ch->state == CH_OPEN)
+		source_pump(ch);
+}
+
 static void
 start_connect(sim_channel *ch)
 {
 	const sim_target *t = ch->target;
 	int fd, one = 1;
 
+	if (t->kind != SIM_TARGET_SOCKET) {
+		open_builtin(ch);
+		return;
+	}
 	fd = socket(t->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, 0);
 	if (fd == -1) {
@@ -395,13 +509,43 @@ on_open(sim_device *d, const mps_apf_msg_t *m)
 
 /* ---- Ending ---- */
 
+/* " NAME=HEX" of a SHA-256 in progress (finalized: once only), or "". */
 static void
-report_closed(const sim_channel *ch)
+digest_field(EVP_MD_CTX *md, const char *name, char *out, size_t size)
 {
+	unsigned char v[EVP_MAX_MD_SIZE];
+	unsigned len = 0, i;
+	int n;
+
+	out[0] = '\0';
+	if (md == NULL || EVP_DigestFinal_ex(md, v, &len) != 1)
+		return;
+	n = snprintf(out, size, " %s=", name);
+	for (i = 0; i < len && n > 0 && (size_t)n + 3 <= size; i++)
+		n += snprintf(out + n, size - (size_t)n, "%02x", v[i]);
+}
+
+static void
+report_closed(sim_channel *ch)
+{
+	char rxh[96], txh[96], beyond[48];
+	uint64_t gap = ch->rx_gap_ms > ch->tx_gap_ms ? ch->rx_gap_ms :
+	    ch->tx_gap_ms;
+
+	digest_field(builtin(ch) ? ch->sha : NULL, "rx-sha256", rxh,
+	    sizeof(rxh));
+	digest_field(builtin(ch) ? ch->tx_sha : NULL, "tx-sha256", txh,
+	    sizeof(txh));
+	beyond[0] = '\0';
+	if (sim_opt.ignore_window != 0)
+		(void)snprintf(beyond, sizeof(beyond), " max-beyond-window=%llu",
+		    (unsigned long long)ch->max_beyond);
 	sim_dev_say(ch->dev, 0, "channel %u closed port=%u by=%s tx=%llu "
-	    "rx=%llu", ch->id, ch->port,
-	    ch->closed_by != NULL ? ch->closed_by : "device",
-	    (unsigned long long)ch->tx, (unsigned long long)ch->rx);
+	    "rx=%llu max-gap-ms=%llu rx-gap-ms=%llu tx-gap-ms=%llu%s%s%s",
+	    ch->id, ch->port, ch->closed_by != NULL ? ch->closed_by : "device",
+	    (unsigned long long)ch->tx, (unsigned long long)ch->rx,
+	    (unsigned long long)gap, (unsigned long long)ch->rx_gap_ms,
+	    (unsigned long long)ch->tx_gap_ms, rxh, txh, beyond);
 }
 
 /* Both ends are done with the channel: answer the MPS if needed. */
@@ -478,7 +622,8 @@ sim_relay_abort_all(sim_device *d)
 /* ---- Data ---- */
 
 /* WINDOW_ADJUST for what the target took: at once when nothing is left
- * queued (the 499-byte windows of real AMT need that), else in halves. */
+ * queued (the 499-byte windows of real AMT need that), else in halves;
+ * with --window-adjust half, only in halves (LMS, Open AMT, mpsd). */
 static void
 give_back(sim_channel *ch)
 {
@@ -486,7 +631,8 @@ give_back(sim_channel *ch)
 	uint32_t n = ch->consumed;
 
 	if (n == 0 || ch->close_sent || ch->close_rcvd ||
-	    (mps_buf_len(&ch->to_target) > 0 && n < sim_opt.window / 2))
+	    ((sim_opt.adjust == SIM_ADJUST_HALF ||
+	    mps_buf_len(&ch->to_target) > 0) && n < sim_opt.window / 2))
 		return;
 	if (sim_device_queued(d, mps_apf_encode_window_adjust(&d->out,
 	    ch->remote_id, n), MPS_APF_CHANNEL_WINDOW_ADJUST) != 0)
@@ -549,8 +695,20 @@ on_data(sim_device *d, sim_channel *ch, mps_apf_str_t data)
 	ch->local_window -= (uint32_t)data.len;
 	ch->rx += data.len;
 	sim_g.c.bytes_from_mps += data.len;
+	if (data.len > 0)
+		note_gap(&ch->last_rx_ms, &ch->rx_gap_ms);
 	if (ch->direct != NULL) {
 		direct_receive(ch, data);
+		return;
+	}
+	if (builtin(ch)) {
+		/* Taken at once, hashed: the window goes back by policy. */
+		if (EVP_DigestUpdate(ch->sha, data.ptr, data.len) != 1) {
+			sim_device_fail(d, "sha256-failed");
+			return;
+		}
+		ch->consumed += (uint32_t)data.len;
+		give_back(ch);
 		return;
 	}
 	if (ch->io.fd < 0)
@@ -573,6 +731,12 @@ on_data(sim_device *d, sim_channel *ch, mps_apf_str_t data)
 static void
 on_adjust(sim_device *d, sim_channel *ch, uint32_t add)
 {
+	uint32_t paid = add < ch->beyond ? add : (uint32_t)ch->beyond;
+
+	/* An overrun (--ignore-window) is covered first: the MPS counts
+	 * those bytes against the window it grants. */
+	ch->beyond -= paid;
+	add -= paid;
 	if ((uint64_t)ch->remote_window + add > UINT32_MAX) {
 		sim_device_protocol_error(d, "window-adjust-overflow");
 		return;
@@ -580,6 +744,8 @@ on_adjust(sim_device *d, sim_channel *ch, uint32_t add)
 	ch->remote_window += add;
 	if (ch->direct != NULL)
 		direct_pump(ch);
+	else if (builtin(ch))
+		source_pump(ch);
 	else
 		update_interest(ch);
 }
@@ -778,14 +944,12 @@ direct_pump(sim_channel *ch)
 	size_t n, room;
 
 	while (ch->state == CH_OPEN && ch->sent_off < a->len &&
-	    ch->remote_window > 0 && !ch->close_sent && !ch->close_rcvd &&
+	    send_allowance(ch) > 0 && !ch->close_sent && !ch->close_rcvd &&
 	    device_live(d)) {
 		if ((room = sim_device_out_room(d)) <=
 		    MPS_APF_CHANNEL_DATA_HDR_LEN)
 			return;
-		n = a->len - ch->sent_off;
-		if (n > ch->remote_window)
-			n = ch->remote_window;
+		n = cap_size(a->len - ch->sent_off, send_allowance(ch));
 		if (n > room - MPS_APF_CHANNEL_DATA_HDR_LEN)
 			n = room - MPS_APF_CHANNEL_DATA_HDR_LEN;
 		if (n > SIM_IO_CHUNK)
@@ -795,9 +959,7 @@ direct_pump(sim_channel *ch)
 		    MPS_APF_CHANNEL_DATA) != 0)
 			return;
 		ch->sent_off += n;
-		ch->remote_window -= (uint32_t)n;
-		ch->tx += n;
-		sim_g.c.bytes_to_mps += n;
+		account_sent(ch, n);
 	}
 }
 
@@ -856,6 +1018,54 @@ direct_done(sim_channel *ch)
 		    ch->remote_id), MPS_APF_CHANNEL_CLOSE);
 }
 
+/* ---- Source targets ---- */
+
+/*
+ * Sends more of a source's bytes, straight into the device's output:
+ * within the window (and --ignore-window), the output room, one chunk
+ * per message. The last byte sent, CHANNEL_CLOSE follows.
+ */
+static void
+source_pump(sim_channel *ch)
+{
+	sim_device *d = ch->dev;
+	size_t room, n;
+	uint8_t *tail;
+
+	while (ch->state == CH_OPEN && ch->src_left > 0 &&
+	    send_allowance(ch) > 0 && !ch->close_sent && !ch->close_rcvd &&
+	    device_live(d)) {
+		if ((room = sim_device_out_room(d)) <=
+		    MPS_APF_CHANNEL_DATA_HDR_LEN)
+			return;
+		n = cap_size(room - MPS_APF_CHANNEL_DATA_HDR_LEN,
+		    send_allowance(ch));
+		n = cap_size(n, ch->src_left);
+		if (n > SIM_IO_CHUNK)
+			n = SIM_IO_CHUNK;
+		if (mps_buf_reserve(&d->out, MPS_APF_CHANNEL_DATA_HDR_LEN + n,
+		    &tail) != APR_SUCCESS ||
+		    mps_apf_channel_data_header(tail, ch->remote_id, n) !=
+		    APR_SUCCESS) {
+			(void)sim_device_queued(d, APR_ENOMEM,
+			    MPS_APF_CHANNEL_DATA);
+			return;
+		}
+		sim_stream_fill(&ch->src, tail + MPS_APF_CHANNEL_DATA_HDR_LEN, n);
+		if (EVP_DigestUpdate(ch->tx_sha, tail +
+		    MPS_APF_CHANNEL_DATA_HDR_LEN, n) != 1) {
+			sim_device_fail(d, "sha256-failed");
+			return;
+		}
+		(void)mps_buf_commit(&d->out, MPS_APF_CHANNEL_DATA_HDR_LEN + n);
+		ch->src_left -= n;
+		account_sent(ch, n);
+	}
+	if (ch->state == CH_OPEN && ch->src_left == 0 && !ch->close_sent &&
+	    ch->target->kind == SIM_TARGET_SOURCE)
+		send_close(ch);		/* as a target's EOF */
+}
+
 /* ---- Target events ---- */
 
 /* Target reads land here first (one thread), so that a read ending in
@@ -870,12 +1080,10 @@ read_target(sim_channel *ch)
 	apr_status_t rv;
 	ssize_t r;
 
-	if (room <= MPS_APF_CHANNEL_DATA_HDR_LEN || ch->remote_window == 0 ||
+	if (room <= MPS_APF_CHANNEL_DATA_HDR_LEN || send_allowance(ch) == 0 ||
 	    ch->close_sent || ch->close_rcvd || !device_live(d))
 		return;
-	n = room - MPS_APF_CHANNEL_DATA_HDR_LEN;
-	if (n > ch->remote_window)
-		n = ch->remote_window;
+	n = cap_size(room - MPS_APF_CHANNEL_DATA_HDR_LEN, send_allowance(ch));
 	if (n > sizeof(scratch))
 		n = sizeof(scratch);
 	r = recv(ch->io.fd, scratch, n, 0);
@@ -886,9 +1094,7 @@ read_target(sim_channel *ch)
 			(void)sim_device_queued(d, rv, MPS_APF_CHANNEL_DATA);
 			return;
 		}
-		ch->remote_window -= (uint32_t)r;
-		ch->tx += (uint64_t)r;
-		sim_g.c.bytes_to_mps += (uint64_t)r;
+		account_sent(ch, (size_t)r);
 		if (sim_opt.verbose)
 			sim_dev_say(d, 0,
 			    "send CHANNEL_DATA channel=%u len=%zd", ch->id, r);
@@ -963,6 +1169,8 @@ sim_relay_resume(sim_device *d)
 			continue;
 		if (d->chans[i]->direct != NULL)
 			direct_pump(d->chans[i]);
+		else if (builtin(d->chans[i]))
+			source_pump(d->chans[i]);
 		else
 			update_interest(d->chans[i]);
 	}
