@@ -90,6 +90,17 @@ stop_pid "$NR" >/dev/null
 ok "(a) the device ends cleanly (outcome=ok)" sim_has noreply '^device 0 disconnected .*outcome=ok'
 stop_pid "$MPSD_PID" >/dev/null
 
+# Part (b) needs the window-overrun tolerance of issue 11 section 2, which
+# mpsd does not have yet: until its binary knows <ChannelWindowOverrun>,
+# each assertion of part (b) is reported as a SKIP naming the reason, so
+# the gap shows in every run instead of hiding in a disabled script.
+if ! grep -qa ChannelWindowOverrun "$MPSD"; then
+	for _ in $(seq 16); do
+		skip "(b) window-overrun tolerance" "not implemented yet (issue 11 section 2)"
+	done
+	done_testing
+fi
+
 # ---- (b) data beyond the window, default (tolerant) setting ---------
 B=$T/b
 make_config "$B"
