@@ -27,8 +27,9 @@
 #
 # Run from a built tree: tests/bench/channel_throughput.sh 1024
 # (uses build/ unless BUILD names another build directory).
-# PERF=1 records mpsd under `perf record -g` during the two one-way
-# runs (perf.data kept in the printed folder; see README.md).
+# PERF=1 records mpsd under `perf record --call-graph dwarf` during the
+# two one-way runs (perf.data kept in the printed folder; see README.md)
+# and counts its syscalls and context switches per MiB with perf stat.
 set -eo pipefail
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -61,7 +62,7 @@ simargs=(--fqdn bench.amt.test --ports 16993 --window 1048576)
 perf_pid=
 perf_start() {
 	[ "${PERF:-0}" = 1 ] || return 0
-	perf record -g -e cpu-clock -F 999 -p "$MPSD_PID" -o "$T/perf.data" \
+	perf record --call-graph dwarf,8192 -e cpu-clock -F 499 -p "$MPSD_PID" -o "$T/perf.data" \
 		>"$T/perf.log" 2>&1 &
 	perf_pid=$!
 	sleep 0.5
