@@ -65,7 +65,7 @@ echo "through mpsd's SOCKS port and $devices device tunnels:"
 sed 's/^/  /' "$T/load.out"
 rps=$(sed -n 's/^result .* rps=\([0-9]*\).*/\1/p' "$T/load.out")
 # field FILE KEY: the value of KEY= on the latency_ms line.
-field() { sed -n "s/^latency_ms .*[ ]$2=\([0-9.]*\).*/\1/p" "$1"; }
+field() { awk -v k="$2" '$1 == "latency_ms" { for (i = 2; i <= NF; i++) { split($i, kv, "="); if (kv[1] == k) print kv[2] } }' "$1"; }
 awk -v d50="$(field "$T/direct.out" p50)" -v d99="$(field "$T/direct.out" p99)" \
     -v m50="$(field "$T/load.out" p50)" -v m99="$(field "$T/load.out" p99)" \
     -v rps="${rps:-0}" 'BEGIN {
