@@ -22,7 +22,12 @@
 # socat relays. For scale, bytepump straight to bytepump (no relay) too.
 #
 # Prints MB/s (10^6 bytes a second) for each run, and mpsd's figure as a
-# share of the pipe's. Issue 11's goal on an idle 2-core machine: at
+# share of the pipe's; then the CPU milliseconds per MiB of the relays
+# (mpsd and amtsim against the two socat processes, from /proc and bash's
+# `times`), which unlike MB/s hold on a machine shared with other work,
+# and the cipher's own cost on one core (`openssl speed`). socat does one
+# select() per TLS record it reads, so the pipe is a yardstick, not the
+# fastest TLS relay possible. Issue 11's goal on an idle 2-core machine: at
 # least 1000 MB/s on one channel and at least 70 % of the TLS pipe.
 #
 # Run from a built tree: tests/bench/channel_throughput.sh 1024
@@ -96,6 +101,11 @@ stat_stop() {
 		END { print "  perf stat, mpsd per MiB (" name "):" line }' "$T/$1.stat"
 }
 
+hz=$(getconf CLK_TCK)
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# secs_of "XmY.ZZZs": seconds, from bash's `times`.
+secs_of() { echo "$1" | awk -F'[ms]' '{ printf "%.3f", $1 * 60 + $2 }'; }
+
 # finish T0: RUN_MS and RUN_MBPS of the bytes one direction carried
 # since T0 (date +%s%N).
 finish() {
@@ -108,7 +118,7 @@ finish() {
 
 # run NAME CLIENT-ARGS -- SERVE-ARGS: one transfer through mpsd.
 run() {
-	local name=$1 cargs=() sargs=() t0 sim
+	local name=$1 cargs=() sargs=() t0 sim m0
 	shift
 	while [ "$1" != -- ]; do cargs+=("$1"); shift; done
 	shift
@@ -120,12 +130,17 @@ run() {
 	sim=$SIM_PID
 	CIPHER=$(sed -n 's/.* cipher=\([^ ]*\).*/\1/p' "$T/$name-sim.out" | head -n 1)
 	case $name in up | down) stat_start "$name" ;; esac
+	m0=$(ticks "$MPSD_PID")
 	t0=$(date +%s%N)
 	"$BYTEPUMP" --socks "127.0.0.1:$SOCKS_PORT" --user "$CONSOLE_USER" \
 		--pass "$CONSOLE_PASS" --target bench.amt.test:16993 \
 		"${cargs[@]}" >"$T/$name.out"
 	wait "$SERVE_PID"
 	finish "$t0"
+	# CPU of the two relays (mpsd, and amtsim's whole life: its login
+	# is a few ms), in ms per MiB moved one way.
+	RUN_CPU=$(awk -v m=$(( $(ticks "$MPSD_PID") - m0 )) -v s="$(ticks "$sim")" \
+	    -v hz="$hz" -v mib="$mb" 'BEGIN { printf "%.2f %.2f", m * 1000 / hz / mib, s * 1000 / hz / mib }')
 	stat_stop "$name" >>"$T/stats.txt"
 	stop_pid "$sim" >/dev/null || true
 }
@@ -133,7 +148,7 @@ run() {
 # pipe_run NAME CLIENT-ARGS -- SERVE-ARGS: the same transfer through the
 # socat pair (or, with NAME direct*, bytepump to bytepump).
 pipe_run() {
-	local name=$1 cargs=() sargs=() t0 p1 p2 a b tlsopt
+	local name=$1 cargs=() sargs=() t0 p1 p2 a b tlsopt far near f sum
 	shift
 	while [ "$1" != -- ]; do cargs+=("$1"); shift; done
 	shift
@@ -158,17 +173,30 @@ pipe_run() {
 		a="TCP-LISTEN:$p2,bind=127.0.0.1,reuseaddr"
 		b="TCP:127.0.0.1:$p2"
 	fi
-	socat -b 262144 "$a" "TCP:127.0.0.1:$SERVE_PORT" 2>"$T/$name-socat-far.err" &
-	track $!
-	socat -b 262144 "TCP-LISTEN:$p1,bind=127.0.0.1,reuseaddr" "$b" \
-		2>"$T/$name-socat-near.err" &
-	track $!
+	# Each socat under a shell whose `times` gives its CPU once it ends.
+	bash -c 'socat -b 262144 "$1" "$2"; times' _ "$a" "TCP:127.0.0.1:$SERVE_PORT" \
+		>"$T/$name-socat-far.times" 2>"$T/$name-socat-far.err" &
+	far=$!
+	track $far
+	bash -c 'socat -b 262144 "$1" "$2"; times' _ "TCP-LISTEN:$p1,bind=127.0.0.1,reuseaddr" "$b" \
+		>"$T/$name-socat-near.times" 2>"$T/$name-socat-near.err" &
+	near=$!
+	track $near
 	wait_for 10 port_in_use "$p1" && wait_for 10 port_in_use "$p2" ||
 		{ echo "socat did not listen" >&2; exit 1; }
 	t0=$(date +%s%N)
 	"$BYTEPUMP" --connect "127.0.0.1:$p1" "${cargs[@]}" >"$T/$name.out"
 	wait "$SERVE_PID"
 	finish "$t0"
+	wait "$far" "$near" || true
+	RUN_CPU=
+	for f in far near; do
+		# times: the shell's user/sys, then its children's (socat).
+		sum=$(awk 'NR == 2 { print $1, $2 }' "$T/$name-socat-$f.times")
+		sum=$(awk -v u="$(secs_of "${sum% *}")" -v s="$(secs_of "${sum#* }")" \
+		    -v mib="$mb" 'BEGIN { printf "%.2f", (u + s) * 1000 / mib }')
+		RUN_CPU="$RUN_CPU${RUN_CPU:+ }$sum"
+	done
 }
 
 up_c=(--send "$bytes" --recv 0 --no-hash --no-check)
@@ -177,14 +205,18 @@ echo "one channel, $mb MiB, devices over $mode, mpsd window 16 MiB, device windo
 perf_start
 run up "${up_c[@]}" -- "${up_s[@]}"
 up=$RUN_MBPS
+cup=$RUN_CPU
 run down "${up_s[@]}" -- "${up_c[@]}"
 down=$RUN_MBPS
+cdown=$RUN_CPU
 perf_stop
 echo "cipher suite (device <-> mpsd): ${CIPHER:-none}"
 pipe_run pipe-up "${up_c[@]}" -- "${up_s[@]}"
 pup=$RUN_MBPS
+pcup=$RUN_CPU
 pipe_run pipe-down "${up_s[@]}" -- "${up_c[@]}"
 pdown=$RUN_MBPS
+pcdown=$RUN_CPU
 pipe_run direct-up "${up_c[@]}" -- "${up_s[@]}"
 dup=$RUN_MBPS
 awk -v u="$up" -v d="$down" -v pu="$pup" -v pd="$pdown" -v du="$dup" -v m="$mode" 'BEGIN {
@@ -194,6 +226,30 @@ awk -v u="$up" -v d="$down" -v pu="$pup" -v pd="$pdown" -v du="$dup" -v m="$mode
 	printf "%-26s %9.0f%% %9.0f%%\n", "mpsd / pipe", 100 * u / pu, 100 * d / pd
 	printf "%-26s %10.1f %10s  MB/s\n", "bytepump direct (no hop)", du, "-"
 }'
+# CPU per MiB does not depend on the share of the machine a run got.
+awk -v cu="$cup" -v cd="$cdown" -v pu="$pcup" -v pd="$pcdown" 'BEGIN {
+	split(cu, a, " "); split(cd, b, " "); split(pu, c, " "); split(pd, d, " ")
+	printf "CPU ms per MiB             %10s %10s\n", "c -> dev", "dev -> c"
+	printf "  mpsd                     %10.2f %10.2f\n", a[1], b[1]
+	printf "  amtsim (the device)      %10.2f %10.2f\n", a[2], b[2]
+	printf "  mpsd + amtsim            %10.2f %10.2f\n", a[1] + a[2], b[1] + b[2]
+	printf "  socat pair (pipe)        %10.2f %10.2f  (%s + %s, %s + %s)\n",
+	    c[1] + c[2], d[1] + d[2], c[1], c[2], d[1], d[2]
+	printf "  pipe / (mpsd + amtsim)   %9.0f%% %9.0f%%  (the CPU-time form of mpsd / pipe)\n",
+	    100 * (c[1] + c[2]) / (a[1] + a[2]), 100 * (d[1] + d[2]) / (b[1] + b[2])
+}'
+# The floor: the cipher alone on one core (16 KiB blocks, openssl speed).
+case $CIPHER in
+*AES128-GCM*) evp=aes-128-gcm ;;
+*AES256-GCM*) evp=aes-256-gcm ;;
+*) evp= ;;
+esac
+if [ "$mode" = tls ] && [ -n "$evp" ]; then
+	timeout 30 openssl speed -seconds 1 -bytes 16384 -evp "$evp" 2>/dev/null |
+	    awk -v e="$evp" 'NF == 2 && $2 ~ /k$/ { kb = $2 + 0
+		printf "%s alone (openssl speed, one core, 16 KiB): %.0f MB/s, %.2f ms per MiB per TLS side\n",
+		    e, kb / 1000, 1048.576 / kb * 1000 }' || true
+fi
 run both --bytes "$bytes" --no-hash --no-check -- --bytes "$bytes" --no-hash --no-check
 echo "both ways at once through mpsd: $RUN_MBPS MB/s each way ($RUN_MS ms)"
 run verified --bytes "$bytes" --seed 5 --peer-seed 6 -- --bytes "$bytes" --seed 6 --peer-seed 5
