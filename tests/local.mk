@@ -268,7 +268,9 @@ EXTRA_DIST += tests/peers/socks_probe.py
 ## load generator is built with the checks so that it keeps compiling.
 check_PROGRAMS += tests/bench/socks_load
 tests_bench_socks_load_SOURCES = tests/bench/socks_load.c
-EXTRA_DIST += tests/bench/channel_throughput.sh tests/bench/socks_rps.sh
+EXTRA_DIST += tests/bench/channel_throughput.sh tests/bench/socks_rps.sh \
+	tests/bench/idle_tunnels.sh tests/bench/vs_meshcentral.sh \
+	tests/bench/README.md
 
 CONSOLE_TESTS = tests/integration/console_socks.sh \
 	tests/integration/console_http.sh tests/integration/console_apache.sh \
