@@ -80,6 +80,7 @@ collect(mps_session_t *s)
 	if (s->chans == NULL)
 		return;
 	(void)mps_chan_collect(s->chans, NULL, NULL);
+	mps_device_set_channels(s->dev, mps_chan_table_count(s->chans));
 	if (mps_chan_table_count(s->chans) == 0) {
 		mps_chan_table_destroy(s->chans);
 		s->chans = NULL;
@@ -746,6 +747,7 @@ mps_relay_tunnel_closing(mps_session_t *s)
 	/* Detached first, so that nothing called from the walk can reach
 	 * the table again. */
 	s->chans = NULL;
+	mps_device_set_channels(s->dev, 0);
 	mps_chan_table_foreach(t, close_console_of, s);
 	mps_chan_table_destroy(t);
 	mps_timer_cancel(mps_poller_timers(s->side->poller), &s->chan_timer);

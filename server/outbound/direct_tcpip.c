@@ -248,6 +248,7 @@ start_connect(mps_session_t *s, apr_uint32_t device_id,
 		return;
 	}
 	c->chan = chan;
+	mps_device_set_channels(s->dev, mps_chan_table_count(s->chans));
 	if (mps_poller_register(s->side->poller, &c->reg, c->wrap, s->strand,
 	    direct_connect_io, c) != APR_SUCCESS) {
 		connect_failed(c, ENOMEM);
