@@ -82,7 +82,15 @@ tests_unit_test_registry_SOURCES = $(UNIT_COMMON) tests/unit/test_registry.c
 tests_unit_test_registry_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_registry_LDADD = server/libmpsregistry.la server/libmpsbase.la $(APR_LIBS) $(CHECK_LIBS)
 
-TESTS += tests/unit/test_registry tests/unit/test_log tests/unit/test_config tests/unit/test_core \
+# The metrics registry, the admin API's JSON views, token and <Admin>.
+check_PROGRAMS += tests/unit/test_admin
+tests_unit_test_admin_SOURCES = $(UNIT_COMMON) tests/unit/test_admin.c
+tests_unit_test_admin_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_admin_LDADD = server/libmpsadmin.la server/libmpsregistry.la \
+	server/libmpsconfig.la server/libmpsbase.la $(MHD_LIBS) $(JANSSON_LIBS) \
+	$(EXPAT_LIBS) $(APR_LIBS) $(CHECK_LIBS)
+
+TESTS += tests/unit/test_admin tests/unit/test_registry tests/unit/test_log tests/unit/test_config tests/unit/test_core \
 	tests/unit/test_plugin tests/unit/test_file_auth \
 	tests/unit/test_buf tests/unit/test_apf_codec tests/unit/test_socks5 \
 	tests/unit/test_channel tests/unit/test_http_head tests/unit/test_http_response \
