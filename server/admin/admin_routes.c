@@ -258,19 +258,22 @@ mps_admin_route(mps_admin_request_t *req, mps_admin_reply_t *reply)
 	int post = strcmp(req->method, "POST") == 0;
 	char *text = NULL;
 	size_t len = 0;
+	int rc;
 
 	if (strcmp(p, "/") == 0) {
 		if (!get)
 			{ wrong_method(reply, "GET, HEAD"); return; }
-		text_reply(reply, mps_admin_page_html(a, &text, &len), text, len,
-		    "text/html; charset=utf-8");
+		/* Called first: argument order is unspecified in C. */
+		rc = mps_admin_page_html(a, &text, &len);
+		text_reply(reply, rc, text, len, "text/html; charset=utf-8");
 		return;
 	}
 	if (strcmp(p, "/metrics") == 0) {
 		if (!get)
 			{ wrong_method(reply, "GET, HEAD"); return; }
-		text_reply(reply, mps_admin_metrics_text(a, &text, &len), text,
-		    len, "text/plain; version=0.0.4; charset=utf-8");
+		rc = mps_admin_metrics_text(a, &text, &len);
+		text_reply(reply, rc, text, len,
+		    "text/plain; version=0.0.4; charset=utf-8");
 		return;
 	}
 	if (strcmp(p, "/api/v1/status") == 0) {
