@@ -167,7 +167,7 @@ check_PROGRAMS += tests/peers/origin_http tests/peers/bytepump
 tests_peers_origin_http_SOURCES = tests/peers/origin_http.c
 tests_peers_bytepump_SOURCES = tests/peers/bytepump.c
 tests_peers_bytepump_LDADD = $(OPENSSL_LIBS)
-EXTRA_DIST += tests/peers/socks_probe.py
+EXTRA_DIST += tests/peers/socks_probe.py tests/peers/bearer_proxy.py
 
 ## Benchmarks: run by hand (see each script), never by make check; the
 ## load generator is built with the checks so that it keeps compiling.

@@ -218,6 +218,16 @@ send_reply(struct MHD_Connection *conn, mps_admin_reply_t *r)
 	if (r->allow != NULL)
 		(void)MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
 		    r->allow);
+	if (r->content_type != NULL &&
+	    strncmp(r->content_type, "text/html", 9) == 0) {
+		/* The page's own inline script and style, fetches to this
+		 * origin, nothing else; never framed (clickjacking). */
+		(void)MHD_add_response_header(resp,
+		    "Content-Security-Policy", "default-src 'none'; "
+		    "script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+		    "connect-src 'self'; frame-ancestors 'none'");
+		(void)MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+	}
 	if (r->status == MHD_HTTP_UNAUTHORIZED)
 		(void)MHD_add_response_header(resp,
 		    MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"mpsd\"");
@@ -305,7 +315,10 @@ mps_admin_start(mps_admin_t *a, const mps_admin_source_t *src, char *err,
 		l->port = a->port;
 		l->transport = "http";
 	}
-	a->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
+	/* MHD_USE_AUTO picks epoll on Linux: never select(), whose
+	 * FD_SETSIZE (1024) an mpsd with thousands of tunnels passes, so
+	 * admin connections would get descriptors select() cannot watch. */
+	a->mhd = MHD_start_daemon(MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD |
 	    MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, a,
 	    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)a->fd,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)ADMIN_MAX_CONNECTIONS,

@@ -214,6 +214,8 @@ else
 	ok "the page's script refreshed the table from the API in the browser" \
 		grep -q 'data-refreshed="' "$T/page.html"
 	ok "the search box is there" grep -q '<input id="q" type="search"' "$T/page.html"
+	ok "the page is served with a Content-Security-Policy" \
+		sh -c "curl -sI -H 'Authorization: Bearer $TOKEN' $BASE/ | grep -qi \"^Content-Security-Policy: default-src 'none'\""
 	chrome "$BASE/" >"$T/page_direct.html"
 	ok "straight to mpsd, without the token, the browser gets the 401" \
 		sh -c "grep -q 'a valid bearer token is required' '$T/page_direct.html' && ! grep -q '$UUID' '$T/page_direct.html'"
