@@ -4,7 +4,8 @@
 
 # Error codes shared by every module.
 noinst_LTLIBRARIES += server/libmpsbase.la
-server_libmpsbase_la_SOURCES = server/core/mps_status.c server/core/mps_status.h
+server_libmpsbase_la_SOURCES = server/core/mps_status.c server/core/mps_status.h \
+	server/core/metrics.c server/core/metrics.h
 
 # Log file: format, trace levels, rotation.
 noinst_LTLIBRARIES += server/libmpslog.la
@@ -72,6 +73,25 @@ server_libmpschannels_la_SOURCES = \
 	server/outbound/direct_tcpip.c server/outbound/direct_tcpip.h
 server_libmpschannels_la_LIBADD = $(APR_LIBS)
 
+# The admin API: libmicrohttpd listener, routes, JSON views, metrics
+# exposition, status page (server/admin/admin.h).
+noinst_LTLIBRARIES += server/libmpsadmin.la
+server_libmpsadmin_la_SOURCES = server/admin/admin.h server/admin/admin_priv.h \
+	server/admin/admin_listener.c server/admin/admin_token.c \
+	server/admin/admin_routes.c server/admin/admin_views.c \
+	server/admin/admin_views.h server/admin/admin_metrics.c \
+	server/admin/admin_page.c
+server_libmpsadmin_la_LIBADD = $(MHD_LIBS) $(JANSSON_LIBS) $(APR_LIBS)
+
+# mpsctl: the admin API's command-line client.
+sbin_PROGRAMS += server/admin/mpsctl
+server_admin_mpsctl_SOURCES = server/admin/mpsctl.c server/admin/admin_token.c
+# Own flags: admin_token.c is also built, with libtool, for mpsd.
+server_admin_mpsctl_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS)
+server_admin_mpsctl_LDADD = server/libmpsconfig.la server/libmpsbase.la \
+	$(JANSSON_LIBS) $(CURL_LIBS) $(EXPAT_LIBS) $(APR_LIBS)
+dist_man_MANS += server/admin/mpsctl.8
+
 sbin_PROGRAMS += server/mpsd
 server_mpsd_SOURCES = server/main.c \
 	server/options.c server/options.h \
@@ -83,14 +103,15 @@ server_mpsd_SOURCES = server/main.c \
 	server/service_notify.c server/service_notify.h \
 	server/server.c server/server.h
 server_mpsd_CPPFLAGS = $(AM_CPPFLAGS) $(SYSTEMD_CFLAGS) $(SYSTEMD_CPPFLAGS)
-server_mpsd_LDADD = $(SYSTEMD_LIBS) server/libmpschannels.la server/libmpsdevice.la \
+server_mpsd_LDADD = $(SYSTEMD_LIBS) server/libmpsadmin.la \
+	server/libmpschannels.la server/libmpsdevice.la \
 	server/libmpsoutbound.la server/libmpsnet.la \
 	server/libmpsnotify.la server/libmpshttp.la \
 	server/libmpsregistry.la \
 	server/libmpstls.la server/libmpsapf.la \
 	server/libmpsplugin.la server/libmpscore.la \
 	server/libmpsconfig.la server/libmpslog.la server/libmpsbase.la \
-	$(APU_LIBS) $(APR_LIBS) $(OPENSSL_LIBS)
+	$(APU_LIBS) $(APR_LIBS) $(OPENSSL_LIBS) $(MHD_LIBS) $(JANSSON_LIBS)
 
 
 # Wire codecs and bookkeeping: the bounds-checked buffer, APF, SOCKS5,

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* server.c: see server.h. */
 #include "server.h"
+#include "admin.h"
 #include "apf_codec.h"
 #include "channel_relay.h"
 #include "direct_tcpip.h"
@@ -19,6 +20,7 @@
 #include <apr_strings.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "mps_status.h"
 #include "tls.h"
 
@@ -430,6 +432,9 @@ signal_thread_main(void *arg)
 				mps_log(MPS_LOG_INFO, "Received %s, stopping.",
 				    sig == SIGINT ? "SIGINT" : "SIGTERM");
 			srv->stopping = 1;
+			/* First: its thread reads the notifier and the
+			 * registry, which go below. */
+			mps_admin_stop(srv->admin);
 			/* Consoles and tunnels close while the poller still
 			 * runs, so that devices get their DISCONNECT. */
 			if (srv->consoles_started)
@@ -483,8 +488,11 @@ mps_server_bind(mps_server_t *srv, int bind_ports, char *err, size_t errsize)
 		if (rv != APR_SUCCESS)
 			return rv;
 	}
-	if (!bind_ports)
-		return APR_SUCCESS;
+	/* The token file is read here, as root, like the TLS key. */
+	rv = mps_admin_bind(&srv->admin, cfg, srv->config_dir, bind_ports, err,
+	    errsize);
+	if (rv != APR_SUCCESS || !bind_ports)
+		return rv;
 	rv = mps_listener_bind(&srv->amt_listener, "AMT", cfg->amt_listen_ip,
 	    cfg->amt_listen_port, err, errsize);
 	if (rv == APR_SUCCESS)
@@ -601,6 +609,45 @@ start_device_side(mps_server_t *srv, char *err, size_t errsize)
 	return APR_SUCCESS;
 }
 
+/* The admin API starts once everything it reports on exists. */
+static apr_status_t
+start_admin(mps_server_t *srv, char *err, size_t errsize)
+{
+	const mps_config_t *cfg = srv->cfg;
+	mps_admin_source_t src;
+
+	if (srv->admin == NULL)
+		return APR_SUCCESS;
+	memset(&src, 0, sizeof(src));
+	src.cfg = cfg;
+	src.registry = srv->registry;
+	src.notifier = srv->notifier;
+	src.subscribers = srv->subscribers;
+	src.connections = srv->amt_started ? &srv->amt.active : NULL;
+	src.started = srv->started;
+	if (srv->amt_listener != NULL)
+		src.listeners[src.nlisteners++] = (mps_admin_listener_t){ "amt",
+		    cfg->amt_listen_ip, mps_listener_port(srv->amt_listener),
+		    srv->tls != NULL ? "tls" : "tcp" };
+	if (srv->socks_listener != NULL)
+		src.listeners[src.nlisteners++] = (mps_admin_listener_t){ "socks",
+		    cfg->socks_listen_ip, mps_listener_port(srv->socks_listener),
+		    "socks5" };
+	if (srv->http_listener != NULL)
+		src.listeners[src.nlisteners++] = (mps_admin_listener_t){ "http",
+		    cfg->http_listen_ip, mps_listener_port(srv->http_listener),
+		    "http-proxy" };
+	src.plugins[src.nplugins++] = (mps_admin_plugin_t){ "device_auth",
+	    srv->amt_auth != NULL ? mps_plugin_path(srv->amt_auth->plugin) : NULL };
+	src.plugins[src.nplugins++] = (mps_admin_plugin_t){ "console_auth",
+	    srv->socks_auth != NULL ? mps_plugin_path(srv->socks_auth->plugin) :
+	    NULL };
+	src.plugins[src.nplugins++] = (mps_admin_plugin_t){ "notifier",
+	    srv->notify_plugin != NULL ? mps_plugin_path(srv->notify_plugin) :
+	    NULL };
+	return mps_admin_start(srv->admin, &src, err, errsize);
+}
+
 apr_status_t
 mps_server_start(mps_server_t *srv, char *err, size_t errsize)
 {
@@ -636,14 +683,21 @@ mps_server_start(mps_server_t *srv, char *err, size_t errsize)
 	mps_timer_init(&srv->trim_timer, NULL, trim_timer_fired, srv);
 	(void)mps_timer_arm(mps_poller_timers(srv->poller), &srv->trim_timer,
 	    TRIM_INTERVAL);
+	srv->started = apr_time_now();
+	/* So that the plugin latency histogram can tell the sides apart. */
+	mps_metrics_auth_plugin_side(srv->amt_auth, MPS_AUTH_SIDE_DEVICE);
+	mps_metrics_auth_plugin_side(srv->socks_auth, MPS_AUTH_SIDE_CONSOLE);
 	if (srv->amt_listener != NULL) {
 		rv = start_device_side(srv, err, errsize);
 		if (rv != APR_SUCCESS)
 			return rv;
 	}
-	if (srv->socks_listener != NULL && srv->http_listener != NULL)
-		return start_console_side(srv, err, errsize);
-	return APR_SUCCESS;
+	if (srv->socks_listener != NULL && srv->http_listener != NULL) {
+		rv = start_console_side(srv, err, errsize);
+		if (rv != APR_SUCCESS)
+			return rv;
+	}
+	return start_admin(srv, err, errsize);
 }
 
 apr_status_t
@@ -670,6 +724,10 @@ mps_server_shutdown(mps_server_t *srv)
 		pthread_join(srv->signal_thread, NULL);
 		srv->signal_thread_started = 0;
 	}
+	/* After the signal thread (which may be stopping it too), before
+	 * anything the admin thread reads goes. */
+	mps_admin_destroy(srv->admin);
+	srv->admin = NULL;
 	if (srv->notifier != NULL && !srv->amt_started) {
 		mps_notifier_destroy(srv->notifier);
 		srv->notifier = NULL;

@@ -66,6 +66,11 @@ typedef struct mps_server_t {
 	mps_timer_t dynamic_timer;
 	mps_timer_t trim_timer;		/* periodic malloc_trim */
 
+	/* The admin API (NULL unless <Admin> Enabled): bound with the
+	 * other listeners, started last, stopped first. */
+	struct mps_admin_t *admin;
+	apr_time_t started;
+
 	pthread_t signal_thread;
 	int signal_thread_started;
 	atomic_int stopping;		

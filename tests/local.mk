@@ -82,7 +82,15 @@ tests_unit_test_registry_SOURCES = $(UNIT_COMMON) tests/unit/test_registry.c
 tests_unit_test_registry_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_registry_LDADD = server/libmpsregistry.la server/libmpsbase.la $(APR_LIBS) $(CHECK_LIBS)
 
-TESTS += tests/unit/test_registry tests/unit/test_log tests/unit/test_config tests/unit/test_core \
+# The metrics registry, the admin API's JSON views, token and <Admin>.
+check_PROGRAMS += tests/unit/test_admin
+tests_unit_test_admin_SOURCES = $(UNIT_COMMON) tests/unit/test_admin.c
+tests_unit_test_admin_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_admin_LDADD = server/libmpsadmin.la server/libmpsregistry.la \
+	server/libmpsconfig.la server/libmpsbase.la $(MHD_LIBS) $(JANSSON_LIBS) \
+	$(EXPAT_LIBS) $(APR_LIBS) $(CHECK_LIBS)
+
+TESTS += tests/unit/test_admin tests/unit/test_registry tests/unit/test_log tests/unit/test_config tests/unit/test_core \
 	tests/unit/test_plugin tests/unit/test_file_auth \
 	tests/unit/test_buf tests/unit/test_apf_codec tests/unit/test_socks5 \
 	tests/unit/test_channel tests/unit/test_http_head tests/unit/test_http_response \
@@ -246,6 +254,7 @@ endif
 
 ## Integration scripts: real mpsd processes on loopback ports.
 INTEGRATION_TESTS = tests/integration/startup.sh tests/integration/config_check.sh \
+	tests/integration/admin_api.sh \
 	tests/integration/signals.sh tests/integration/device_tls.sh \
 	tests/integration/devices.sh tests/integration/device_stunnel.sh \
 	tests/integration/plugin_sdk.sh tests/integration/devices_auth.sh \
@@ -262,7 +271,7 @@ check_PROGRAMS += tests/peers/origin_http tests/peers/bytepump
 tests_peers_origin_http_SOURCES = tests/peers/origin_http.c
 tests_peers_bytepump_SOURCES = tests/peers/bytepump.c
 tests_peers_bytepump_LDADD = $(OPENSSL_LIBS)
-EXTRA_DIST += tests/peers/socks_probe.py
+EXTRA_DIST += tests/peers/socks_probe.py tests/peers/bearer_proxy.py
 
 ## Benchmarks: run by hand (see each script), never by make check; the
 ## load generator is built with the checks so that it keeps compiling.

@@ -140,6 +140,15 @@ typedef struct mps_config_t {
 	/* <Process> (extensions) */
 	const char *user;		/* User: drop to after binding, default none */
 	const char *group;		/* Group */
+
+	/* <Admin> (extension): the admin API, metrics and status page */
+	int admin_enabled;		/* Enabled, default false */
+	const char *admin_listen_ip;	/* ListenIP, default "127.0.0.1" */
+	apr_port_t admin_listen_port;	/* ListenPort, default 8081 */
+	const char *admin_token_file;	/* TokenFile: the bearer token; required
+					 * when Enabled (no default) */
+	int admin_allow_remote;		/* AllowRemote: a ListenIP other than
+					 * loopback, default false */
 } mps_config_t;
 
 /* Fills cfg with every documented default. */

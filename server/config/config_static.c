@@ -53,6 +53,7 @@ enum group_id {
 	G_LIMITS,
 	G_TUNNEL,
 	G_PROCESS,
+	G_ADMIN,
 	G_COUNT
 };
 
@@ -68,7 +69,8 @@ static const char *const group_names[G_COUNT] = {
 	"TLS",
 	"Limits",
 	"Tunnel",
-	"Process"
+	"Process",
+	"Admin"
 };
 
 enum kw_type {
@@ -179,6 +181,12 @@ static const struct keyword keywords[] = {
 
 	{ G_PROCESS, "User", KW_ACCOUNT, F(user), 0, 0, NULL },
 	{ G_PROCESS, "Group", KW_ACCOUNT, F(group), 0, 0, NULL },
+
+	{ G_ADMIN, "Enabled", KW_BOOL, F(admin_enabled), 0, 0, NULL },
+	{ G_ADMIN, "ListenIP", KW_LISTEN_IP, F(admin_listen_ip), 0, 0, NULL },
+	{ G_ADMIN, "ListenPort", KW_PORT, F(admin_listen_port), 0, 0, NULL },
+	{ G_ADMIN, "TokenFile", KW_PATH, F(admin_token_file), 0, 0, NULL },
+	{ G_ADMIN, "AllowRemote", KW_BOOL, F(admin_allow_remote), 0, 0, NULL },
 };
 
 #define NKEYWORDS (sizeof(keywords) / sizeof(keywords[0]))
@@ -266,6 +274,12 @@ mps_config_defaults(mps_config_t *cfg, apr_pool_t *pool)
 
 	cfg->user = NULL;
 	cfg->group = NULL;
+
+	cfg->admin_enabled = 0;
+	cfg->admin_listen_ip = "127.0.0.1";
+	cfg->admin_listen_port = 8081;
+	cfg->admin_token_file = NULL;
+	cfg->admin_allow_remote = 0;
 }
 
 /* ---------------------------------------------------------------- */
@@ -908,6 +922,49 @@ check_tunnel(struct parse *p)
 	    apr_time_sec(cfg->idle_timeout));
 }
 
+/* Whether a listen address reaches only this host. */
+static int
+is_loopback(const char *text)
+{
+	mps_config_ip_t ip;
+	static const unsigned char v6_loopback[16] = { [15] = 1 };
+
+	if (!mps_config_parse_ip(text, &ip))
+		return 0;	/* "*": every address */
+	if (ip.family == AF_INET)
+		return ip.addr[0] == 127;
+	return memcmp(ip.addr, v6_loopback, sizeof(v6_loopback)) == 0;
+}
+
+/*
+ * The admin API can disconnect any device: it needs a token, and it
+ * stays on loopback unless the admin says, in so many words, that it may
+ * listen elsewhere (its HTTP is not encrypted: put a TLS proxy in front).
+ */
+static void
+check_admin(struct parse *p)
+{
+	mps_config_t *cfg = p->cfg;
+	int enabled = kw(G_ADMIN, "Enabled"), ip = kw(G_ADMIN, "ListenIP");
+	int token = kw(G_ADMIN, "TokenFile");
+	int remote = kw(G_ADMIN, "AllowRemote");
+
+	if (!cfg->admin_enabled || bad(p, enabled))
+		return;
+	if (cfg->admin_token_file == NULL && !bad(p, token))
+		mps_config_error(p->errs, p->path, p->group_line[G_ADMIN],
+		    "<Admin> Enabled is true but <TokenFile> is not set (the "
+		    "bearer token every request must carry)");
+	if (!bad(p, ip) && !bad(p, remote) && !is_loopback(cfg->admin_listen_ip)
+	    && !cfg->admin_allow_remote)
+		mps_config_error(p->errs, p->path, p->seen[ip].line != 0 ?
+		    p->seen[ip].line : p->group_line[G_ADMIN],
+		    "<Admin> <ListenIP> %s is not a loopback address; the admin "
+		    "API speaks plain HTTP, so set <AllowRemote>true</AllowRemote> "
+		    "only behind a TLS proxy or on a trusted network",
+		    cfg->admin_listen_ip);
+}
+
 static void
 check_all(struct parse *p)
 {
@@ -928,6 +985,7 @@ check_all(struct parse *p)
 	check_notification_auth(p);
 	check_tls(p);
 	check_tunnel(p);
+	check_admin(p);
 }
 
 apr_status_t

@@ -27,6 +27,7 @@
  * did not answer the channel in time.
  */
 #include "console_priv.h"
+#include "console_metrics.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -151,6 +152,7 @@ check_head(mps_console_t *c, http_front *f)
 	if (h->form == MPS_HTTP_FORM_ORIGIN || h->form == MPS_HTTP_FORM_ASTERISK) {
 		mps_log(MPS_LOG_WARNING, "HTTP console %s: not a proxy request "
 		    "(origin-form): refused", c->peer);
+		mps_metric_console(MPS_FRONT_HTTP, MPS_CONSOLE_BAD_REQUEST);
 		queue_error(c, 400);
 		return -1;
 	}
@@ -158,6 +160,7 @@ check_head(mps_console_t *c, http_front *f)
 	    h->scheme != MPS_HTTP_SCHEME_HTTP) {
 		mps_log(MPS_LOG_WARNING, "HTTP console %s: https:// URLs go "
 		    "through CONNECT: refused", c->peer);
+		mps_metric_console(MPS_FRONT_HTTP, MPS_CONSOLE_BAD_REQUEST);
 		queue_error(c, 400);
 		return -1;
 	}
@@ -170,6 +173,7 @@ check_head(mps_console_t *c, http_front *f)
 	if (h->proxy_auth != MPS_HTTP_AUTH_BASIC) {
 		mps_log(MPS_LOG_DEBUG, "HTTP console %s: no Basic proxy "
 		    "credentials: 407", c->peer);
+		mps_metric_console(MPS_FRONT_HTTP, MPS_CONSOLE_AUTH_FAILED);
 		queue_error(c, 407);
 		return -1;
 	}
@@ -179,6 +183,7 @@ check_head(mps_console_t *c, http_front *f)
 			return 0;
 		mps_log(MPS_LOG_WARNING, "HTTP console %s: other proxy "
 		    "credentials on an authenticated connection: 407", c->peer);
+		mps_metric_console(MPS_FRONT_HTTP, MPS_CONSOLE_AUTH_FAILED);
 		queue_error(c, 407);
 		return -1;
 	}
@@ -187,6 +192,7 @@ check_head(mps_console_t *c, http_front *f)
 		explicit_bzero(buf, sizeof(buf));
 		mps_log(MPS_LOG_WARNING, "HTTP console %s: malformed or empty "
 		    "proxy credentials: 407", c->peer);
+		mps_metric_console(MPS_FRONT_HTTP, MPS_CONSOLE_AUTH_FAILED);
 		queue_error(c, 407);
 		return -1;
 	}
@@ -246,6 +252,7 @@ http_input(mps_console_t *c)
 		mps_log(MPS_LOG_WARNING, "HTTP console %s: %u %s: refused",
 		    c->peer, f->head.reply_status,
 		    f->head.why != NULL ? f->head.why : "bad request");
+		mps_metric_console(MPS_FRONT_HTTP, MPS_CONSOLE_BAD_REQUEST);
 		queue_error(c, f->head.reply_status);
 		mps_console_close_soon(c);
 		return;
@@ -260,6 +267,7 @@ http_input(mps_console_t *c)
 	host_text(&f->head, host, sizeof(host));
 	why = mps_console_resolve(c, host, f->head.port);
 	if (why != OPEN_OK) {
+		mps_metric_console(MPS_FRONT_HTTP, mps_console_metric_result(why));
 		queue_error(c, status_for(why));
 		mps_console_close_soon(c);
 		return;
@@ -287,6 +295,7 @@ http_auth_done(mps_console_t *c, int granted, const char *err)
 
 	(void)err;
 	if (!granted) {
+		mps_metric_console(MPS_FRONT_HTTP, MPS_CONSOLE_AUTH_FAILED);
 		wipe_free(&f->pending, &f->pending_len);
 		queue_error(c, 407);
 		mps_console_close_soon(c);
@@ -308,6 +317,7 @@ http_opened(mps_console_t *c)
 {
 	http_front *f = c->front;
 
+	mps_metric_console(MPS_FRONT_HTTP, MPS_CONSOLE_OPENED);
 	if (f->mode == MODE_CONNECT)
 		(void)mps_http_write_connect_ok(&c->down);
 }
@@ -315,6 +325,7 @@ http_opened(mps_console_t *c)
 static void
 http_refused(mps_console_t *c, open_result why)
 {
+	mps_metric_console(MPS_FRONT_HTTP, mps_console_metric_result(why));
 	queue_error(c, status_for(why));
 }
 

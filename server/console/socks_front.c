@@ -12,6 +12,7 @@
  * sequence and the policy.
  */
 #include "console_priv.h"
+#include "console_metrics.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -124,6 +125,7 @@ on_userpass(mps_console_t *c, socks_front *f)
 	(void)mps_buf_consume(&c->in, used);
 	if (rv != APR_SUCCESS || pass[0] == '\0') {
 		uint8_t out[MPS_SOCKS5_AUTH_REPLY_LEN];
+		mps_metric_console(MPS_FRONT_SOCKS, MPS_CONSOLE_AUTH_FAILED);
 		mps_log(MPS_LOG_WARNING, "SOCKS console %s: %s: refused", c->peer,
 		    rv != APR_SUCCESS ? "malformed username/password message" :
 		    "empty password");
@@ -150,6 +152,7 @@ on_request(mps_console_t *c, socks_front *f)
 	if (rv == MPS_NEED_MORE)
 		return;
 	if (rv != APR_SUCCESS) {
+		mps_metric_console(MPS_FRONT_SOCKS, MPS_CONSOLE_BAD_REQUEST);
 		mps_log(MPS_LOG_WARNING, "SOCKS console %s: malformed request: "
 		    "refused", c->peer);
 		refuse(c, mps_socks5_rep_for(rv));
@@ -157,6 +160,7 @@ on_request(mps_console_t *c, socks_front *f)
 	}
 	(void)mps_buf_consume(&c->in, used);
 	if (req.cmd != MPS_SOCKS5_CMD_CONNECT) {
+		mps_metric_console(MPS_FRONT_SOCKS, MPS_CONSOLE_BAD_REQUEST);
 		mps_log(MPS_LOG_WARNING, "SOCKS console %s: %s to %s:%u refused: "
 		    "only CONNECT is supported", c->peer,
 		    mps_socks5_cmd_name(req.cmd), req.host, (unsigned)req.port);
@@ -217,6 +221,7 @@ socks_auth_done(mps_console_t *c, int granted, const char *err)
 	(void)err;
 	queue(c, out, mps_socks5_encode_auth_status(out, granted));
 	if (!granted) {
+		mps_metric_console(MPS_FRONT_SOCKS, MPS_CONSOLE_AUTH_FAILED);
 		mps_console_close_soon(c);
 		return;
 	}
@@ -226,6 +231,7 @@ socks_auth_done(mps_console_t *c, int granted, const char *err)
 static void
 socks_opened(mps_console_t *c)
 {
+	mps_metric_console(MPS_FRONT_SOCKS, MPS_CONSOLE_OPENED);
 	reply(c, MPS_SOCKS5_REP_SUCCEEDED);
 }
 
@@ -234,6 +240,7 @@ socks_refused(mps_console_t *c, open_result why)
 {
 	uint8_t rep;
 
+	mps_metric_console(MPS_FRONT_SOCKS, mps_console_metric_result(why));
 	switch (why) {
 	case OPEN_NO_DEVICE:
 		rep = MPS_SOCKS5_REP_HOST_UNREACHABLE;

@@ -35,6 +35,7 @@
 #include "timer.h"
 #include "listener.h"
 #include "log.h"
+#include "metrics.h"
 #include "mps_status.h"
 #include "notify.h"
 #include "outbound.h"
@@ -571,6 +572,7 @@ auth_done(void *owner, int granted, const char *user, const char *err)
 	mps_session_t *s = owner;
 
 	if (s->state == S_AUTH_PENDING) {
+		mps_metric_inc(granted ? MPS_M_LOGIN_OK_PASSWORD : MPS_M_LOGIN_BAD_CREDENTIALS);
 		if (granted)
 			auth_succeeded(s, user, "as user ");
 		else
@@ -601,6 +603,7 @@ start_plugin_auth(mps_session_t *s, mps_apf_str_t user, mps_apf_str_t password)
 	    auth_dropped, s);
 	if (rv != APR_SUCCESS) {
 		session_unref(s);
+		mps_metric_inc(MPS_M_LOGIN_ERROR);
 		session_close(s, MPS_APF_DISCONNECT_TEMPORARILY_UNAVAILABLE,
 		    MPS_LOG_ERROR, "cannot queue the authentication");
 	}
@@ -663,23 +666,27 @@ on_userauth_request(mps_session_t *s, const mps_apf_msg_t *m)
 	snprintf(shown, sizeof(shown), "%.*s",
 	    (int)(user.len > 64 ? 64 : user.len), user.ptr);
 	if (memchr(user.ptr, '\0', user.len) != NULL) {
+		mps_metric_inc(MPS_M_LOGIN_BAD_USER);
 		session_close(s, MPS_APF_DISCONNECT_ILLEGAL_USER_NAME,
 		    MPS_LOG_WARNING, "user name contains a NUL byte");
 		return;
 	}
 	if (s->cert_verified) {
 		/* Mutual TLS: the verified certificate is the identity. */
+		mps_metric_inc(MPS_M_LOGIN_OK_CERTIFICATE);
 		auth_succeeded(s, s->cert_cn != NULL ? s->cert_cn : "",
 		    "by client certificate ");
 		return;
 	}
 	if (side->auth == NULL) {
+		mps_metric_inc(MPS_M_LOGIN_OK_NONE);
 		auth_succeeded(s, shown, "without authentication (NeedAuthentication "
 		    "false), user ");
 		return;
 	}
 	if (m->u.userauth_request.kind != MPS_APF_AUTH_PASSWORD) {
 		s->state = S_AUTH_PENDING;
+		mps_metric_inc(MPS_M_LOGIN_NO_CREDENTIALS);
 		auth_failed(s, shown, "method \"none\" without a client certificate");
 		return;
 	}
@@ -687,6 +694,7 @@ on_userauth_request(mps_session_t *s, const mps_apf_msg_t *m)
 	    memchr(m->u.userauth_request.password.ptr, '\0',
 	    m->u.userauth_request.password.len) != NULL) {
 		s->state = S_AUTH_PENDING;
+		mps_metric_inc(MPS_M_LOGIN_NO_CREDENTIALS);
 		auth_failed(s, shown, "empty or invalid password");
 		return;
 	}
@@ -1056,6 +1064,7 @@ session_pump_body(mps_session_t *s)
 		if (rv == APR_EAGAIN)
 			goto wait;
 		if (rv != APR_SUCCESS) {
+			mps_metric_inc(MPS_M_TLS_FAIL_ERROR);
 			mps_log(MPS_LOG_WARNING, "TLS handshake with %s failed: %s",
 			    s->peer, err);
 			session_finalize(s);
@@ -1141,11 +1150,13 @@ session_deadline(void *arg)
 	case S_AUTH_SERVICE:
 	case S_USERAUTH:
 		if (s->state == S_TLS) {
+			mps_metric_inc(MPS_M_TLS_FAIL_TIMEOUT);
 			mps_log(MPS_LOG_WARNING, "no TLS handshake from %s within "
 			    "%ld s: closed", s->peer,
 			    (long)apr_time_sec(side->cfg->tls_handshake_timeout));
 			session_finalize(s);
 		} else {
+			mps_metric_inc(MPS_M_LOGIN_TIMEOUT);
 			session_close(s, MPS_APF_DISCONNECT_CONNECTION_TIMED_OUT,
 			    MPS_LOG_WARNING, "no login within %ld s (state %s)",
 			    (long)apr_time_sec(side->cfg->tls_handshake_timeout),
@@ -1164,6 +1175,7 @@ session_deadline(void *arg)
 	case S_PFWD_SERVICE:
 	case S_ACTIVE:
 		if (now - s->last_rx >= side->cfg->idle_timeout) {
+			mps_metric_inc(MPS_M_KEEPALIVE_TIMEOUTS);
 			session_close(s, MPS_APF_DISCONNECT_CONNECTION_TIMED_OUT,
 			    MPS_LOG_WARNING, "silent for %ld s (IdleTimeout): "
 			    "tunnel dropped", (long)apr_time_sec(now - s->last_rx));

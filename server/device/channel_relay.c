@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "mps_status.h"
+#include "registry.h"
 
 /* Peer bytes moved per pass before other work of the strand runs. */
 #define PASS_BUDGET (256 * 1024)
@@ -112,6 +113,17 @@ relay_for(mps_session_t *t)
 	return r;
 }
 
+/* The device's open-channel count, as the admin API shows it. */
+static void
+report_channels(relay *r)
+{
+	mps_device_t *dev = mps_tunnel_device(r->t);
+
+	if (dev != NULL)
+		mps_device_set_channels(dev, r->closing || r->chans == NULL ? 0 :
+		    mps_chan_table_count(r->chans));
+}
+
 /* Frees finished channels whose peer is gone; the table goes with the
  * last one (idle tunnels keep no table). Never under a walk. */
 static void
@@ -125,6 +137,7 @@ collect(relay *r)
 		r->chans = NULL;
 		mps_timer_cancel(timers_of(r), &r->sweep);
 	}
+	report_channels(r);
 }
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -251,6 +264,7 @@ mps_relay_attach(void *arg)
 		collect(r);
 		goto out;
 	}
+	report_channels(r);
 	out = output(r);
 	if (out == NULL || mps_apf_encode_channel_open(out,
 	    mps_apf_cstr(MPS_APF_CHAN_FORWARDED_TCPIP), chan->local_id,
@@ -817,6 +831,7 @@ mps_relay_accept_open(mps_session_t *t, mps_console_t *conn,
 	}
 	conn->chan = chan;
 	conn->session = t;
+	report_channels(r);
 	return APR_SUCCESS;
 }
 
@@ -916,6 +931,7 @@ relay_closing(mps_session_t *t)
 	/* Mark only: a walk of the table may be on the stack. */
 	r->closing = 1;
 	mps_timer_cancel(timers_of(r), &r->sweep);
+	report_channels(r);
 	(void)mps_tunnel_set_channels(t, NULL);
 	if (mps_strand_post_ex(mps_tunnel_strand(t), relay_gc, relay_gc, r) !=
 	    APR_SUCCESS) {

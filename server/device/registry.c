@@ -32,6 +32,7 @@
  * into an entry that is later freed.
  */
 #include "registry.h"
+#include "metrics.h"
 #include "mps_status.h"
 
 #include <apr_allocator.h>
@@ -60,6 +61,7 @@ struct mps_device_t {
 	apr_time_t connected_at;
 	atomic_uint_least64_t bytes_in;
 	atomic_uint_least64_t bytes_out;
+	atomic_uint channels;		/* channel-table size, set by the strand */
 	apr_port_t ports[MPS_REGISTRY_MAX_PORTS];	/* in forward order */
 	unsigned char nports;
 	unsigned char registered_once;	/* registers at most once */
@@ -256,6 +258,7 @@ mps_device_create(const char *uuid_text, const char *peer,
 	atomic_init(&dev->reg, NULL);
 	atomic_init(&dev->bytes_in, 0);
 	atomic_init(&dev->bytes_out, 0);
+	atomic_init(&dev->channels, 0);
 	dev->trigger = trigger;
 	dev->session = session;
 	dev->strand = strand;
@@ -393,12 +396,14 @@ void
 mps_device_add_bytes_in(mps_device_t *dev, apr_uint64_t n)
 {
 	atomic_fetch_add_explicit(&dev->bytes_in, n, memory_order_relaxed);
+	mps_metric_add(MPS_M_BYTES_FROM_DEVICES, n);
 }
 
 void
 mps_device_add_bytes_out(mps_device_t *dev, apr_uint64_t n)
 {
 	atomic_fetch_add_explicit(&dev->bytes_out, n, memory_order_relaxed);
+	mps_metric_add(MPS_M_BYTES_TO_DEVICES, n);
 }
 
 apr_uint64_t
@@ -844,4 +849,23 @@ mps_registry_verify(mps_registry_t *reg, char *why, apr_size_t whysize)
 	if (why != NULL && whysize > 0)
 		(void)snprintf(why, whysize, "%s", reason);
 	return APR_EGENERAL;
+}
+
+void
+mps_device_set_channels(mps_device_t *dev, unsigned n)
+{
+	unsigned old;
+
+	if (dev == NULL)
+		return;
+	old = atomic_exchange_explicit(&dev->channels, n, memory_order_relaxed);
+	/* The process-wide gauge follows every entry's changes. */
+	mps_metric_gauge_add(MPS_M_CHANNELS_OPEN, (int64_t)n - (int64_t)old);
+}
+
+unsigned
+mps_device_channels(const mps_device_t *dev)
+{
+	return atomic_load_explicit(&((mps_device_t *)dev)->channels,
+	    memory_order_relaxed);
 }

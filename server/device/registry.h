@@ -137,6 +137,15 @@ apr_uint64_t mps_device_bytes_in(const mps_device_t *dev);
 apr_uint64_t mps_device_bytes_out(const mps_device_t *dev);
 
 /*
+ * Channels the tunnel holds now (its channel table's size), published by
+ * the device's strand after each change so that other threads (the admin
+ * API) can read it; the process-wide mpsd_channels_open gauge moves with
+ * it. dev may be NULL (nothing happens). Set 0 before the tunnel ends.
+ */
+void mps_device_set_channels(mps_device_t *dev, unsigned n);
+unsigned mps_device_channels(const mps_device_t *dev);
+
+/*
  * Bytes this entry asked malloc for (the entry with its peer text, and
  * its FQDN), not counting the allocator's overhead or the index slots:
  * for status pages and memory tests.

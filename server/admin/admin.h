@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * admin.h: the admin listener: a small HTTP API (devices, status,
+ * disconnect), Prometheus metrics and an HTML status page, on its own
+ * address (loopback by default), every request behind a bearer token.
+ *
+ * The HTTP server is libmicrohttpd, running its own thread: a slow or
+ * hostile admin client never touches the poller, the workers or a
+ * device's strand. From that thread the admin code only READS shared
+ * state that is made for any thread (the registry's snapshot and
+ * lookups, atomics, the notifier's stats, the metrics registry), and a
+ * disconnect is never done here: it is handed to the device's strand with
+ * mps_session_request_close(), the session's documented cross-strand
+ * close.
+ *
+ * Life cycle, in mpsd's start-up order:
+ *   mps_admin_bind()  before detaching and dropping root: reads the token
+ *                     file, binds the socket (privileged ports work);
+ *   mps_admin_start() after the server runs: starts the HTTP thread;
+ *   mps_admin_stop()  first thing at shutdown, before the notifier, the
+ *                     registry or the sessions go (joins the thread);
+ *   mps_admin_destroy().
+ */
+#ifndef MPS_ADMIN_H
+#define MPS_ADMIN_H
+
+#include <apr_errno.h>
+#include <apr_network_io.h>
+#include <apr_tables.h>
+#include <apr_time.h>
+#include <stdatomic.h>
+
+#include "admin_views.h"
+#include "config.h"
+#include "registry.h"
+
+struct mps_notifier_t;
+
+typedef struct mps_admin_t mps_admin_t;
+
+/* What the admin listener reads; filled by server.c before start. */
+typedef struct mps_admin_source_t {
+	const mps_config_t *cfg;
+	mps_registry_t *registry;		/* NULL: no device side */
+	struct mps_notifier_t *notifier;	/* NULL: no subscribers */
+	const apr_array_header_t *subscribers;	/* mps_subscriber_t */
+	atomic_uint *connections;		/* MaxConnections counter */
+	mps_admin_listener_t listeners[MPS_ADMIN_MAX_LISTENERS];
+	int nlisteners;				/* the admin's own is added */
+	mps_admin_plugin_t plugins[MPS_ADMIN_MAX_PLUGINS];
+	int nplugins;
+	apr_time_t started;
+} mps_admin_source_t;
+
+/* Smallest token accepted: 16 characters (openssl rand -hex 16 gives 32). */
+#define MPS_ADMIN_TOKEN_MIN	16
+#define MPS_ADMIN_TOKEN_MAX	256
+
+/*
+ * Reads and checks the token file (resolved against config_dir; not
+ * readable by others; one line of 16..256 printable characters) and,
+ * when bind_port is set, binds the listen socket. Returns APR_SUCCESS
+ * with *out NULL when <Admin> Enabled is false. On failure err says why.
+ */
+apr_status_t mps_admin_bind(mps_admin_t **out, const mps_config_t *cfg,
+    const char *config_dir, int bind_port, char *err, size_t errsize);
+
+/* The bound port (useful with ListenPort 0 in tests). */
+apr_port_t mps_admin_port(const mps_admin_t *a);
+
+/* Starts serving; src is copied. */
+apr_status_t mps_admin_start(mps_admin_t *a, const mps_admin_source_t *src,
+    char *err, size_t errsize);
+
+/* Stops serving and waits for the HTTP thread; requests in progress end
+ * first. Safe to call twice, and with NULL. */
+void mps_admin_stop(mps_admin_t *a);
+
+/* Stops if needed, closes the socket and wipes the token. NULL allowed. */
+void mps_admin_destroy(mps_admin_t *a);
+
+/* Reads a token file as mps_admin_bind() does (mpsctl uses it too).
+ * Returns 0, or -1 with err filled. */
+int mps_admin_read_token(const char *path, int check_mode, char *token,
+    size_t size, char *err, size_t errsize);
+
+#endif /* MPS_ADMIN_H */

@@ -1,0 +1,318 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * admin_routes.c: what each admin URL does (the request is already
+ * authenticated by admin_listener.c).
+ *
+ *   GET  /                               the HTML status page
+ *   GET  /api/v1/devices                 every connected device
+ *   GET  /api/v1/devices/{uuid|fqdn}     one device
+ *   POST /api/v1/devices/{id}/disconnect DISCONNECT reason 11
+ *   GET  /api/v1/status                  version, uptime, counts...
+ *   GET  /metrics                        Prometheus text
+ *
+ * HEAD is served as GET (libmicrohttpd sends no body for it).
+ */
+#include "admin_priv.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "apf_codec.h"
+#include "apf_session.h"
+#include "log.h"
+#include "metrics.h"
+#include "notify.h"
+
+#define DEVICES_PREFIX	"/api/v1/devices/"
+#define DISCONNECT_SUFFIX "/disconnect"
+
+void
+mps_admin_error(mps_admin_reply_t *reply, unsigned status, const char *message)
+{
+	json_t *o = json_pack("{s:s}", "error", message);
+
+	reply->status = status;
+	reply->content_type = NULL;
+	reply->body = o != NULL ? json_dumps(o, 0) : NULL;
+	reply->len = reply->body != NULL ? strlen(reply->body) : 0;
+	json_decref(o);
+}
+
+/* A JSON reply; takes the reference of o. */
+static void
+reply_json(mps_admin_reply_t *reply, unsigned status, json_t *o)
+{
+	if (o == NULL) {
+		mps_admin_error(reply, MHD_HTTP_INTERNAL_SERVER_ERROR,
+		    "out of memory");
+		return;
+	}
+	reply->status = status;
+	reply->content_type = NULL;
+	reply->body = json_dumps(o, JSON_INDENT(2));
+	json_decref(o);
+	if (reply->body == NULL) {
+		mps_admin_error(reply, MHD_HTTP_INTERNAL_SERVER_ERROR,
+		    "out of memory");
+		return;
+	}
+	/* A trailing newline, for people reading it with curl. */
+	{
+		size_t n = strlen(reply->body);
+		char *b = realloc(reply->body, n + 2);
+		if (b != NULL) {
+			b[n] = '\n';
+			b[n + 1] = '\0';
+			reply->body = b;
+			n++;
+		}
+		reply->len = n;
+	}
+}
+
+mps_admin_device_t *
+mps_admin_collect_devices(mps_admin_t *a, size_t *n)
+{
+	apr_array_header_t *snap;
+	mps_admin_device_t *out;
+	apr_pool_t *tmp;
+	int i;
+
+	*n = 0;
+	if (a->src.registry == NULL || apr_pool_create(&tmp, NULL) !=
+	    APR_SUCCESS)
+		return NULL;
+	if (mps_registry_snapshot(a->src.registry, &snap, tmp) != APR_SUCCESS ||
+	    snap->nelts == 0) {
+		apr_pool_destroy(tmp);
+		return NULL;
+	}
+	out = calloc((size_t)snap->nelts, sizeof(*out));
+	for (i = 0; out != NULL && i < snap->nelts; i++)
+		mps_admin_device_from_entry(APR_ARRAY_IDX(snap, i,
+		    mps_device_t *), &out[i]);
+	if (out != NULL)
+		*n = (size_t)snap->nelts;
+	mps_registry_snapshot_release(snap);
+	apr_pool_destroy(tmp);
+	mps_admin_devices_sort(out, *n);
+	return out;
+}
+
+void
+mps_admin_collect_status(mps_admin_t *a, mps_admin_status_t *st)
+{
+	const mps_admin_source_t *src = &a->src;
+	int i;
+
+	memset(st, 0, sizeof(*st));
+	st->version = PACKAGE_VERSION;
+	st->pid = (long)getpid();
+	st->started = src->started;
+	st->now = apr_time_now();
+	st->devices = src->registry != NULL ?
+	    mps_registry_count(src->registry) : 0;
+	st->connections = src->connections != NULL ?
+	    atomic_load(src->connections) : 0;
+	st->channels = mps_metric_gauge_get(MPS_M_CHANNELS_OPEN);
+	st->nlisteners = src->nlisteners;
+	memcpy(st->listeners, src->listeners, sizeof(st->listeners));
+	st->nplugins = src->nplugins;
+	memcpy(st->plugins, src->plugins, sizeof(st->plugins));
+	for (i = 0; src->subscribers != NULL && i < src->subscribers->nelts &&
+	    i < MPS_ADMIN_MAX_SUBSCRIBERS; i++) {
+		const mps_subscriber_t *sub = &APR_ARRAY_IDX(src->subscribers, i,
+		    mps_subscriber_t);
+		mps_admin_subscriber_t *o = &st->subscribers[i];
+		mps_notifier_stats_t ns;
+
+		o->url = sub->url;
+		if (src->notifier != NULL &&
+		    mps_notifier_stats(src->notifier, i, &ns) == APR_SUCCESS) {
+			o->delivered = ns.delivered;
+			o->retries = ns.retries;
+			o->dropped = ns.dropped;
+			o->waiting = ns.waiting;
+		}
+		st->nsubscribers = i + 1;
+	}
+}
+
+static void
+list_devices(mps_admin_t *a, mps_admin_reply_t *reply)
+{
+	size_t n;
+	mps_admin_device_t *d = mps_admin_collect_devices(a, &n);
+
+	reply_json(reply, MHD_HTTP_OK, mps_admin_devices_json(d, n,
+	    apr_time_now()));
+	free(d);
+}
+
+/* The registered entry for id (UUID or FQDN), with a reference. */
+static mps_device_t *
+find_device(mps_admin_t *a, const char *id)
+{
+	mps_device_t *dev = NULL;
+
+	if (a->src.registry == NULL || id[0] == '\0' ||
+	    strlen(id) > MPS_REGISTRY_FQDN_MAX)
+		return NULL;
+	if (mps_registry_lookup(a->src.registry, id, &dev) != APR_SUCCESS)
+		return NULL;
+	return dev;
+}
+
+static void
+show_device(mps_admin_t *a, const char *id, mps_admin_reply_t *reply)
+{
+	mps_device_t *dev = find_device(a, id);
+	mps_admin_device_t d;
+
+	if (dev == NULL) {
+		mps_admin_error(reply, MHD_HTTP_NOT_FOUND, "no such device");
+		return;
+	}
+	mps_admin_device_from_entry(dev, &d);
+	mps_device_release(dev);
+	reply_json(reply, MHD_HTTP_OK, mps_admin_device_json(&d,
+	    apr_time_now()));
+}
+
+/*
+ * The close is handed to the device's strand (mps_session_request_close:
+ * the session's documented cross-strand close); this thread never touches
+ * the tunnel. 202: the device is told, and goes, on its strand.
+ */
+static void
+disconnect_device(mps_admin_request_t *req, const char *id,
+    mps_admin_reply_t *reply)
+{
+	mps_device_t *dev = find_device(req->admin, id);
+	char fqdn[MPS_REGISTRY_FQDN_SIZE], why[128];
+
+	if (dev == NULL) {
+		mps_admin_error(reply, MHD_HTTP_NOT_FOUND, "no such device");
+		return;
+	}
+	if (mps_device_fqdn(dev, fqdn, sizeof(fqdn)) != APR_SUCCESS)
+		fqdn[0] = '\0';
+	mps_log(MPS_LOG_INFO, "Admin API: %s (%s) asked to disconnect Intel "
+	    "remote client %s%s%s%s", req->peer, req->who,
+	    mps_device_uuid(dev), fqdn[0] != '\0' ? " (" : "", fqdn,
+	    fqdn[0] != '\0' ? ")" : "");
+	/* The session keeps 127 characters of why; the cut is harmless. */
+	if (snprintf(why, sizeof(why), "disconnected through the admin API by "
+	    "%s (%.40s)", req->peer, req->who) >= (int)sizeof(why))
+		why[sizeof(why) - 1] = '\0';
+	mps_session_request_close(mps_device_session(dev),
+	    MPS_APF_DISCONNECT_BY_APPLICATION, why);
+	reply_json(reply, MHD_HTTP_ACCEPTED, json_pack("{s:s,s:o,s:i}",
+	    "uuid", mps_device_uuid(dev), "fqdn", fqdn[0] != '\0' ?
+	    json_string(fqdn) : json_null(), "reason",
+	    (int)MPS_APF_DISCONNECT_BY_APPLICATION));
+	mps_device_release(dev);
+}
+
+static void
+show_status(mps_admin_t *a, mps_admin_reply_t *reply)
+{
+	mps_admin_status_t st;
+
+	mps_admin_collect_status(a, &st);
+	reply_json(reply, MHD_HTTP_OK, mps_admin_status_json(&st));
+}
+
+static void
+text_reply(mps_admin_reply_t *reply, int rc, char *text, size_t len,
+    const char *type)
+{
+	if (rc != 0) {
+		mps_admin_error(reply, MHD_HTTP_INTERNAL_SERVER_ERROR,
+		    "out of memory");
+		return;
+	}
+	reply->status = MHD_HTTP_OK;
+	reply->body = text;
+	reply->len = len;
+	reply->content_type = type;
+}
+
+static void
+wrong_method(mps_admin_reply_t *reply, const char *allow)
+{
+	mps_admin_error(reply, MHD_HTTP_METHOD_NOT_ALLOWED,
+	    "method not allowed");
+	reply->allow = allow;
+}
+
+void
+mps_admin_route(mps_admin_request_t *req, mps_admin_reply_t *reply)
+{
+	mps_admin_t *a = req->admin;
+	const char *p = req->path;
+	int get = strcmp(req->method, "GET") == 0 ||
+	    strcmp(req->method, "HEAD") == 0;
+	int post = strcmp(req->method, "POST") == 0;
+	char *text = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (strcmp(p, "/") == 0) {
+		if (!get)
+			{ wrong_method(reply, "GET, HEAD"); return; }
+		/* Called first: argument order is unspecified in C. */
+		rc = mps_admin_page_html(a, &text, &len);
+		text_reply(reply, rc, text, len, "text/html; charset=utf-8");
+		return;
+	}
+	if (strcmp(p, "/metrics") == 0) {
+		if (!get)
+			{ wrong_method(reply, "GET, HEAD"); return; }
+		rc = mps_admin_metrics_text(a, &text, &len);
+		text_reply(reply, rc, text, len,
+		    "text/plain; version=0.0.4; charset=utf-8");
+		return;
+	}
+	if (strcmp(p, "/api/v1/status") == 0) {
+		if (!get)
+			{ wrong_method(reply, "GET, HEAD"); return; }
+		show_status(a, reply);
+		return;
+	}
+	if (strcmp(p, "/api/v1/devices") == 0) {
+		if (!get)
+			{ wrong_method(reply, "GET, HEAD"); return; }
+		list_devices(a, reply);
+		return;
+	}
+	if (strncmp(p, DEVICES_PREFIX, strlen(DEVICES_PREFIX)) == 0) {
+		char id[MPS_REGISTRY_FQDN_SIZE + 16];
+		const char *rest = p + strlen(DEVICES_PREFIX);
+		size_t n = strlen(rest), sl = strlen(DISCONNECT_SUFFIX);
+		int disconnect = n > sl &&
+		    strcmp(rest + n - sl, DISCONNECT_SUFFIX) == 0;
+
+		if (disconnect)
+			n -= sl;
+		if (n == 0 || n >= sizeof(id) || memchr(rest, '/', n) != NULL) {
+			mps_admin_error(reply, MHD_HTTP_NOT_FOUND, "no such device");
+			return;
+		}
+		memcpy(id, rest, n);
+		id[n] = '\0';
+		if (disconnect) {
+			if (!post)
+				{ wrong_method(reply, "POST"); return; }
+			disconnect_device(req, id, reply);
+		} else {
+			if (!get)
+				{ wrong_method(reply, "GET, HEAD"); return; }
+			show_device(a, id, reply);
+		}
+		return;
+	}
+	mps_admin_error(reply, MHD_HTTP_NOT_FOUND, "no such resource");
+}
