@@ -37,6 +37,7 @@
 #include "channel_relay.h"
 #include "console_priv.h"
 #include "poller.h"
+#include "sockwrap.h"
 #include "workers.h"
 
 /* ---- the fake tunnel ----------------------------------------------------- */
@@ -215,6 +216,9 @@ teardown(void)
 	mps_console_side_destroy(&consoles);
 	mps_buf_free(&tun.out);
 	apr_pool_destroy(pool);
+	/* The socket wrappers' slab lives for the process: free it, as
+	 * mpsd does at exit, so that the leak checker sees a clean end. */
+	mps_sockwrap_cleanup();
 }
 
 /* Runs fn(arg) as a task of the tunnel's strand and waits for it. */
