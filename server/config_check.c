@@ -55,8 +55,8 @@ mps_preflight(const mps_server_t *srv, mps_config_errors_t *errs)
 	return mps_config_error_count(errs) - before;
 }
 
-static void
-print_all(const mps_config_errors_t *errs)
+void
+mps_config_print_problems(const mps_config_errors_t *errs)
 {
 	int i;
 
@@ -90,7 +90,7 @@ mps_config_check(mps_server_t *srv, const char *path)
 	if (mps_server_bind(srv, 0, err, sizeof(err)) != APR_SUCCESS)
 		mps_config_error(errs, path, 0, "<TLS>: %s", err);
 	mps_server_shutdown(srv);	/* frees the TLS context */
-	print_all(errs);
+	mps_config_print_problems(errs);
 	n = mps_config_error_count(errs);
 	if (n > 0) {
 		fprintf(stderr, "mpsd: configuration %s has %d problem%s\n", path,

@@ -31,4 +31,8 @@ int mps_preflight(const mps_server_t *srv, mps_config_errors_t *errs);
  * to stdout. Returns the exit status (0 or 1). */
 int mps_config_check(mps_server_t *srv, const char *path);
 
+/* Prints every error, then every warning, to standard error, one line
+ * each (mpsd -t, and the start-up before its log is open). */
+void mps_config_print_problems(const mps_config_errors_t *errs);
+
 #endif

@@ -45,19 +45,6 @@
 #define MSG_DYNAMIC "Error while reading dynamic configuration file."
 #define MSG_STATIC "Error while reading static configuration file."
 
-static void
-print_problems(const mps_config_errors_t *errs)
-{
-	int i;
-
-	for (i = 0; i < errs->errors->nelts; i++)
-		fprintf(stderr, "mpsd: %s\n",
-		    APR_ARRAY_IDX(errs->errors, i, const char *));
-	for (i = 0; i < errs->warnings->nelts; i++)
-		fprintf(stderr, "mpsd: warning: %s\n",
-		    APR_ARRAY_IDX(errs->warnings, i, const char *));
-}
-
 /* Once the log is open, the same problems go there too. */
 static void
 log_problems(const mps_config_errors_t *errs)
@@ -235,7 +222,7 @@ main(int argc, char *argv[])
 	errs = mps_config_errors_create(pool);
 	rv = mps_server_load_config(srv, opts.config_path, errs,
 	    &static_failed, &dynamic_failed);
-	print_problems(errs);
+	mps_config_print_problems(errs);
 	if (rv != APR_SUCCESS) {
 		if (static_failed)
 			mps_log_announce(MPS_LOG_ERROR, MSG_STATIC);
@@ -262,13 +249,13 @@ main(int argc, char *argv[])
 		int i;
 
 		if (mps_preflight(srv, pre) > 0) {
-			print_problems(pre);
+			mps_config_print_problems(pre);
 			fprintf(stderr, "mpsd: not starting: %d problem(s) above "
 			    "(mpsd -t checks the same)\n",
 			    mps_config_error_count(pre));
 			return 1;
 		}
-		print_problems(pre);
+		mps_config_print_problems(pre);
 		for (i = 0; i < pre->warnings->nelts; i++)
 			APR_ARRAY_PUSH(errs->warnings, const char *) =
 			    APR_ARRAY_IDX(pre->warnings, i, const char *);
