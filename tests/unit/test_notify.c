@@ -372,6 +372,27 @@ wait_drained(int index)
 	}
 }
 
+/* Waits (up to 10 s) for n verdicts. The queue empties before the verdict
+ * is passed on (the callback runs outside the notifier's lock), so a
+ * drained queue alone does not mean the verdict came. */
+static void
+wait_verdicts(int n)
+{
+	apr_time_t until = apr_time_now() + apr_time_from_sec(10);
+	int got;
+
+	for (;;) {
+		pthread_mutex_lock(&mu);
+		got = verdicts;
+		pthread_mutex_unlock(&mu);
+		if (got >= n)
+			return;
+		ck_assert_msg(apr_time_now() < until, "%d of %d verdicts", got,
+		    n);
+		apr_sleep(apr_time_from_msec(2));
+	}
+}
+
 /* Waits (up to 10 s) until at least n calls were made to subscriber s. */
 static void
 wait_calls(int s, int n)
@@ -716,6 +737,9 @@ START_TEST(test_keep_false)
 	mps_notifier_device_event(notifier, b, MPS_NOTIFY_DISCONNECTED, 1);
 	wait_drained(0);
 	wait_drained(1);
+	wait_verdicts(1);
+	/* Give a wrongly passed second verdict time to show. */
+	apr_sleep(apr_time_from_msec(50));
 	pthread_mutex_lock(&mu);
 	ck_assert_int_eq(verdicts, 1);
 	ck_assert_ptr_eq(verdict_dev, a);
