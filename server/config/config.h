@@ -134,6 +134,10 @@ typedef struct mps_config_t {
 	mps_keepalive_timing_t keepalive_timing; /* KeepAliveTiming: settled|after5900|never */
 	apr_interval_time_t idle_timeout;	/* IdleTimeout s, default 90 */
 	apr_uint32_t channel_window_size;	/* ChannelWindowSize bytes, default 65536 */
+	/* ChannelWindowOverrun bytes a channel may hold beyond its window
+	 * (device data past the window, clients without flow control);
+	 * default 1 MiB; 0 = "strict": any overrun is DISCONNECT 2. */
+	apr_uint32_t channel_window_overrun;
 	apr_interval_time_t channel_open_timeout; /* ChannelOpenTimeout s, default 15 */
 	apr_interval_time_t channel_idle_timeout; /* ChannelIdleTimeout s, default 0 = none */
 

@@ -83,6 +83,7 @@ enum kw_type {
 	KW_INT,		/* [min, max]; int field */
 	KW_KB,		/* [min, max] KB; apr_off_t field */
 	KW_BYTES,	/* [min, max] bytes; apr_uint32_t field */
+	KW_BYTES_STRICT, /* as KW_BYTES, or "strict" (any case) for 0 */
 	KW_SECONDS,	/* [min, max] s; apr_interval_time_t field */
 	KW_ENUM,	/* one of choices, any case; enum field, value = index */
 	KW_LISTEN_IP,	/* IPv4/IPv6 literal, or "*" for every address */
@@ -176,6 +177,7 @@ static const struct keyword keywords[] = {
 	{ G_TUNNEL, "KeepAliveTiming", KW_ENUM, F(keepalive_timing), 0, 0, keepalive_timings },
 	{ G_TUNNEL, "IdleTimeout", KW_SECONDS, F(idle_timeout), 1, 7 * DAY, NULL },
 	{ G_TUNNEL, "ChannelWindowSize", KW_BYTES, F(channel_window_size), 1024, 16 * 1024 * 1024, NULL },
+	{ G_TUNNEL, "ChannelWindowOverrun", KW_BYTES_STRICT, F(channel_window_overrun), 0, 16 * 1024 * 1024, NULL },
 	{ G_TUNNEL, "ChannelOpenTimeout", KW_SECONDS, F(channel_open_timeout), 1, 3600, NULL },
 	{ G_TUNNEL, "ChannelIdleTimeout", KW_SECONDS, F(channel_idle_timeout), 0, 7 * DAY, NULL },
 
@@ -269,6 +271,7 @@ mps_config_defaults(mps_config_t *cfg, apr_pool_t *pool)
 	cfg->keepalive_timing = MPS_KEEPALIVE_SETTLED;
 	cfg->idle_timeout = apr_time_from_sec(90);
 	cfg->channel_window_size = 65536;
+	cfg->channel_window_overrun = 1024 * 1024;
 	cfg->channel_open_timeout = apr_time_from_sec(15);
 	cfg->channel_idle_timeout = 0;
 
@@ -479,6 +482,8 @@ unit_text(enum kw_type type)
 		return " KB";
 	case KW_BYTES:
 		return " bytes";
+	case KW_BYTES_STRICT:
+		return " bytes, or strict";
 	case KW_SECONDS:
 		return " seconds";
 	default:
@@ -497,7 +502,8 @@ set_number(struct parse *p, int k, int line, const char *value)
 	if (rc == MPS_NUM_SYNTAX) {
 		reject(p, k, line, "%s is not a whole number%s",
 		    mps_config_quote(value, p->scratch),
-		    kwd->type == KW_SECONDS ? " of seconds" : "");
+		    kwd->type == KW_SECONDS ? " of seconds" :
+		    kwd->type == KW_BYTES_STRICT ? " of bytes or strict" : "");
 		return;
 	}
 	if (rc == MPS_NUM_RANGE) {
@@ -518,6 +524,7 @@ set_number(struct parse *p, int k, int line, const char *value)
 		*(apr_off_t *)field(p, kwd) = (apr_off_t)v;
 		break;
 	case KW_BYTES:
+	case KW_BYTES_STRICT:
 		*(apr_uint32_t *)field(p, kwd) = (apr_uint32_t)v;
 		break;
 	case KW_SECONDS:
@@ -625,6 +632,12 @@ set_value(struct parse *p, int k, int line, const char *value)
 		}
 		*(apr_port_t *)field(p, kwd) = (apr_port_t)port;
 		break;
+	case KW_BYTES_STRICT:
+		if (strcasecmp(value, "strict") == 0) {
+			*(apr_uint32_t *)field(p, kwd) = 0;
+			break;
+		}
+		/* FALLTHROUGH */
 	case KW_INT:
 	case KW_KB:
 	case KW_BYTES:

@@ -7,8 +7,9 @@
  *     nothing;
  *   - only the event functions change state; foreach, idle and lookup
  *     never do, and nothing but collect and destroy frees;
- *   - local_window + local_consumed <= local_window_max, the difference
- *     being the device bytes the console has not accepted yet.
+ *   - local_window + local_consumed <= local_window_max + local_overrun,
+ *     the difference being the device bytes the console has not accepted
+ *     yet (local_overrun is 0 unless the table tolerates overruns).
  */
 #include "channel.h"
 
@@ -21,6 +22,7 @@ struct mps_chan_table_t {
 	unsigned max_channels;
 	unsigned count;			/* non-NULL slots */
 	apr_uint32_t max_packet;
+	apr_uint32_t overrun_max;	/* 0: any overrun is refused */
 	mps_chan_clock_fn clock;
 	void *clock_arg;
 };
@@ -271,29 +273,78 @@ device_may_talk(const mps_chan_t *c)
 	return c->state == MPS_CHAN_OPEN && !c->close_rcvd;
 }
 
+/* Device bytes received and not yet accepted by the console. Cannot
+ * underflow: window + consumed <= max + overrun is an invariant. */
+static apr_uint64_t
+unaccepted(const mps_chan_t *c)
+{
+	return (apr_uint64_t)c->local_window_max + c->local_overrun -
+	    c->local_window - c->local_consumed;
+}
+
+apr_status_t
+mps_chan_table_set_overrun(mps_chan_table_t *t, apr_uint32_t overrun_max)
+{
+	if (overrun_max > MPS_CHAN_OVERRUN_LIMIT)
+		return APR_EINVAL;
+	t->overrun_max = overrun_max;
+	return APR_SUCCESS;
+}
+
 apr_status_t
 mps_chan_on_data(mps_chan_t *c, apr_size_t len)
 {
+	apr_uint64_t pending;
+	apr_size_t beyond;
+
 	if (!device_may_talk(c))
 		return MPS_ERR_PROTOCOL;
-	/* No grace (channel.h): the window is our buffer bound. */
-	if (len > c->local_window)
+	if (len <= c->local_window) {
+		c->local_window -= (apr_uint32_t)len;
+		if (len > 0)
+			c->last_activity = table_now(c->table);
+		return APR_SUCCESS;
+	}
+	/* Beyond the window: refused unless the table tolerates it
+	 * (channel.h, OVERRUN). */
+	if (c->table->overrun_max == 0)
 		return MPS_ERR_WINDOW_EXCEEDED;
-	c->local_window -= (apr_uint32_t)len;
-	if (len > 0)
+	beyond = len - c->local_window;
+	if (c->ostate == MPS_CHAN_OUT_CLOSED) {
+		/* Dropped, so nothing is held: no bound, no debt to pay. */
+		c->local_window = 0;
+		c->overran = 1;
 		c->last_activity = table_now(c->table);
+		return APR_SUCCESS;
+	}
+	/* What would be held beyond the window after these bytes. */
+	pending = unaccepted(c) + len;
+	if (pending > (apr_uint64_t)c->local_window_max + c->table->overrun_max)
+		return MPS_ERR_WINDOW_EXCEEDED;
+	c->local_overrun += (apr_uint32_t)beyond;
+	c->local_window = 0;
+	c->overran = 1;
+	c->last_activity = table_now(c->table);
 	return APR_SUCCESS;
+}
+
+apr_size_t
+mps_chan_held(const mps_chan_t *c)
+{
+	apr_uint64_t pending = unaccepted(c);
+
+	if (c->ostate == MPS_CHAN_OUT_CLOSED || pending <= c->local_window_max)
+		return 0;
+	return (apr_size_t)(pending - c->local_window_max);
 }
 
 apr_status_t
 mps_chan_console_accepted(mps_chan_t *c, apr_size_t n, apr_uint32_t *adjust)
 {
-	apr_uint32_t pending, threshold;
+	apr_uint32_t threshold, paid;
 
 	*adjust = 0;
-	/* Cannot underflow: window + consumed <= max is an invariant. */
-	pending = c->local_window_max - c->local_window - c->local_consumed;
-	if (n > pending)
+	if (n > unaccepted(c))
 		return APR_EINVAL;
 	c->local_consumed += (apr_uint32_t)n;
 	/* Half the window, rounded up so a 1-byte window still adjusts.
@@ -304,7 +355,13 @@ mps_chan_console_accepted(mps_chan_t *c, apr_size_t n, apr_uint32_t *adjust)
 	    c->state != MPS_CHAN_OPEN || c->close_sent || c->close_rcvd)
 		return APR_SUCCESS;
 	*adjust = c->local_consumed;
-	c->local_window += c->local_consumed;
+	/* An overrun is paid first: the device is granted what it has not
+	 * already taken (a client that honours adjusts ends up within the
+	 * window again; the simulator counts the same way). */
+	paid = c->local_overrun < c->local_consumed ? c->local_overrun :
+	    c->local_consumed;
+	c->local_overrun -= paid;
+	c->local_window += c->local_consumed - paid;
 	c->local_consumed = 0;
 	return APR_SUCCESS;
 }

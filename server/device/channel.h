@@ -26,11 +26,25 @@
  * console-bound buffer for a channel never needs more than
  * local_window_max bytes: mpsd buffers at most that per channel.
  *
- * Device -> console: mps_chan_on_data() refuses anything beyond
- * local_window with MPS_ERR_WINDOW_EXCEEDED. There is NO grace (OpenSSH
- * allows 10%): AMT firmware and LMS never overrun a window, and a peer
- * that does is either broken or probing our buffer bound, which the
- * window exists to protect. WINDOW_ADJUST is granted only for bytes the
+ * Device -> console: by default mps_chan_on_data() refuses anything
+ * beyond local_window with MPS_ERR_WINDOW_EXCEEDED. AMT firmware and LMS
+ * never overrun a window; a peer that does is broken, probing our buffer
+ * bound, or one of the APF clients in the field without flow control.
+ *
+ * OVERRUN (mps_chan_table_set_overrun(), the ChannelWindowOverrun
+ * setting): the table may tolerate data beyond the window, up to
+ * overrun_max bytes HELD per channel beyond local_window_max
+ * (mps_chan_held()). The excess is a debt (local_overrun) that the next
+ * WINDOW_ADJUSTs pay before they grant window again, so the invariant
+ * becomes local_window + local_consumed + unaccepted == local_window_max
+ * + local_overrun. Data that would take a channel past overrun_max is
+ * still MPS_ERR_WINDOW_EXCEEDED (the caller closes that channel alone);
+ * data for a channel whose console is gone is dropped and never counted
+ * against the bound. The caller keeps the held bytes few by not reading
+ * the tunnel while any channel holds some (channel_relay.c). chan->overran
+ * marks a channel that went beyond its window at least once.
+ *
+ * WINDOW_ADJUST is granted only for bytes the
  * console accepted (mps_chan_console_accepted()), and only once they
  * reach half the advertised window (LMS / Open AMT behaviour), so a
  * stream of tiny writes does not cost one adjust each.
@@ -97,6 +111,8 @@
 #define MPS_CHAN_TABLE_MAX		1024u
 /* Largest window we will advertise (the ChannelWindowSize config range). */
 #define MPS_CHAN_WINDOW_LIMIT		(16u * 1024u * 1024u)
+/* Largest tolerated overrun (the ChannelWindowOverrun config range). */
+#define MPS_CHAN_OVERRUN_LIMIT		(16u * 1024u * 1024u)
 /* Per-CHANNEL_DATA cap towards the device when the table is given 0. */
 #define MPS_CHAN_DEFAULT_MAXPACKET	16384u
 /* Largest accepted max_packet (the APF codec's CHANNEL_DATA cap). */
@@ -145,6 +161,8 @@ typedef struct mps_chan_t {
 	apr_uint32_t local_window;	/* the device may still send this */
 	apr_uint32_t local_window_max;	/* what we advertised */
 	apr_uint32_t local_consumed;	/* accepted by the console, unadjusted */
+	apr_uint32_t local_overrun;	/* received beyond the window, unpaid */
+	int overran;			/* the device went beyond the window */
 	apr_uint32_t remote_window;	/* we may still send this */
 	apr_uint32_t remote_maxpacket;	/* our cap per CHANNEL_DATA */
 
@@ -180,6 +198,14 @@ apr_status_t mps_chan_table_create(mps_chan_table_t **out,
  * console, then destroy.
  */
 void mps_chan_table_destroy(mps_chan_table_t *t);
+
+/*
+ * Tolerate up to overrun_max bytes held beyond the window per channel
+ * (OVERRUN above; 0, the default, refuses any overrun). APR_EINVAL above
+ * MPS_CHAN_OVERRUN_LIMIT.
+ */
+apr_status_t mps_chan_table_set_overrun(mps_chan_table_t *t,
+    apr_uint32_t overrun_max);
 
 /* Channels allocated (including finished ones not yet collected). */
 unsigned mps_chan_table_count(const mps_chan_table_t *t);
@@ -255,18 +281,26 @@ const char *mps_chan_open_failure_name(apr_uint32_t reason);
 /*
  * CHANNEL_DATA of len bytes from the device. MPS_ERR_PROTOCOL if the
  * channel is not OPEN or the device already sent CLOSE;
- * MPS_ERR_WINDOW_EXCEEDED if len > local_window. On success local_window
- * shrinks by len; the caller writes the bytes to the console, or drops
- * them when ostate is MPS_CHAN_OUT_CLOSED. On error nothing changes.
+ * MPS_ERR_WINDOW_EXCEEDED if len > local_window and the table tolerates
+ * no overrun, or the overrun would hold more than overrun_max bytes
+ * beyond the window. On success local_window shrinks by len (to 0, the
+ * rest counted in local_overrun); the caller writes the bytes to the
+ * console, or drops them when ostate is MPS_CHAN_OUT_CLOSED. On error
+ * nothing changes.
  */
 apr_status_t mps_chan_on_data(mps_chan_t *chan, apr_size_t len);
+
+/* Device bytes held for the console beyond local_window_max (received,
+ * not accepted by the console); 0 within the window or once the console
+ * is gone. Non-zero only on a table that tolerates overruns. */
+apr_size_t mps_chan_held(const mps_chan_t *chan);
 
 /*
  * n device bytes were written to the console socket. APR_EINVAL if n is
  * more than the bytes received and not yet accepted (a caller bug; nothing
  * changes). *adjust is the WINDOW_ADJUST to send now, 0 for none: once
  * local_consumed reaches half of local_window_max (rounded up) it all
- * becomes window again. No adjust is asked after either CLOSE.
+ * becomes window again, less any overrun it pays first. No adjust is asked after either CLOSE.
  */
 apr_status_t mps_chan_console_accepted(mps_chan_t *chan, apr_size_t n,
     apr_uint32_t *adjust);

@@ -242,6 +242,7 @@ assert_defaults(const mps_config_t *cfg)
 	ck_assert_int_eq(cfg->keepalive_timing, MPS_KEEPALIVE_SETTLED);
 	ck_assert_int_eq(cfg->idle_timeout, apr_time_from_sec(90));
 	ck_assert_uint_eq(cfg->channel_window_size, 65536);
+	ck_assert_uint_eq(cfg->channel_window_overrun, 1024 * 1024);
 	ck_assert_int_eq(cfg->channel_open_timeout, apr_time_from_sec(15));
 	ck_assert_int_eq(cfg->channel_idle_timeout, 0);
 	ck_assert_ptr_null(cfg->user);
@@ -358,6 +359,7 @@ static const struct param_row param_rows[] = {
 	{ "Tunnel", "KeepAliveTiming", "after5900", "", O(keepalive_timing), K_ENUM, NULL, MPS_KEEPALIVE_AFTER_5900 },
 	{ "Tunnel", "IdleTimeout", "300", "", O(idle_timeout), K_SEC, NULL, 300 },
 	{ "Tunnel", "ChannelWindowSize", "1048576", "", O(channel_window_size), K_U32, NULL, 1048576 },
+	{ "Tunnel", "ChannelWindowOverrun", "262144", "", O(channel_window_overrun), K_U32, NULL, 262144 },
 	{ "Tunnel", "ChannelOpenTimeout", "20", "", O(channel_open_timeout), K_SEC, NULL, 20 },
 	{ "Tunnel", "ChannelIdleTimeout", "600", "", O(channel_idle_timeout), K_SEC, NULL, 600 },
 	{ "Process", "User", "mpsd", "", O(user), K_STR, "mpsd", 0 },
@@ -432,7 +434,7 @@ START_TEST(test_parameter_table_complete)
 {
 	int i, j;
 
-	ck_assert_int_eq(NPARAMS, 48);
+	ck_assert_int_eq(NPARAMS, 49);
 	for (i = 0; i < NPARAMS; i++)
 		for (j = i + 1; j < NPARAMS; j++)
 			ck_assert(strcmp(param_rows[i].group,
@@ -449,6 +451,24 @@ START_TEST(test_empty_account_is_none)
 	    "</Process>" PLAIN "</MPS>");
 	ck_assert_ptr_null(cfg->user);
 	ck_assert_ptr_null(cfg->group);
+}
+END_TEST
+
+/* ChannelWindowOverrun: "strict" in any case, and 0, both mean no
+ * tolerance (the number form is in param_rows). */
+START_TEST(test_window_overrun_strict)
+{
+	static const char *const forms[] = { "strict", "STRICT", "Strict", "0" };
+	mps_config_t *cfg;
+	char text[256];
+	unsigned i;
+
+	for (i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+		snprintf(text, sizeof(text), "<MPS><Tunnel><ChannelWindowOverrun>"
+		    "%s</ChannelWindowOverrun></Tunnel>" PLAIN "</MPS>", forms[i]);
+		cfg = load_good(text);
+		ck_assert_uint_eq(cfg->channel_window_overrun, 0);
+	}
 }
 END_TEST
 
@@ -524,6 +544,9 @@ static const struct bad_row bad_rows[] = {
 	{ "Limits", "MaxChannelsPerDevice", "1.5", "<MaxChannelsPerDevice> \"1.5\" is not a whole number" },
 	{ "Tunnel", "ChannelWindowSize", "1023", "<ChannelWindowSize> \"1023\" is out of range (1024-16777216 bytes)" },
 	{ "Tunnel", "ChannelWindowSize", "16777217", "<ChannelWindowSize> \"16777217\" is out of range (1024-16777216 bytes)" },
+	{ "Tunnel", "ChannelWindowOverrun", "16777217", "<ChannelWindowOverrun> \"16777217\" is out of range (0-16777216 bytes, or strict)" },
+	{ "Tunnel", "ChannelWindowOverrun", "lax", "<ChannelWindowOverrun> \"lax\" is not a whole number of bytes or strict" },
+	{ "Tunnel", "ChannelWindowOverrun", "-1", "<ChannelWindowOverrun> \"-1\" is out of range (0-16777216 bytes, or strict)" },
 	{ "Tunnel", "IdleTimeout", "1.5", "<IdleTimeout> \"1.5\" is not a whole number of seconds" },
 	{ "Tunnel", "IdleTimeout", "0", "<IdleTimeout> \"0\" is out of range (1-604800 seconds)" },
 	{ "Tunnel", "ChannelIdleTimeout", "-5", "<ChannelIdleTimeout> \"-5\" is out of range (0-604800 seconds)" },
@@ -1942,6 +1965,7 @@ unit_suite(void)
 	tcase_add_loop_test(tc, test_each_parameter, 0, NPARAMS);
 	tcase_add_test(tc, test_parameter_table_complete);
 	tcase_add_test(tc, test_empty_account_is_none);
+	tcase_add_test(tc, test_window_overrun_strict);
 	tcase_add_test(tc, test_auth_group_lines);
 	tcase_add_test(tc, test_listen_ip_defaults_follow_socks);
 	tcase_add_test(tc, test_listen_ip_star_and_comments);
