@@ -100,6 +100,7 @@ struct mps_session_t {
 	unsigned pump_queued:1;		/* a pump task is already posted */
 	unsigned in_pump:1;		/* session_pump is on the stack */
 	unsigned wants_room:1;		/* the channel layer waits for room */
+	unsigned input_held:1;		/* the channel layer stopped input */
 	unsigned listed:1;		/* in side->list */
 	unsigned notified:1;		/* subscribers heard CONNECTED */
 	apr_uint32_t trigger;
@@ -228,6 +229,18 @@ reading_allowed(const mps_session_t *s)
 	    s->state != S_AUTH_FAILED && s->state != S_TLS;
 }
 
+/* Reading and parsing the device's input, unless the channel layer
+ * holds it (mps_tunnel_hold_input). */
+static int
+input_wanted(const mps_session_t *s)
+{
+	return reading_allowed(s) && !s->input_held;
+}
+
+/* The largest CHANNEL_DATA accepted: the window we advertise. One
+ * message larger than a whole window stays a protocol error even when
+ * overruns are tolerated (ChannelWindowOverrun), so the input buffer
+ * stays at one window per tunnel. */
 static size_t
 max_channel_data(const mps_session_t *s)
 {
@@ -312,6 +325,28 @@ mps_tunnel_room(const mps_session_t *s)
 	if (s->state != S_ACTIVE || n >= MPS_TUNNEL_OUT_HIGH)
 		return 0;
 	return MPS_TUNNEL_OUT_HIGH - n;
+}
+
+void
+mps_tunnel_hold_input(mps_session_t *s, int hold)
+{
+	if (hold) {
+		if (s->state == S_ACTIVE)
+			s->input_held = 1;
+		return;
+	}
+	if (!s->input_held)
+		return;
+	s->input_held = 0;
+	/* The silence was ours, not the device's. */
+	s->last_rx = apr_time_now();
+	if (s->state != S_ACTIVE)
+		return;
+	/* Input already read may wait in the buffer with no poll to come:
+	 * a task of its own parses it and reads on. */
+	if (!s->pump_queued && mps_strand_post(s->strand, session_pump, s) ==
+	    APR_SUCCESS)
+		s->pump_queued = 1;
 }
 
 void
@@ -908,7 +943,7 @@ handler_for(session_state st, uint8_t type)
 static void
 parse_input(mps_session_t *s)
 {
-	while (reading_allowed(s) && mps_buf_len(&s->io.in) > 0) {
+	while (input_wanted(s) && mps_buf_len(&s->io.in) > 0) {
 		const uint8_t *p = mps_buf_ptr(&s->io.in);
 		size_t n = mps_buf_len(&s->io.in), mlen = 0;
 		const handler *h;
@@ -1034,16 +1069,17 @@ again:
 		}
 	}
 
-	if (reading_allowed(s) && mps_stream_pending(&s->io)) {
+	if (input_wanted(s) && mps_stream_pending(&s->io)) {
 		/* TLS holds decrypted bytes no poll would announce. */
 		if (!s->pump_queued && mps_strand_post(s->strand, session_pump,
 		    s) == APR_SUCCESS)
 			s->pump_queued = 1;
 		return;
 	}
-	/* While a login is decided, input waits in the socket: nothing is
-	 * watched but pending output. */
-	ev = mps_stream_events(&s->io, reading_allowed(s) || s->state == S_TLS);
+	/* While a login is decided, or the channel layer holds the input,
+	 * input waits in the socket: nothing is watched but pending
+	 * output. */
+	ev = mps_stream_events(&s->io, input_wanted(s) || s->state == S_TLS);
 	if (ev == 0 && s->state == S_CLOSING) {
 		session_finalize(s);
 		return;
@@ -1073,7 +1109,7 @@ session_pump_body(mps_session_t *s)
 		handshake_done(s);
 	}
 
-	if (reading_allowed(s)) {
+	if (input_wanted(s)) {
 		rv = mps_stream_read(&s->io, READ_BUDGET, err, sizeof(err));
 		if (mps_buf_len(&s->io.in) > 0)
 			s->last_rx = apr_time_now();
@@ -1174,7 +1210,12 @@ session_deadline(void *arg)
 		break;
 	case S_PFWD_SERVICE:
 	case S_ACTIVE:
-		if (now - s->last_rx >= side->cfg->idle_timeout) {
+		if (s->input_held) {
+			/* Not reading is our doing: the channel layer bounds
+			 * it, and the silence counts from the resume. */
+			(void)mps_timer_arm(mps_poller_timers(side->poller),
+			    &s->deadline, side->cfg->idle_timeout);
+		} else if (now - s->last_rx >= side->cfg->idle_timeout) {
 			mps_metric_inc(MPS_M_KEEPALIVE_TIMEOUTS);
 			session_close(s, MPS_APF_DISCONNECT_CONNECTION_TIMED_OUT,
 			    MPS_LOG_WARNING, "silent for %ld s (IdleTimeout): "

@@ -134,6 +134,17 @@ size_t mps_tunnel_room(const mps_session_t *t);
  * timer in the path). */
 void mps_tunnel_wait_room(mps_session_t *t);
 
+/*
+ * Stops (hold 1) or resumes (hold 0) reading and parsing the device's
+ * input: the channel layer holds a tunnel while a channel has more
+ * device data than its window, so TCP pushes back on the device instead
+ * of mpsd buffering. The message being handled is the last one parsed;
+ * resuming posts a task that parses what was already read, then reads
+ * on. While held the tunnel is not dropped as idle (the silence is
+ * ours); the channel layer bounds how long it holds.
+ */
+void mps_tunnel_hold_input(mps_session_t *t, int hold);
+
 /* Output was queued: write it now, or at the end of the running pass. */
 void mps_tunnel_kick(mps_session_t *t);
 

@@ -17,6 +17,18 @@
  * peer and ChannelWindowSize towards the device (the up buffer of an
  * HTTP console); raw peers are read straight into the tunnel's output.
  *
+ * Devices that ignore the window (ChannelWindowOverrun, channel.h
+ * OVERRUN): with the default tolerance, data beyond a channel's window
+ * is kept, and while any channel holds some the tunnel's input is held
+ * (mps_tunnel_hold_input: TCP pushes back on the device) until that
+ * peer has taken it; the tunnel's other channels wait meanwhile and
+ * resume with it. Since nothing is parsed while held, at most one
+ * channel per tunnel holds data beyond its window, by at most one
+ * message. A channel that would pass the bound, or whose peer takes
+ * nothing for IdleTimeout while the tunnel waits for it, is closed
+ * alone. In strict mode (0) any overrun is a protocol error (DISCONNECT
+ * 2), as before.
+ *
  * Walks and freeing: the table is walked (sweep, resume, the tunnel's
  * end) while callbacks may end channels or the whole tunnel. Nothing is
  * freed under a walk: channels are collected only when no walk is on the
@@ -50,6 +62,9 @@ typedef struct relay {
 	unsigned walking;		/* walks of chans on the stack */
 	unsigned cursor;		/* where the next resume starts */
 	unsigned closing:1;		/* the tunnel ends: queue nothing */
+	unsigned input_held:1;		/* a channel holds data beyond its
+					 * window: the tunnel is not read */
+	apr_time_t held_since;		/* when input_held was set */
 } relay;
 
 static void relay_pump(mps_console_t *c);
@@ -105,10 +120,15 @@ relay_for(mps_session_t *t)
 	}
 	if (r->closing)
 		return NULL;
-	if (r->chans == NULL && mps_chan_table_create(&r->chans,
-	    (unsigned)cfg->max_channels_per_device, 0, NULL, NULL) !=
-	    APR_SUCCESS)
-		return NULL;
+	if (r->chans == NULL) {
+		if (mps_chan_table_create(&r->chans,
+		    (unsigned)cfg->max_channels_per_device, 0, NULL, NULL) !=
+		    APR_SUCCESS)
+			return NULL;
+		/* The config range is the table's: this cannot fail. */
+		(void)mps_chan_table_set_overrun(r->chans,
+		    cfg->channel_window_overrun);
+	}
 	arm_sweep(r);
 	return r;
 }
@@ -124,12 +144,58 @@ report_channels(relay *r)
 		    mps_chan_table_count(r->chans));
 }
 
+/* Whether any channel still holds device data beyond its window. Walks
+ * the table only while the input is held (rare), never otherwise. */
+static int
+any_held(relay *r)
+{
+	unsigned id, cap;
+
+	if (r->chans == NULL)
+		return 0;
+	cap = mps_chan_table_capacity(r->chans);
+	for (id = 0; id < cap; id++) {
+		mps_chan_t *chan = mps_chan_table_at(r->chans, id);
+
+		if (chan != NULL && mps_chan_held(chan) > 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* A channel took device data beyond its window: hold the tunnel's
+ * input until its peer has taken it (release_input). */
+static void
+hold_input(relay *r)
+{
+	if (r->input_held)
+		return;
+	r->input_held = 1;
+	r->held_since = apr_time_now();
+	mps_tunnel_hold_input(r->t, 1);
+}
+
+/* Resumes the tunnel's input once no channel holds data beyond its
+ * window (its peer drained, or it was closed). */
+static void
+release_input(relay *r)
+{
+	if (!r->input_held || any_held(r))
+		return;
+	r->input_held = 0;
+	mps_tunnel_hold_input(r->t, 0);
+}
+
 /* Frees finished channels whose peer is gone; the table goes with the
- * last one (idle tunnels keep no table). Never under a walk. */
+ * last one (idle tunnels keep no table). Never under a walk. Every task
+ * of the layer ends here, so it is also where a held input resumes. */
 static void
 collect(relay *r)
 {
-	if (r == NULL || r->closing || r->walking > 0 || r->chans == NULL)
+	if (r == NULL || r->closing)
+		return;
+	release_input(r);
+	if (r->walking > 0 || r->chans == NULL)
 		return;
 	(void)mps_chan_collect(r->chans, NULL, NULL);
 	if (mps_chan_table_count(r->chans) == 0) {
@@ -279,9 +345,10 @@ mps_relay_attach(void *arg)
 		goto out;
 	}
 	c->chan = chan;
-	/* The device's bytes for the console: the window bounds them. */
+	/* The device's bytes for the console: the window, and the overrun
+	 * tolerated beyond it, bound them. */
 	(void)mps_buf_set_max_size(&c->down, (size_t)chan->local_window_max +
-	    (mps_buf_len(&c->down) > 0 ? mps_buf_len(&c->down) : 0));
+	    cfg->channel_window_overrun + mps_buf_len(&c->down));
 	/* Bytes the console sent along with its request go first. */
 	if (mps_buf_len(&c->in) > 0 && c->raw) {
 		if (mps_buf_put(&c->up, mps_buf_ptr(&c->in),
@@ -712,21 +779,75 @@ on_window_adjust(relay *r, const mps_apf_msg_t *m)
 		relay_pump(chan->owner);
 }
 
+/* The first time a channel goes beyond its window: one WARNING. */
+static void
+warn_overrun(relay *r, const mps_chan_t *chan, apr_size_t len,
+    apr_uint32_t window)
+{
+	char name[MPS_REGISTRY_FQDN_SIZE];
+	mps_device_t *dev = mps_tunnel_device(r->t);
+
+	mps_log(MPS_LOG_WARNING, "Intel remote client %s (%s) does not honour "
+	    "the window of channel [%u:%u]: %zu bytes beyond it (tolerated up "
+	    "to ChannelWindowOverrun %u bytes; its tunnel is not read until "
+	    "the console takes them)", mps_tunnel_name(r->t, name, sizeof(name)),
+	    dev != NULL ? mps_device_peer(dev) : "?", (unsigned)chan->remote_id,
+	    (unsigned)chan->local_id, (size_t)(len - window),
+	    (unsigned)mps_tunnel_side(r->t)->cfg->channel_window_overrun);
+}
+
+/* A channel whose device data would pass ChannelWindowOverrun, or that
+ * held the tunnel too long: it alone is closed (CLOSE to the device,
+ * the peer closed); its later data is dropped uncounted. */
+static void
+overrun_close(relay *r, mps_chan_t *chan, const char *why)
+{
+	char name[MPS_REGISTRY_FQDN_SIZE];
+	mps_console_t *c = chan->owner;
+
+	mps_log(MPS_LOG_WARNING, "Intel remote client %s: channel [%u:%u] %s: "
+	    "channel closed, the tunnel stays",
+	    mps_tunnel_name(r->t, name, sizeof(name)), (unsigned)chan->remote_id,
+	    (unsigned)chan->local_id, why);
+	if (c != NULL) {
+		console_done(r, c);
+		return;
+	}
+	if (!chan->close_sent && send_close(r, chan) == 0)
+		mps_tunnel_kick(r->t);
+}
+
 static void
 on_data(relay *r, const mps_apf_msg_t *m)
 {
 	mps_apf_str_t data = m->u.channel_data.data;
 	mps_chan_t *chan = NULL;
 	mps_console_t *c;
+	apr_uint32_t window = 0;
+	int overran = 0;
 	apr_status_t rv;
 
 	rv = mps_chan_lookup(r->chans, m->u.channel_data.recipient, &chan);
-	if (rv == APR_SUCCESS)
+	if (rv == APR_SUCCESS) {
+		window = chan->local_window;
+		overran = chan->overran;
 		rv = mps_chan_on_data(chan, data.len);
+	}
+	if (rv == MPS_ERR_WINDOW_EXCEEDED &&
+	    mps_tunnel_side(r->t)->cfg->channel_window_overrun > 0) {
+		/* Past the tolerated bound: this message is dropped with
+		 * the channel, the tunnel lives. */
+		if (!overran)
+			warn_overrun(r, chan, data.len, window);
+		overrun_close(r, chan, "passed ChannelWindowOverrun");
+		return;
+	}
 	if (rv != APR_SUCCESS) {
 		protocol_error(r, "CHANNEL_DATA", rv);
 		return;
 	}
+	if (!overran && chan->overran)
+		warn_overrun(r, chan, data.len, window);
 	c = chan->owner;
 	if (c == NULL || chan->ostate == MPS_CHAN_OUT_CLOSED || data.len == 0)
 		return;		/* the peer is gone: dropped */
@@ -741,6 +862,10 @@ on_data(relay *r, const mps_apf_msg_t *m)
 	if (!c->raw)
 		c->ops->from_device(c, data.ptr, data.len);
 	relay_pump(c);
+	/* Whatever the peer did not take at once beyond the window stops
+	 * the tunnel's input; collect resumes it once the peer drained. */
+	if (mps_chan_held(chan) > 0)	/* 0 once the peer is gone */
+		hold_input(r);
 }
 
 static void
@@ -831,6 +956,8 @@ mps_relay_accept_open(mps_session_t *t, mps_console_t *conn,
 	}
 	conn->chan = chan;
 	conn->session = t;
+	(void)mps_buf_set_max_size(&conn->down, (size_t)chan->local_window_max +
+	    cfg->channel_window_overrun);
 	report_channels(r);
 	return APR_SUCCESS;
 }
@@ -1022,6 +1149,27 @@ idle_closed(void *arg, mps_chan_t *chan)
 	mps_console_finalize(c);
 }
 
+/*
+ * The tunnel's input has been held for IdleTimeout: the peer of the
+ * channel that holds data beyond its window takes nothing. Waiting on
+ * would starve the tunnel's other channels and its keepalives for one
+ * console's sake, so that channel is closed instead (collect resumes
+ * the input).
+ */
+static void
+close_holders(relay *r)
+{
+	unsigned id, cap = mps_chan_table_capacity(r->chans);
+
+	for (id = 0; id < cap && !r->closing; id++) {
+		mps_chan_t *chan = mps_chan_table_at(r->chans, id);
+
+		if (chan != NULL && mps_chan_held(chan) > 0)
+			overrun_close(r, chan, "held the tunnel for IdleTimeout: "
+			    "its console takes no data");
+	}
+}
+
 /* The sweep timer, on the strand: open timeouts and idle channels. */
 static void
 relay_sweep(void *arg)
@@ -1038,6 +1186,9 @@ relay_sweep(void *arg)
 	if (!r->closing && cfg->channel_idle_timeout > 0)
 		(void)mps_chan_table_idle(r->chans, now,
 		    cfg->channel_idle_timeout, idle_closed, r);
+	if (!r->closing && r->input_held &&
+	    now - r->held_since >= cfg->idle_timeout)
+		close_holders(r);
 	r->walking--;
 	if (r->closing)
 		return;

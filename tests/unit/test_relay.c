@@ -49,6 +49,8 @@ struct mps_session_t {
 	void *chans;
 	int active;
 	int wants_room;
+	int held;			/* mps_tunnel_hold_input's state */
+	int holds;			/* times it went from 0 to 1 */
 	atomic_int closes;		/* mps_tunnel_close calls that acted */
 	int kicks;
 	char why[256];
@@ -73,6 +75,14 @@ mps_tunnel_wait_room(mps_session_t *t)
 {
 	if (t->active)
 		t->wants_room = 1;
+}
+
+void
+mps_tunnel_hold_input(mps_session_t *t, int hold)
+{
+	if (hold && !t->held)
+		t->holds++;
+	t->held = hold != 0;
 }
 
 void
