@@ -235,6 +235,67 @@ START_TEST(t_window_exceeded)
 }
 END_TEST
 
+/* ChannelWindowOverrun: data beyond the window is kept up to the bound,
+ * counted as held, paid back by the next WINDOW_ADJUSTs before any new
+ * window; past the bound refused with nothing changed; once the console
+ * is gone, dropped without limit. */
+START_TEST(t_window_overrun)
+{
+	mps_chan_table_t *t = new_table(2, 0);
+	mps_chan_t *c = open_confirmed(t, NULL, 1000, 1, 1000);
+	mps_chan_t before;
+	apr_uint32_t adjust = 0;
+
+	ck_assert_int_eq(mps_chan_table_set_overrun(t,
+	    MPS_CHAN_OVERRUN_LIMIT + 1), APR_EINVAL);
+	ck_assert_int_eq(mps_chan_table_set_overrun(t, 300), APR_SUCCESS);
+	ck_assert_int_eq(mps_chan_on_data(c, 800), APR_SUCCESS);
+	ck_assert_uint_eq(mps_chan_held(c), 0);
+	ck_assert(!c->overran);
+	/* 200 within the window, 100 beyond it. */
+	ck_assert_int_eq(mps_chan_on_data(c, 300), APR_SUCCESS);
+	ck_assert(c->overran);
+	ck_assert_uint_eq(c->local_window, 0);
+	ck_assert_uint_eq(c->local_overrun, 100);
+	ck_assert_uint_eq(mps_chan_held(c), 100);
+	/* 201 more would hold 301 > 300: refused, nothing changes. */
+	before = *c;
+	ck_assert_int_eq(mps_chan_on_data(c, 201), MPS_ERR_WINDOW_EXCEEDED);
+	ck_assert_int_eq(memcmp(&before, c, sizeof(before)), 0);
+	ck_assert_int_eq(mps_chan_on_data(c, 200), APR_SUCCESS);
+	ck_assert_uint_eq(mps_chan_held(c), 300);
+	/* The console takes 400: nothing held beyond the window; 400 is
+	 * not yet half the window, so no adjust. */
+	ck_assert_int_eq(mps_chan_console_accepted(c, 400, &adjust),
+	    APR_SUCCESS);
+	ck_assert_uint_eq(adjust, 0);
+	ck_assert_uint_eq(mps_chan_held(c), 0);
+	/* 500 more: the adjust announces 500, and the 300 of debt is paid
+	 * from it before any window comes back. */
+	ck_assert_int_eq(mps_chan_console_accepted(c, 100, &adjust),
+	    APR_SUCCESS);
+	ck_assert_uint_eq(adjust, 500);
+	ck_assert_uint_eq(c->local_overrun, 0);
+	ck_assert_uint_eq(c->local_window, 200);
+	/* Everything received is accepted: the window is whole again
+	 * once adjusted, and no more may be accepted than was received. */
+	ck_assert_int_eq(mps_chan_console_accepted(c, 800, &adjust),
+	    APR_SUCCESS);
+	ck_assert_uint_eq(adjust, 800);
+	ck_assert_uint_eq(c->local_window, 1000);
+	ck_assert_int_eq(mps_chan_console_accepted(c, 1, &adjust), APR_EINVAL);
+	/* The console goes: nothing is held, data is dropped unbounded. */
+	ck_assert_int_eq(mps_chan_on_data(c, 1000), APR_SUCCESS);
+	(void)mps_chan_console_gone(c);
+	ck_assert_int_eq(mps_chan_on_data(c, 1 << 20), APR_SUCCESS);
+	ck_assert_uint_eq(mps_chan_held(c), 0);
+	/* Strict again (0): any byte beyond the window is refused. */
+	ck_assert_int_eq(mps_chan_table_set_overrun(t, 0), APR_SUCCESS);
+	ck_assert_int_eq(mps_chan_on_data(c, 1), MPS_ERR_WINDOW_EXCEEDED);
+	mps_chan_table_destroy(t);
+}
+END_TEST
+
 START_TEST(t_adjust_overflow)
 {
 	mps_chan_table_t *t = new_table(2, 0);
@@ -1016,6 +1077,7 @@ unit_suite(void)
 	tcase_add_test(tc, t_unknown_ids);
 	tcase_add_test(tc, t_open_data_both_ways);
 	tcase_add_test(tc, t_window_exceeded);
+	tcase_add_test(tc, t_window_overrun);
 	tcase_add_test(tc, t_adjust_overflow);
 	tcase_add_test(tc, t_budget_zero_resumes);
 	tcase_add_loop_test(tc, t_amt_499_stream, 0,

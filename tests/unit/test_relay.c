@@ -536,6 +536,256 @@ START_TEST(no_room_blocks_and_waits)
 }
 END_TEST
 
+/* ---- data beyond the window (ChannelWindowOverrun) ----------------------- */
+
+#define CHUNK 16384
+
+static uint8_t
+pattern(size_t i)
+{
+	return (uint8_t)(i * 7 + 3);
+}
+
+typedef struct device_data {
+	int peer;		/* whose channel the device writes to */
+	size_t max;		/* send at most this many bytes */
+	size_t sent;		/* out: bytes handed to the layer */
+	mps_chan_t *chan;	/* out: the channel (stays allocated) */
+	int dropped;		/* go on after its peer is gone */
+} device_data;
+
+/* The device's CHANNEL_DATA for one channel, CHUNK bytes each, while the
+ * tunnel reads its input: as the real tunnel does, nothing more is
+ * parsed once the layer holds the input (or the tunnel closed, or the
+ * channel's peer is gone). The peer's socket buffer is made small first
+ * so that the peer takes little. */
+static void
+device_sends(void *arg)
+{
+	device_data *d = arg;
+	static uint8_t buf[CHUNK];
+	int small = 4096;
+
+	if (d->chan == NULL) {
+		/* Only while the peer is surely alive: a closed one is
+		 * freed, its channel stays until collected. */
+		d->chan = peer[d->peer]->chan;
+		ck_assert_ptr_nonnull(d->chan);
+		(void)setsockopt(peer[d->peer]->fd, SOL_SOCKET, SO_SNDBUF,
+		    &small, sizeof(small));
+	}
+	while (d->sent < d->max && !tun.held && tun.active &&
+	    (d->chan->ostate != MPS_CHAN_OUT_CLOSED || d->dropped)) {
+		mps_apf_msg_t m;
+		size_t i;
+
+		for (i = 0; i < CHUNK; i++)
+			buf[i] = pattern(d->sent + i);
+		memset(&m, 0, sizeof(m));
+		m.type = MPS_APF_CHANNEL_DATA;
+		m.u.channel_data.recipient = d->chan->local_id;
+		m.u.channel_data.data.ptr = (const char *)buf;
+		m.u.channel_data.data.len = CHUNK;
+		amt.channel_ops.on_message(&tun, &m);
+		d->sent += CHUNK;
+	}
+}
+
+static int held_now;
+
+static void
+read_held(void *arg)
+{
+	(void)arg;
+	held_now = tun.held;
+}
+
+/* The tunnel was asked to close: end the test's tunnel as mpsd would. */
+static void
+end_tunnel(void)
+{
+	int i;
+
+	for (i = 0; i < NPEERS; i++)
+		close(far_end[i]);
+	if (tun.active) {
+		tun.active = 0;
+		run_on_strand((void (*)(void *))amt.channel_ops.closing, &tun);
+		tun.chans = NULL;
+	}
+}
+
+/* A device that ignores the window: the layer keeps the data, holds the
+ * tunnel's input while the channel is over its window, and resumes it
+ * once the peer has taken the data; every byte arrives in order and the
+ * tunnel lives. */
+START_TEST(overrun_holds_input_until_peer_drains)
+{
+	open_args a = { 1 };
+	device_data d = { 0, 1024 * 1024, 0, NULL, 0 };
+	size_t got = 0;
+	int tries = 0;
+
+	ck_assert_uint_eq(cfg.channel_window_overrun, 1024 * 1024);
+	run_on_strand((void (*)(void *))open_peers, &a);
+	run_on_strand(device_sends, &d);
+	/* The peer read nothing: it went beyond the 64 KiB window, and the
+	 * input was held at the first message that did, long before the
+	 * bound. */
+	ck_assert_int_eq(tun.held, 1);
+	ck_assert_int_eq(tun.holds, 1);
+	ck_assert_int_eq(atomic_load(&tun.closes), 0);
+	ck_assert_uint_gt(d.sent, 65536);
+	ck_assert_uint_le(d.sent, 65536 + 2 * CHUNK);
+	ck_assert(d.chan->overran);
+	ck_assert_uint_eq(d.chan->local_window, 0);
+	ck_assert_int_eq(d.chan->ostate, MPS_CHAN_OUT_OPEN);
+	/* The peer drains: every byte, in order; then the input resumes. */
+	while (got < d.sent && tries < 500) {
+		uint8_t b[8192];
+		ssize_t n = recv(far_end[0], b, sizeof(b), 0), i;
+
+		if (n < 0 && errno == EAGAIN) {
+			apr_sleep(apr_time_from_msec(10));
+			tries++;
+			continue;
+		}
+		ck_assert_int_gt(n, 0);
+		for (i = 0; i < n; i++)
+			ck_assert_uint_eq(b[i], pattern(got + (size_t)i));
+		got += (size_t)n;
+	}
+	ck_assert_uint_eq(got, d.sent);
+	for (tries = 0; tries < 200; tries++) {
+		run_on_strand(read_held, NULL);
+		if (!held_now)
+			break;
+		apr_sleep(apr_time_from_msec(10));
+	}
+	ck_assert_int_eq(held_now, 0);
+	ck_assert_int_eq(atomic_load(&tun.closes), 0);
+	end_tunnel();
+}
+END_TEST
+
+/* Finds CHANNEL_CLOSE to the device's channel id in the tunnel output. */
+static int
+close_queued(apr_uint32_t remote_id)
+{
+	const uint8_t *p = mps_buf_ptr(&tun.out);
+	size_t n = mps_buf_len(&tun.out), i;
+	const uint8_t want[5] = { MPS_APF_CHANNEL_CLOSE,
+	    (uint8_t)(remote_id >> 24), (uint8_t)(remote_id >> 16),
+	    (uint8_t)(remote_id >> 8), (uint8_t)remote_id };
+
+	for (i = 0; i + sizeof(want) <= n; i++)
+		if (memcmp(p + i, want, sizeof(want)) == 0)
+			return 1;
+	return 0;
+}
+
+static device_data other;
+
+/* The device's data to another channel of the tunnel. */
+static void
+other_sends(void *arg)
+{
+	(void)arg;
+	memset(&other, 0, sizeof(other));
+	other.peer = 1;
+	other.max = CHUNK;
+	device_sends(&other);
+}
+
+/* Past the bound, only the offending channel closes: CLOSE goes to the
+ * device, its peer is closed, later data for it is dropped, the tunnel
+ * and the other channels go on. */
+START_TEST(overrun_past_bound_closes_that_channel_only)
+{
+	open_args a = { 1 };
+	device_data d = { 0, 1024 * 1024, 0, NULL, 0 };
+	device_data again;
+	char b[CHUNK];
+	size_t got = 0;
+	int tries = 0;
+
+	cfg.channel_window_overrun = 1024;	/* under one message */
+	run_on_strand((void (*)(void *))open_peers, &a);
+	run_on_strand(device_sends, &d);
+	ck_assert_int_eq(atomic_load(&tun.closes), 0);
+	ck_assert_int_eq(d.chan->ostate, MPS_CHAN_OUT_CLOSED);
+	ck_assert(d.chan->close_sent);
+	ck_assert(close_queued(100));
+	ck_assert_int_eq(tun.held, 0);
+	/* The device goes on sending before it reads our CLOSE: dropped,
+	 * whatever the amount, with no harm to the tunnel. */
+	again = d;
+	again.sent = 0;
+	again.max = 4 * CHUNK;
+	again.dropped = 1;
+	run_on_strand(device_sends, &again);
+	ck_assert_uint_eq(again.sent, 4 * CHUNK);
+	ck_assert_int_eq(atomic_load(&tun.closes), 0);
+	/* Another channel of the tunnel still carries data. */
+	run_on_strand(other_sends, NULL);
+	while (got < CHUNK && tries < 500) {
+		ssize_t n = recv(far_end[1], b, sizeof(b), 0);
+
+		if (n < 0 && errno == EAGAIN) {
+			apr_sleep(apr_time_from_msec(10));
+			tries++;
+			continue;
+		}
+		ck_assert_int_gt(n, 0);
+		got += (size_t)n;
+	}
+	ck_assert_uint_eq(got, CHUNK);
+	ck_assert_int_eq(atomic_load(&tun.closes), 0);
+	end_tunnel();
+}
+END_TEST
+
+/* strict (0): any byte beyond the window is a protocol error for the
+ * whole tunnel, as before the tolerance existed. */
+START_TEST(overrun_strict_ends_the_tunnel)
+{
+	open_args a = { 1 };
+	device_data d = { 0, 1024 * 1024, 0, NULL, 0 };
+	char b[8192];
+	ssize_t n;
+	int i, tries = 0;
+
+	cfg.channel_window_overrun = 0;
+	run_on_strand((void (*)(void *))open_peers, &a);
+	run_on_strand(device_sends, &d);
+	wait_closed();
+	ck_assert_msg(strstr(tun.why, "CHANNEL_DATA") != NULL, "%s", tun.why);
+	ck_assert_uint_le(d.sent, 65536 + CHUNK);
+	ck_assert_int_eq(tun.holds, 0);
+	/* Peer 0 got what was within the window, then its end. */
+	do {
+		n = recv(far_end[0], b, sizeof(b), 0);
+		if (n < 0 && errno == EAGAIN) {
+			apr_sleep(apr_time_from_msec(10));
+			tries++;
+		}
+	} while ((n > 0 || (n < 0 && errno == EAGAIN)) && tries < 300);
+	ck_assert_int_eq(n, 0);
+	/* The other peers, which got nothing, see their end too. */
+	for (i = 1; i < NPEERS; i++) {
+		tries = 0;
+		do {
+			n = recv(far_end[i], b, sizeof(b), 0);
+			if (n < 0 && errno == EAGAIN)
+				apr_sleep(apr_time_from_msec(10));
+		} while (n < 0 && errno == EAGAIN && ++tries < 300);
+		ck_assert_msg(n == 0, "peer %d not closed (recv %zd)", i, n);
+	}
+	for (i = 0; i < NPEERS; i++)
+		close(far_end[i]);
+}
+END_TEST
+
 Suite *
 unit_suite(void)
 {
@@ -549,6 +799,9 @@ unit_suite(void)
 	tcase_add_test(tc, tunnel_closes_inside_resume_walk);
 	tcase_add_test(tc, output_drained_wakes_every_blocked_peer);
 	tcase_add_test(tc, no_room_blocks_and_waits);
+	tcase_add_test(tc, overrun_holds_input_until_peer_drains);
+	tcase_add_test(tc, overrun_past_bound_closes_that_channel_only);
+	tcase_add_test(tc, overrun_strict_ends_the_tunnel);
 	suite_add_tcase(s, tc);
 	return s;
 }
