@@ -17,27 +17,22 @@
 #     channels: 20 MB reach a console that waits 5 s before reading
 #     byte-exact, the tunnel stays up, another channel of the same tunnel
 #     completes, and mpsd logs one WARNING per overrunning channel naming
-#     the device as not honouring the window. With the strict setting, today's behaviour: the tunnel
-#     ends with DISCONNECT 2 (protocol error).
+#     the device as not honouring the window. With the strict setting,
+#     the old behaviour: the tunnel ends with DISCONNECT 2 (protocol
+#     error).
 #
-#     The setting these assertions assume (proposed; to be wired by the
-#     implementer of the overrun tolerance, see config/mps.config.5):
+#     The setting (mps.config(5)):
 #       <Tunnel><ChannelWindowOverrun>BYTES|strict</ChannelWindowOverrun></Tunnel>
-#     BYTES (proposed default 1 MiB): what mpsd holds for one channel
-#     beyond the window it advertised. While a channel holds more than its
-#     window mpsd stops reading the tunnel's socket until that channel's
-#     console drains (TCP back-pressure); a channel past the bound is
-#     closed alone. The first overrun of each channel logs one WARNING,
-#     proposed text:
+#     BYTES (default 1 MiB): what mpsd holds for one channel beyond the
+#     window it advertised. While a channel holds data beyond its window
+#     mpsd stops reading the tunnel's socket until that channel's console
+#     drains (TCP back-pressure); a channel past the bound is closed
+#     alone. The first overrun of each channel logs one WARNING:
 #       Intel remote client <fqdn> (<ip:port>) does not honour the window
-#       of channel [<device id>:<mps id>]: <N> bytes beyond it
+#       of channel [<device id>:<mps id>]: <N> bytes beyond it ...
 #     (the assertion below only needs WARNING, the device's FQDN and
-#     "honour" on one line). "strict" (also 0): today's behaviour, any
-#     byte beyond the window is a protocol error (DISCONNECT 2).
-#
-#     Until that exists, part (b) fails on this server: the device's first
-#     CHANNEL_DATA beyond the window ends the whole tunnel (reason 2), and
-#     mpsd refuses the unknown <ChannelWindowOverrun> element at start.
+#     "honour" on one line). "strict" (also 0): any byte beyond the
+#     window is a protocol error (DISCONNECT 2).
 . "$(dirname "$0")/console_lib.sh"
 require_peers
 
@@ -89,17 +84,6 @@ ok "(a) every keepalive was answered (none missed)" \
 stop_pid "$NR" >/dev/null
 ok "(a) the device ends cleanly (outcome=ok)" sim_has noreply '^device 0 disconnected .*outcome=ok'
 stop_pid "$MPSD_PID" >/dev/null
-
-# Part (b) needs the window-overrun tolerance of issue 11 section 2, which
-# mpsd does not have yet: until its binary knows <ChannelWindowOverrun>,
-# each assertion of part (b) is reported as a SKIP naming the reason, so
-# the gap shows in every run instead of hiding in a disabled script.
-if ! grep -qa ChannelWindowOverrun "$MPSD"; then
-	for _ in $(seq 16); do
-		skip "(b) window-overrun tolerance" "not implemented yet (issue 11 section 2)"
-	done
-	done_testing
-fi
 
 # ---- (b) data beyond the window, default (tolerant) setting ---------
 B=$T/b
