@@ -1022,3 +1022,69 @@ mps_config_load(mps_config_t **cfgp, const char *path,
 	return mps_config_error_count(errs) > before ? MPS_ERR_CONFIG :
 	    APR_SUCCESS;
 }
+
+/* ---- what a reload changed ---------------------------------------------- */
+
+static int
+str_differs(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a != b;
+	return strcmp(a, b) != 0;
+}
+
+/* Whether the field of k differs between a and b, by its C type. */
+static int
+field_differs(const struct keyword *k, const mps_config_t *a,
+    const mps_config_t *b)
+{
+	const char *pa = (const char *)a + k->offset;
+	const char *pb = (const char *)b + k->offset;
+
+	switch (k->type) {
+	case KW_STRING:
+	case KW_PATH:
+	case KW_NAME:
+	case KW_ACCOUNT:
+	case KW_LISTEN_IP:
+	case KW_HOST:
+		return str_differs(*(const char *const *)(const void *)pa,
+		    *(const char *const *)(const void *)pb);
+	case KW_BOOL:
+	case KW_INT:
+	case KW_ENUM:
+		return *(const int *)(const void *)pa !=
+		    *(const int *)(const void *)pb;
+	case KW_PORT:
+		return *(const apr_port_t *)(const void *)pa !=
+		    *(const apr_port_t *)(const void *)pb;
+	case KW_KB:
+		return *(const apr_off_t *)(const void *)pa !=
+		    *(const apr_off_t *)(const void *)pb;
+	case KW_BYTES:
+		return *(const apr_uint32_t *)(const void *)pa !=
+		    *(const apr_uint32_t *)(const void *)pb;
+	case KW_SECONDS:
+		return *(const apr_interval_time_t *)(const void *)pa !=
+		    *(const apr_interval_time_t *)(const void *)pb;
+	}
+	return 0;
+}
+
+int
+mps_config_changes(const mps_config_t *a, const mps_config_t *b,
+    mps_config_change_fn fn, void *arg)
+{
+	size_t i;
+	int n = 0;
+
+	for (i = 0; i < NKEYWORDS; i++) {
+		const struct keyword *k = &keywords[i];
+
+		if (!field_differs(k, a, b))
+			continue;
+		n++;
+		fn(arg, group_names[k->group], k->name);
+	}
+	return n;
+}
