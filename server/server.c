@@ -1026,11 +1026,14 @@ start_admin(mps_server_t *srv, char *err, size_t errsize)
 		src.listeners[src.nlisteners++] = (mps_admin_listener_t){ "http",
 		    cfg->http_listen_ip, mps_listener_port(srv->http_listener),
 		    "http-proxy" };
+	/* Copies: a reload retires the instances (DllName, hence the path,
+	 * changes only with a restart). */
 	src.plugins[src.nplugins++] = (mps_admin_plugin_t){ "device_auth",
-	    srv->amt_auth != NULL ? mps_plugin_path(srv->amt_auth->plugin) : NULL };
+	    srv->amt_auth != NULL ? apr_pstrdup(srv->pool,
+	    mps_plugin_path(srv->amt_auth->plugin)) : NULL };
 	src.plugins[src.nplugins++] = (mps_admin_plugin_t){ "console_auth",
-	    srv->socks_auth != NULL ? mps_plugin_path(srv->socks_auth->plugin) :
-	    NULL };
+	    srv->socks_auth != NULL ? apr_pstrdup(srv->pool,
+	    mps_plugin_path(srv->socks_auth->plugin)) : NULL };
 	src.plugins[src.nplugins++] = (mps_admin_plugin_t){ "notifier",
 	    srv->notify_plugin != NULL ? mps_plugin_path(srv->notify_plugin) :
 	    NULL };

@@ -39,6 +39,8 @@ typedef struct mps_server_t {
 	apr_array_header_t *subscribers;	/* mps_subscriber_t */
 	apr_array_header_t *authorized_servers;	/* mps_authorized_server_t */
 
+	/* Generation 1's plugins. After a reload they only say whether a
+	 * role authenticates (the instances in use are in live). */
 	mps_auth_plugin_t *amt_auth;	/* NULL when NeedAuthentication is false */
 	mps_auth_plugin_t *socks_auth;
 	mps_plugin_t *notify_plugin;	/* NULL without subscribers */

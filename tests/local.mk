@@ -255,7 +255,8 @@ endif
 ## Integration scripts: real mpsd processes on loopback ports.
 INTEGRATION_TESTS = tests/integration/startup.sh tests/integration/config_check.sh \
 	tests/integration/admin_api.sh \
-	tests/integration/signals.sh tests/integration/device_tls.sh \
+	tests/integration/signals.sh tests/integration/reload.sh \
+	tests/integration/device_tls.sh \
 	tests/integration/devices.sh tests/integration/device_stunnel.sh \
 	tests/integration/plugin_sdk.sh tests/integration/devices_auth.sh \
 	tests/integration/pet_alerts.sh tests/integration/direct_tcpip.sh \
