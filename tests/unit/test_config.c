@@ -801,6 +801,57 @@ START_TEST(test_file_too_large)
 END_TEST
 
 /* The path is reported as given, not made absolute. */
+/* ---- what a reload changed ---- */
+
+struct changes {
+	int n;
+	char seen[8][64];
+};
+
+static void
+collect_change(void *arg, const char *group, const char *name)
+{
+	struct changes *c = arg;
+
+	if (c->n < 8)
+		snprintf(c->seen[c->n], sizeof(c->seen[0]), "%s/%s", group, name);
+	c->n++;
+}
+
+START_TEST(test_changes)
+{
+	struct changes c = { 0 };
+	mps_config_t *a, *b;
+
+	a = load_good("<MPS>" PLAIN "<Tunnel><IdleTimeout>90</IdleTimeout>"
+	    "</Tunnel><AMT_Authenticate><DllParameters>a.txt</DllParameters>"
+	    "</AMT_Authenticate><Admin><TokenFile>t</TokenFile></Admin></MPS>");
+	/* Same values, other spellings and an explicit default: nothing. */
+	b = load_good("<MPS><TLS><Mode>PLAIN</Mode></TLS><Tunnel>"
+	    "<IdleTimeout>90</IdleTimeout><KeepAliveInterval>30"
+	    "</KeepAliveInterval></Tunnel><AMT_Authenticate><DllParameters>"
+	    "a.txt</DllParameters></AMT_Authenticate><Admin><TokenFile>t"
+	    "</TokenFile></Admin></MPS>");
+	ck_assert_int_eq(mps_config_changes(a, b, collect_change, &c), 0);
+	ck_assert_int_eq(c.n, 0);
+	/* One of each C type, in the keyword table's order. */
+	b = load_good("<MPS>" PLAIN "<Network><AMTListenPort>4434"
+	    "</AMTListenPort></Network><Logger><LogFileMaxSize>20"
+	    "</LogFileMaxSize></Logger><AMT_Authenticate><DllParameters>b.txt"
+	    "</DllParameters></AMT_Authenticate><Tunnel><IdleTimeout>120"
+	    "</IdleTimeout><ChannelWindowSize>4096</ChannelWindowSize>"
+	    "</Tunnel><Admin><TokenFile>t</TokenFile><AllowRemote>true"
+	    "</AllowRemote></Admin></MPS>");
+	ck_assert_int_eq(mps_config_changes(a, b, collect_change, &c), 6);
+	ck_assert_str_eq(c.seen[0], "Network/AMTListenPort");
+	ck_assert_str_eq(c.seen[1], "Logger/LogFileMaxSize");
+	ck_assert_str_eq(c.seen[2], "AMT_Authenticate/DllParameters");
+	ck_assert_str_eq(c.seen[3], "Tunnel/IdleTimeout");
+	ck_assert_str_eq(c.seen[4], "Tunnel/ChannelWindowSize");
+	ck_assert_str_eq(c.seen[5], "Admin/AllowRemote");
+}
+END_TEST
+
 START_TEST(test_path_as_given)
 {
 	mps_config_errors_t *errs;
@@ -1967,6 +2018,7 @@ unit_suite(void)
 	tcase_add_test(tc, test_directory_not_file);
 	tcase_add_test(tc, test_file_too_large);
 	tcase_add_test(tc, test_path_as_given);
+	tcase_add_test(tc, test_changes);
 
 	tc = new_case(s, "static_cross_checks");
 	tcase_add_test(tc, test_dll_name_required);
