@@ -150,6 +150,29 @@ mps_server_load_config(mps_server_t *srv, const char *path,
 	return (*static_failed || *dynamic_failed) ? MPS_ERR_CONFIG : APR_SUCCESS;
 }
 
+/* A new counted instance of a role's plugin, initialised with params. */
+static apr_status_t
+load_live_plugin(mps_live_plugin_t **out, const mps_auth_config_t *role,
+    const char *plugin_dir, const char *params, char *err, size_t errsize)
+{
+	mps_live_plugin_t *lp;
+	apr_status_t rv;
+
+	*out = NULL;
+	if ((rv = mps_live_plugin_create(&lp)) != APR_SUCCESS) {
+		snprintf(err, errsize, "out of memory");
+		return rv;
+	}
+	rv = mps_auth_plugin_load(&lp->auth, role->dll_name, plugin_dir, params,
+	    err, errsize, lp->pool);
+	if (rv != APR_SUCCESS) {
+		mps_live_plugin_release(lp);
+		return rv;
+	}
+	*out = lp;
+	return APR_SUCCESS;
+}
+
 apr_status_t
 mps_server_load_plugins(mps_server_t *srv, const char **role, char *err,
     size_t errsize)
@@ -168,24 +191,22 @@ mps_server_load_plugins(mps_server_t *srv, const char **role, char *err,
 	 * settings: a reload replaces them, and the last login using an
 	 * instance unloads it. */
 	if (cfg->amt_auth.need_authentication) {
-		rv = mps_auth_plugin_load(&live->amt_auth, cfg->amt_auth.dll_name,
-		    cfg->plugin_dir, cfg->amt_auth.dll_parameters, err, errsize,
-		    live->pool);
-		srv->amt_auth = live->amt_auth;
+		rv = load_live_plugin(&live->amt_auth, &cfg->amt_auth,
+		    cfg->plugin_dir, cfg->amt_auth.dll_parameters, err, errsize);
 		if (rv != APR_SUCCESS) {
 			*role = "AMT";
 			return rv;
 		}
+		srv->amt_auth = live->amt_auth->auth;
 	}
 	if (cfg->socks_auth.need_authentication) {
-		rv = mps_auth_plugin_load(&live->socks_auth,
-		    cfg->socks_auth.dll_name, cfg->plugin_dir,
-		    cfg->socks_auth.dll_parameters, err, errsize, live->pool);
-		srv->socks_auth = live->socks_auth;
+		rv = load_live_plugin(&live->socks_auth, &cfg->socks_auth,
+		    cfg->plugin_dir, cfg->socks_auth.dll_parameters, err, errsize);
 		if (rv != APR_SUCCESS) {
 			*role = "Socks";
 			return rv;
 		}
+		srv->socks_auth = live->socks_auth->auth;
 	}
 	/* The notifier only when someone is to be notified. */
 	if (srv->subscribers != NULL && srv->subscribers->nelts > 0) {
@@ -471,18 +492,41 @@ refuse(struct reload_run *run, const apr_array_header_t *errors,
 	}
 }
 
-/* A new instance of one role's plugin, with the new DllParameters. */
+/*
+ * One role's plugin for the new generation: a new instance with the new
+ * DllParameters (DllName is restart-only: the running one). A plugin
+ * built for ABI 1.1 or older was promised that mps_plugin_init never
+ * runs while its Authenticate does: it keeps its running instance, and a
+ * DllParameters change waits for a restart (named in the log).
+ */
 static apr_status_t
-reload_plugin(mps_auth_plugin_t **out, const mps_auth_plugin_t *running,
+reload_plugin(struct reload_run *run, const char *group,
+    mps_live_plugin_t **out, mps_live_plugin_t *running,
     const mps_auth_config_t *old_cfg, const mps_auth_config_t *new_cfg,
-    const char *plugin_dir, apr_pool_t *pool, char *err, size_t errsize)
+    const char *plugin_dir, char *err, size_t errsize)
 {
+	unsigned abi;
+	char what[160];
+
 	*out = NULL;
 	if (running == NULL)
 		return APR_SUCCESS;	/* NeedAuthentication is restart-only */
-	/* DllName too: another library is a restart (named in the log). */
-	return mps_auth_plugin_load(out, old_cfg->dll_name, plugin_dir,
-	    new_cfg->dll_parameters, err, errsize, pool);
+	abi = mps_plugin_abi(running->auth->plugin);
+	if ((abi & 0xffffu) < 2) {
+		mps_live_plugin_retain(running);
+		*out = running;
+		if (strcmp(old_cfg->dll_parameters, new_cfg->dll_parameters) !=
+		    0) {
+			snprintf(what, sizeof(what), "DllParameters (plugin %s "
+			    "has ABI %u.%u: re-initialising it needs 1.2)",
+			    mps_plugin_path(running->auth->plugin), abi >> 16,
+			    abi & 0xffffu);
+			note_change(run, group, what);
+		}
+		return APR_SUCCESS;
+	}
+	return load_live_plugin(out, old_cfg, plugin_dir,
+	    new_cfg->dll_parameters, err, errsize);
 }
 
 void
@@ -493,12 +537,13 @@ mps_server_reload(mps_server_t *srv, const char *why,
 	mps_config_errors_t *errs;
 	mps_config_t *ncfg = NULL;
 	apr_array_header_t *servers = NULL, *subs = NULL;
-	mps_live_t *live = NULL;
+	mps_live_t *live = NULL, *now;
 	apr_pool_t *scratch;
+	apr_status_t rv;
 	char err[MPS_TLS_ERRSIZE + 64], text[64], cert[256];
 	const char *list_path, *subs_path;
 	unsigned levels = srv->trace_levels;
-	int subs_changed, i, failed;
+	int subs_changed, i, failed, reinit_amt = 0, reinit_socks = 0;
 	struct stat st;
 
 	if (res != NULL)
@@ -550,12 +595,21 @@ mps_server_reload(mps_server_t *srv, const char *why,
 			goto out;
 		}
 	}
-	if (reload_plugin(&live->amt_auth, srv->amt_auth, &srv->cfg->amt_auth,
-	    &ncfg->amt_auth, srv->cfg->plugin_dir, live->pool, err,
-	    sizeof(err)) != APR_SUCCESS ||
-	    reload_plugin(&live->socks_auth, srv->socks_auth,
-	    &srv->cfg->socks_auth, &ncfg->socks_auth, srv->cfg->plugin_dir,
-	    live->pool, err, sizeof(err)) != APR_SUCCESS) {
+	/* The instances in force (the lock keeps them so). */
+	now = mps_live_acquire(&srv->live);
+	rv = reload_plugin(&run, "AMT_Authenticate", &live->amt_auth,
+	    now != NULL ? now->amt_auth : NULL, &srv->cfg->amt_auth,
+	    &ncfg->amt_auth, srv->cfg->plugin_dir, err, sizeof(err));
+	if (rv == APR_SUCCESS)
+		rv = reload_plugin(&run, "Socks_Authenticate", &live->socks_auth,
+		    now != NULL ? now->socks_auth : NULL, &srv->cfg->socks_auth,
+		    &ncfg->socks_auth, srv->cfg->plugin_dir, err, sizeof(err));
+	reinit_amt = live->amt_auth != NULL &&
+	    (now == NULL || live->amt_auth != now->amt_auth);
+	reinit_socks = live->socks_auth != NULL &&
+	    (now == NULL || live->socks_auth != now->socks_auth);
+	mps_live_release(&srv->live, now);
+	if (rv != APR_SUCCESS) {
 		refuse(&run, NULL, err);
 		goto out;
 	}
@@ -566,8 +620,10 @@ mps_server_reload(mps_server_t *srv, const char *why,
 		mps_log(MPS_LOG_WARNING, "%s", APR_ARRAY_IDX(errs->warnings, i,
 		    const char *));
 	(void)mps_config_changes(srv->cfg, ncfg, note_change, &run);
-	mps_metrics_auth_plugin_side(live->amt_auth, MPS_AUTH_SIDE_DEVICE);
-	mps_metrics_auth_plugin_side(live->socks_auth, MPS_AUTH_SIDE_CONSOLE);
+	mps_metrics_auth_plugin_side(mps_live_auth(live, MPS_LIVE_AMT_AUTH),
+	    MPS_AUTH_SIDE_DEVICE);
+	mps_metrics_auth_plugin_side(mps_live_auth(live, MPS_LIVE_SOCKS_AUTH),
+	    MPS_AUTH_SIDE_CONSOLE);
 	srv->generation = live->generation;
 	mps_live_publish(&srv->live, live);
 	live = NULL;
@@ -604,23 +660,18 @@ mps_server_reload(mps_server_t *srv, const char *why,
 	pthread_mutex_unlock(&srv->reload_lock);
 
 	cert[0] = '\0';
-	{
-		mps_live_t *now = mps_live_acquire(&srv->live);
-
-		if (now != NULL && now->tls != NULL)
-			(void)mps_tls_ctx_describe_cert(now->tls, cert,
-			    sizeof(cert));
-		mps_live_release(&srv->live, now);
-	}
+	now = mps_live_acquire(&srv->live);
+	if (now != NULL && now->tls != NULL)
+		(void)mps_tls_ctx_describe_cert(now->tls, cert, sizeof(cert));
+	mps_live_release(&srv->live, now);
 	snprintf(err, sizeof(err), "reloaded: generation %u; %d authorized "
 	    "server(s); %d subscriber(s)%s; plugins re-initialised: %s%s%s; "
 	    "%d change(s) wait for a restart", srv->generation,
 	    servers->nelts, srv->subscribers != NULL ?
 	    srv->subscribers->nelts : 0, subs_changed ? " (changed)" : "",
-	    srv->amt_auth != NULL ? "device" : "",
-	    srv->amt_auth != NULL && srv->socks_auth != NULL ? ", " : "",
-	    srv->amt_auth == NULL && srv->socks_auth == NULL ? "none" :
-	    srv->socks_auth != NULL ? "console" : "", run.nrestart);
+	    reinit_amt ? "device" : "", reinit_amt && reinit_socks ? ", " : "",
+	    !reinit_amt && !reinit_socks ? "none" : reinit_socks ? "console" :
+	    "", run.nrestart);
 	mps_log_announce(MPS_LOG_INFO, "%s: %s", why, err);
 	if (cert[0] != '\0')
 		mps_log_announce(MPS_LOG_INFO, "%s: server certificate for new "

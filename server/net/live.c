@@ -33,6 +33,40 @@ mps_live_destroy(mps_live_t *live)
 	if (live->tls != NULL)
 		SSL_CTX_free(live->tls);
 	live->tls = NULL;
-	/* Runs each plugin's cleanup: mps_plugin_fini, then lt_dlclose. */
+	mps_live_plugin_release(live->amt_auth);
+	mps_live_plugin_release(live->socks_auth);
 	apr_pool_destroy(live->pool);
+}
+
+apr_status_t
+mps_live_plugin_create(mps_live_plugin_t **out)
+{
+	mps_live_plugin_t *lp;
+	apr_pool_t *pool;
+	apr_status_t rv;
+
+	*out = NULL;
+	rv = apr_pool_create_unmanaged_ex(&pool, NULL, NULL);
+	if (rv != APR_SUCCESS)
+		return rv;
+	lp = apr_pcalloc(pool, sizeof(*lp));
+	lp->pool = pool;
+	atomic_init(&lp->refs, 1);
+	*out = lp;
+	return APR_SUCCESS;
+}
+
+void
+mps_live_plugin_retain(mps_live_plugin_t *lp)
+{
+	atomic_fetch_add(&lp->refs, 1);
+}
+
+void
+mps_live_plugin_release(mps_live_plugin_t *lp)
+{
+	if (lp == NULL || atomic_fetch_sub(&lp->refs, 1) != 1)
+		return;
+	/* Runs the plugin's cleanup: mps_plugin_fini, then lt_dlclose. */
+	apr_pool_destroy(lp->pool);
 }

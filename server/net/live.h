@@ -38,13 +38,26 @@
 
 #include "plugin_loader.h"
 
+/*
+ * One loaded instance of an authentication plugin, counted: a
+ * generation holds a reference. A plugin of ABI 1.2 or newer gets a new
+ * instance at each reload; an older one (whose contract forbids
+ * mps_plugin_init while its Authenticate runs) keeps its instance from
+ * one generation to the next, and its DllParameters change waits for a
+ * restart.
+ */
+typedef struct mps_live_plugin_t {
+	mps_auth_plugin_t *auth;
+	apr_pool_t *pool;		/* owns it: the cleanup runs fini */
+	atomic_uint refs;
+} mps_live_plugin_t;
+
 typedef struct mps_live_t {
 	SSL_CTX *tls;			/* NULL in plain mode; one ref owned */
-	mps_auth_plugin_t *amt_auth;	/* NULL when NeedAuthentication false */
-	mps_auth_plugin_t *socks_auth;	/* idem, Socks_Authenticate */
+	mps_live_plugin_t *amt_auth;	/* NULL when NeedAuthentication false */
+	mps_live_plugin_t *socks_auth;	/* idem, Socks_Authenticate */
 	const apr_array_header_t *authorized_servers; /* mps_authorized_server_t */
-	apr_pool_t *pool;		/* owns the plugins (their cleanup
-					 * runs fini) and the list */
+	apr_pool_t *pool;		/* owns the list */
 	unsigned generation;		/* 1 at start, +1 per reload */
 	atomic_uint refs;		/* the slot's, plus one per use */
 } mps_live_t;
@@ -64,9 +77,20 @@ typedef enum {
 	MPS_LIVE_SOCKS_AUTH
 } mps_live_role_t;
 
-/* Frees a generation: the SSL_CTX reference, then the pool (whose
- * cleanups call each plugin's mps_plugin_fini and unload it). */
+/* Frees a generation: the SSL_CTX reference, the plugin references
+ * (the last one calls the plugin's mps_plugin_fini and unloads it),
+ * then the pool. */
 void mps_live_destroy(mps_live_t *live);
+
+/* An empty plugin holder with its own pool (refs 1); load into ->pool
+ * and set ->auth. */
+apr_status_t mps_live_plugin_create(mps_live_plugin_t **lp);
+
+/* Another reference (a generation that keeps the instance). */
+void mps_live_plugin_retain(mps_live_plugin_t *lp);
+
+/* Drops one; the last frees the pool (fini, unload). NULL allowed. */
+void mps_live_plugin_release(mps_live_plugin_t *lp);
 
 /* Allocates a generation with its own pool (refs 1, the creator's). */
 apr_status_t mps_live_create(mps_live_t **live, unsigned generation);
@@ -128,9 +152,12 @@ mps_live_publish(mps_live_slot_t *slot, mps_live_t *live)
 static inline const mps_auth_plugin_t *
 mps_live_auth(const mps_live_t *live, mps_live_role_t role)
 {
+	const mps_live_plugin_t *lp;
+
 	if (live == NULL)
 		return NULL;
-	return role == MPS_LIVE_AMT_AUTH ? live->amt_auth : live->socks_auth;
+	lp = role == MPS_LIVE_AMT_AUTH ? live->amt_auth : live->socks_auth;
+	return lp != NULL ? lp->auth : NULL;
 }
 
 #endif /* MPS_LIVE_H */
