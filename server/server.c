@@ -6,6 +6,7 @@
 #include "channel_relay.h"
 #include "direct_tcpip.h"
 #include "notify.h"
+#include "safety_check.h"
 #include "udp_relay.h"
 
 #include <errno.h>
@@ -575,6 +576,19 @@ mps_server_reload(mps_server_t *srv, const char *why,
 	    live->pool) != APR_SUCCESS;
 	failed |= mps_notification_list_load(&subs, subs_path, errs,
 	    scratch) != APR_SUCCESS;
+	if (!failed) {
+		/* The start-up's safety check, on what would run: the
+		 * listeners in force with the new DllParameters, so that a
+		 * reload never puts the public demo accounts live on a
+		 * reachable address either. */
+		mps_config_t would = *srv->cfg;
+		mps_server_t probe = *srv;
+
+		would.amt_auth.dll_parameters = ncfg->amt_auth.dll_parameters;
+		would.socks_auth.dll_parameters = ncfg->socks_auth.dll_parameters;
+		probe.cfg = &would;
+		(void)mps_safety_check(&probe, errs);
+	}
 	if (failed || mps_config_error_count(errs) > 0) {
 		refuse(&run, errs->errors, NULL);
 		goto out;

@@ -95,4 +95,23 @@ ok "its running instance still serves, with the old parameters" \
 	grep -q "^device 0 ready" "$T/b.out"
 stop_pid "$MPSD_PID"
 ok "mpsd stops cleanly" test $? -eq 0
+
+# ---- the start-up's safety check applies to a reload too ------------------
+# Devices on a reachable address with a private account file; a reload
+# that points DllParameters at the public demo accounts is refused.
+C=$T/c
+printf 'private:Pr1vate-Passw0rd\n' >"$T/private.txt"
+make_config "$C" "s|<AMTListenIP>[^<]*<|<AMTListenIP>0.0.0.0<|" \
+	"s|<DllParameters>[^<]*AMTAuthFile.txt<|<DllParameters>$T/private.txt<|"
+ok "mpsd starts on 0.0.0.0 with private accounts" start_mpsd "$C"
+log=$C/log/mps.log
+sed -i "s|<DllParameters>$T/private.txt<|<DllParameters>$top_srcdir/config/demo/AMTAuthFile.txt<|" \
+	"$C/mps.config"
+kill -HUP "$MPSD_PID"
+ok "a reload to the demo accounts on 0.0.0.0 is refused" \
+	wait_for 10 file_has "$log" "reload refused, the settings in force stay (generation 1)"
+ok "the log names the demo password's file and line" \
+	file_has "$log" "config/demo/AMTAuthFile.txt:5:"
+stop_pid "$MPSD_PID"
+ok "mpsd stops cleanly" test $? -eq 0
 done_testing
