@@ -796,7 +796,8 @@ log_devices(mps_server_t *srv)
 		for (j = 0; j < n && off < sizeof(plist); j++)
 			off += (apr_size_t)snprintf(plist + off, sizeof(plist) - off,
 			    "%s%u", j > 0 ? "," : "", (unsigned)ports[j]);
-		mps_log_format_time(mps_device_connected_at(d), since, sizeof(since));
+		mps_log_format_time_current(mps_device_connected_at(d), since,
+		    sizeof(since));
 		mps_log_announce(MPS_LOG_INFO, "  %s fqdn=%s peer=%s ports=%s "
 		    "trigger=%u since=[%s] bytes_in=%llu bytes_out=%llu",
 		    mps_device_uuid(d), fqdn[0] != '\0' ? fqdn : "-",

@@ -79,6 +79,8 @@ typedef struct mps_config_t {
 	const char *log_file_name;	/* LogFileName, default "mps.log" */
 	apr_off_t log_file_max_size_kb;	/* LogFileMaxSize, default 10240 */
 	int log_file_max_files;		/* LogFileMaxFiles, default 10 */
+	mps_log_time_format_t log_time_format; /* TimeFormat (ext.): "iso8601"
+					 * (default) | "guide" */
 
 	/* <AMT_Authenticate>, <Socks_Authenticate> */
 	mps_auth_config_t amt_auth;

@@ -103,7 +103,8 @@ struct keyword {
 typedef char enum_fields_are_int[(sizeof(mps_tls_mode_t) == sizeof(int) &&
     sizeof(mps_tls_profile_t) == sizeof(int) &&
     sizeof(mps_verify_client_t) == sizeof(int) &&
-    sizeof(mps_keepalive_timing_t) == sizeof(int)) ? 1 : -1];
+    sizeof(mps_keepalive_timing_t) == sizeof(int) &&
+    sizeof(mps_log_time_format_t) == sizeof(int)) ? 1 : -1];
 
 /* Index = enum value, in each enum's declaration order (config.h). */
 static const char *const tls_modes[] = { "tls", "plain", NULL };
@@ -111,6 +112,7 @@ static const char *const tls_profiles[] = { "modern", "legacy", NULL };
 static const char *const verify_modes[] = {
 	"none", "optional", "require", NULL
 };
+static const char *const log_time_formats[] = { "iso8601", "guide", NULL };
 static const char *const keepalive_timings[] = {
 	"settled", "after5900", "never", NULL
 };
@@ -132,6 +134,7 @@ static const struct keyword keywords[] = {
 	{ G_LOGGER, "LogFileName", KW_NAME, F(log_file_name), 0, 0, NULL },
 	{ G_LOGGER, "LogFileMaxSize", KW_KB, F(log_file_max_size_kb), 1, 16LL * 1024 * 1024, NULL },
 	{ G_LOGGER, "LogFileMaxFiles", KW_INT, F(log_file_max_files), 1, 1000, NULL },
+	{ G_LOGGER, "TimeFormat", KW_ENUM, F(log_time_format), 0, 0, log_time_formats },
 
 	{ G_AMT_AUTH, "NeedAuthentication", KW_BOOL, F(amt_auth.need_authentication), 0, 0, NULL },
 	{ G_AMT_AUTH, "DllName", KW_PATH, F(amt_auth.dll_name), 0, 0, NULL },
@@ -227,6 +230,7 @@ mps_config_defaults(mps_config_t *cfg, apr_pool_t *pool)
 	cfg->log_file_name = "mps.log";
 	cfg->log_file_max_size_kb = 10240;
 	cfg->log_file_max_files = 10;
+	cfg->log_time_format = MPS_LOG_TIME_ISO8601;
 
 	cfg->amt_auth.need_authentication = 0;
 	cfg->amt_auth.dll_name = NULL;

@@ -208,6 +208,7 @@ assert_defaults(const mps_config_t *cfg)
 	ck_assert_str_eq(cfg->log_file_name, "mps.log");
 	ck_assert_int_eq(cfg->log_file_max_size_kb, 10240);
 	ck_assert_int_eq(cfg->log_file_max_files, 10);
+	ck_assert_int_eq(cfg->log_time_format, MPS_LOG_TIME_ISO8601);
 	ck_assert_int_eq(cfg->amt_auth.need_authentication, 0);
 	ck_assert_ptr_null(cfg->amt_auth.dll_name);
 	ck_assert_str_eq(cfg->amt_auth.dll_parameters, "");
@@ -326,6 +327,7 @@ static const struct param_row param_rows[] = {
 	{ "Logger", "LogFileName", "x.log", "", O(log_file_name), K_STR, "x.log", 0 },
 	{ "Logger", "LogFileMaxSize", "2048", "", O(log_file_max_size_kb), K_OFF, NULL, 2048 },
 	{ "Logger", "LogFileMaxFiles", "3", "", O(log_file_max_files), K_INT, NULL, 3 },
+	{ "Logger", "TimeFormat", "Guide", "", O(log_time_format), K_ENUM, NULL, MPS_LOG_TIME_GUIDE },
 	{ "AMT_Authenticate", "NeedAuthentication", "TRUE", "<DllName>a</DllName>", O(amt_auth.need_authentication), K_INT, NULL, 1 },
 	{ "AMT_Authenticate", "DllName", "AMTFileAuth", "", O(amt_auth.dll_name), K_STR, "AMTFileAuth", 0 },
 	{ "AMT_Authenticate", "DllParameters", "\n  file AMTAuthFile.txt\t\n", "", O(amt_auth.dll_parameters), K_STR, "file AMTAuthFile.txt", 0 },
@@ -432,7 +434,7 @@ START_TEST(test_parameter_table_complete)
 {
 	int i, j;
 
-	ck_assert_int_eq(NPARAMS, 48);
+	ck_assert_int_eq(NPARAMS, 49);
 	for (i = 0; i < NPARAMS; i++)
 		for (j = i + 1; j < NPARAMS; j++)
 			ck_assert(strcmp(param_rows[i].group,
