@@ -43,7 +43,8 @@ noinst_LTLIBRARIES += server/libmpsnet.la
 server_libmpsnet_la_SOURCES = \
 	server/net/listener.c server/net/listener.h server/core/sockwrap.c server/core/sockwrap.h \
 	server/net/stream.c server/net/stream.h server/auth/auth_throttle.c server/auth/auth_throttle.h \
-	server/auth/auth_job.c server/auth/auth_job.h
+	server/auth/auth_job.c server/auth/auth_job.h \
+	server/net/live.c server/net/live.h
 server_libmpsnet_la_LIBADD = $(OPENSSL_LIBS) $(APR_LIBS)
 
 # What a device may reach outside: the address check and the

@@ -67,6 +67,8 @@ open_log(const mps_server_t *srv, mps_logger_t **logger)
 	apr_status_t rv;
 	char msg[256];
 
+	/* Before the first line: the Heading's file and stderr alike. */
+	mps_log_set_time_format(cfg->log_time_format);
 	memset(&lo, 0, sizeof(lo));
 	lo.dir = cfg->log_file_path;
 	lo.file_name = cfg->log_file_name;
@@ -333,7 +335,10 @@ main(int argc, char *argv[])
 		goto out;
 	}
 	log_summary(srv);
-	mps_log_announce(MPS_LOG_INFO, MSG_STARTED);
+	/* The guide's sentence first (scripts wait for it), then which
+	 * build and process this is. */
+	mps_log_announce(MPS_LOG_INFO, MSG_STARTED " mpsd %s, pid %ld",
+	    PACKAGE_VERSION, (long)getpid());
 	mps_daemon_ready(ready_fd, 0);
 	ready_fd = -1;
 	mps_service_ready(srv);

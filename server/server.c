@@ -6,6 +6,7 @@
 #include "channel_relay.h"
 #include "direct_tcpip.h"
 #include "notify.h"
+#include "safety_check.h"
 #include "udp_relay.h"
 
 #include <errno.h>
@@ -61,7 +62,36 @@ mps_server_create(apr_pool_t *pool)
 	srv->pool = pool;
 	srv->trace_levels = MPS_LOG_DEFAULT_LEVELS;
 	pthread_mutex_init(&srv->reload_lock, NULL);
+	pthread_mutex_init(&srv->reload_all_lock, NULL);
+	/* retire is set once the workers exist (mps_server_start). */
+	mps_live_slot_init(&srv->live, NULL, NULL);
+	srv->generation = 1;
 	return srv;
+}
+
+/* Generation 1 if start-up stops before publishing it: its plugins
+ * still get their mps_plugin_fini. */
+static apr_status_t
+first_live_cleanup(void *data)
+{
+	mps_server_t *srv = data;
+
+	mps_live_destroy(srv->first_live);
+	srv->first_live = NULL;
+	return APR_SUCCESS;
+}
+
+/* Generation 1, created on first use. NULL when out of memory. */
+static mps_live_t *
+first_live(mps_server_t *srv)
+{
+	if (srv->first_live == NULL) {
+		if (mps_live_create(&srv->first_live, 1) != APR_SUCCESS)
+			return NULL;
+		apr_pool_cleanup_register(srv->pool, srv, first_live_cleanup,
+		    apr_pool_cleanup_null);
+	}
+	return srv->first_live;
 }
 
 static const char *
@@ -88,6 +118,9 @@ mps_server_load_config(mps_server_t *srv, const char *path,
 
 	*static_failed = *dynamic_failed = 0;
 	srv->config_dir = dir_of(path, srv->pool);
+	srv->config_path = apr_pstrcat(srv->pool, srv->config_dir,
+	    strcmp(srv->config_dir, "/") == 0 ? "" : "/",
+	    strrchr(path, '/') != NULL ? strrchr(path, '/') + 1 : path, NULL);
 	rv = mps_config_load(&srv->cfg, path, errs, srv->pool);
 	if (rv != APR_SUCCESS) {
 		*static_failed = 1;
@@ -118,31 +151,63 @@ mps_server_load_config(mps_server_t *srv, const char *path,
 	return (*static_failed || *dynamic_failed) ? MPS_ERR_CONFIG : APR_SUCCESS;
 }
 
+/* A new counted instance of a role's plugin, initialised with params. */
+static apr_status_t
+load_live_plugin(mps_live_plugin_t **out, const mps_auth_config_t *role,
+    const char *plugin_dir, const char *params, char *err, size_t errsize)
+{
+	mps_live_plugin_t *lp;
+	apr_status_t rv;
+
+	*out = NULL;
+	if ((rv = mps_live_plugin_create(&lp)) != APR_SUCCESS) {
+		snprintf(err, errsize, "out of memory");
+		return rv;
+	}
+	rv = mps_auth_plugin_load(&lp->auth, role->dll_name, plugin_dir, params,
+	    err, errsize, lp->pool);
+	if (rv != APR_SUCCESS) {
+		mps_live_plugin_release(lp);
+		return rv;
+	}
+	*out = lp;
+	return APR_SUCCESS;
+}
+
 apr_status_t
 mps_server_load_plugins(mps_server_t *srv, const char **role, char *err,
     size_t errsize)
 {
 	const mps_config_t *cfg = srv->cfg;
+	mps_live_t *live = first_live(srv);
 	apr_status_t rv;
 
 	*role = NULL;
+	if (live == NULL) {
+		snprintf(err, errsize, "out of memory");
+		*role = "AMT";
+		return APR_ENOMEM;
+	}
+	/* The authentication plugins belong to generation 1 of the live
+	 * settings: a reload replaces them, and the last login using an
+	 * instance unloads it. */
 	if (cfg->amt_auth.need_authentication) {
-		rv = mps_auth_plugin_load(&srv->amt_auth, cfg->amt_auth.dll_name,
-		    cfg->plugin_dir, cfg->amt_auth.dll_parameters, err, errsize,
-		    srv->pool);
+		rv = load_live_plugin(&live->amt_auth, &cfg->amt_auth,
+		    cfg->plugin_dir, cfg->amt_auth.dll_parameters, err, errsize);
 		if (rv != APR_SUCCESS) {
 			*role = "AMT";
 			return rv;
 		}
+		srv->amt_auth = live->amt_auth->auth;
 	}
 	if (cfg->socks_auth.need_authentication) {
-		rv = mps_auth_plugin_load(&srv->socks_auth,
-		    cfg->socks_auth.dll_name, cfg->plugin_dir,
-		    cfg->socks_auth.dll_parameters, err, errsize, srv->pool);
+		rv = load_live_plugin(&live->socks_auth, &cfg->socks_auth,
+		    cfg->plugin_dir, cfg->socks_auth.dll_parameters, err, errsize);
 		if (rv != APR_SUCCESS) {
 			*role = "Socks";
 			return rv;
 		}
+		srv->socks_auth = live->socks_auth->auth;
 	}
 	/* The notifier only when someone is to be notified. */
 	if (srv->subscribers != NULL && srv->subscribers->nelts > 0) {
@@ -278,6 +343,380 @@ mps_server_reload_dynamic(mps_server_t *srv, const char *why)
 	apr_pool_destroy(scratch);
 }
 
+/* ---- live reload ------------------------------------------------------ */
+
+/* A replaced generation: freed on the blocking lane, where the plugins'
+ * mps_plugin_fini and dlclose may take their time. */
+static void
+live_destroy_task(void *arg)
+{
+	mps_live_destroy(arg);
+}
+
+static void
+retire_live(mps_live_t *live, void *arg)
+{
+	mps_server_t *srv = arg;
+
+	if (srv->workers == NULL || mps_workers_push_ex(srv->workers,
+	    MPS_LANE_BLOCKING, live_destroy_task, live_destroy_task,
+	    live) != APR_SUCCESS)
+		mps_live_destroy(live);
+}
+
+/* What one reload collects before it decides. */
+struct reload_run {
+	mps_server_t *srv;
+	const char *why;
+	mps_admin_reload_result_t *res;
+	apr_pool_t *scratch;
+	int nrestart;
+};
+
+static void
+result_line(char (*lines)[MPS_ADMIN_RELOAD_LINE], int *n, const char *text)
+{
+	if (*n >= MPS_ADMIN_RELOAD_MAX_LINES)
+		return;
+	apr_cpystrn(lines[*n], text, MPS_ADMIN_RELOAD_LINE);
+	(*n)++;
+}
+
+/*
+ * The parameters a reload applies itself; every other change waits for
+ * a restart. The list files are reread whatever their names, so a new
+ * name is applied too.
+ */
+static int
+reloadable(const char *group, const char *name)
+{
+	static const char *const live[][2] = {
+		{ "AMT_Authenticate", "DllParameters" },
+		{ "Socks_Authenticate", "DllParameters" },
+		{ "TLS", "CertificateChainFile" },
+		{ "TLS", "KeyFile" },
+		{ "Filtering", "AuthorizedServersList" },
+		{ "Notification", "MCSubscribersList" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(live) / sizeof(live[0]); i++)
+		if (strcmp(live[i][0], group) == 0 &&
+		    strcmp(live[i][1], name) == 0)
+			return 1;
+	return 0;
+}
+
+static void
+note_change(void *arg, const char *group, const char *name)
+{
+	struct reload_run *run = arg;
+	char line[MPS_ADMIN_RELOAD_LINE];
+
+	if (reloadable(group, name))
+		return;
+	run->nrestart++;
+	snprintf(line, sizeof(line), "<%s><%s>", group, name);
+	/* A WARNING: the file no longer says what runs. */
+	mps_log(MPS_LOG_WARNING, "%s: %s: %s changed; it needs a restart and "
+	    "keeps its old value until then", run->why,
+	    run->srv->config_path, line);
+	if (run->res != NULL)
+		result_line(run->res->restart, &run->res->nrestart, line);
+}
+
+static int
+same_subscribers(const apr_array_header_t *a, const apr_array_header_t *b)
+{
+	int i;
+
+	if ((a != NULL ? a->nelts : 0) != (b != NULL ? b->nelts : 0))
+		return 0;
+	for (i = 0; a != NULL && i < a->nelts; i++)
+		if (strcmp(APR_ARRAY_IDX(a, i, mps_subscriber_t).url,
+		    APR_ARRAY_IDX(b, i, mps_subscriber_t).url) != 0)
+			return 0;
+	return 1;
+}
+
+/* A copy of list in the server's pool: the admin thread reads the array
+ * without a lock, so every list once in force stays valid (a few URLs
+ * per reload that changed them). */
+static apr_array_header_t *
+keep_subscribers(mps_server_t *srv, const apr_array_header_t *list)
+{
+	apr_array_header_t *copy;
+	int i;
+
+	copy = apr_array_make(srv->pool, list->nelts > 0 ? list->nelts : 1,
+	    sizeof(mps_subscriber_t));
+	for (i = 0; i < list->nelts; i++) {
+		mps_subscriber_t *to = apr_array_push(copy);
+
+		*to = APR_ARRAY_IDX(list, i, mps_subscriber_t);
+		to->url = apr_pstrdup(srv->pool, to->url);
+		to->scheme = apr_pstrdup(srv->pool, to->scheme);
+		to->host = apr_pstrdup(srv->pool, to->host);
+		to->path = apr_pstrdup(srv->pool, to->path);
+	}
+	return copy;
+}
+
+/* Logs a refusal and every reason, each with its file:line. */
+static void
+refuse(struct reload_run *run, const apr_array_header_t *errors,
+    const char *extra)
+{
+	char line[MPS_ADMIN_RELOAD_LINE];
+	int i;
+
+	mps_log_announce(MPS_LOG_ERROR, "%s: reload refused, the settings in "
+	    "force stay (generation %u):", run->why, run->srv->generation);
+	for (i = 0; errors != NULL && i < errors->nelts; i++) {
+		const char *e = APR_ARRAY_IDX(errors, i, const char *);
+
+		mps_log_announce(MPS_LOG_ERROR, "  %s", e);
+		if (run->res != NULL)
+			result_line(run->res->errors, &run->res->nerrors, e);
+	}
+	if (extra != NULL) {
+		mps_log_announce(MPS_LOG_ERROR, "  %s", extra);
+		if (run->res != NULL)
+			result_line(run->res->errors, &run->res->nerrors, extra);
+	}
+	if (run->res != NULL) {
+		snprintf(line, sizeof(line), "reload refused, the settings in "
+		    "force stay (generation %u)", run->srv->generation);
+		apr_cpystrn(run->res->summary, line, sizeof(run->res->summary));
+		run->res->ok = 0;
+		run->res->generation = run->srv->generation;
+	}
+}
+
+/*
+ * One role's plugin for the new generation: a new instance with the new
+ * DllParameters (DllName is restart-only: the running one). A plugin
+ * built for ABI 1.1 or older was promised that mps_plugin_init never
+ * runs while its Authenticate does: it keeps its running instance, and a
+ * DllParameters change waits for a restart (named in the log).
+ */
+static apr_status_t
+reload_plugin(struct reload_run *run, const char *group,
+    mps_live_plugin_t **out, mps_live_plugin_t *running,
+    const mps_auth_config_t *old_cfg, const mps_auth_config_t *new_cfg,
+    const char *plugin_dir, char *err, size_t errsize)
+{
+	unsigned abi;
+	char what[160];
+
+	*out = NULL;
+	if (running == NULL)
+		return APR_SUCCESS;	/* NeedAuthentication is restart-only */
+	abi = mps_plugin_abi(running->auth->plugin);
+	if ((abi & 0xffffu) < 2) {
+		mps_live_plugin_retain(running);
+		*out = running;
+		if (strcmp(old_cfg->dll_parameters, new_cfg->dll_parameters) !=
+		    0) {
+			snprintf(what, sizeof(what), "DllParameters (plugin %s "
+			    "has ABI %u.%u: re-initialising it needs 1.2)",
+			    mps_plugin_path(running->auth->plugin), abi >> 16,
+			    abi & 0xffffu);
+			note_change(run, group, what);
+		}
+		return APR_SUCCESS;
+	}
+	return load_live_plugin(out, old_cfg, plugin_dir,
+	    new_cfg->dll_parameters, err, errsize);
+}
+
+void
+mps_server_reload(mps_server_t *srv, const char *why,
+    mps_admin_reload_result_t *res)
+{
+	struct reload_run run;
+	mps_config_errors_t *errs;
+	mps_config_t *ncfg = NULL;
+	apr_array_header_t *servers = NULL, *subs = NULL;
+	mps_live_t *live = NULL, *now;
+	apr_pool_t *scratch;
+	apr_status_t rv;
+	char err[MPS_TLS_ERRSIZE + 64], text[64], cert[256];
+	const char *list_path, *subs_path;
+	unsigned levels = srv->trace_levels;
+	int subs_changed, i, failed, reinit_amt = 0, reinit_socks = 0;
+	struct stat st;
+
+	if (res != NULL)
+		memset(res, 0, sizeof(*res));
+	if (apr_pool_create(&scratch, NULL) != APR_SUCCESS)
+		return;
+	pthread_mutex_lock(&srv->reload_all_lock);
+	memset(&run, 0, sizeof(run));
+	run.srv = srv;
+	run.why = why;
+	run.res = res;
+	run.scratch = scratch;
+	errs = mps_config_errors_create(scratch);
+
+	/* 1. Read everything; nothing changes yet. */
+	if (mps_config_load(&ncfg, srv->config_path, errs, scratch) !=
+	    APR_SUCCESS || mps_live_create(&live, srv->generation + 1) !=
+	    APR_SUCCESS) {
+		refuse(&run, errs->errors, NULL);
+		goto out;
+	}
+	list_path = mps_config_resolve(srv->config_dir,
+	    ncfg->authorized_servers_file, scratch);
+	subs_path = mps_config_resolve(srv->config_dir,
+	    ncfg->notification_list_file, scratch);
+	failed = mps_dynamic_config_load(&levels, srv->dynamic_path, errs,
+	    scratch) != APR_SUCCESS;
+	failed |= mps_authorized_servers_load(&servers, list_path, errs,
+	    live->pool) != APR_SUCCESS;
+	failed |= mps_notification_list_load(&subs, subs_path, errs,
+	    scratch) != APR_SUCCESS;
+	if (!failed) {
+		/* The start-up's safety check, on what would run: the
+		 * listeners in force with the new DllParameters, so that a
+		 * reload never puts the public demo accounts live on a
+		 * reachable address either. */
+		mps_config_t would = *srv->cfg;
+		mps_server_t probe = *srv;
+
+		would.amt_auth.dll_parameters = ncfg->amt_auth.dll_parameters;
+		would.socks_auth.dll_parameters = ncfg->socks_auth.dll_parameters;
+		probe.cfg = &would;
+		(void)mps_safety_check(&probe, errs);
+	}
+	if (failed || mps_config_error_count(errs) > 0) {
+		refuse(&run, errs->errors, NULL);
+		goto out;
+	}
+	live->authorized_servers = servers;
+
+	/* 2. Build: the certificate (a new SSL_CTX, with the running
+	 * profile, CA and verification), then the plugins. */
+	if (srv->tls != NULL) {
+		mps_tls_settings_t ts;
+
+		mps_tls_settings_from_config(&ts, srv->cfg);
+		ts.cert_chain_file = ncfg->tls_cert_chain_file;
+		ts.key_file = ncfg->tls_key_file;
+		if (mps_tls_ctx_create(&live->tls, &ts, err, sizeof(err)) !=
+		    APR_SUCCESS) {
+			refuse(&run, NULL, err);
+			goto out;
+		}
+	}
+	/* The instances in force (the lock keeps them so). */
+	now = mps_live_acquire(&srv->live);
+	rv = reload_plugin(&run, "AMT_Authenticate", &live->amt_auth,
+	    now != NULL ? now->amt_auth : NULL, &srv->cfg->amt_auth,
+	    &ncfg->amt_auth, srv->cfg->plugin_dir, err, sizeof(err));
+	if (rv == APR_SUCCESS)
+		rv = reload_plugin(&run, "Socks_Authenticate", &live->socks_auth,
+		    now != NULL ? now->socks_auth : NULL, &srv->cfg->socks_auth,
+		    &ncfg->socks_auth, srv->cfg->plugin_dir, err, sizeof(err));
+	reinit_amt = live->amt_auth != NULL &&
+	    (now == NULL || live->amt_auth != now->amt_auth);
+	reinit_socks = live->socks_auth != NULL &&
+	    (now == NULL || live->socks_auth != now->socks_auth);
+	mps_live_release(&srv->live, now);
+	if (rv != APR_SUCCESS) {
+		refuse(&run, NULL, err);
+		goto out;
+	}
+
+	/* 3. Swap, all at once. New logins and handshakes see generation
+	 * N+1; those in flight finish on N, which goes with the last. */
+	for (i = 0; i < errs->warnings->nelts; i++)
+		mps_log(MPS_LOG_WARNING, "%s", APR_ARRAY_IDX(errs->warnings, i,
+		    const char *));
+	(void)mps_config_changes(srv->cfg, ncfg, note_change, &run);
+	mps_metrics_auth_plugin_side(mps_live_auth(live, MPS_LIVE_AMT_AUTH),
+	    MPS_AUTH_SIDE_DEVICE);
+	mps_metrics_auth_plugin_side(mps_live_auth(live, MPS_LIVE_SOCKS_AUTH),
+	    MPS_AUTH_SIDE_CONSOLE);
+	srv->generation = live->generation;
+	mps_live_publish(&srv->live, live);
+	live = NULL;
+
+	subs_changed = !same_subscribers(srv->subscribers, subs);
+	if (subs_changed) {
+		apr_array_header_t *kept = keep_subscribers(srv, subs);
+
+		if (srv->notifier != NULL) {
+			(void)mps_notifier_set_subscribers(srv->notifier, kept);
+			srv->subscribers = kept;
+			mps_admin_set_subscribers(srv->admin, kept);
+		} else if (kept->nelts > 0) {
+			/* No notifier plugin was loaded at start (no
+			 * subscriber then): loading one is a restart. */
+			note_change(&run, "Notification", "MCSubscribersList "
+			    "(first subscribers: the notifier plugin loads at "
+			    "start)");
+		} else {
+			srv->subscribers = kept;
+			mps_admin_set_subscribers(srv->admin, kept);
+		}
+	}
+
+	/* Trace levels last, so that the lines above follow the old ones. */
+	pthread_mutex_lock(&srv->reload_lock);
+	if (stat(srv->dynamic_path, &st) == 0)
+		srv->dynamic_stat = st;
+	mps_logger_set_levels(mps_log_default(), levels);
+	mps_log_announce(MPS_LOG_INFO, "%s: trace levels %s %s", why,
+	    levels != srv->trace_levels ? "are now" : "unchanged,",
+	    levels_text(levels, text, sizeof(text)));
+	srv->trace_levels = levels;
+	pthread_mutex_unlock(&srv->reload_lock);
+
+	cert[0] = '\0';
+	now = mps_live_acquire(&srv->live);
+	if (now != NULL && now->tls != NULL)
+		(void)mps_tls_ctx_describe_cert(now->tls, cert, sizeof(cert));
+	mps_live_release(&srv->live, now);
+	snprintf(err, sizeof(err), "reloaded: generation %u; %d authorized "
+	    "server(s); %d subscriber(s)%s; plugins re-initialised: %s%s%s; "
+	    "%d change(s) wait for a restart", srv->generation,
+	    servers->nelts, srv->subscribers != NULL ?
+	    srv->subscribers->nelts : 0, subs_changed ? " (changed)" : "",
+	    reinit_amt ? "device" : "", reinit_amt && reinit_socks ? ", " : "",
+	    !reinit_amt && !reinit_socks ? "none" : reinit_socks ? "console" :
+	    "", run.nrestart);
+	mps_log_announce(MPS_LOG_INFO, "%s: %s", why, err);
+	if (cert[0] != '\0')
+		mps_log_announce(MPS_LOG_INFO, "%s: server certificate for new "
+		    "handshakes: %s", why, cert);
+	if (res != NULL) {
+		res->ok = 1;
+		res->generation = srv->generation;
+		apr_cpystrn(res->summary, err, sizeof(res->summary));
+	}
+out:
+	if (live != NULL)
+		mps_live_destroy(live);
+	pthread_mutex_unlock(&srv->reload_all_lock);
+	apr_pool_destroy(scratch);
+}
+
+static void
+admin_reload(void *arg, const char *who, mps_admin_reload_result_t *res)
+{
+	mps_server_t *srv = arg;
+
+	if (srv->stopping) {
+		memset(res, 0, sizeof(*res));
+		apr_cpystrn(res->summary, "mpsd is stopping",
+		    sizeof(res->summary));
+		return;
+	}
+	mps_log_announce(MPS_LOG_INFO, "%s asked for a reload", who);
+	mps_server_reload(srv, "Reload", res);
+}
+
 static int
 file_changed(const struct stat *a, const struct stat *b)
 {
@@ -357,7 +796,8 @@ log_devices(mps_server_t *srv)
 		for (j = 0; j < n && off < sizeof(plist); j++)
 			off += (apr_size_t)snprintf(plist + off, sizeof(plist) - off,
 			    "%s%u", j > 0 ? "," : "", (unsigned)ports[j]);
-		mps_log_format_time(mps_device_connected_at(d), since, sizeof(since));
+		mps_log_format_time_current(mps_device_connected_at(d), since,
+		    sizeof(since));
 		mps_log_announce(MPS_LOG_INFO, "  %s fqdn=%s peer=%s ports=%s "
 		    "trigger=%u since=[%s] bytes_in=%llu bytes_out=%llu",
 		    mps_device_uuid(d), fqdn[0] != '\0' ? fqdn : "-",
@@ -424,8 +864,9 @@ signal_thread_main(void *arg)
 				mps_log_announce(MPS_LOG_ERROR,
 				    "SIGHUP: cannot reopen the log file");
 			mps_log(MPS_LOG_INFO, "Received SIGHUP: log reopened, "
-			    "rereading %s", srv->dynamic_path);
-			mps_server_reload_dynamic(srv, "SIGHUP");
+			    "rereading %s and the files it names",
+			    srv->config_path);
+			mps_server_reload(srv, "SIGHUP", NULL);
 			break;
 		default:
 			if (!srv->stopping)
@@ -487,6 +928,16 @@ mps_server_bind(mps_server_t *srv, int bind_ports, char *err, size_t errsize)
 		rv = mps_tls_ctx_create(&srv->tls, &ts, err, errsize);
 		if (rv != APR_SUCCESS)
 			return rv;
+		/* Generation 1 holds its own reference: a reload may retire
+		 * it while srv->tls (kept for the start-up log) lives on. */
+		if (first_live(srv) == NULL) {
+			snprintf(err, errsize, "out of memory");
+			return APR_ENOMEM;
+		}
+		if (srv->first_live->tls == NULL) {
+			SSL_CTX_up_ref(srv->tls);
+			srv->first_live->tls = srv->tls;
+		}
 	}
 	/* The token file is read here, as root, like the TLS key. */
 	rv = mps_admin_bind(&srv->admin, cfg, srv->config_dir, bind_ports, err,
@@ -548,6 +999,7 @@ start_device_side(mps_server_t *srv, char *err, size_t errsize)
 	srv->amt.registry = srv->registry;
 	srv->amt.tls = srv->tls;
 	srv->amt.auth = srv->amt_auth;
+	srv->amt.settings = &srv->live;
 	srv->amt.authorized_servers = srv->authorized_servers;
 	/* The console side's shared state first: a device may open a
 	 * direct-tcpip channel as soon as it is connected. */
@@ -556,6 +1008,7 @@ start_device_side(mps_server_t *srv, char *err, size_t errsize)
 	srv->consoles.workers = srv->workers;
 	srv->consoles.registry = srv->registry;
 	srv->consoles.auth = srv->socks_auth;
+	srv->consoles.settings = &srv->live;
 	srv->consoles.connections = &srv->amt.active;
 	rv = mps_console_side_init(&srv->consoles);
 	if (rv != APR_SUCCESS) {
@@ -625,6 +1078,8 @@ start_admin(mps_server_t *srv, char *err, size_t errsize)
 	src.subscribers = srv->subscribers;
 	src.connections = srv->amt_started ? &srv->amt.active : NULL;
 	src.started = srv->started;
+	src.reload = admin_reload;
+	src.reload_arg = srv;
 	if (srv->amt_listener != NULL)
 		src.listeners[src.nlisteners++] = (mps_admin_listener_t){ "amt",
 		    cfg->amt_listen_ip, mps_listener_port(srv->amt_listener),
@@ -637,11 +1092,14 @@ start_admin(mps_server_t *srv, char *err, size_t errsize)
 		src.listeners[src.nlisteners++] = (mps_admin_listener_t){ "http",
 		    cfg->http_listen_ip, mps_listener_port(srv->http_listener),
 		    "http-proxy" };
+	/* Copies: a reload retires the instances (DllName, hence the path,
+	 * changes only with a restart). */
 	src.plugins[src.nplugins++] = (mps_admin_plugin_t){ "device_auth",
-	    srv->amt_auth != NULL ? mps_plugin_path(srv->amt_auth->plugin) : NULL };
+	    srv->amt_auth != NULL ? apr_pstrdup(srv->pool,
+	    mps_plugin_path(srv->amt_auth->plugin)) : NULL };
 	src.plugins[src.nplugins++] = (mps_admin_plugin_t){ "console_auth",
-	    srv->socks_auth != NULL ? mps_plugin_path(srv->socks_auth->plugin) :
-	    NULL };
+	    srv->socks_auth != NULL ? apr_pstrdup(srv->pool,
+	    mps_plugin_path(srv->socks_auth->plugin)) : NULL };
 	src.plugins[src.nplugins++] = (mps_admin_plugin_t){ "notifier",
 	    srv->notify_plugin != NULL ? mps_plugin_path(srv->notify_plugin) :
 	    NULL };
@@ -676,6 +1134,17 @@ mps_server_start(mps_server_t *srv, char *err, size_t errsize)
 		return APR_EGENERAL;
 	}
 	srv->signal_thread_started = 1;
+	/* Generation 1 goes live before any listener starts. */
+	if (first_live(srv) == NULL) {
+		snprintf(err, errsize, "out of memory");
+		return APR_ENOMEM;
+	}
+	srv->first_live->authorized_servers = srv->authorized_servers;
+	srv->live.retire = retire_live;
+	srv->live.retire_arg = srv;
+	apr_pool_cleanup_kill(srv->pool, srv, first_live_cleanup);
+	mps_live_publish(&srv->live, srv->first_live);
+	srv->first_live = NULL;
 	mps_timer_init(&srv->dynamic_timer, NULL, dynamic_timer_fired, srv);
 	if (cfg->dynamic_config_check_interval > 0)
 		mps_timer_arm(mps_poller_timers(srv->poller),
@@ -736,6 +1205,10 @@ mps_server_shutdown(mps_server_t *srv)
 		mps_workers_destroy(srv->workers);
 		srv->workers = NULL;
 	}
+	/* No login or handshake runs any more: the settings in force go
+	 * here (their plugins' mps_plugin_fini), on this thread. */
+	srv->live.retire = NULL;
+	mps_live_publish(&srv->live, NULL);
 	/* Nothing runs any more: the device side can go. */
 	mps_listener_destroy(srv->amt_listener);
 	srv->amt_listener = NULL;

@@ -21,6 +21,7 @@
 #include "console.h"
 #include "config.h"
 #include "listener.h"
+#include "live.h"
 #include "plugin_loader.h"
 #include "registry.h"
 #include "poller.h"
@@ -30,6 +31,7 @@ typedef struct mps_server_t {
 	apr_pool_t *pool;
 	mps_config_t *cfg;
 	const char *config_dir;		/* absolute directory of mps.config */
+	const char *config_path;	/* mps.config, absolute (reloads) */
 	const char *dynamic_path;	/* resolved mps_dynamic.config */
 	const char *notification_list_path;
 	const char *authorized_servers_path;
@@ -37,6 +39,8 @@ typedef struct mps_server_t {
 	apr_array_header_t *subscribers;	/* mps_subscriber_t */
 	apr_array_header_t *authorized_servers;	/* mps_authorized_server_t */
 
+	/* Generation 1's plugins. After a reload they only say whether a
+	 * role authenticates (the instances in use are in live). */
 	mps_auth_plugin_t *amt_auth;	/* NULL when NeedAuthentication is false */
 	mps_auth_plugin_t *socks_auth;
 	mps_plugin_t *notify_plugin;	/* NULL without subscribers */
@@ -59,6 +63,14 @@ typedef struct mps_server_t {
 	mps_console_side_t consoles;
 	int consoles_started;
 	struct mps_udp_relay_t *udp;	/* PET alerts out */
+
+	/* What a reload swaps (live.h): the SSL_CTX, the authentication
+	 * plugins, the AuthorizedServersList. first_live is generation 1
+	 * while start-up builds it; mps_server_start() publishes it. */
+	mps_live_slot_t live;
+	mps_live_t *first_live;
+	unsigned generation;		/* of the settings in force */
+	pthread_mutex_t reload_all_lock; /* one full reload at a time */
 
 	/* Live reload of mps_dynamic.config: on SIGHUP and on change. */
 	pthread_mutex_t reload_lock;
@@ -119,6 +131,23 @@ void mps_server_shutdown(mps_server_t *srv);
 /* Rereads mps_dynamic.config now (SIGHUP, change, tests). why is logged.
  * On errors the old trace levels stay and the errors are logged. */
 void mps_server_reload_dynamic(mps_server_t *srv, const char *why);
+
+struct mps_admin_reload_result_t;
+
+/*
+ * The full reload of SIGHUP and POST /api/v1/reload: rereads mps.config
+ * (for the DllParameters, the certificate and key paths and the list
+ * paths), the certificate and key, AuthorizedServersList,
+ * NotificationList and mps_dynamic.config; re-initialises the
+ * authentication plugins; then swaps all of it in at once. Any error
+ * (each logged as file:line) leaves every setting as it was. Changed
+ * parameters that only a restart applies are named in the log. Tunnels
+ * and channels are never touched. why names the asker in the log;
+ * result (may be NULL) receives the outcome. Blocks for file reads and
+ * plugin init: call it from the signal or the admin thread.
+ */
+void mps_server_reload(mps_server_t *srv, const char *why,
+    struct mps_admin_reload_result_t *result);
 
 /* Blocks the signals that the signal thread handles and ignores SIGPIPE.
  * Call before any thread exists, so every thread inherits the mask. */

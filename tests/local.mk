@@ -255,7 +255,9 @@ endif
 ## Integration scripts: real mpsd processes on loopback ports.
 INTEGRATION_TESTS = tests/integration/startup.sh tests/integration/config_check.sh \
 	tests/integration/admin_api.sh \
-	tests/integration/signals.sh tests/integration/device_tls.sh \
+	tests/integration/signals.sh tests/integration/reload.sh \
+	tests/integration/reload_plugin.sh \
+	tests/integration/device_tls.sh \
 	tests/integration/devices.sh tests/integration/device_stunnel.sh \
 	tests/integration/plugin_sdk.sh tests/integration/devices_auth.sh \
 	tests/integration/pet_alerts.sh tests/integration/direct_tcpip.sh \
@@ -263,7 +265,8 @@ INTEGRATION_TESTS = tests/integration/startup.sh tests/integration/config_check.
 	tests/integration/safety.sh tests/integration/stray_signals.sh \
 	tests/integration/systemd_unit.sh tests/integration/manpages.sh
 TESTS += $(INTEGRATION_TESTS)
-EXTRA_DIST += tests/peers/udp_catch.py tests/peers/wsevent_sink.py
+EXTRA_DIST += tests/peers/udp_catch.py tests/peers/wsevent_sink.py \
+	tests/peers/probe_auth.c
 
 ## Console side (tests/integration/console_*.sh): peers standing in for the
 ## AMT web server and for consoles, raw SOCKS5 assertions.

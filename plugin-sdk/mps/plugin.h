@@ -37,8 +37,9 @@
  * from the thread that polls sockets, so a plugin may block (network,
  * disk) for as long as its own timeouts allow. Calls may run
  * CONCURRENTLY from several threads, for the same plugin and for both
- * plugin roles: a plugin must be thread-safe. mps_plugin_init and
- * mps_plugin_fini are never called concurrently with anything else.
+ * plugin roles: a plugin must be thread-safe. Two calls of
+ * mps_plugin_init and mps_plugin_fini never overlap; since ABI 1.2 they
+ * may run while Authenticate runs (see RELOAD).
  *
  * LIFETIME. mpsd loads each configured plugin once at start-up, checks
  * mps_plugin_abi_version, calls mps_plugin_init if the plugin exports it,
@@ -47,6 +48,19 @@
  * per role (libltdl reference-counts it) and init/fini run once per role.
  * When mps_plugin_init fails, the plugin is unloaded without a call to
  * mps_plugin_fini.
+ *
+ * RELOAD (ABI 1.2). A reload (SIGHUP, mpsctl reload) loads each
+ * authentication plugin of ABI 1.2 or newer again, which libltdl
+ * resolves to the same library, and calls mps_plugin_init with the new
+ * DllParameters while Authenticate calls of the running instance may
+ * still be in progress. New calls pass the new paramStr. When the last
+ * call that started before the reload has returned, mps_plugin_fini runs
+ * once for the old instance, possibly while new calls run. mps_plugin_fini
+ * thus runs once per successful mps_plugin_init, and a plugin keeps its
+ * state per paramStr or counted per init, never in one global that init
+ * overwrites and fini frees. A plugin that declares ABI 1.1 or older is
+ * never re-initialised: mpsd keeps its instance and logs that a change of
+ * its DllParameters needs a restart.
  *
  * NOTIFIER PLUGINS (ABI 1.1)
  *
@@ -94,7 +108,9 @@
  * tunnel). Calls for different subscribers run concurrently, and with
  * Authenticate calls of the same file: a plugin must be thread-safe.
  * Calls for one subscriber never overlap. init and fini are as for
- * authentication plugins (mps_plugin_init receives paramStr).
+ * authentication plugins (mps_plugin_init receives paramStr); a notifier
+ * is not re-initialised by a reload, but a library that is also an
+ * authentication plugin may be (RELOAD).
  *
  * ABI VERSION. Every plugin must export mps_plugin_abi_version (use
  * MPS_PLUGIN_DECLARE_ABI). The value is (major << 16) | minor. mpsd
@@ -108,6 +124,10 @@
  *   1.0  Authenticate, mps_plugin_init, mps_plugin_fini.
  *   1.1  Notify and mps_notification_t (notifier plugins). A plugin
  *        exports Authenticate, Notify, or both.
+ *   1.2  Live reload: mps_plugin_init of a new instance, and
+ *        mps_plugin_fini of the old one, may run while Authenticate or
+ *        Notify calls of the same library run (see RELOAD). No
+ *        prototype changed; a 1.1 plugin is simply never re-initialised.
  */
 #ifndef MPS_PLUGIN_H
 #define MPS_PLUGIN_H
@@ -121,7 +141,7 @@ extern "C" {
 #endif
 
 #define MPS_PLUGIN_ABI_MAJOR 1
-#define MPS_PLUGIN_ABI_MINOR 1
+#define MPS_PLUGIN_ABI_MINOR 2
 #define MPS_PLUGIN_ABI_VERSION \
 	((uint32_t)((MPS_PLUGIN_ABI_MAJOR << 16) | MPS_PLUGIN_ABI_MINOR))
 

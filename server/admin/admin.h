@@ -38,6 +38,24 @@ struct mps_notifier_t;
 
 typedef struct mps_admin_t mps_admin_t;
 
+/* What POST /api/v1/reload answers (filled by the reload itself). */
+#define MPS_ADMIN_RELOAD_MAX_LINES	16
+#define MPS_ADMIN_RELOAD_LINE		320
+typedef struct mps_admin_reload_result_t {
+	int ok;				/* the new settings are in force */
+	unsigned generation;		/* of the settings now in force */
+	char summary[512];		/* the log's summary line */
+	int nerrors;			/* why it was refused: file:line */
+	char errors[MPS_ADMIN_RELOAD_MAX_LINES][MPS_ADMIN_RELOAD_LINE];
+	int nrestart;			/* changed, apply at the next start */
+	char restart[MPS_ADMIN_RELOAD_MAX_LINES][MPS_ADMIN_RELOAD_LINE];
+} mps_admin_reload_result_t;
+
+/* The server's reload (SIGHUP's work): who is logged; blocks while the
+ * files are read and the plugins initialised (the admin thread may). */
+typedef void (*mps_admin_reload_fn)(void *arg, const char *who,
+    mps_admin_reload_result_t *result);
+
 /* What the admin listener reads; filled by server.c before start. */
 typedef struct mps_admin_source_t {
 	const mps_config_t *cfg;
@@ -50,6 +68,9 @@ typedef struct mps_admin_source_t {
 	mps_admin_plugin_t plugins[MPS_ADMIN_MAX_PLUGINS];
 	int nplugins;
 	apr_time_t started;
+	mps_admin_reload_fn reload;		/* NULL: POST /api/v1/reload
+						 * answers 503 */
+	void *reload_arg;
 } mps_admin_source_t;
 
 /* Smallest token accepted: 16 characters (openssl rand -hex 16 gives 32). */
@@ -71,6 +92,11 @@ apr_port_t mps_admin_port(const mps_admin_t *a);
 /* Starts serving; src is copied. */
 apr_status_t mps_admin_start(mps_admin_t *a, const mps_admin_source_t *src,
     char *err, size_t errsize);
+
+/* A reload's new NotificationList (the array must stay valid until the
+ * next call or mps_admin_destroy); any thread. */
+void mps_admin_set_subscribers(mps_admin_t *a,
+    const apr_array_header_t *subscribers);
 
 /* Stops serving and waits for the HTTP thread; requests in progress end
  * first. Safe to call twice, and with NULL. */

@@ -308,6 +308,7 @@ mps_admin_start(mps_admin_t *a, const mps_admin_source_t *src, char *err,
 	if (a == NULL)
 		return APR_SUCCESS;
 	a->src = *src;
+	atomic_store(&a->subscribers, src->subscribers);
 	if (a->src.nlisteners < MPS_ADMIN_MAX_LISTENERS) {
 		l = &a->src.listeners[a->src.nlisteners++];
 		l->name = "admin";
@@ -357,4 +358,12 @@ mps_admin_destroy(mps_admin_t *a)
 		close(a->fd);
 	explicit_bzero(a->token, sizeof(a->token));
 	free(a);
+}
+
+void
+mps_admin_set_subscribers(mps_admin_t *a,
+    const apr_array_header_t *subscribers)
+{
+	if (a != NULL)
+		atomic_store(&a->subscribers, subscribers);
 }

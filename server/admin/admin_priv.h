@@ -19,6 +19,8 @@ struct mps_admin_t {
 	size_t token_len;
 	struct MHD_Daemon *mhd;
 	mps_admin_source_t src;
+	/* src.subscribers, as the last reload left it. */
+	_Atomic(const apr_array_header_t *) subscribers;
 };
 
 /* One request as the routes see it: already authenticated. */

@@ -8,6 +8,7 @@
  *   GET  /api/v1/devices/{uuid|fqdn}     one device
  *   POST /api/v1/devices/{id}/disconnect DISCONNECT reason 11
  *   GET  /api/v1/status                  version, uptime, counts...
+ *   POST /api/v1/reload                  what SIGHUP does, with the outcome
  *   GET  /metrics                        Prometheus text
  *
  * HEAD is served as GET (libmicrohttpd sends no body for it).
@@ -105,6 +106,7 @@ void
 mps_admin_collect_status(mps_admin_t *a, mps_admin_status_t *st)
 {
 	const mps_admin_source_t *src = &a->src;
+	const apr_array_header_t *subs = atomic_load(&a->subscribers);
 	int i;
 
 	memset(st, 0, sizeof(*st));
@@ -121,16 +123,17 @@ mps_admin_collect_status(mps_admin_t *a, mps_admin_status_t *st)
 	memcpy(st->listeners, src->listeners, sizeof(st->listeners));
 	st->nplugins = src->nplugins;
 	memcpy(st->plugins, src->plugins, sizeof(st->plugins));
-	for (i = 0; src->subscribers != NULL && i < src->subscribers->nelts &&
+	for (i = 0; subs != NULL && i < subs->nelts &&
 	    i < MPS_ADMIN_MAX_SUBSCRIBERS; i++) {
-		const mps_subscriber_t *sub = &APR_ARRAY_IDX(src->subscribers, i,
+		const mps_subscriber_t *sub = &APR_ARRAY_IDX(subs, i,
 		    mps_subscriber_t);
 		mps_admin_subscriber_t *o = &st->subscribers[i];
 		mps_notifier_stats_t ns;
 
 		o->url = sub->url;
-		if (src->notifier != NULL &&
-		    mps_notifier_stats(src->notifier, i, &ns) == APR_SUCCESS) {
+		/* By URL: a reload may have reordered the list. */
+		if (src->notifier != NULL && mps_notifier_stats_url(
+		    src->notifier, sub->url, &ns) == APR_SUCCESS) {
 			o->delivered = ns.delivered;
 			o->retries = ns.retries;
 			o->dropped = ns.dropped;
@@ -216,6 +219,46 @@ disconnect_device(mps_admin_request_t *req, const char *id,
 	mps_device_release(dev);
 }
 
+/*
+ * SIGHUP's reload, run here (the admin thread may block; the reload
+ * lock orders it with a SIGHUP). 200 when the new settings are in
+ * force, 422 when a file was refused (the old settings stay), both with
+ * the file:line errors and the changes that wait for a restart.
+ */
+static void
+reload(mps_admin_request_t *req, mps_admin_reply_t *reply)
+{
+	const mps_admin_source_t *src = &req->admin->src;
+	mps_admin_reload_result_t *r;
+	json_t *errors, *restart;
+	char who[200];
+	int i;
+
+	if (src->reload == NULL) {
+		mps_admin_error(reply, MHD_HTTP_SERVICE_UNAVAILABLE,
+		    "reload is not available");
+		return;
+	}
+	if ((r = calloc(1, sizeof(*r))) == NULL) {
+		mps_admin_error(reply, MHD_HTTP_INTERNAL_SERVER_ERROR,
+		    "out of memory");
+		return;
+	}
+	snprintf(who, sizeof(who), "admin API (%s, %s)", req->peer, req->who);
+	src->reload(src->reload_arg, who, r);
+	errors = json_array();
+	restart = json_array();
+	for (i = 0; i < r->nerrors; i++)
+		json_array_append_new(errors, json_string(r->errors[i]));
+	for (i = 0; i < r->nrestart; i++)
+		json_array_append_new(restart, json_string(r->restart[i]));
+	reply_json(reply, r->ok ? MHD_HTTP_OK : MHD_HTTP_UNPROCESSABLE_CONTENT,
+	    json_pack("{s:b,s:i,s:s,s:o,s:o}", "ok", r->ok, "generation",
+	    (int)r->generation, "summary", r->summary, "errors", errors,
+	    "restart_needed", restart));
+	free(r);
+}
+
 static void
 show_status(mps_admin_t *a, mps_admin_reply_t *reply)
 {
@@ -280,6 +323,12 @@ mps_admin_route(mps_admin_request_t *req, mps_admin_reply_t *reply)
 		if (!get)
 			{ wrong_method(reply, "GET, HEAD"); return; }
 		show_status(a, reply);
+		return;
+	}
+	if (strcmp(p, "/api/v1/reload") == 0) {
+		if (!post)
+			{ wrong_method(reply, "POST"); return; }
+		reload(req, reply);
 		return;
 	}
 	if (strcmp(p, "/api/v1/devices") == 0) {

@@ -3,6 +3,7 @@
  * mpsctl: the admin API's command-line client (mpsctl(8)).
  *
  *   mpsctl [-c mps.config] [--json] list | show ID | disconnect ID | status
+ *          | reload
  *
  * It reads mps.config as mpsd does (the same loader), so it finds the
  * <Admin> address, port and token file without options, and talks to
@@ -66,6 +67,7 @@ usage(FILE *out)
 	    "  show ID         one device (UUID or FQDN)\n"
 	    "  disconnect ID   disconnect a device (APF reason 11)\n"
 	    "  status          version, uptime, counts, listeners, plugins\n"
+	    "  reload          reread the files SIGHUP rereads; tunnels stay\n"
 	    "default configuration: %s/mps.config\n", MPS_CONFDIR);
 }
 
@@ -174,6 +176,20 @@ print_status(json_t *s)
 		printf("  (none)\n");
 }
 
+/* POST /api/v1/reload's answer, refused (422) or not. */
+static void
+print_reload(json_t *r)
+{
+	json_t *l;
+	size_t i;
+
+	printf("%s\n", str(r, "summary"));
+	json_array_foreach(json_object_get(r, "errors"), i, l)
+		printf("  error: %s\n", json_string_value(l));
+	json_array_foreach(json_object_get(r, "restart_needed"), i, l)
+		printf("  needs a restart: %s\n", json_string_value(l));
+}
+
 /* The base URL from <Admin>: a wildcard ListenIP is reached on loopback. */
 static char *
 base_url(const mps_config_t *cfg, apr_pool_t *pool)
@@ -235,7 +251,8 @@ main(int argc, char **argv)
 			return 2;
 		}
 		id = argv[i++];
-	} else if (strcmp(cmd, "list") != 0 && strcmp(cmd, "status") != 0) {
+	} else if (strcmp(cmd, "list") != 0 && strcmp(cmd, "status") != 0 &&
+	    strcmp(cmd, "reload") != 0) {
 		fprintf(stderr, "mpsctl: unknown command \"%s\"\n", cmd);
 		usage(stderr);
 		return 2;
@@ -297,7 +314,13 @@ main(int argc, char **argv)
 	else if (strcmp(cmd, "status") == 0)
 		curl_easy_setopt(curl, CURLOPT_URL, apr_pstrcat(pool, url,
 		    "/api/v1/status", NULL));
-	else {
+	else if (strcmp(cmd, "reload") == 0) {
+		curl_easy_setopt(curl, CURLOPT_URL, apr_pstrcat(pool, url,
+		    "/api/v1/reload", NULL));
+		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, "");
+		/* Plugins may take their time to initialise. */
+		curl_easy_setopt(curl, CURLOPT_TIMEOUT, 120L);
+	} else {
 		char *esc = curl_easy_escape(curl, id, 0);
 		curl_easy_setopt(curl, CURLOPT_URL, apr_pstrcat(pool, url,
 		    "/api/v1/devices/", esc, strcmp(cmd, "disconnect") == 0 ?
@@ -309,7 +332,8 @@ main(int argc, char **argv)
 	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
 	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
 	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
-	curl_easy_setopt(curl, CURLOPT_TIMEOUT, 30L);
+	if (strcmp(cmd, "reload") != 0)
+		curl_easy_setopt(curl, CURLOPT_TIMEOUT, 30L);
 	curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
 	cc = curl_easy_perform(curl);
 	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
@@ -324,6 +348,18 @@ main(int argc, char **argv)
 	}
 	if (body.p != NULL)
 		j = json_loads(body.p, 0, NULL);
+	if (strcmp(cmd, "reload") == 0 && j != NULL &&
+	    json_object_get(j, "ok") != NULL) {
+		/* Refused or not, the answer says why: print it. */
+		if (json)
+			fputs(body.p, stdout);
+		else
+			print_reload(j);
+		rc = json_is_true(json_object_get(j, "ok")) ? 0 : 1;
+		json_decref(j);
+		free(body.p);
+		return rc;
+	}
 	if (status < 200 || status > 299) {
 		fprintf(stderr, "mpsctl: %s: %ld %s\n", cmd, status, j != NULL ?
 		    str(j, "error") : "(no answer)");

@@ -10,6 +10,8 @@
 
 typedef struct auth_job {
 	const mps_auth_plugin_t *plugin;
+	mps_live_slot_t *slot;		/* non-NULL: plugin comes from here */
+	mps_live_role_t role;
 	mps_strand_t *strand;
 	mps_auth_done_fn done;
 	mps_auth_dropped_fn dropped;
@@ -58,10 +60,18 @@ job_run(void *arg)
 	auth_job *job = arg;
 	/* Latency as the plugin gives it, queueing excluded. */
 	int64_t t0 = mps_metrics_now_usec();
+	mps_live_t *live = NULL;
+	const mps_auth_plugin_t *plugin = job->plugin;
 
-	job->granted = mps_auth_plugin_authenticate(job->plugin, job->user,
+	if (job->slot != NULL) {
+		live = mps_live_acquire(job->slot);
+		plugin = mps_live_auth(live, job->role);
+	}
+	job->granted = mps_auth_plugin_authenticate(plugin, job->user,
 	    job->password, job->err, sizeof(job->err));
-	mps_metric_auth_latency(job->plugin, mps_metrics_now_usec() - t0);
+	mps_metric_auth_latency(plugin, mps_metrics_now_usec() - t0);
+	/* The instance may be retired from here on (a reload meanwhile). */
+	mps_live_release(job->slot, live);
 	/* The password is not needed past this point. */
 	explicit_bzero(job->password, job->pass_len);
 	if (mps_strand_post_ex(job->strand, job_done, job_dropped, job) !=
@@ -69,8 +79,9 @@ job_run(void *arg)
 		job_dropped(job);
 }
 
-apr_status_t
-mps_auth_job_start(mps_workers_t *workers, const mps_auth_plugin_t *plugin,
+static apr_status_t
+job_start(mps_workers_t *workers, const mps_auth_plugin_t *plugin,
+    mps_live_slot_t *slot, mps_live_role_t role,
     mps_strand_t *strand, const char *user, size_t user_len,
     const char *password, size_t pass_len, mps_auth_done_fn done,
     mps_auth_dropped_fn dropped, void *owner)
@@ -88,6 +99,8 @@ mps_auth_job_start(mps_workers_t *workers, const mps_auth_plugin_t *plugin,
 		return APR_ENOMEM;
 	}
 	job->plugin = plugin;
+	job->slot = slot;
+	job->role = role;
 	job->strand = strand;
 	job->done = done;
 	job->dropped = dropped;
@@ -99,4 +112,24 @@ mps_auth_job_start(mps_workers_t *workers, const mps_auth_plugin_t *plugin,
 		job_free(job);
 	}
 	return rv;
+}
+
+apr_status_t
+mps_auth_job_start(mps_workers_t *workers, const mps_auth_plugin_t *plugin,
+    mps_strand_t *strand, const char *user, size_t user_len,
+    const char *password, size_t pass_len, mps_auth_done_fn done,
+    mps_auth_dropped_fn dropped, void *owner)
+{
+	return job_start(workers, plugin, NULL, MPS_LIVE_AMT_AUTH, strand,
+	    user, user_len, password, pass_len, done, dropped, owner);
+}
+
+apr_status_t
+mps_auth_job_start_live(mps_workers_t *workers, mps_live_slot_t *slot,
+    mps_live_role_t role, mps_strand_t *strand, const char *user,
+    size_t user_len, const char *password, size_t pass_len,
+    mps_auth_done_fn done, mps_auth_dropped_fn dropped, void *owner)
+{
+	return job_start(workers, NULL, slot, role, strand, user, user_len,
+	    password, pass_len, done, dropped, owner);
 }

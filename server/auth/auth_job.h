@@ -15,6 +15,7 @@
 #include <apr_errno.h>
 #include <stddef.h>
 
+#include "live.h"
 #include "plugin_loader.h"
 #include "strand.h"
 #include "workers.h"
@@ -35,6 +36,17 @@ typedef void (*mps_auth_dropped_fn)(void *owner);
  */
 apr_status_t mps_auth_job_start(mps_workers_t *workers,
     const mps_auth_plugin_t *plugin, mps_strand_t *strand,
+    const char *user, size_t user_len, const char *password, size_t pass_len,
+    mps_auth_done_fn done, mps_auth_dropped_fn dropped, void *owner);
+
+/*
+ * The same, with the plugin taken from the live settings when the job
+ * runs (live.h): the job holds that generation for the plugin call
+ * only, so a reload never waits for it and never pulls an instance out
+ * from under it. A role whose plugin is absent refuses the login.
+ */
+apr_status_t mps_auth_job_start_live(mps_workers_t *workers,
+    mps_live_slot_t *slot, mps_live_role_t role, mps_strand_t *strand,
     const char *user, size_t user_len, const char *password, size_t pass_len,
     mps_auth_done_fn done, mps_auth_dropped_fn dropped, void *owner);
 

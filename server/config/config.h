@@ -79,6 +79,8 @@ typedef struct mps_config_t {
 	const char *log_file_name;	/* LogFileName, default "mps.log" */
 	apr_off_t log_file_max_size_kb;	/* LogFileMaxSize, default 10240 */
 	int log_file_max_files;		/* LogFileMaxFiles, default 10 */
+	mps_log_time_format_t log_time_format; /* TimeFormat (ext.): "iso8601"
+					 * (default) | "guide" */
 
 	/* <AMT_Authenticate>, <Socks_Authenticate> */
 	mps_auth_config_t amt_auth;
@@ -165,6 +167,20 @@ void mps_config_defaults(mps_config_t *cfg, apr_pool_t *pool);
  */
 apr_status_t mps_config_load(mps_config_t **cfg, const char *path,
     mps_config_errors_t *errs, apr_pool_t *pool);
+
+/* One parameter that differs (group and element as mps.config writes
+ * them, e.g. "TLS", "KeyFile"). */
+typedef void (*mps_config_change_fn)(void *arg, const char *group,
+    const char *name);
+
+/*
+ * Calls fn for every parameter of mps.config whose value differs between
+ * a and b (a reload's old and new reading), in the keyword table's
+ * order. Returns how many. Values are compared, not spellings: "TRUE"
+ * and "true" are the same.
+ */
+int mps_config_changes(const mps_config_t *a, const mps_config_t *b,
+    mps_config_change_fn fn, void *arg);
 
 /*
  * mps_dynamic.config: <MPS_Dynamic><TraceLevels>INFO|ERROR|WARNING

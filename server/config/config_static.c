@@ -104,7 +104,8 @@ struct keyword {
 typedef char enum_fields_are_int[(sizeof(mps_tls_mode_t) == sizeof(int) &&
     sizeof(mps_tls_profile_t) == sizeof(int) &&
     sizeof(mps_verify_client_t) == sizeof(int) &&
-    sizeof(mps_keepalive_timing_t) == sizeof(int)) ? 1 : -1];
+    sizeof(mps_keepalive_timing_t) == sizeof(int) &&
+    sizeof(mps_log_time_format_t) == sizeof(int)) ? 1 : -1];
 
 /* Index = enum value, in each enum's declaration order (config.h). */
 static const char *const tls_modes[] = { "tls", "plain", NULL };
@@ -112,6 +113,7 @@ static const char *const tls_profiles[] = { "modern", "legacy", NULL };
 static const char *const verify_modes[] = {
 	"none", "optional", "require", NULL
 };
+static const char *const log_time_formats[] = { "iso8601", "guide", NULL };
 static const char *const keepalive_timings[] = {
 	"settled", "after5900", "never", NULL
 };
@@ -133,6 +135,7 @@ static const struct keyword keywords[] = {
 	{ G_LOGGER, "LogFileName", KW_NAME, F(log_file_name), 0, 0, NULL },
 	{ G_LOGGER, "LogFileMaxSize", KW_KB, F(log_file_max_size_kb), 1, 16LL * 1024 * 1024, NULL },
 	{ G_LOGGER, "LogFileMaxFiles", KW_INT, F(log_file_max_files), 1, 1000, NULL },
+	{ G_LOGGER, "TimeFormat", KW_ENUM, F(log_time_format), 0, 0, log_time_formats },
 
 	{ G_AMT_AUTH, "NeedAuthentication", KW_BOOL, F(amt_auth.need_authentication), 0, 0, NULL },
 	{ G_AMT_AUTH, "DllName", KW_PATH, F(amt_auth.dll_name), 0, 0, NULL },
@@ -229,6 +232,7 @@ mps_config_defaults(mps_config_t *cfg, apr_pool_t *pool)
 	cfg->log_file_name = "mps.log";
 	cfg->log_file_max_size_kb = 10240;
 	cfg->log_file_max_files = 10;
+	cfg->log_time_format = MPS_LOG_TIME_ISO8601;
 
 	cfg->amt_auth.need_authentication = 0;
 	cfg->amt_auth.dll_name = NULL;
@@ -1034,4 +1038,70 @@ mps_config_load(mps_config_t **cfgp, const char *path,
 	*cfgp = p.cfg;
 	return mps_config_error_count(errs) > before ? MPS_ERR_CONFIG :
 	    APR_SUCCESS;
+}
+
+/* ---- what a reload changed ---------------------------------------------- */
+
+static int
+str_differs(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a != b;
+	return strcmp(a, b) != 0;
+}
+
+/* Whether the field of k differs between a and b, by its C type. */
+static int
+field_differs(const struct keyword *k, const mps_config_t *a,
+    const mps_config_t *b)
+{
+	const char *pa = (const char *)a + k->offset;
+	const char *pb = (const char *)b + k->offset;
+
+	switch (k->type) {
+	case KW_STRING:
+	case KW_PATH:
+	case KW_NAME:
+	case KW_ACCOUNT:
+	case KW_LISTEN_IP:
+	case KW_HOST:
+		return str_differs(*(const char *const *)(const void *)pa,
+		    *(const char *const *)(const void *)pb);
+	case KW_BOOL:
+	case KW_INT:
+	case KW_ENUM:
+		return *(const int *)(const void *)pa !=
+		    *(const int *)(const void *)pb;
+	case KW_PORT:
+		return *(const apr_port_t *)(const void *)pa !=
+		    *(const apr_port_t *)(const void *)pb;
+	case KW_KB:
+		return *(const apr_off_t *)(const void *)pa !=
+		    *(const apr_off_t *)(const void *)pb;
+	case KW_BYTES:
+		return *(const apr_uint32_t *)(const void *)pa !=
+		    *(const apr_uint32_t *)(const void *)pb;
+	case KW_SECONDS:
+		return *(const apr_interval_time_t *)(const void *)pa !=
+		    *(const apr_interval_time_t *)(const void *)pb;
+	}
+	return 0;
+}
+
+int
+mps_config_changes(const mps_config_t *a, const mps_config_t *b,
+    mps_config_change_fn fn, void *arg)
+{
+	size_t i;
+	int n = 0;
+
+	for (i = 0; i < NKEYWORDS; i++) {
+		const struct keyword *k = &keywords[i];
+
+		if (!field_differs(k, a, b))
+			continue;
+		n++;
+		fn(arg, group_names[k->group], k->name);
+	}
+	return n;
 }

@@ -382,11 +382,19 @@ void
 mps_console_authenticate(mps_console_t *c, const char *user,
     const char *password)
 {
+	apr_status_t rv;
+
 	mps_console_ref(c);
 	c->phase = C_AUTH;
-	if (mps_auth_job_start(c->side->workers, c->side->auth, c->own, user,
-	    strlen(user), password, strlen(password), auth_done, auth_dropped,
-	    c) != APR_SUCCESS) {
+	if (c->side->settings != NULL)
+		rv = mps_auth_job_start_live(c->side->workers, c->side->settings,
+		    MPS_LIVE_SOCKS_AUTH, c->own, user, strlen(user), password,
+		    strlen(password), auth_done, auth_dropped, c);
+	else
+		rv = mps_auth_job_start(c->side->workers, c->side->auth, c->own,
+		    user, strlen(user), password, strlen(password), auth_done,
+		    auth_dropped, c);
+	if (rv != APR_SUCCESS) {
 		mps_console_unref(c);
 		c->phase = C_FRONT;
 		c->ops->refused(c, OPEN_INTERNAL);

@@ -31,6 +31,7 @@
 #include <stdatomic.h>
 
 #include "config.h"
+#include "live.h"
 #include "plugin_loader.h"
 #include "poller.h"
 #include "registry.h"
@@ -45,6 +46,9 @@ typedef struct mps_console_side_t {
 	mps_workers_t *workers;
 	mps_registry_t *registry;
 	mps_auth_plugin_t *auth;	/* Socks_Authenticate; NULL when off */
+	/* When set (mpsd), the plugin instance is taken from here at each
+	 * login (a reload swaps it); auth then only says "on". */
+	mps_live_slot_t *settings;
 	/* Connections served, devices and consoles together, against
 	 * MaxConnections: the device side's counter, shared. */
 	atomic_uint *connections;

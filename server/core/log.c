@@ -134,6 +134,62 @@ mps_log_format_time(apr_time_t t, char *buf, size_t bufsize)
 	return (size_t)n;
 }
 
+static atomic_int time_format = MPS_LOG_TIME_ISO8601;
+
+void
+mps_log_set_time_format(mps_log_time_format_t format)
+{
+	atomic_store(&time_format, (int)format);
+}
+
+mps_log_time_format_t
+mps_log_get_time_format(void)
+{
+	return (mps_log_time_format_t)atomic_load(&time_format);
+}
+
+size_t
+mps_log_format_time_iso(apr_time_t t, char *buf, size_t bufsize)
+{
+	apr_time_exp_t tm;
+	long off;
+	int n;
+
+	if (bufsize == 0)
+		return 0;
+	if (apr_time_exp_lt(&tm, t) != APR_SUCCESS &&
+	    apr_time_exp_gmt(&tm, t) != APR_SUCCESS) {
+		buf[0] = '\0';
+		return 0;
+	}
+	if (tm.tm_mon < 0 || tm.tm_mon > 11 || tm.tm_usec < 0 ||
+	    tm.tm_usec > 999999) {
+		buf[0] = '\0';
+		return 0;
+	}
+	/* tm_gmtoff: seconds east of UTC, as the offset is written. */
+	off = (long)tm.tm_gmtoff;
+	n = snprintf(buf, bufsize, "%04d-%02d-%02dT%02d:%02d:%02d.%06d%c%02ld:%02ld",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec, (int)tm.tm_usec, off < 0 ? '-' : '+',
+	    (off < 0 ? -off : off) / 3600, ((off < 0 ? -off : off) % 3600) / 60);
+	if (n < 0) {
+		buf[0] = '\0';
+		return 0;
+	}
+	if ((size_t)n >= bufsize)
+		return bufsize - 1;
+	return (size_t)n;
+}
+
+size_t
+mps_log_format_time_current(apr_time_t t, char *buf, size_t bufsize)
+{
+	if (mps_log_get_time_format() == MPS_LOG_TIME_GUIDE)
+		return mps_log_format_time(t, buf, bufsize);
+	return mps_log_format_time_iso(t, buf, bufsize);
+}
+
 /* One message is one line: control characters from peers become spaces. */
 static void
 sanitize(char *s, size_t len)
@@ -166,7 +222,7 @@ format_line(char *buf, size_t bufsize, mps_log_level_t level, size_t *msg_off,
 	 * vsnprintf's NUL lands where the newline goes, and buf[cap] keeps
 	 * the final NUL. */
 	cap = bufsize - 1;
-	mps_log_format_time(apr_time_now(), stamp, sizeof(stamp));
+	mps_log_format_time_current(apr_time_now(), stamp, sizeof(stamp));
 	n = snprintf(buf, cap, "[%s] [LM %s] ", stamp,
 	    mps_log_level_name(level));
 	if (n < 0)

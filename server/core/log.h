@@ -2,12 +2,17 @@
 /*
  * log.h: mpsd's log file.
  *
- * Format, as the product guide's sample log (section 10.3):
+ * Format, by default ISO 8601 with the UTC offset (local time,
+ * microseconds), so that lines from hosts and seasons compare:
+ *
+ *     [2008-07-02T12:21:34.203000+02:00] [LM INFO] text
+ *
+ * or, with <Logger><TimeFormat>guide</TimeFormat>, the product guide's
+ * sample log (section 10.3; day of month without padding, no offset):
  *
  *     [Wed Jul 2 2008 12:21:34.203000] [LM INFO] text
  *
- * (local time, day of month without padding, microseconds), one line per
- * message. The file is LogFilePath/LogFileName and starts with the
+ * One line per message. The file is LogFilePath/LogFileName and starts with the
  * Heading line. When it passes LogFileMaxSize KiB it is rotated:
  * mps.log -> mps.log.1, mps.log.1 -> mps.log.2, ..., keeping at most
  * LogFileMaxFiles files in all (the current one included); the oldest is
@@ -136,6 +141,25 @@ void mps_log_announce(mps_log_level_t level, const char *fmt, ...) MPS_PRINTF(2,
 
 /* "ERROR", "WARNING", "INFO", "DEBUG"; "UNKNOWN" for anything else. */
 const char *mps_log_level_name(mps_log_level_t level);
+
+/* How lines are stamped (process-wide, any thread). */
+typedef enum {
+	MPS_LOG_TIME_ISO8601,		/* 2008-07-02T12:21:34.203000+02:00 (default) */
+	MPS_LOG_TIME_GUIDE		/* Wed Jul 2 2008 12:21:34.203000 */
+} mps_log_time_format_t;
+
+void mps_log_set_time_format(mps_log_time_format_t format);
+mps_log_time_format_t mps_log_get_time_format(void);
+
+/*
+ * Formats t as ISO 8601 in local time with its UTC offset,
+ * "2008-07-02T12:21:34.203000+02:00" ("+00:00" in UTC), into buf, with
+ * the same contract as mps_log_format_time(). 40 bytes always suffice.
+ */
+size_t mps_log_format_time_iso(apr_time_t t, char *buf, size_t bufsize);
+
+/* t in the format set by mps_log_set_time_format(), as lines get it. */
+size_t mps_log_format_time_current(apr_time_t t, char *buf, size_t bufsize);
 
 /*
  * Formats the guide's time stamp for t ("Wed Jul 2 2008 12:21:34.203000",

@@ -633,9 +633,14 @@ start_plugin_auth(mps_session_t *s, mps_apf_str_t user, mps_apf_str_t password)
 	s->state = S_AUTH_PENDING;
 	/* The login deadline stops: the plugin has its own timeouts. */
 	mps_timer_cancel(mps_poller_timers(s->side->poller), &s->deadline);
-	rv = mps_auth_job_start(s->side->workers, s->side->auth, s->strand,
-	    user.ptr, user.len, password.ptr, password.len, auth_done,
-	    auth_dropped, s);
+	if (s->side->settings != NULL)
+		rv = mps_auth_job_start_live(s->side->workers, s->side->settings,
+		    MPS_LIVE_AMT_AUTH, s->strand, user.ptr, user.len,
+		    password.ptr, password.len, auth_done, auth_dropped, s);
+	else
+		rv = mps_auth_job_start(s->side->workers, s->side->auth,
+		    s->strand, user.ptr, user.len, password.ptr, password.len,
+		    auth_done, auth_dropped, s);
 	if (rv != APR_SUCCESS) {
 		session_unref(s);
 		mps_metric_inc(MPS_M_LOGIN_ERROR);
@@ -837,11 +842,16 @@ on_udp_send_to(mps_session_t *s, const mps_apf_msg_t *m)
 	const mps_amt_side_t *side = s->side;
 	mps_outbound_t ob = { side->cfg, side->authorized_servers, side->udp };
 	char name[MPS_REGISTRY_FQDN_SIZE], origin[MPS_REGISTRY_FQDN_SIZE + 80];
+	mps_live_t *live = mps_live_acquire(side->settings);
 	int ok;
 
+	/* The list as the last reload left it, held for this check. */
+	if (live != NULL)
+		ob.servers = live->authorized_servers;
 	snprintf(origin, sizeof(origin), "Intel remote client %s (%s)",
 	    session_name(s, name, sizeof(name)), s->peer);
 	ok = mps_outbound_udp_send_to(&ob, origin, m);
+	mps_live_release(side->settings, live);
 	if (m->u.global_request.want_reply)
 		(void)queued(s, ok ? mps_apf_encode_request_success(&s->io.out) :
 		    mps_apf_encode_request_failure(&s->io.out));
@@ -1398,8 +1408,16 @@ mps_amt_accept(void *ctx, int fd, const char *peer)
 	snprintf(s->peer, sizeof(s->peer), "%s", peer);
 	mps_peer_split(peer, s->ip, sizeof(s->ip), NULL);
 	s->strand = mps_strand_create(side->workers);
-	if (side->tls != NULL)
-		ssl = SSL_new(side->tls);
+	if (side->tls != NULL) {
+		/* The certificate of the last reload. The SSL keeps its own
+		 * reference to the SSL_CTX: a later rotation never touches
+		 * this connection. */
+		mps_live_t *live = mps_live_acquire(side->settings);
+
+		ssl = SSL_new(live != NULL && live->tls != NULL ? live->tls :
+		    side->tls);
+		mps_live_release(side->settings, live);
+	}
 	s->wrap = mps_sockwrap_get(fd);
 	if (s->strand == NULL || (side->tls != NULL && ssl == NULL) ||
 	    s->wrap == NULL) {

@@ -25,6 +25,7 @@
 #include "auth_throttle.h"
 #include "buf.h"
 #include "config.h"
+#include "live.h"
 #include "log.h"
 #include "plugin_loader.h"
 #include "poller.h"
@@ -67,6 +68,11 @@ typedef struct mps_amt_side_t {
 	mps_registry_t *registry;
 	SSL_CTX *tls;			/* NULL in plain mode (behind stunnel) */
 	mps_auth_plugin_t *auth;	/* NULL when NeedAuthentication is false */
+	/* When set (mpsd), what a reload swaps: the SSL_CTX, the plugin and
+	 * the AuthorizedServersList are taken from here per use, and tls,
+	 * auth and authorized_servers above only say whether TLS and
+	 * authentication are on (restart-only choices). */
+	mps_live_slot_t *settings;
 	mps_auth_throttle_t *throttle;
 	/* Device-initiated traffic (PET alerts, direct-tcpip): the
 	 * AuthorizedServersList filter and where consoles' state lives. */

@@ -71,6 +71,9 @@ struct subscriber {
 	mps_strand_t *strand;		/* the retry timer's */
 	mps_timer_t timer;
 	mps_notifier_stats_t st;	/* waiting unused: count is */
+	int active;			/* takes new events: in the list the
+					 * last reload read. An inactive one
+					 * still delivers what it holds. */
 };
 
 struct mps_notifier_t {
@@ -94,8 +97,15 @@ struct mps_notifier_t {
 	mps_notifier_verdict_fn keep_false;
 	void *keep_false_arg;
 
+	/* MPS_MAX_SUBSCRIBERS slots, allocated once: a reload fills the
+	 * next free one or reactivates its own, so that a subscriber never
+	 * moves while a delivery or a log line uses it. */
 	struct subscriber *subs;
-	int nsubs;
+	int nsubs;			/* slots in use (active or not) */
+	/* URLs of reused slots: a task that has just finished may still be
+	 * logging the old one, so it is freed only with the notifier. */
+	char **old_urls;
+	int nold_urls;
 };
 
 /* What a delivery task reports once the lock is released. */
@@ -197,6 +207,9 @@ notifier_free(mps_notifier_t *nf)
 		free(nf->subs[i].url);
 	}
 	free(nf->subs);
+	for (i = 0; i < nf->nold_urls; i++)
+		free(nf->old_urls[i]);
+	free(nf->old_urls);
 	if (nf->params != NULL) {
 		explicit_bzero(nf->params, nf->params_size);
 		free(nf->params);
@@ -586,7 +599,7 @@ create_subscribers(mps_notifier_t *nf, const apr_array_header_t *list)
 
 	if (n > MPS_MAX_SUBSCRIBERS)
 		n = MPS_MAX_SUBSCRIBERS;
-	if ((nf->subs = calloc(n > 0 ? (size_t)n : 1,
+	if ((nf->subs = calloc(MPS_MAX_SUBSCRIBERS,
 	    sizeof(*nf->subs))) == NULL)
 		return APR_ENOMEM;
 	for (i = 0; i < n; i++) {
@@ -602,6 +615,7 @@ create_subscribers(mps_notifier_t *nf, const apr_array_header_t *list)
 			return s->url == NULL ? APR_EINVAL : APR_ENOMEM;
 		}
 		mps_timer_init(&sub->timer, sub->strand, retry_fire, sub);
+		sub->active = 1;
 		nf->nsubs++;
 	}
 	return APR_SUCCESS;
@@ -647,7 +661,7 @@ mps_notifier_device_event(mps_notifier_t *nf, mps_device_t *dev, int state,
 	const char *why[MPS_MAX_SUBSCRIBERS];
 	char fq[MPS_REGISTRY_FQDN_SIZE + 4];
 	struct event *ev;
-	int i;
+	int i, n;
 
 	if (nf == NULL || dev == NULL)
 		return;
@@ -659,8 +673,9 @@ mps_notifier_device_event(mps_notifier_t *nf, mps_device_t *dev, int state,
 	}
 	ev = event_create(nf, dev, state, want_reply);
 	pthread_mutex_lock(&nf->lock);
-	for (i = 0; i < nf->nsubs; i++) {
-		if (nf->stopping)
+	n = nf->nsubs;
+	for (i = 0; i < n; i++) {
+		if (nf->stopping || !nf->subs[i].active)
 			why[i] = NULL;
 		else if (ev == NULL) {
 			nf->subs[i].st.dropped++;
@@ -669,7 +684,7 @@ mps_notifier_device_event(mps_notifier_t *nf, mps_device_t *dev, int state,
 			why[i] = enqueue(&nf->subs[i], ev);
 	}
 	pthread_mutex_unlock(&nf->lock);
-	for (i = 0; i < nf->nsubs; i++)
+	for (i = 0; i < n; i++)
 		if (why[i] != NULL)
 			mps_log(MPS_LOG_WARNING, "notification %s of device "
 			    "%s%s to subscriber %s dropped: %s",
@@ -704,6 +719,127 @@ mps_notifier_stats(mps_notifier_t *nf, int index, mps_notifier_stats_t *stats)
 			add_stats(stats, &nf->subs[i]);
 	pthread_mutex_unlock(&nf->lock);
 	return APR_SUCCESS;
+}
+
+apr_status_t
+mps_notifier_stats_url(mps_notifier_t *nf, const char *url,
+    mps_notifier_stats_t *stats)
+{
+	int i, found = 0;
+
+	if (nf == NULL || url == NULL || stats == NULL)
+		return APR_EINVAL;
+	memset(stats, 0, sizeof(*stats));
+	pthread_mutex_lock(&nf->lock);
+	for (i = 0; i < nf->nsubs; i++)
+		if (strcmp(nf->subs[i].url, url) == 0) {
+			add_stats(stats, &nf->subs[i]);
+			found = 1;
+		}
+	pthread_mutex_unlock(&nf->lock);
+	return found ? APR_SUCCESS : APR_NOTFOUND;
+}
+
+/* Whether url is in list. */
+static int
+listed(const apr_array_header_t *list, int n, const char *url)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(APR_ARRAY_IDX(list, i, mps_subscriber_t).url,
+		    url) == 0)
+			return 1;
+	return 0;
+}
+
+/* A slot for url, lock held: its own (reactivated), else a fresh one,
+ * else an inactive one with nothing left to deliver. NULL when all
+ * MPS_MAX_SUBSCRIBERS slots still have work (or memory is short). */
+static struct subscriber *
+slot_for(mps_notifier_t *nf, const char *url)
+{
+	struct subscriber *sub;
+	char *copy, **grave;
+	int i;
+
+	for (i = 0; i < nf->nsubs; i++)
+		if (strcmp(nf->subs[i].url, url) == 0)
+			return &nf->subs[i];
+	if ((copy = strdup(url)) == NULL)
+		return NULL;
+	if (nf->nsubs < MPS_MAX_SUBSCRIBERS) {
+		sub = &nf->subs[nf->nsubs];
+		memset(sub, 0, sizeof(*sub));
+		sub->nf = nf;
+		if ((sub->strand = mps_strand_create(nf->workers)) == NULL) {
+			free(copy);
+			return NULL;
+		}
+		mps_timer_init(&sub->timer, sub->strand, retry_fire, sub);
+		sub->url = copy;
+		nf->nsubs++;
+		return sub;
+	}
+	for (i = 0; i < nf->nsubs; i++) {
+		sub = &nf->subs[i];
+		if (sub->active || sub->count > 0 || sub->state != SUB_IDLE)
+			continue;
+		grave = realloc(nf->old_urls, (size_t)(nf->nold_urls + 1) *
+		    sizeof(*grave));
+		if (grave == NULL)
+			break;
+		nf->old_urls = grave;
+		nf->old_urls[nf->nold_urls++] = sub->url;
+		sub->url = copy;
+		memset(&sub->st, 0, sizeof(sub->st));
+		sub->attempts = 0;
+		return sub;
+	}
+	free(copy);
+	return NULL;
+}
+
+int
+mps_notifier_set_subscribers(mps_notifier_t *nf,
+    const apr_array_header_t *list)
+{
+	int i, n = list != NULL ? list->nelts : 0, refused = 0;
+	apr_size_t left;
+
+	if (n > MPS_MAX_SUBSCRIBERS)
+		n = MPS_MAX_SUBSCRIBERS;
+	pthread_mutex_lock(&nf->lock);
+	for (i = 0; i < nf->nsubs; i++) {
+		struct subscriber *sub = &nf->subs[i];
+
+		if (!sub->active || listed(list, n, sub->url))
+			continue;
+		sub->active = 0;
+		left = sub->count;
+		/* Logged under the lock: rare, and the URL stays put. */
+		mps_log(MPS_LOG_INFO, "notifier: subscriber %s removed%s",
+		    sub->url, left > 0 ? " (what it has queued is still "
+		    "delivered)" : "");
+	}
+	for (i = 0; i < n; i++) {
+		const char *url = APR_ARRAY_IDX(list, i, mps_subscriber_t).url;
+		struct subscriber *sub = slot_for(nf, url);
+
+		if (sub == NULL) {
+			mps_log(MPS_LOG_ERROR, "notifier: no room for subscriber "
+			    "%s until the removed ones have delivered their "
+			    "queues; reload again later", url);
+			refused++;
+			continue;
+		}
+		if (!sub->active)
+			mps_log(MPS_LOG_INFO, "notifier: subscriber %s added",
+			    url);
+		sub->active = 1;
+	}
+	pthread_mutex_unlock(&nf->lock);
+	return refused;
 }
 
 /*

@@ -147,6 +147,22 @@ void mps_notifier_device_event(mps_notifier_t *n, mps_device_t *dev,
 apr_status_t mps_notifier_stats(mps_notifier_t *n, int index,
     mps_notifier_stats_t *stats);
 
+/* Counters of the subscriber with this URL (APR_NOTFOUND: none). */
+apr_status_t mps_notifier_stats_url(mps_notifier_t *n, const char *url,
+    mps_notifier_stats_t *stats);
+
+/*
+ * A reload's NotificationList: subscribers no longer listed take no new
+ * events but still deliver what they hold (in order, with their
+ * retries); listed ones not yet known are added; one removed and listed
+ * again gets its own queue back. Never blocks (a short lock; a strand
+ * for a new subscriber). Returns how many listed URLs found no slot
+ * (MPS_MAX_SUBSCRIBERS, counting removed ones still delivering), each
+ * logged at ERROR; 0 normally.
+ */
+int mps_notifier_set_subscribers(mps_notifier_t *n,
+    const apr_array_header_t *list);
+
 /*
  * Stops: no more deliveries start and retry timers are cancelled; waits
  * up to opt->stop_wait for deliveries in flight (and always for a

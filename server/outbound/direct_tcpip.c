@@ -275,6 +275,8 @@ mps_direct_tcpip_open(mps_session_t *s, const mps_apf_msg_t *m)
 	struct addrinfo hints, *res = NULL;
 	char portstr[8];
 	resolve_job *job;
+	mps_live_t *live;
+	mps_outbound_verdict_t verdict;
 
 	if (!mps_apf_str_eq(type, MPS_APF_CHAN_DIRECT_TCPIP)) {
 		mps_log(MPS_LOG_WARNING, "Intel remote client %s: channel type "
@@ -283,8 +285,14 @@ mps_direct_tcpip_open(mps_session_t *s, const mps_apf_msg_t *m)
 		mps_relay_refuse_open(s, sender, MPS_CHAN_OPEN_UNKNOWN_CHANNEL_TYPE);
 		return;
 	}
-	switch (mps_outbound_check(&ob, addr.ptr, addr.len, port, host,
-	    sizeof(host))) {
+	/* The list as the last reload left it, held for this check. */
+	live = mps_live_acquire(side->settings);
+	if (live != NULL)
+		ob.servers = live->authorized_servers;
+	verdict = mps_outbound_check(&ob, addr.ptr, addr.len, port, host,
+	    sizeof(host));
+	mps_live_release(side->settings, live);
+	switch (verdict) {
 	case MPS_OUTBOUND_INVALID:
 		mps_log(MPS_LOG_WARNING, "Intel remote client %s: direct-tcpip "
 		    "to an invalid address refused",

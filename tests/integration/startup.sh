@@ -11,12 +11,25 @@ make_config "$A"
 heading=$(sed -n 's|.*<Heading>\(.*\)</Heading>.*|\1|p' "$A/mps.config")
 
 ok "mpsd starts on the demo configuration" start_mpsd "$A"
+apid=$MPSD_PID
 first=$(head -n 1 "$A/log/mps.log")
 ok "the log's first line is the Heading" test "$first" = "$heading"
-stamp='^\[(Mon|Tue|Wed|Thu|Fri|Sat|Sun) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [1-9][0-9]? [0-9]{4} [0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}\] \[LM INFO\] MPS has started its operation\.$'
-ok "the start line has the guide's format" grep -Eq "$stamp" "$A/log/mps.log"
+# ISO 8601 with the offset by default; the guide's sentence, then the
+# version and this process's pid.
+version=$("$MPSD" --version | awk '{print $2}')
+stamp='^\[[0-9]{4}-[01][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-6][0-9]\.[0-9]{6}[+-][0-9]{2}:[0-9]{2}\] \[LM INFO\] MPS has started its operation\. mpsd '"$version"', pid '"$MPSD_PID"'$'
+ok "the start line: ISO 8601 time with offset, version and pid" grep -Eq "$stamp" "$A/log/mps.log"
 ok "the start line also goes to stderr" file_has "$A/stderr" "MPS has started its operation."
 ok "the loaded AMT plugin is logged" file_has "$A/log/mps.log" "AMT authentication: $top_builddir/plugins/"
+
+# The guide's time format stays available as a setting.
+G=$T/g
+make_config "$G" "s|<LogFileMaxFiles>|<TimeFormat>guide</TimeFormat><LogFileMaxFiles>|"
+ok "mpsd starts with TimeFormat guide" start_mpsd "$G"
+gstamp='^\[(Mon|Tue|Wed|Thu|Fri|Sat|Sun) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [1-9][0-9]? [0-9]{4} [0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}\] \[LM INFO\] MPS has started its operation\.'
+ok "its start line has the guide's format" grep -Eq "$gstamp" "$G/log/mps.log"
+stop_pid "$MPSD_PID" >/dev/null
+MPSD_PID=$apid
 
 # A second instance, same lock file, other ports: refused, first unharmed.
 B=$T/b

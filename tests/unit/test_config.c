@@ -208,6 +208,7 @@ assert_defaults(const mps_config_t *cfg)
 	ck_assert_str_eq(cfg->log_file_name, "mps.log");
 	ck_assert_int_eq(cfg->log_file_max_size_kb, 10240);
 	ck_assert_int_eq(cfg->log_file_max_files, 10);
+	ck_assert_int_eq(cfg->log_time_format, MPS_LOG_TIME_ISO8601);
 	ck_assert_int_eq(cfg->amt_auth.need_authentication, 0);
 	ck_assert_ptr_null(cfg->amt_auth.dll_name);
 	ck_assert_str_eq(cfg->amt_auth.dll_parameters, "");
@@ -327,6 +328,7 @@ static const struct param_row param_rows[] = {
 	{ "Logger", "LogFileName", "x.log", "", O(log_file_name), K_STR, "x.log", 0 },
 	{ "Logger", "LogFileMaxSize", "2048", "", O(log_file_max_size_kb), K_OFF, NULL, 2048 },
 	{ "Logger", "LogFileMaxFiles", "3", "", O(log_file_max_files), K_INT, NULL, 3 },
+	{ "Logger", "TimeFormat", "Guide", "", O(log_time_format), K_ENUM, NULL, MPS_LOG_TIME_GUIDE },
 	{ "AMT_Authenticate", "NeedAuthentication", "TRUE", "<DllName>a</DllName>", O(amt_auth.need_authentication), K_INT, NULL, 1 },
 	{ "AMT_Authenticate", "DllName", "AMTFileAuth", "", O(amt_auth.dll_name), K_STR, "AMTFileAuth", 0 },
 	{ "AMT_Authenticate", "DllParameters", "\n  file AMTAuthFile.txt\t\n", "", O(amt_auth.dll_parameters), K_STR, "file AMTAuthFile.txt", 0 },
@@ -824,6 +826,57 @@ START_TEST(test_file_too_large)
 END_TEST
 
 /* The path is reported as given, not made absolute. */
+/* ---- what a reload changed ---- */
+
+struct changes {
+	int n;
+	char seen[8][64];
+};
+
+static void
+collect_change(void *arg, const char *group, const char *name)
+{
+	struct changes *c = arg;
+
+	if (c->n < 8)
+		snprintf(c->seen[c->n], sizeof(c->seen[0]), "%s/%s", group, name);
+	c->n++;
+}
+
+START_TEST(test_changes)
+{
+	struct changes c = { 0 };
+	mps_config_t *a, *b;
+
+	a = load_good("<MPS>" PLAIN "<Tunnel><IdleTimeout>90</IdleTimeout>"
+	    "</Tunnel><AMT_Authenticate><DllParameters>a.txt</DllParameters>"
+	    "</AMT_Authenticate><Admin><TokenFile>t</TokenFile></Admin></MPS>");
+	/* Same values, other spellings and an explicit default: nothing. */
+	b = load_good("<MPS><TLS><Mode>PLAIN</Mode></TLS><Tunnel>"
+	    "<IdleTimeout>90</IdleTimeout><KeepAliveInterval>30"
+	    "</KeepAliveInterval></Tunnel><AMT_Authenticate><DllParameters>"
+	    "a.txt</DllParameters></AMT_Authenticate><Admin><TokenFile>t"
+	    "</TokenFile></Admin></MPS>");
+	ck_assert_int_eq(mps_config_changes(a, b, collect_change, &c), 0);
+	ck_assert_int_eq(c.n, 0);
+	/* One of each C type, in the keyword table's order. */
+	b = load_good("<MPS>" PLAIN "<Network><AMTListenPort>4434"
+	    "</AMTListenPort></Network><Logger><LogFileMaxSize>20"
+	    "</LogFileMaxSize></Logger><AMT_Authenticate><DllParameters>b.txt"
+	    "</DllParameters></AMT_Authenticate><Tunnel><IdleTimeout>120"
+	    "</IdleTimeout><ChannelWindowSize>4096</ChannelWindowSize>"
+	    "</Tunnel><Admin><TokenFile>t</TokenFile><AllowRemote>true"
+	    "</AllowRemote></Admin></MPS>");
+	ck_assert_int_eq(mps_config_changes(a, b, collect_change, &c), 6);
+	ck_assert_str_eq(c.seen[0], "Network/AMTListenPort");
+	ck_assert_str_eq(c.seen[1], "Logger/LogFileMaxSize");
+	ck_assert_str_eq(c.seen[2], "AMT_Authenticate/DllParameters");
+	ck_assert_str_eq(c.seen[3], "Tunnel/IdleTimeout");
+	ck_assert_str_eq(c.seen[4], "Tunnel/ChannelWindowSize");
+	ck_assert_str_eq(c.seen[5], "Admin/AllowRemote");
+}
+END_TEST
+
 START_TEST(test_path_as_given)
 {
 	mps_config_errors_t *errs;
@@ -1991,6 +2044,7 @@ unit_suite(void)
 	tcase_add_test(tc, test_directory_not_file);
 	tcase_add_test(tc, test_file_too_large);
 	tcase_add_test(tc, test_path_as_given);
+	tcase_add_test(tc, test_changes);
 
 	tc = new_case(s, "static_cross_checks");
 	tcase_add_test(tc, test_dll_name_required);

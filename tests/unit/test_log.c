@@ -75,6 +75,9 @@ test_setup(void)
 	use_tz("UTC");
 	mps_log_set_default(NULL);
 	mps_log_set_console(MPS_LOG_CONSOLE_STDERR);
+	/* Most cases parse lines strictly in the guide's format (still a
+	 * setting); the ISO 8601 default has its own cases. */
+	mps_log_set_time_format(MPS_LOG_TIME_GUIDE);
 }
 
 static void
@@ -82,6 +85,7 @@ test_teardown(void)
 {
 	mps_log_set_default(NULL);
 	mps_log_set_console(MPS_LOG_CONSOLE_STDERR);
+	mps_log_set_time_format(MPS_LOG_TIME_ISO8601);
 }
 
 /* ---- helpers ---- */
@@ -404,6 +408,70 @@ START_TEST(test_format_time_is_local)
 	    sizeof(buf));
 	ck_assert_str_eq(buf, "Thu Jan 1 2009 08:59:59.999999");
 	use_tz("UTC");
+}
+END_TEST
+
+START_TEST(test_format_time_iso)
+{
+	char buf[64];
+	apr_time_t t = apr_time_from_sec(1215001294) + 203000;
+
+	ck_assert_uint_eq(mps_log_format_time_iso(t, buf, sizeof(buf)), 32);
+	ck_assert_str_eq(buf, "2008-07-02T12:21:34.203000+00:00");
+	/* East of UTC, across midnight and the year. */
+	use_tz("JST-9");
+	mps_log_format_time_iso(apr_time_from_sec(1230767999) + 999999, buf,
+	    sizeof(buf));
+	ck_assert_str_eq(buf, "2009-01-01T08:59:59.999999+09:00");
+	/* West, with minutes in the offset. */
+	use_tz("NST3:30");
+	mps_log_format_time_iso(t, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "2008-07-02T08:51:34.203000-03:30");
+	/* Daylight saving shows in the offset (CET/CEST). */
+	use_tz("CET-1CEST,M3.5.0,M10.5.0/3");
+	mps_log_format_time_iso(t, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "2008-07-02T14:21:34.203000+02:00");
+	mps_log_format_time_iso(apr_time_from_sec(1230767999), buf,
+	    sizeof(buf));
+	ck_assert_str_eq(buf, "2009-01-01T00:59:59.000000+01:00");
+	use_tz("UTC");
+	memset(buf, 'z', sizeof(buf));
+	ck_assert_uint_eq(mps_log_format_time_iso(t, buf, 11), 10);
+	ck_assert_str_eq(buf, "2008-07-02");
+	ck_assert_uint_eq(mps_log_format_time_iso(t, buf, 0), 0);
+}
+END_TEST
+
+/* The default: each line stamped in ISO 8601 with the offset. */
+START_TEST(test_line_format_iso)
+{
+	mps_log_options_t o = options(0, 1, MPS_LOG_ALL_LEVELS);
+	mps_logger_t *l;
+	regex_t re;
+	char path[512], text[4096];
+	FILE *f;
+	size_t n;
+
+	mps_log_set_time_format(MPS_LOG_TIME_ISO8601);
+	ck_assert_int_eq(mps_logger_open(&l, &o), APR_SUCCESS);
+	mps_logger_write(l, MPS_LOG_WARNING, "iso line");
+	mps_logger_close(l);
+	path_in(path, sizeof(path), "mps.log");
+	ck_assert_ptr_nonnull(f = fopen(path, "r"));
+	n = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	text[n] = '\0';
+	ck_assert_int_eq(regcomp(&re, "\n\\[[0-9]{4}-[01][0-9]-[0-3][0-9]T"
+	    "[0-2][0-9]:[0-5][0-9]:[0-6][0-9]\\.[0-9]{6}[+-][0-9]{2}:[0-9]{2}"
+	    "\\] \\[LM WARNING\\] iso line\n", REG_EXTENDED), 0);
+	ck_assert_msg(regexec(&re, text, 0, NULL, 0) == 0, "got: %s", text);
+	regfree(&re);
+	ck_assert_int_eq(mps_log_get_time_format(), MPS_LOG_TIME_ISO8601);
+	ck_assert_uint_eq(mps_log_format_time_current(0, path, sizeof(path)),
+	    32);
+	mps_log_set_time_format(MPS_LOG_TIME_GUIDE);
+	ck_assert_uint_eq(mps_log_format_time_current(0, path, sizeof(path)),
+	    30);
 }
 END_TEST
 
@@ -1312,6 +1380,8 @@ unit_suite(void)
 	tcase_add_test(tc, test_format_time_guide_sample);
 	tcase_add_test(tc, test_format_time_is_local);
 	tcase_add_test(tc, test_format_time_small_buffer);
+	tcase_add_test(tc, test_format_time_iso);
+	tcase_add_test(tc, test_line_format_iso);
 	tcase_add_test(tc, test_level_names);
 	tcase_add_test(tc, test_line_format);
 	tcase_add_test(tc, test_heading);

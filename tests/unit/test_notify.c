@@ -752,6 +752,63 @@ START_TEST(test_keep_false)
 }
 END_TEST
 
+/* A reload's list: a removed subscriber takes no new event but delivers
+ * what it holds; an added one hears the next events only; one listed
+ * again gets new events again, in its old slot. */
+START_TEST(test_set_subscribers)
+{
+	mps_notifier_options_t o = options(2);
+	mps_device_t *d1 = device(1), *d2 = device(2), *d3 = device(3);
+	apr_array_header_t *list = apr_array_make(pool, 3,
+	    sizeof(mps_subscriber_t));
+	static struct call c[8];
+	mps_notifier_stats_t st;
+
+	how[1].gated = 1;
+	start(&o);
+	mps_notifier_device_event(notifier, d1, MPS_NOTIFY_CONNECTED, 0);
+	wait_drained(0);
+	/* b holds d1 (its delivery waits at the gate); now b goes, c comes. */
+	APR_ARRAY_PUSH(list, mps_subscriber_t) = (mps_subscriber_t){
+	    .url = urls[0], .line = 1 };
+	APR_ARRAY_PUSH(list, mps_subscriber_t) = (mps_subscriber_t){
+	    .url = urls[2], .line = 2 };
+	ck_assert_int_eq(mps_notifier_set_subscribers(notifier, list), 0);
+	mps_notifier_device_event(notifier, d2, MPS_NOTIFY_CONNECTED, 0);
+	wait_drained(0);
+	wait_drained(2);
+	open_gate(1);
+	wait_drained(1);
+	ck_assert_int_eq(calls_of(0, c, 8), 2);
+	/* b: only what it held before it was removed, still delivered. */
+	ck_assert_int_eq(calls_of(1, c, 8), 1);
+	ck_assert_str_eq(c[0].uuid, mps_device_uuid(d1));
+	/* c: only what came after it was added. */
+	ck_assert_int_eq(calls_of(2, c, 8), 1);
+	ck_assert_str_eq(c[0].uuid, mps_device_uuid(d2));
+	ck_assert_int_eq(mps_notifier_stats_url(notifier, urls[2], &st),
+	    APR_SUCCESS);
+	ck_assert_uint_eq(st.delivered, 1);
+	ck_assert_int_eq(mps_notifier_stats_url(notifier, "http://x/",
+	    &st), APR_NOTFOUND);
+	/* b listed again: it hears d3, in the same slot. */
+	APR_ARRAY_PUSH(list, mps_subscriber_t) = (mps_subscriber_t){
+	    .url = urls[1], .line = 3 };
+	ck_assert_int_eq(mps_notifier_set_subscribers(notifier, list), 0);
+	mps_notifier_device_event(notifier, d3, MPS_NOTIFY_CONNECTED, 0);
+	wait_drained(0);
+	wait_drained(1);
+	wait_drained(2);
+	ck_assert_int_eq(calls_of(1, c, 8), 2);
+	ck_assert_str_eq(c[1].uuid, mps_device_uuid(d3));
+	ck_assert_int_eq(calls_of(2, c, 8), 2);
+	ck_assert_int_eq(calls_of(0, c, 8), 3);
+	mps_device_release(d1);
+	mps_device_release(d2);
+	mps_device_release(d3);
+}
+END_TEST
+
 START_TEST(test_destroy_drops_and_waits)
 {
 	mps_notifier_options_t o = options(2);
@@ -925,6 +982,7 @@ unit_suite(void)
 	tcase_add_test(tc, test_retries_exhausted);
 	tcase_add_test(tc, test_queue_bound);
 	tcase_add_test(tc, test_keep_false);
+	tcase_add_test(tc, test_set_subscribers);
 	tcase_add_test(tc, test_destroy_drops_and_waits);
 	tcase_add_test(tc, test_destroy_waits_for_quick_delivery);
 	tcase_add_test(tc, test_no_subscribers_and_bad_calls);
