@@ -45,10 +45,11 @@ typedef struct mps_console_side_t {
 	mps_workers_t *workers;
 	mps_registry_t *registry;
 	mps_auth_plugin_t *auth;	/* Socks_Authenticate; NULL when off */
-	/* Connections served, devices and consoles together, against
-	 * MaxConnections: the device side's counter, shared. */
-	atomic_uint *connections;
+	/* The pre-auth budget, shared with the devices (admission.h);
+	 * NULL: no pre-auth limits (unit tests). */
+	struct mps_admission_t *admission;
 
+	atomic_uint active;		/* consoles against MaxConsoles */
 	atomic_uint live;		/* console objects not yet freed */
 	pthread_mutex_t list_lock;	/* every live console, for shutdown */
 	mps_console_t *list;

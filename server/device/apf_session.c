@@ -4,9 +4,12 @@
  *
  * Life of a session, all on its strand:
  *
- *   accept -> TLS handshake (deadline: HandshakeTimeout)
+ *   accept [pre-auth budget, admission.h]
+ *          -> TLS handshake (deadline: HandshakeTimeout, PreAuthTimeout)
  *          -> PROTOCOLVERSION -> SERVICE_REQUEST auth@ -> USERAUTH_REQUEST
- *          -> [blocking lane: Authenticate()] -> USERAUTH_SUCCESS, registered
+ *          -> [blocking lane: Authenticate()]
+ *          -> [MaxConnections slot, the pre-auth one given back]
+ *          -> USERAUTH_SUCCESS, registered
  *          -> SERVICE_REQUEST pfwd@ -> tcpip-forward... -> KEEPALIVE_OPTIONS
  *          -> steady state (idle timeout) -> close
  *
@@ -30,6 +33,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "admission.h"
 #include "apf_codec.h"
 #include "auth_job.h"
 #include "timer.h"
@@ -57,9 +61,8 @@
 #define FAIL_LINGER apr_time_from_sec(1)
 /* Quiet time after the last tcpip-forward before KEEPALIVE_OPTIONS. */
 #define SETTLE_DELAY apr_time_from_msec(1000)
-/* Sessions beyond MaxConnections being told DISCONNECT 12 at once; past
- * this they are closed without a word (a flood must not cost TLS work). */
-#define REFUSING_MAX 256
+/* One WARNING per this interval when MaxConnections refuses devices. */
+#define FULL_LOG_INTERVAL apr_time_from_sec(10)
 
 typedef enum {
 	S_TLS,			/* TLS handshake */
@@ -93,7 +96,7 @@ struct mps_session_t {
 	char close_req_why[128];
 	session_state state;
 	unsigned counted:1;		/* holds a MaxConnections slot */
-	unsigned refusing:1;		/* over MaxConnections: DISCONNECT 12 */
+	unsigned preauth:1;		/* holds a pre-auth slot (admission.h) */
 	unsigned cert_verified:1;	/* a verified client certificate */
 	unsigned keepalive_sent:1;
 	unsigned failure_sent:1;	/* USERAUTH_FAILURE is queued */
@@ -104,6 +107,7 @@ struct mps_session_t {
 	unsigned notified:1;		/* subscribers heard CONNECTED */
 	apr_uint32_t trigger;
 	apr_time_t last_rx;
+	apr_time_t accepted;		/* PreAuthTimeout counts from here */
 	unsigned long long reported_in, reported_out;
 	char *cert_cn;			/* mutual TLS identity, malloc'd */
 	char uuid[MPS_APF_UUID_TEXT_SIZE];
@@ -121,6 +125,7 @@ static const char *const state_names[] = {
 static void session_pump(void *arg);
 static void session_io(void *arg);
 static void session_deadline(void *arg);
+static apr_interval_time_t handshake_deadline(const mps_config_t *cfg);
 static void session_settled(void *arg);
 static int close_req_take(mps_session_t *s);
 static void session_close(mps_session_t *s, apr_uint32_t reason,
@@ -368,6 +373,16 @@ mps_tunnel_device(const mps_session_t *s)
 
 /* ---- finalizing ------------------------------------------------------- */
 
+/* Gives the pre-auth slot back (once): the session authenticated, or
+ * it ends before that. */
+static void
+preauth_release(mps_session_t *s)
+{
+	if (s->preauth && s->side->admission != NULL)
+		mps_admission_leave(s->side->admission, s->ip);
+	s->preauth = 0;
+}
+
 static void
 session_finalize(mps_session_t *s)
 {
@@ -394,9 +409,8 @@ session_finalize(mps_session_t *s)
 	mps_stream_close(&s->io);
 	if (s->counted)
 		atomic_fetch_sub(&side->active, 1);
-	if (s->refusing)
-		atomic_fetch_sub(&side->refusing, 1);
-	s->counted = s->refusing = 0;
+	s->counted = 0;
+	preauth_release(s);
 	if (s->dev != NULL) {
 		mps_device_release(s->dev);
 		s->dev = NULL;
@@ -488,6 +502,27 @@ auth_succeeded(mps_session_t *s, const char *user, const char *how)
 	apr_status_t rv;
 
 	mps_auth_throttle_success(side->throttle, s->ip);
+	/* Authenticated: from the pre-auth budget to the devices' own, which
+	 * unauthenticated connections never touch. */
+	preauth_release(s);
+	if (atomic_fetch_add(&side->active, 1) >=
+	    (unsigned)side->cfg->max_connections) {
+		static mps_ratelog_t full_log;
+		unsigned long missed = 0;
+
+		atomic_fetch_sub(&side->active, 1);
+		mps_metric_inc(MPS_M_FULL_DEVICES);
+		if (mps_ratelog_allow(&full_log, apr_time_now(),
+		    FULL_LOG_INTERVAL, &missed))
+			mps_log(MPS_LOG_WARNING, "MaxConnections (%d) reached: "
+			    "refusing the Intel remote client %s at %s (and %lu "
+			    "more since the last such message)",
+			    side->cfg->max_connections, s->uuid, s->peer, missed);
+		session_close(s, MPS_APF_DISCONNECT_TOO_MANY_CONNECTIONS,
+		    MPS_LOG_DEBUG, "MaxConnections reached");
+		return;
+	}
+	s->counted = 1;
 	rv = mps_device_create(s->uuid, s->peer, s->trigger, s, s->strand,
 	    device_entry_freed, &dev);
 	if (rv != APR_SUCCESS) {
@@ -967,18 +1002,14 @@ handshake_done(mps_session_t *s)
 			}
 		}
 	}
-	if (s->refusing) {
-		mps_log(MPS_LOG_WARNING, "MaxConnections (%d) reached: refusing "
-		    "the Intel remote client at %s", side->cfg->max_connections,
-		    s->peer);
-		(void)mps_apf_encode_disconnect(&s->io.out,
-		    MPS_APF_DISCONNECT_TOO_MANY_CONNECTIONS);
-		s->state = S_CLOSING;
-		(void)mps_timer_arm(mps_poller_timers(side->poller), &s->deadline,
-		    CLOSE_LINGER);
-		return;
-	}
 	s->state = S_VERSION;
+	/* The login has what PreAuthTimeout leaves after the handshake. */
+	{
+		apr_interval_time_t left = side->cfg->preauth_timeout -
+		    (apr_time_now() - s->accepted);
+		(void)mps_timer_arm(mps_poller_timers(side->poller),
+		    &s->deadline, left > 0 ? left : 1);
+	}
 }
 
 /*
@@ -1150,17 +1181,36 @@ session_deadline(void *arg)
 	case S_AUTH_SERVICE:
 	case S_USERAUTH:
 		if (s->state == S_TLS) {
+			/* One line per FULL_LOG_INTERVAL: an idle-socket
+			 * flood makes thousands of these, and the metric
+			 * counts every one. */
+			static mps_ratelog_t tls_log;
+			unsigned long missed = 0;
+
 			mps_metric_inc(MPS_M_TLS_FAIL_TIMEOUT);
-			mps_log(MPS_LOG_WARNING, "no TLS handshake from %s within "
-			    "%ld s: closed", s->peer,
-			    (long)apr_time_sec(side->cfg->tls_handshake_timeout));
+			if (mps_ratelog_allow(&tls_log, now, FULL_LOG_INTERVAL,
+			    &missed))
+				mps_log(MPS_LOG_WARNING, "no TLS handshake from %s "
+				    "within %ld s: closed (and %lu more since "
+				    "the last such message)", s->peer,
+				    (long)apr_time_sec(handshake_deadline(side->cfg)),
+				    missed);
 			session_finalize(s);
 		} else {
+			static mps_ratelog_t login_log;
+			unsigned long missed = 0;
+
 			mps_metric_inc(MPS_M_LOGIN_TIMEOUT);
+			if (mps_ratelog_allow(&login_log, now, FULL_LOG_INTERVAL,
+			    &missed))
+				mps_log(MPS_LOG_WARNING, "no login from %s within "
+				    "%ld s of connecting (PreAuthTimeout; state "
+				    "%s): closed (and %lu more since the last such "
+				    "message)", s->peer,
+				    (long)apr_time_sec(side->cfg->preauth_timeout),
+				    state_names[s->state], missed);
 			session_close(s, MPS_APF_DISCONNECT_CONNECTION_TIMED_OUT,
-			    MPS_LOG_WARNING, "no login within %ld s (state %s)",
-			    (long)apr_time_sec(side->cfg->tls_handshake_timeout),
-			    state_names[s->state]);
+			    MPS_LOG_DEBUG, "no login within PreAuthTimeout");
 		}
 		break;
 	case S_AUTH_FAILED:
@@ -1271,6 +1321,14 @@ mps_session_request_close(mps_session_t *s, apr_uint32_t reason,
 
 /* ---- accept ----------------------------------------------------------- */
 
+/* The TLS handshake must end within HandshakeTimeout and PreAuthTimeout. */
+static apr_interval_time_t
+handshake_deadline(const mps_config_t *cfg)
+{
+	return cfg->tls_handshake_timeout < cfg->preauth_timeout ?
+	    cfg->tls_handshake_timeout : cfg->preauth_timeout;
+}
+
 /* The first task of a session, on its strand: watch the socket, start
  * the handshake deadline. */
 static void
@@ -1291,7 +1349,7 @@ session_start(void *arg)
 		return;
 	}
 	(void)mps_timer_arm(mps_poller_timers(s->side->poller), &s->deadline,
-	    s->side->cfg->tls_handshake_timeout);
+	    handshake_deadline(s->side->cfg));
 	session_pump(s);
 }
 
@@ -1300,8 +1358,6 @@ session_start(void *arg)
 static void
 accept_undo(mps_session_t *s, SSL *ssl, int fd)
 {
-	mps_amt_side_t *side = s->side;
-
 	if (s->wrap != NULL)
 		mps_sockwrap_put(s->wrap);
 	if (s->io.fd >= 0 && s->io.fd == fd)
@@ -1311,10 +1367,7 @@ accept_undo(mps_session_t *s, SSL *ssl, int fd)
 			SSL_free(ssl);
 		close(fd);
 	}
-	if (s->counted)
-		atomic_fetch_sub(&side->active, 1);
-	if (s->refusing)
-		atomic_fetch_sub(&side->refusing, 1);
+	preauth_release(s);
 	if (s->strand != NULL)
 		mps_strand_release(s->strand);
 	free(s);
@@ -1326,28 +1379,27 @@ mps_amt_accept(void *ctx, int fd, const char *peer)
 	mps_amt_side_t *side = ctx;
 	mps_session_t *s;
 	SSL *ssl = NULL;
-	unsigned active;
+	char ip[sizeof(s->ip)];
 
+	/* The pre-auth budget first, before any allocation or TLS work: a
+	 * refused socket costs one close. */
+	mps_peer_split(peer, ip, sizeof(ip), NULL);
+	if (side->admission != NULL &&
+	    mps_admission_enter(side->admission, ip, "AMT") != MPS_ADMIT_OK) {
+		close(fd);
+		return;
+	}
 	s = calloc(1, sizeof(*s));
 	if (s == NULL) {
+		if (side->admission != NULL)
+			mps_admission_leave(side->admission, ip);
 		close(fd);
 		return;
 	}
 	s->side = side;
 	s->io.fd = -1;
-	active = atomic_fetch_add(&side->active, 1) + 1;
-	s->counted = 1;
-	if (active > (unsigned)side->cfg->max_connections) {
-		atomic_fetch_sub(&side->active, 1);
-		s->counted = 0;
-		if (atomic_fetch_add(&side->refusing, 1) >= REFUSING_MAX) {
-			atomic_fetch_sub(&side->refusing, 1);
-			close(fd);
-			free(s);
-			return;
-		}
-		s->refusing = 1;
-	}
+	s->preauth = side->admission != NULL;
+	s->accepted = apr_time_now();
 	/* Two references: the connection's, and ours until the session is
 	 * listed (its first task may end it before that). */
 	atomic_init(&s->refs, 2);
@@ -1355,7 +1407,7 @@ mps_amt_accept(void *ctx, int fd, const char *peer)
 	/* Plain mode passes S_TLS at once: its "handshake" is done. */
 	s->state = S_TLS;
 	snprintf(s->peer, sizeof(s->peer), "%s", peer);
-	mps_peer_split(peer, s->ip, sizeof(s->ip), NULL);
+	memcpy(s->ip, ip, sizeof(s->ip));
 	s->strand = mps_strand_create(side->workers);
 	if (side->tls != NULL)
 		ssl = SSL_new(side->tls);
@@ -1395,7 +1447,6 @@ apr_status_t
 mps_amt_side_init(mps_amt_side_t *side)
 {
 	atomic_init(&side->active, 0);
-	atomic_init(&side->refusing, 0);
 	atomic_init(&side->live, 0);
 	atomic_init(&side->open, 0);
 	side->list = NULL;
