@@ -114,6 +114,14 @@ tests_unit_test_relay_LDADD = server/libmpschannels.la server/libmpsnet.la \
 	$(EXPAT_LIBS) $(LTDL_LIBS) $(APU_LIBS) $(APR_LIBS) $(OPENSSL_LIBS) $(CHECK_LIBS)
 TESTS += tests/unit/test_relay
 
+# The pre-auth budget (server/net/admission.c).
+check_PROGRAMS += tests/unit/test_admission
+tests_unit_test_admission_SOURCES = $(UNIT_COMMON) tests/unit/test_admission.c
+tests_unit_test_admission_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_admission_LDADD = server/libmpsnet.la server/libmpslog.la \
+	server/libmpsbase.la $(APR_LIBS) $(OPENSSL_LIBS) $(CHECK_LIBS)
+TESTS += tests/unit/test_admission
+
 # The tunnel under a fake channel layer (the test fills channel_ops).
 check_PROGRAMS += tests/unit/test_tunnel
 tests_unit_test_tunnel_SOURCES = $(UNIT_COMMON) tests/unit/test_tunnel.c

@@ -131,7 +131,8 @@ typedef struct mps_config_t {
 	int max_preauth;		/* MaxPreAuthConnections: connections not
 					 * authenticated yet, default 512 */
 	int max_preauth_per_address;	/* MaxPreAuthPerAddress, default 32 */
-	int preauth_drop_start;		/* PreAuthDropStart, default 256 */
+	int preauth_drop_start;		/* PreAuthDropStart, default
+					 * MaxPreAuthConnections / 2 (256) */
 	int preauth_drop_rate;		/* PreAuthDropRate %, default 30 */
 	apr_interval_time_t preauth_timeout; /* PreAuthTimeout s: accept to
 					 * authenticated, default 10 */

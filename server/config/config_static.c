@@ -919,6 +919,10 @@ check_limits(struct parse *p)
 
 	ks[0] = kw(G_LIMITS, "PreAuthDropStart");
 	ks[1] = kw(G_LIMITS, "MaxPreAuthConnections");
+	/* Not given: half the budget (256 of the default 512), whatever
+	 * MaxPreAuthConnections is, so that lowering that alone is valid. */
+	if (!given(p, ks[0]) || bad(p, ks[0]))
+		cfg->preauth_drop_start = cfg->max_preauth / 2;
 	if (bad(p, ks[0]) || bad(p, ks[1]) ||
 	    cfg->preauth_drop_start <= cfg->max_preauth)
 		return;
