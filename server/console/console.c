@@ -128,7 +128,7 @@ static void
 preauth_release(mps_console_t *c)
 {
 	if (c->preauth && c->side->admission != NULL)
-		mps_admission_leave(c->side->admission, c->ip);
+		mps_admission_leave(c->side->admission, c->ip, 0);
 	c->preauth = 0;
 }
 
@@ -595,7 +595,7 @@ console_accept(mps_console_side_t *side, const front_ops *ops, int fd,
 	 * hand-over. A refused socket costs one close. */
 	mps_peer_split(peer, ip, sizeof(ip), NULL);
 	if (side->admission != NULL &&
-	    mps_admission_enter(side->admission, ip, ops->name) !=
+	    mps_admission_enter(side->admission, ip, ops->name, 0) !=
 	    MPS_ADMIT_OK) {
 		close(fd);
 		return;
@@ -603,7 +603,7 @@ console_accept(mps_console_side_t *side, const front_ops *ops, int fd,
 	c = calloc(1, sizeof(*c));
 	if (c == NULL) {
 		if (side->admission != NULL)
-			mps_admission_leave(side->admission, ip);
+			mps_admission_leave(side->admission, ip, 0);
 		close(fd);
 		return;
 	}

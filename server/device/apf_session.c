@@ -5,7 +5,8 @@
  * Life of a session, all on its strand:
  *
  *   accept [pre-auth budget, admission.h]
- *          -> TLS handshake (deadline: HandshakeTimeout, PreAuthTimeout)
+ *          -> TLS handshake (deadline for it and the login: the smaller
+ *             of HandshakeTimeout and PreAuthTimeout)
  *          -> PROTOCOLVERSION -> SERVICE_REQUEST auth@ -> USERAUTH_REQUEST
  *          -> [blocking lane: Authenticate()]
  *          -> [MaxConnections slot, the pre-auth one given back]
@@ -107,7 +108,6 @@ struct mps_session_t {
 	unsigned notified:1;		/* subscribers heard CONNECTED */
 	apr_uint32_t trigger;
 	apr_time_t last_rx;
-	apr_time_t accepted;		/* PreAuthTimeout counts from here */
 	unsigned long long reported_in, reported_out;
 	char *cert_cn;			/* mutual TLS identity, malloc'd */
 	char uuid[MPS_APF_UUID_TEXT_SIZE];
@@ -373,13 +373,23 @@ mps_tunnel_device(const mps_session_t *s)
 
 /* ---- finalizing ------------------------------------------------------- */
 
+/* In Mode plain every device arrives from the TLS terminator's address:
+ * the per-address limit would cap all devices together, so it is left
+ * to the terminator (the total and the random drop still apply). */
+static unsigned
+admit_flags(const mps_amt_side_t *side)
+{
+	return side->tls == NULL ? MPS_ADMIT_ANY_ADDRESS : 0;
+}
+
 /* Gives the pre-auth slot back (once): the session authenticated, or
  * it ends before that. */
 static void
 preauth_release(mps_session_t *s)
 {
 	if (s->preauth && s->side->admission != NULL)
-		mps_admission_leave(s->side->admission, s->ip);
+		mps_admission_leave(s->side->admission, s->ip,
+		    admit_flags(s->side));
 	s->preauth = 0;
 }
 
@@ -1003,13 +1013,6 @@ handshake_done(mps_session_t *s)
 		}
 	}
 	s->state = S_VERSION;
-	/* The login has what PreAuthTimeout leaves after the handshake. */
-	{
-		apr_interval_time_t left = side->cfg->preauth_timeout -
-		    (apr_time_now() - s->accepted);
-		(void)mps_timer_arm(mps_poller_timers(side->poller),
-		    &s->deadline, left > 0 ? left : 1);
-	}
 }
 
 /*
@@ -1204,13 +1207,13 @@ session_deadline(void *arg)
 			if (mps_ratelog_allow(&login_log, now, FULL_LOG_INTERVAL,
 			    &missed))
 				mps_log(MPS_LOG_WARNING, "no login from %s within "
-				    "%ld s of connecting (PreAuthTimeout; state "
-				    "%s): closed (and %lu more since the last such "
-				    "message)", s->peer,
-				    (long)apr_time_sec(side->cfg->preauth_timeout),
+				    "%ld s of connecting (state %s): closed (and "
+				    "%lu more since the last such message)",
+				    s->peer,
+				    (long)apr_time_sec(handshake_deadline(side->cfg)),
 				    state_names[s->state], missed);
 			session_close(s, MPS_APF_DISCONNECT_CONNECTION_TIMED_OUT,
-			    MPS_LOG_DEBUG, "no login within PreAuthTimeout");
+			    MPS_LOG_DEBUG, "no login in time");
 		}
 		break;
 	case S_AUTH_FAILED:
@@ -1321,7 +1324,9 @@ mps_session_request_close(mps_session_t *s, apr_uint32_t reason,
 
 /* ---- accept ----------------------------------------------------------- */
 
-/* The TLS handshake must end within HandshakeTimeout and PreAuthTimeout. */
+/* The TLS handshake and the login must end within HandshakeTimeout (as
+ * they always had) and PreAuthTimeout (the budget's bound on all three
+ * ports): the smaller of the two, from accept. */
 static apr_interval_time_t
 handshake_deadline(const mps_config_t *cfg)
 {
@@ -1385,21 +1390,22 @@ mps_amt_accept(void *ctx, int fd, const char *peer)
 	 * refused socket costs one close. */
 	mps_peer_split(peer, ip, sizeof(ip), NULL);
 	if (side->admission != NULL &&
-	    mps_admission_enter(side->admission, ip, "AMT") != MPS_ADMIT_OK) {
+	    mps_admission_enter(side->admission, ip, "AMT",
+	    admit_flags(side)) != MPS_ADMIT_OK) {
 		close(fd);
 		return;
 	}
 	s = calloc(1, sizeof(*s));
 	if (s == NULL) {
 		if (side->admission != NULL)
-			mps_admission_leave(side->admission, ip);
+			mps_admission_leave(side->admission, ip,
+			    admit_flags(side));
 		close(fd);
 		return;
 	}
 	s->side = side;
 	s->io.fd = -1;
 	s->preauth = side->admission != NULL;
-	s->accepted = apr_time_now();
 	/* Two references: the connection's, and ours until the session is
 	 * listed (its first task may end it before that). */
 	atomic_init(&s->refs, 2);

@@ -266,7 +266,8 @@ log_refusal(mps_admission_t *a, mps_admit_t why, unsigned held,
 }
 
 mps_admit_t
-mps_admission_enter(mps_admission_t *a, const char *ip, const char *what)
+mps_admission_enter(mps_admission_t *a, const char *ip, const char *what,
+    unsigned flags)
 {
 	struct addr_key k;
 	struct slot *s;
@@ -277,20 +278,21 @@ mps_admission_enter(mps_admission_t *a, const char *ip, const char *what)
 	addr_key_of(ip, &k);
 	pthread_mutex_lock(&a->lock);
 	held = a->count;
-	s = slot_find(a, &k, &home);
-	if (s->count >= a->lim.per_address)
+	s = (flags & MPS_ADMIT_ANY_ADDRESS) ? NULL : slot_find(a, &k, &home);
+	if (s != NULL && s->count >= a->lim.per_address)
 		r = MPS_ADMIT_ADDRESS;
 	else if (held >= a->lim.max)
 		r = MPS_ADMIT_FULL;
 	else if (drop_early(a, held))
 		r = MPS_ADMIT_DROPPED;
 	else {
-		if (s->count == 0) {
+		if (s != NULL && s->count == 0) {
 			memcpy(s->key, k.key, KEY_LEN);
 			s->family = k.family;
 			s->home = home;
 		}
-		s->count++;
+		if (s != NULL)
+			s->count++;
 		a->count++;
 	}
 	pthread_mutex_unlock(&a->lock);
@@ -302,7 +304,7 @@ mps_admission_enter(mps_admission_t *a, const char *ip, const char *what)
 }
 
 void
-mps_admission_leave(mps_admission_t *a, const char *ip)
+mps_admission_leave(mps_admission_t *a, const char *ip, unsigned flags)
 {
 	struct addr_key k;
 	struct slot *s;
@@ -311,10 +313,10 @@ mps_admission_leave(mps_admission_t *a, const char *ip)
 
 	addr_key_of(ip, &k);
 	pthread_mutex_lock(&a->lock);
-	s = slot_find(a, &k, &home);
+	s = (flags & MPS_ADMIT_ANY_ADDRESS) ? NULL : slot_find(a, &k, &home);
 	/* A leave without its enter is a bug; do not let it wrap a count. */
-	if (s->count > 0 && a->count > 0) {
-		if (--s->count == 0)
+	if ((s == NULL || s->count > 0) && a->count > 0) {
+		if (s != NULL && --s->count == 0)
 			slot_delete(a, (uint32_t)(s - a->table));
 		a->count--;
 		left = 1;

@@ -15,7 +15,8 @@
  *
  * Three checks at accept, cheapest first, before any byte is read or any
  * TLS work is done (the refused socket is just closed):
- *   - per address: at most per_address pre-auth connections from one IPv4
+ *   - per address (unless the peer is a TLS terminator, whose address is
+ *     every device's): at most per_address pre-auth connections from one IPv4
  *     address or one IPv6 /64 (an attacker gets a /64 as easily as one
  *     address; nginx's limit_conn and HAProxy's stick tables key on the
  *     address the same way);
@@ -71,16 +72,24 @@ void mps_admission_destroy(mps_admission_t *a);
 /*
  * Asks for a pre-auth slot for a connection from ip (text, without port,
  * as mps_peer_split gives it). On MPS_ADMIT_OK the caller holds a slot and
- * must give it back with mps_admission_leave(a, ip) exactly once. On a
+ * must give it back with mps_admission_leave(a, ip, flags) exactly once. On a
  * refusal it holds nothing; the refusal is already counted and (rate-
  * limited) logged, naming what ("AMT", "SOCKS", "HTTP") and ip. An ip
  * that does not parse is keyed by its text.
  */
 mps_admit_t mps_admission_enter(mps_admission_t *a, const char *ip,
-    const char *what);
+    const char *what, unsigned flags);
 
-/* Gives back the slot of a connection from ip. */
-void mps_admission_leave(mps_admission_t *a, const char *ip);
+/* flags: the per-address limit does not apply, because ip is not the
+ * client's (the AMT port in Mode plain sees the TLS terminator's address
+ * for every device). The connection counts in the total only, not for
+ * its address: the terminator's devices do not crowd out consoles that
+ * come from the same host. */
+#define MPS_ADMIT_ANY_ADDRESS 1u
+
+/* Gives back the slot of a connection from ip, entered with flags. */
+void mps_admission_leave(mps_admission_t *a, const char *ip,
+    unsigned flags);
 
 /* Pre-auth connections held now, in all and from ip's address (tests,
  * status). */

@@ -41,22 +41,22 @@ START_TEST(test_per_address)
 	int i;
 
 	for (i = 0; i < 3; i++)
-		ck_assert_int_eq(mps_admission_enter(a, "192.0.2.7", "AMT"),
+		ck_assert_int_eq(mps_admission_enter(a, "192.0.2.7", "AMT", 0),
 		    MPS_ADMIT_OK);
 	/* The fourth from that address, whatever the port it uses. */
-	ck_assert_int_eq(mps_admission_enter(a, "192.0.2.7", "SOCKS"),
+	ck_assert_int_eq(mps_admission_enter(a, "192.0.2.7", "SOCKS", 0),
 	    MPS_ADMIT_ADDRESS);
 	ck_assert_uint_eq(mps_metric_get(MPS_M_PREAUTH_REFUSED_ADDRESS), 1);
 	/* Others are not affected. */
-	ck_assert_int_eq(mps_admission_enter(a, "192.0.2.8", "HTTP"),
+	ck_assert_int_eq(mps_admission_enter(a, "192.0.2.8", "HTTP", 0),
 	    MPS_ADMIT_OK);
 	ck_assert_uint_eq(mps_admission_count(a), 4);
 	ck_assert_uint_eq(mps_admission_count_address(a, "192.0.2.7"), 3);
 	/* One leaves (authenticated or gone): one more may come. */
-	mps_admission_leave(a, "192.0.2.7");
-	ck_assert_int_eq(mps_admission_enter(a, "192.0.2.7", "AMT"),
+	mps_admission_leave(a, "192.0.2.7", 0);
+	ck_assert_int_eq(mps_admission_enter(a, "192.0.2.7", "AMT", 0),
 	    MPS_ADMIT_OK);
-	ck_assert_int_eq(mps_admission_enter(a, "192.0.2.7", "AMT"),
+	ck_assert_int_eq(mps_admission_enter(a, "192.0.2.7", "AMT", 0),
 	    MPS_ADMIT_ADDRESS);
 	ck_assert_int_eq(mps_metric_gauge_get(MPS_M_PREAUTH_OPEN), 4);
 	mps_admission_destroy(a);
@@ -68,25 +68,62 @@ START_TEST(test_ipv6_prefix)
 	mps_admission_t *a = make(100, 2, 100, 0);
 
 	/* One /64: two addresses fill it. */
-	ck_assert_int_eq(mps_admission_enter(a, "2001:db8:1:2::1", "AMT"),
+	ck_assert_int_eq(mps_admission_enter(a, "2001:db8:1:2::1", "AMT", 0),
 	    MPS_ADMIT_OK);
-	ck_assert_int_eq(mps_admission_enter(a, "2001:db8:1:2:ffff::9", "AMT"),
+	ck_assert_int_eq(mps_admission_enter(a, "2001:db8:1:2:ffff::9", "AMT", 0),
 	    MPS_ADMIT_OK);
-	ck_assert_int_eq(mps_admission_enter(a, "2001:db8:1:2::3", "AMT"),
+	ck_assert_int_eq(mps_admission_enter(a, "2001:db8:1:2::3", "AMT", 0),
 	    MPS_ADMIT_ADDRESS);
 	/* The next /64 is another key. */
-	ck_assert_int_eq(mps_admission_enter(a, "2001:db8:1:3::1", "AMT"),
+	ck_assert_int_eq(mps_admission_enter(a, "2001:db8:1:3::1", "AMT", 0),
 	    MPS_ADMIT_OK);
 	/* An IPv4-mapped address is its IPv4 address. */
-	ck_assert_int_eq(mps_admission_enter(a, "::ffff:198.51.100.1", "AMT"),
+	ck_assert_int_eq(mps_admission_enter(a, "::ffff:198.51.100.1", "AMT", 0),
 	    MPS_ADMIT_OK);
-	ck_assert_int_eq(mps_admission_enter(a, "198.51.100.1", "AMT"),
+	ck_assert_int_eq(mps_admission_enter(a, "198.51.100.1", "AMT", 0),
 	    MPS_ADMIT_OK);
-	ck_assert_int_eq(mps_admission_enter(a, "198.51.100.1", "AMT"),
+	ck_assert_int_eq(mps_admission_enter(a, "198.51.100.1", "AMT", 0),
 	    MPS_ADMIT_ADDRESS);
 	/* Leaving by another address of the same /64 frees its slot. */
-	mps_admission_leave(a, "2001:db8:1:2::77");
+	mps_admission_leave(a, "2001:db8:1:2::77", 0);
 	ck_assert_uint_eq(mps_admission_count_address(a, "2001:db8:1:2::1"), 1);
+	mps_admission_destroy(a);
+}
+END_TEST
+
+/* Behind a TLS terminator every device has its address: only the total
+ * limits them. */
+START_TEST(test_any_address)
+{
+	mps_admission_t *a = make(5, 2, 5, 0);
+	int i;
+
+	for (i = 0; i < 5; i++)
+		ck_assert_int_eq(mps_admission_enter(a, "127.0.0.1", "AMT",
+		    MPS_ADMIT_ANY_ADDRESS), MPS_ADMIT_OK);
+	ck_assert_int_eq(mps_admission_enter(a, "127.0.0.1", "AMT",
+	    MPS_ADMIT_ANY_ADDRESS), MPS_ADMIT_FULL);
+	ck_assert_uint_eq(mps_admission_count_address(a, "127.0.0.1"), 0);
+	for (i = 0; i < 3; i++)
+		mps_admission_leave(a, "127.0.0.1", MPS_ADMIT_ANY_ADDRESS);
+	/* Consoles from that host are limited per address, and not crowded
+	 * out by the terminator's devices (only by the total). */
+	ck_assert_int_eq(mps_admission_enter(a, "127.0.0.1", "SOCKS", 0),
+	    MPS_ADMIT_OK);
+	ck_assert_int_eq(mps_admission_enter(a, "127.0.0.1", "HTTP", 0),
+	    MPS_ADMIT_OK);
+	ck_assert_int_eq(mps_admission_enter(a, "127.0.0.1", "SOCKS", 0),
+	    MPS_ADMIT_ADDRESS);
+	ck_assert_int_eq(mps_admission_enter(a, "127.0.0.1", "AMT",
+	    MPS_ADMIT_ANY_ADDRESS), MPS_ADMIT_OK);
+	ck_assert_int_eq(mps_admission_enter(a, "127.0.0.2", "HTTP", 0),
+	    MPS_ADMIT_FULL);
+	ck_assert_uint_eq(mps_admission_count_address(a, "127.0.0.1"), 2);
+	mps_admission_leave(a, "127.0.0.1", 0);
+	mps_admission_leave(a, "127.0.0.1", 0);
+	for (i = 0; i < 3; i++)
+		mps_admission_leave(a, "127.0.0.1", MPS_ADMIT_ANY_ADDRESS);
+	ck_assert_uint_eq(mps_admission_count(a), 0);
 	mps_admission_destroy(a);
 }
 END_TEST
@@ -100,17 +137,17 @@ START_TEST(test_full)
 
 	for (i = 0; i < 10; i++) {
 		snprintf(ip, sizeof(ip), "10.0.0.%d", i);
-		ck_assert_int_eq(mps_admission_enter(a, ip, "AMT"), MPS_ADMIT_OK);
+		ck_assert_int_eq(mps_admission_enter(a, ip, "AMT", 0), MPS_ADMIT_OK);
 	}
-	ck_assert_int_eq(mps_admission_enter(a, "10.0.1.1", "AMT"),
+	ck_assert_int_eq(mps_admission_enter(a, "10.0.1.1", "AMT", 0),
 	    MPS_ADMIT_FULL);
 	ck_assert_uint_eq(mps_metric_get(MPS_M_PREAUTH_REFUSED_FULL), 1);
 	ck_assert_uint_eq(mps_metric_get(MPS_M_PREAUTH_REFUSED_DROPPED), 0);
-	mps_admission_leave(a, "10.0.0.3");
-	ck_assert_int_eq(mps_admission_enter(a, "10.0.1.1", "AMT"),
+	mps_admission_leave(a, "10.0.0.3", 0);
+	ck_assert_int_eq(mps_admission_enter(a, "10.0.1.1", "AMT", 0),
 	    MPS_ADMIT_OK);
 	/* A leave that was never entered changes nothing. */
-	mps_admission_leave(a, "203.0.113.99");
+	mps_admission_leave(a, "203.0.113.99", 0);
 	ck_assert_uint_eq(mps_admission_count(a), 10);
 	mps_admission_destroy(a);
 }
@@ -123,10 +160,10 @@ drop_fraction(mps_admission_t *a, int tries)
 	int i, dropped = 0;
 
 	for (i = 0; i < tries; i++) {
-		mps_admit_t r = mps_admission_enter(a, "172.16.0.1", "AMT");
+		mps_admit_t r = mps_admission_enter(a, "172.16.0.1", "AMT", 0);
 
 		if (r == MPS_ADMIT_OK)
-			mps_admission_leave(a, "172.16.0.1");
+			mps_admission_leave(a, "172.16.0.1", 0);
 		else {
 			ck_assert_int_eq(r, MPS_ADMIT_DROPPED);
 			dropped++;
@@ -144,7 +181,7 @@ fill_to(mps_admission_t *a, int *held, int n)
 		mps_admit_t r;
 
 		snprintf(ip, sizeof(ip), "10.1.%d.%d", *held / 250, *held % 250);
-		r = mps_admission_enter(a, ip, "AMT");
+		r = mps_admission_enter(a, ip, "AMT", 0);
 		/* Below start (50) nothing is dropped; above, retry. */
 		if (*held < 50)
 			ck_assert_int_eq(r, MPS_ADMIT_OK);
@@ -211,7 +248,7 @@ START_TEST(test_table_churn)
 		k = (int)(unit_rng() % NADDR);
 		snprintf(ip, sizeof(ip), "100.64.%d.%d", k / 200, k % 200);
 		if (unit_rng() % 2 == 0) {
-			mps_admit_t r = mps_admission_enter(a, ip, "AMT");
+			mps_admit_t r = mps_admission_enter(a, ip, "AMT", 0);
 			mps_admit_t want = model[k] >= PER ? MPS_ADMIT_ADDRESS :
 			    total >= MAX ? MPS_ADMIT_FULL : MPS_ADMIT_OK;
 
@@ -222,7 +259,7 @@ START_TEST(test_table_churn)
 				total++;
 			}
 		} else if (model[k] > 0) {
-			mps_admission_leave(a, ip);
+			mps_admission_leave(a, ip, 0);
 			model[k]--;
 			total--;
 		}
@@ -235,7 +272,7 @@ START_TEST(test_table_churn)
 		snprintf(ip, sizeof(ip), "100.64.%d.%d", k / 200, k % 200);
 		ck_assert_uint_eq(mps_admission_count_address(a, ip), model[k]);
 		while (model[k]-- > 0)
-			mps_admission_leave(a, ip);
+			mps_admission_leave(a, ip, 0);
 	}
 	ck_assert_uint_eq(mps_admission_count(a), 0);
 	ck_assert_int_eq(mps_metric_gauge_get(MPS_M_PREAUTH_OPEN), 0);
@@ -285,14 +322,14 @@ START_TEST(test_refusals_logged_once)
 	ck_assert_int_eq(mps_logger_open(&l, &o), APR_SUCCESS);
 	mps_log_set_default(l);
 	a = make(2, 1, 2, 0);
-	ck_assert_int_eq(mps_admission_enter(a, "192.0.2.1", "AMT"),
+	ck_assert_int_eq(mps_admission_enter(a, "192.0.2.1", "AMT", 0),
 	    MPS_ADMIT_OK);
 	for (i = 0; i < 1000; i++)
-		(void)mps_admission_enter(a, "192.0.2.1", "SOCKS");
-	ck_assert_int_eq(mps_admission_enter(a, "192.0.2.2", "AMT"),
+		(void)mps_admission_enter(a, "192.0.2.1", "SOCKS", 0);
+	ck_assert_int_eq(mps_admission_enter(a, "192.0.2.2", "AMT", 0),
 	    MPS_ADMIT_OK);
 	for (i = 0; i < 1000; i++)
-		(void)mps_admission_enter(a, "192.0.2.3", "HTTP");
+		(void)mps_admission_enter(a, "192.0.2.3", "HTTP", 0);
 	ck_assert_uint_eq(mps_metric_get(MPS_M_PREAUTH_REFUSED_ADDRESS), 1000);
 	ck_assert_uint_eq(mps_metric_get(MPS_M_PREAUTH_REFUSED_FULL), 1000);
 	mps_log_set_default(NULL);
@@ -332,9 +369,9 @@ worker(void *p)
 
 	for (i = 0; i < 50000; i++) {
 		snprintf(ip, sizeof(ip), "10.%d.%d.%d", w->id, (i / 7) % 5, i % 7);
-		if (mps_admission_enter(w->a, ip, "AMT") == MPS_ADMIT_OK) {
+		if (mps_admission_enter(w->a, ip, "AMT", 0) == MPS_ADMIT_OK) {
 			w->admitted++;
-			mps_admission_leave(w->a, ip);
+			mps_admission_leave(w->a, ip, 0);
 		}
 	}
 	return NULL;
@@ -373,6 +410,7 @@ unit_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_per_address);
 	tcase_add_test(tc, test_ipv6_prefix);
+	tcase_add_test(tc, test_any_address);
 	tcase_add_test(tc, test_full);
 	tcase_add_test(tc, test_random_drop);
 	tcase_add_test(tc, test_drop_rate_zero_and_hundred);
