@@ -283,7 +283,7 @@ mps_admission_enter(mps_admission_t *a, const char *ip, const char *what,
 		r = MPS_ADMIT_ADDRESS;
 	else if (held >= a->lim.max)
 		r = MPS_ADMIT_FULL;
-	else if (drop_early(a, held))
+	else if ((s == NULL || s->count > 0) && drop_early(a, held))
 		r = MPS_ADMIT_DROPPED;
 	else {
 		if (s != NULL && s->count == 0) {

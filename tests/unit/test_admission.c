@@ -160,10 +160,11 @@ drop_fraction(mps_admission_t *a, int tries)
 	int i, dropped = 0;
 
 	for (i = 0; i < tries; i++) {
-		mps_admit_t r = mps_admission_enter(a, "172.16.0.1", "AMT", 0);
+		/* 10.1.0.0 holds one already: fresh addresses are spared. */
+		mps_admit_t r = mps_admission_enter(a, "10.1.0.0", "AMT", 0);
 
 		if (r == MPS_ADMIT_OK)
-			mps_admission_leave(a, "172.16.0.1", 0);
+			mps_admission_leave(a, "10.1.0.0", 0);
 		else {
 			ck_assert_int_eq(r, MPS_ADMIT_DROPPED);
 			dropped++;
@@ -214,17 +215,44 @@ START_TEST(test_random_drop)
 }
 END_TEST
 
+/* The early drop spares an address that holds nothing yet: near full, a
+ * newcomer gets in where a holder is dropped; at full, nobody does. */
+START_TEST(test_drop_spares_newcomers)
+{
+	mps_admission_t *a = make(100, 1000, 50, 30);
+	char ip[32];
+	int i, held = 0;
+
+	fill_to(a, &held, 98);
+	ck_assert(drop_fraction(a, 1000) > 0.9);
+	for (i = 0; i < 1000; i++) {
+		snprintf(ip, sizeof(ip), "192.168.%d.%d", i / 200, i % 200);
+		ck_assert_int_eq(mps_admission_enter(a, ip, "AMT", 0),
+		    MPS_ADMIT_OK);
+		mps_admission_leave(a, ip, 0);
+	}
+	fill_to(a, &held, 100);
+	ck_assert_int_eq(mps_admission_enter(a, "192.168.99.1", "AMT", 0),
+	    MPS_ADMIT_FULL);
+	mps_admission_destroy(a);
+}
+END_TEST
+
 START_TEST(test_drop_rate_zero_and_hundred)
 {
 	mps_admission_t *a = make(100, 1000, 50, 0);
 	int held = 0;
 
 	fill_to(a, &held, 50);
+	ck_assert(drop_fraction(a, 10) == 0.0);
 	/* Rate 0 at start: no drop there yet (it rises from 0). */
 	ck_assert(drop_fraction(a, 1000) < 0.01);
 	mps_admission_destroy(a);
 	a = make(100, 1000, 0, 100);
-	/* Rate 100 from 0: every connection is dropped. */
+	/* Rate 100 from 0: every connection of an address that holds one
+	 * is dropped. */
+	ck_assert_int_eq(mps_admission_enter(a, "10.1.0.0", "AMT", 0),
+	    MPS_ADMIT_OK);
 	ck_assert(drop_fraction(a, 100) == 1.0);
 	mps_admission_destroy(a);
 }
@@ -413,6 +441,7 @@ unit_suite(void)
 	tcase_add_test(tc, test_any_address);
 	tcase_add_test(tc, test_full);
 	tcase_add_test(tc, test_random_drop);
+	tcase_add_test(tc, test_drop_spares_newcomers);
 	tcase_add_test(tc, test_drop_rate_zero_and_hundred);
 	tcase_add_test(tc, test_table_churn);
 	tcase_add_test(tc, test_ratelog);
