@@ -275,7 +275,8 @@ EXTRA_DIST += tests/peers/udp_catch.py tests/peers/wsevent_sink.py
 
 ## Console side (tests/integration/console_*.sh): peers standing in for the
 ## AMT web server and for consoles, raw SOCKS5 assertions.
-check_PROGRAMS += tests/peers/origin_http tests/peers/bytepump
+check_PROGRAMS += tests/peers/origin_http tests/peers/bytepump tests/peers/idle_flood
+tests_peers_idle_flood_SOURCES = tests/peers/idle_flood.c
 tests_peers_origin_http_SOURCES = tests/peers/origin_http.c
 tests_peers_bytepump_SOURCES = tests/peers/bytepump.c
 tests_peers_bytepump_LDADD = $(OPENSSL_LIBS)
@@ -292,7 +293,8 @@ EXTRA_DIST += tests/bench/channel_throughput.sh tests/bench/socks_rps.sh \
 CONSOLE_TESTS = tests/integration/console_socks.sh \
 	tests/integration/console_http.sh tests/integration/console_apache.sh \
 	tests/integration/console_stress.sh \
-	tests/integration/datapath_windows.sh tests/integration/tolerant_clients.sh
+	tests/integration/datapath_windows.sh tests/integration/tolerant_clients.sh \
+	tests/integration/preauth_flood.sh
 TESTS += $(CONSOLE_TESTS)
 EXTRA_DIST += $(CONSOLE_TESTS) tests/integration/console_lib.sh
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh

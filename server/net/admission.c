@@ -211,18 +211,27 @@ mps_admission_seed(mps_admission_t *a, unsigned long long seed)
 	pthread_mutex_unlock(&a->lock);
 }
 
-/* Under the lock: should a new connection be dropped early, with n held? */
+/*
+ * Under the lock: should a new connection from an address that already
+ * holds one be dropped early, with n held? OpenSSH's MaxStartups: rate %
+ * at start, rising linearly to 100 %, but 100 % is reached an eighth of
+ * the way before max: that last stretch is kept for addresses that hold
+ * nothing (they skip this check), so that however long a flood from
+ * holders lasts, a newcomer finds a slot.
+ */
 static int
 drop_early(mps_admission_t *a, unsigned n)
 {
 	const mps_admission_limits_t *l = &a->lim;
-	unsigned p;
+	unsigned full, p;
 
 	if (n < l->drop_start || l->drop_start >= l->max)
 		return 0;
-	/* OpenSSH's MaxStartups: rate % at start, rising to 100 % at full. */
+	full = l->max - (l->max - l->drop_start) / 8;
+	if (n >= full)
+		return 1;
 	p = l->drop_rate + (unsigned)((uint64_t)(100 - l->drop_rate) *
-	    (n - l->drop_start) / (l->max - l->drop_start));
+	    (n - l->drop_start) / (full - l->drop_start));
 	return rng_next(a) % 100 < p;
 }
 

@@ -23,14 +23,14 @@
  *   - full: at most max pre-auth connections in all;
  *   - early random drop, OpenSSH's MaxStartups start:rate:full: from
  *     drop_start connections on, a new one is refused with probability
- *     drop_rate %, rising linearly to 100 % at max. Unlike OpenSSH, an
- *     address that holds no pre-auth connection yet is spared: a flood
- *     from many addresses, each holding some, settles where its own
- *     admissions balance its timeouts, below max, and a device or
- *     console arriving from elsewhere still finds a slot. Only a flood
- *     that holds one connection per address from hundreds of addresses
- *     can fill the budget, and then the total refuses everyone new (but
- *     never touches the authenticated).
+ *     drop_rate %, rising linearly to 100 %. Unlike OpenSSH, an address
+ *     that holds no pre-auth connection yet is spared, and the others
+ *     meet 100 % an eighth of the way (max - drop_start) / 8 before max:
+ *     a flood from addresses that each hold some can never take that
+ *     last stretch, so a device or console arriving from elsewhere
+ *     always finds a slot. Only a flood holding one connection per
+ *     address from hundreds of addresses can fill the budget, and then
+ *     the total refuses everyone new (never the authenticated).
  *
  * Each refusal is counted in the metrics (mpsd_preauth_refused_total) and
  * logged as one WARNING per reason per MPS_ADMISSION_LOG_INTERVAL, with

@@ -193,7 +193,7 @@ fill_to(mps_admission_t *a, int *held, int n)
 
 START_TEST(test_random_drop)
 {
-	/* MaxStartups 50:30:100. */
+	/* MaxStartups 50:30:100, and 100 % already at 100 - 50 / 8 = 94. */
 	mps_admission_t *a = make(100, 1000, 50, 30);
 	int held = 0;
 	double f;
@@ -203,13 +203,14 @@ START_TEST(test_random_drop)
 	fill_to(a, &held, 50);
 	f = drop_fraction(a, 20000);	/* expected 0.30 */
 	ck_assert_msg(f > 0.27 && f < 0.33, "at start: %.3f", f);
-	fill_to(a, &held, 75);
-	f = drop_fraction(a, 20000);	/* 30 + 70 * 25 / 50 = 65 % */
+	fill_to(a, &held, 72);
+	f = drop_fraction(a, 20000);	/* 30 + 70 * 22 / 44 = 65 % */
 	ck_assert_msg(f > 0.62 && f < 0.68, "half way: %.3f", f);
-	fill_to(a, &held, 99);
-	f = drop_fraction(a, 2000);	/* 30 + 70 * 49 / 50 = 98.6 % */
-	ck_assert_msg(f > 0.96, "near full: %.3f", f);
-	fill_to(a, &held, 99);
+	fill_to(a, &held, 93);
+	f = drop_fraction(a, 2000);	/* 30 + 70 * 43 / 44 = 98.4 % */
+	ck_assert_msg(f > 0.96 && f < 1.0, "near the end: %.3f", f);
+	fill_to(a, &held, 94);
+	ck_assert(drop_fraction(a, 1000) == 1.0);
 	ck_assert_uint_gt(mps_metric_get(MPS_M_PREAUTH_REFUSED_DROPPED), 0);
 	mps_admission_destroy(a);
 }
