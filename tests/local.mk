@@ -277,6 +277,7 @@ EXTRA_DIST += tests/peers/udp_catch.py tests/peers/wsevent_sink.py
 ## AMT web server and for consoles, raw SOCKS5 assertions.
 check_PROGRAMS += tests/peers/origin_http tests/peers/bytepump tests/peers/idle_flood
 tests_peers_idle_flood_SOURCES = tests/peers/idle_flood.c
+tests_peers_idle_flood_LDADD = $(OPENSSL_LIBS)
 tests_peers_origin_http_SOURCES = tests/peers/origin_http.c
 tests_peers_bytepump_SOURCES = tests/peers/bytepump.c
 tests_peers_bytepump_LDADD = $(OPENSSL_LIBS)

@@ -1098,9 +1098,17 @@ session_pump_body(mps_session_t *s)
 		if (rv == APR_EAGAIN)
 			goto wait;
 		if (rv != APR_SUCCESS) {
+			/* One line per FULL_LOG_INTERVAL: a handshake flood
+			 * fails hundreds a second; the metric counts all. */
+			static mps_ratelog_t fail_log;
+			unsigned long missed = 0;
+
 			mps_metric_inc(MPS_M_TLS_FAIL_ERROR);
-			mps_log(MPS_LOG_WARNING, "TLS handshake with %s failed: %s",
-			    s->peer, err);
+			if (mps_ratelog_allow(&fail_log, apr_time_now(),
+			    FULL_LOG_INTERVAL, &missed))
+				mps_log(MPS_LOG_WARNING, "TLS handshake with %s "
+				    "failed: %s (and %lu more since the last such "
+				    "message)", s->peer, err, missed);
 			session_finalize(s);
 			return;
 		}
@@ -1115,8 +1123,12 @@ session_pump_body(mps_session_t *s)
 		if (s->state == S_CLOSED)
 			return;
 		if (rv == APR_EOF && s->state < S_CLOSING) {
-			session_close(s, 0, s->dev != NULL ? MPS_LOG_DEBUG :
-			    MPS_LOG_INFO, "connection closed by the device");
+			/* DEBUG either way: an authenticated device's end has
+			 * the guide's line, and an unauthenticated one's is
+			 * what a handshake flood does hundreds of times a
+			 * second. */
+			session_close(s, 0, MPS_LOG_DEBUG,
+			    "connection closed by the device");
 			return;
 		}
 		if (rv != APR_SUCCESS && rv != APR_EOF && rv != MPS_ERR_TOO_LARGE &&

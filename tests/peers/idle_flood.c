@@ -9,7 +9,12 @@
  *
  * usage: idle_flood --target HOST:PORT [--target HOST:PORT ...]
  *            [--source IP[-LAST]] [--count N] [--rate R] [--duration S]
- *            [--hello-hex HEX]
+ *            [--hello-hex HEX] [--tls]
+ *
+ * --tls makes it a handshake flood instead (tests/bench/handshake_flood.sh):
+ * each connection completes a TLS handshake (no verification), is closed
+ * at once and replaced; the summary adds handshakes=N and
+ * handshakes_per_s=X.
  *
  * --source binds each connection to one of a range of local addresses
  * (127.0.0.2-127.0.0.65: 64 attackers on loopback), round-robin; without
@@ -39,6 +44,8 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #define MAX_TARGETS 8
 
@@ -46,6 +53,7 @@ struct conn {
 	int fd;			/* -1: free */
 	double opened;		/* monotonic seconds */
 	int connected;
+	SSL *ssl;		/* --tls */
 };
 
 static struct sockaddr_storage targets[MAX_TARGETS];
@@ -55,6 +63,7 @@ static uint32_t src_first, src_last;	/* host order; 0: none */
 static unsigned char hello[4096];
 static size_t hello_len;
 static volatile sig_atomic_t stop;
+static SSL_CTX *tls;
 
 static double
 now(void)
@@ -144,7 +153,8 @@ main(int argc, char **argv)
 	long count = 2000, duration = 30;
 	double rate = 100, tokens = 0, last, end, next_report;
 	unsigned long long opened = 0, server_closed = 0, fast_closed = 0;
-	unsigned long long connect_errors = 0, seq = 0;
+	unsigned long long connect_errors = 0, seq = 0, handshakes = 0;
+	double started;
 	long held = 0, held_max = 0;
 	struct conn *conns;
 	struct rlimit rl;
@@ -153,7 +163,7 @@ main(int argc, char **argv)
 	for (i = 1; i < argc; i++) {
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 
-		if (v == NULL)
+		if (v == NULL && strcmp(argv[i], "--tls") != 0)
 			goto usage;
 		if (strcmp(argv[i], "--target") == 0) {
 			if (parse_target(v) != 0)
@@ -167,7 +177,13 @@ main(int argc, char **argv)
 			rate = strtod(v, NULL);
 		else if (strcmp(argv[i], "--duration") == 0)
 			duration = strtol(v, NULL, 10);
-		else if (strcmp(argv[i], "--hello-hex") == 0) {
+		else if (strcmp(argv[i], "--tls") == 0) {
+			tls = SSL_CTX_new(TLS_client_method());
+			if (tls == NULL)
+				return 1;
+			SSL_CTX_set_verify(tls, SSL_VERIFY_NONE, NULL);
+			i--;	/* no value */
+		} else if (strcmp(argv[i], "--hello-hex") == 0) {
 			if (parse_hex(v) != 0)
 				goto usage;
 		} else
@@ -197,6 +213,7 @@ main(int argc, char **argv)
 	signal(SIGINT, on_signal);
 	signal(SIGPIPE, SIG_IGN);
 	last = now();
+	started = last;
 	end = last + duration;
 	next_report = last + 1;
 	while (!stop) {
@@ -255,6 +272,18 @@ main(int argc, char **argv)
 			c->fd = fd;
 			c->opened = t;
 			c->connected = 0;
+			c->ssl = NULL;
+			if (tls != NULL && ((c->ssl = SSL_new(tls)) == NULL ||
+			    SSL_set_fd(c->ssl, fd) != 1)) {
+				connect_errors++;
+				SSL_free(c->ssl);
+				c->ssl = NULL;
+				close(fd);
+				c->fd = -1;
+				continue;
+			}
+			if (c->ssl != NULL)
+				SSL_set_connect_state(c->ssl);
 			opened++;
 			if (++held > held_max)
 				held_max = held;
@@ -267,6 +296,43 @@ main(int argc, char **argv)
 
 			if (c->fd < 0)
 				continue;
+			if (c->ssl != NULL && (c->connected ||
+			    ((evs[k].events & EPOLLOUT) &&
+			    !(evs[k].events & (EPOLLERR | EPOLLHUP))))) {
+				struct epoll_event ev;
+				int hr, e;
+
+				c->connected = 1;
+				hr = SSL_do_handshake(c->ssl);
+				e = hr == 1 ? 0 : SSL_get_error(c->ssl, hr);
+				if (e == SSL_ERROR_WANT_READ ||
+				    e == SSL_ERROR_WANT_WRITE) {
+					ev.events = e == SSL_ERROR_WANT_READ ?
+					    EPOLLIN | EPOLLRDHUP : EPOLLOUT;
+					ev.data.u32 = evs[k].data.u32;
+					(void)epoll_ctl(ep, EPOLL_CTL_MOD, c->fd,
+					    &ev);
+					continue;
+				}
+				if (hr == 1)
+					handshakes++;
+				else {
+					if (getenv("IDLE_FLOOD_DEBUG") != NULL)
+						fprintf(stderr, "handshake: error %d: "
+						    "%s\n", e, ERR_reason_error_string(
+						    ERR_peek_error()));
+					server_closed++;
+					if (now() - c->opened < 1.0)
+						fast_closed++;
+				}
+				ERR_clear_error();
+				SSL_free(c->ssl);	/* no close_notify: a flood */
+				c->ssl = NULL;
+				close(c->fd);
+				c->fd = -1;
+				held--;
+				continue;
+			}
 			if (!c->connected && (evs[k].events & EPOLLOUT) &&
 			    !(evs[k].events & (EPOLLERR | EPOLLHUP))) {
 				struct epoll_event ev;
@@ -294,6 +360,8 @@ main(int argc, char **argv)
 				connect_errors++;
 			if (c->connected && now() - c->opened < 1.0)
 				fast_closed++;
+			SSL_free(c->ssl);
+			c->ssl = NULL;
 			close(c->fd);
 			c->fd = -1;
 			held--;
@@ -301,17 +369,22 @@ main(int argc, char **argv)
 		if (now() >= next_report) {
 			next_report += 1;
 			fprintf(stderr, "held=%ld opened=%llu server_closed=%llu "
-			    "closed_within_1s=%llu connect_errors=%llu\n", held,
-			    opened, server_closed, fast_closed, connect_errors);
+			    "closed_within_1s=%llu connect_errors=%llu "
+			    "handshakes=%llu\n", held, opened, server_closed,
+			    fast_closed, connect_errors, handshakes);
 		}
 	}
 	printf("summary opened=%llu server_closed=%llu closed_within_1s=%llu "
-	    "held_max=%ld held_end=%ld connect_errors=%llu\n", opened,
+	    "held_max=%ld held_end=%ld connect_errors=%llu", opened,
 	    server_closed, fast_closed, held_max, held, connect_errors);
+	if (tls != NULL)
+		printf(" handshakes=%llu handshakes_per_s=%.1f", handshakes,
+		    handshakes / (now() - started));
+	printf("\n");
 	return 0;
 usage:
 	fprintf(stderr, "usage: idle_flood --target HOST:PORT [--target ...] "
 	    "[--source IP[-LAST]] [--count N] [--rate R] [--duration S] "
-	    "[--hello-hex HEX]\n");
+	    "[--hello-hex HEX] [--tls]\n");
 	return 2;
 }
