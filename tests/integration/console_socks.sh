@@ -257,13 +257,14 @@ ok "... with a WARNING naming MaxPreAuthPerAddress" wait_for 3 grep -q \
 exec 7>&- 8>&-
 # ...and once they left, one console relays (holding the one MaxConsoles slot)
 "$PYTHON" "$PROBE_PY" --proxy "127.0.0.1:$SOCKS_PORT" --methods 0 \
-	--host dev-0.amt.test --port 16992 --hold 4 >"$T/holder" 2>&1 &
+	--host dev-0.amt.test --port 16992 --hold 60 >"$T/holder" 2>&1 &
 HOLDER=$!
 track "$HOLDER"
 ok "a console gets its channel once the greetings left" wait_for 5 grep -q '^rep=00' "$T/holder"
 probe --methods 0 --host dev-0.amt.test --port 16992 >"$T/second" 2>&1
 ok "a second console is refused (reply 05) while MaxConsoles 1 is held" grep -q '^rep=05' "$T/second"
 ok "... naming MaxConsoles" wait_for 3 grep -q "MaxConsoles (1) reached: refusing the SOCKS console" "$C/log/mps.log"
+kill "$HOLDER" 2>/dev/null	# the python process itself: its socket closes
 wait "$HOLDER" 2>/dev/null
 ok "once the console left, a console gets through again" \
 	wait_for 5 sh -c "curl -sS --max-time 5 --socks5-hostname 127.0.0.1:$SOCKS_PORT http://dev-0.amt.test:16992/small -o /dev/null"
