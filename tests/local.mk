@@ -289,6 +289,7 @@ check_PROGRAMS += tests/bench/socks_load
 tests_bench_socks_load_SOURCES = tests/bench/socks_load.c
 EXTRA_DIST += tests/bench/channel_throughput.sh tests/bench/socks_rps.sh \
 	tests/bench/idle_tunnels.sh tests/bench/vs_meshcentral.sh \
+	tests/bench/handshake_flood.sh \
 	tests/bench/README.md
 
 CONSOLE_TESTS = tests/integration/console_socks.sh \
