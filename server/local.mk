@@ -41,7 +41,8 @@ server_libmpsregistry_la_LIBADD = $(APR_LIBS)
 # the login job and throttle.
 noinst_LTLIBRARIES += server/libmpsnet.la
 server_libmpsnet_la_SOURCES = \
-	server/net/listener.c server/net/listener.h server/core/sockwrap.c server/core/sockwrap.h \
+	server/net/listener.c server/net/listener.h server/net/admission.c server/net/admission.h \
+	server/core/sockwrap.c server/core/sockwrap.h \
 	server/net/stream.c server/net/stream.h server/auth/auth_throttle.c server/auth/auth_throttle.h \
 	server/auth/auth_job.c server/auth/auth_job.h \
 	server/net/live.c server/net/live.h

@@ -141,13 +141,15 @@ prepare_directories(const mps_server_t *srv, uid_t uid, gid_t gid)
 
 /*
  * Every tunnel is a descriptor: take the whole hard limit, and say so when
- * even that cannot hold MaxConnections devices plus their consoles.
+ * even that cannot hold MaxConnections devices, MaxConsoles consoles and
+ * MaxPreAuthConnections connections still logging in.
  */
 static void
 raise_fd_limit(const mps_config_t *cfg)
 {
 	struct rlimit rl;
-	rlim_t want = (rlim_t)cfg->max_connections * 2 + 64;
+	rlim_t want = (rlim_t)cfg->max_connections * 2 +
+	    (rlim_t)cfg->max_consoles * 2 + (rlim_t)cfg->max_preauth + 64;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
 		return;
@@ -158,9 +160,11 @@ raise_fd_limit(const mps_config_t *cfg)
 	}
 	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want)
 		mps_log(MPS_LOG_WARNING, "open file limit %llu is low for "
-		    "MaxConnections %d (want at least %llu): raise LimitNOFILE "
-		    "or ulimit -n", (unsigned long long)rl.rlim_cur,
-		    cfg->max_connections, (unsigned long long)want);
+		    "MaxConnections %d, MaxConsoles %d and MaxPreAuthConnections "
+		    "%d (want at least %llu): raise LimitNOFILE or ulimit -n",
+		    (unsigned long long)rl.rlim_cur, cfg->max_connections,
+		    cfg->max_consoles, cfg->max_preauth,
+		    (unsigned long long)want);
 }
 
 static void

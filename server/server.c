@@ -2,6 +2,7 @@
 /* server.c: see server.h. */
 #include "server.h"
 #include "admin.h"
+#include "admission.h"
 #include "apf_codec.h"
 #include "channel_relay.h"
 #include "direct_tcpip.h"
@@ -1001,6 +1002,24 @@ start_device_side(mps_server_t *srv, char *err, size_t errsize)
 	srv->amt.auth = srv->amt_auth;
 	srv->amt.settings = &srv->live;
 	srv->amt.authorized_servers = srv->authorized_servers;
+	/* One pre-auth budget for the three listeners (admission.h): the
+	 * per-address limit must see an address's AMT, SOCKS and HTTP
+	 * sockets together. */
+	{
+		mps_admission_limits_t lim;
+
+		lim.max = (unsigned)cfg->max_preauth;
+		lim.per_address = (unsigned)cfg->max_preauth_per_address;
+		lim.drop_start = (unsigned)cfg->preauth_drop_start;
+		lim.drop_rate = (unsigned)cfg->preauth_drop_rate;
+		srv->admission = mps_admission_create(&lim);
+		if (srv->admission == NULL) {
+			snprintf(err, errsize, "cannot set up the pre-auth "
+			    "budget: out of memory");
+			return APR_ENOMEM;
+		}
+	}
+	srv->amt.admission = srv->admission;
 	/* The console side's shared state first: a device may open a
 	 * direct-tcpip channel as soon as it is connected. */
 	srv->consoles.cfg = cfg;
@@ -1009,7 +1028,7 @@ start_device_side(mps_server_t *srv, char *err, size_t errsize)
 	srv->consoles.registry = srv->registry;
 	srv->consoles.auth = srv->socks_auth;
 	srv->consoles.settings = &srv->live;
-	srv->consoles.connections = &srv->amt.active;
+	srv->consoles.admission = srv->admission;
 	rv = mps_console_side_init(&srv->consoles);
 	if (rv != APR_SUCCESS) {
 		snprintf(err, errsize, "cannot set up the console side");
@@ -1059,6 +1078,11 @@ start_device_side(mps_server_t *srv, char *err, size_t errsize)
 	    (unsigned)mps_listener_port(srv->amt_listener),
 	    srv->tls != NULL ? "TLS" : "plain TCP behind a TLS terminator",
 	    cfg->max_connections);
+	mps_log(MPS_LOG_INFO, "Unauthenticated connections: at most %d, %d "
+	    "per address, random drop from %d at %d%%, %ld s to log in; "
+	    "MaxConsoles %d", cfg->max_preauth, cfg->max_preauth_per_address,
+	    cfg->preauth_drop_start, cfg->preauth_drop_rate,
+	    (long)apr_time_sec(cfg->preauth_timeout), cfg->max_consoles);
 	return APR_SUCCESS;
 }
 
@@ -1120,9 +1144,12 @@ mps_server_start(mps_server_t *srv, char *err, size_t errsize)
 		    mps_strerror(rv, msg, sizeof(msg)));
 		return rv;
 	}
-	/* Room for every device tunnel plus consoles and listeners. */
+	/* Room for every device tunnel, console (and its device-opened
+	 * twin), unauthenticated connection and listener. */
 	rv = mps_poller_create(&srv->poller,
-	    (apr_uint32_t)cfg->max_connections * 4 + 64, srv->workers, srv->pool);
+	    (apr_uint32_t)cfg->max_connections * 2 +
+	    (apr_uint32_t)cfg->max_consoles * 2 +
+	    (apr_uint32_t)cfg->max_preauth + 64, srv->workers, srv->pool);
 	if (rv != APR_SUCCESS) {
 		snprintf(err, errsize, "cannot create the poller: %s",
 		    mps_strerror(rv, msg, sizeof(msg)));
@@ -1228,6 +1255,8 @@ mps_server_shutdown(mps_server_t *srv)
 		mps_amt_side_destroy(&srv->amt);
 		srv->amt_started = 0;
 	}
+	mps_admission_destroy(srv->admission);
+	srv->admission = NULL;
 	if (srv->registry != NULL) {
 		mps_registry_destroy(srv->registry);
 		srv->registry = NULL;

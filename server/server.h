@@ -57,6 +57,9 @@ typedef struct mps_server_t {
 	mps_amt_side_t amt;
 	int amt_started;
 
+	/* Connections not authenticated yet, from all three listeners. */
+	struct mps_admission_t *admission;
+
 	/* Console side. */
 	mps_listener_t *socks_listener;
 	mps_listener_t *http_listener;

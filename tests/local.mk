@@ -114,6 +114,14 @@ tests_unit_test_relay_LDADD = server/libmpschannels.la server/libmpsnet.la \
 	$(EXPAT_LIBS) $(LTDL_LIBS) $(APU_LIBS) $(APR_LIBS) $(OPENSSL_LIBS) $(CHECK_LIBS)
 TESTS += tests/unit/test_relay
 
+# The pre-auth budget (server/net/admission.c).
+check_PROGRAMS += tests/unit/test_admission
+tests_unit_test_admission_SOURCES = $(UNIT_COMMON) tests/unit/test_admission.c
+tests_unit_test_admission_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_admission_LDADD = server/libmpsnet.la server/libmpslog.la \
+	server/libmpsbase.la $(APR_LIBS) $(OPENSSL_LIBS) $(CHECK_LIBS)
+TESTS += tests/unit/test_admission
+
 # The tunnel under a fake channel layer (the test fills channel_ops).
 check_PROGRAMS += tests/unit/test_tunnel
 tests_unit_test_tunnel_SOURCES = $(UNIT_COMMON) tests/unit/test_tunnel.c
@@ -270,7 +278,9 @@ EXTRA_DIST += tests/peers/udp_catch.py tests/peers/wsevent_sink.py \
 
 ## Console side (tests/integration/console_*.sh): peers standing in for the
 ## AMT web server and for consoles, raw SOCKS5 assertions.
-check_PROGRAMS += tests/peers/origin_http tests/peers/bytepump
+check_PROGRAMS += tests/peers/origin_http tests/peers/bytepump tests/peers/idle_flood
+tests_peers_idle_flood_SOURCES = tests/peers/idle_flood.c
+tests_peers_idle_flood_LDADD = $(OPENSSL_LIBS)
 tests_peers_origin_http_SOURCES = tests/peers/origin_http.c
 tests_peers_bytepump_SOURCES = tests/peers/bytepump.c
 tests_peers_bytepump_LDADD = $(OPENSSL_LIBS)
@@ -282,12 +292,14 @@ check_PROGRAMS += tests/bench/socks_load
 tests_bench_socks_load_SOURCES = tests/bench/socks_load.c
 EXTRA_DIST += tests/bench/channel_throughput.sh tests/bench/socks_rps.sh \
 	tests/bench/idle_tunnels.sh tests/bench/vs_meshcentral.sh \
+	tests/bench/handshake_flood.sh \
 	tests/bench/README.md
 
 CONSOLE_TESTS = tests/integration/console_socks.sh \
 	tests/integration/console_http.sh tests/integration/console_apache.sh \
 	tests/integration/console_stress.sh \
-	tests/integration/datapath_windows.sh tests/integration/tolerant_clients.sh
+	tests/integration/datapath_windows.sh tests/integration/tolerant_clients.sh \
+	tests/integration/preauth_flood.sh
 TESTS += $(CONSOLE_TESTS)
 EXTRA_DIST += $(CONSOLE_TESTS) tests/integration/console_lib.sh
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh

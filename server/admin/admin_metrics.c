@@ -77,7 +77,7 @@ mps_admin_metrics_text(mps_admin_t *a, char **text, size_t *len)
 	fprintf(out, "# HELP mpsd_devices_connected Authenticated device "
 	    "tunnels in the registry.\n# TYPE mpsd_devices_connected gauge\n"
 	    "mpsd_devices_connected %u\n", st.devices);
-	fprintf(out, "# HELP mpsd_connections Device and console connections "
+	fprintf(out, "# HELP mpsd_connections Authenticated device tunnels "
 	    "held against MaxConnections.\n# TYPE mpsd_connections gauge\n"
 	    "mpsd_connections %u\n", st.connections);
 	write_subscribers(out, &st);

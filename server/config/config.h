@@ -126,7 +126,18 @@ typedef struct mps_config_t {
 	apr_interval_time_t tls_handshake_timeout; /* HandshakeTimeout s, default 10 */
 
 	/* <Limits> (extensions) */
-	int max_connections;		/* MaxConnections, default 1000 (guide 10.1) */
+	int max_connections;		/* MaxConnections: authenticated device
+					 * tunnels, default 1000 */
+	int max_consoles;		/* MaxConsoles: consoles past their login
+					 * and request, default 1000 */
+	int max_preauth;		/* MaxPreAuthConnections: connections not
+					 * authenticated yet, default 512 */
+	int max_preauth_per_address;	/* MaxPreAuthPerAddress, default 32 */
+	int preauth_drop_start;		/* PreAuthDropStart, default
+					 * MaxPreAuthConnections / 2 (256) */
+	int preauth_drop_rate;		/* PreAuthDropRate %, default 30 */
+	apr_interval_time_t preauth_timeout; /* PreAuthTimeout s: accept to
+					 * authenticated, default 10 */
 	int max_channels_per_device;	/* MaxChannelsPerDevice, default 32 */
 	int worker_threads;		/* WorkerThreads, default 0 = number of CPUs */
 	int blocking_threads;		/* BlockingThreads, default 32 */

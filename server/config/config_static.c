@@ -172,6 +172,12 @@ static const struct keyword keywords[] = {
 	{ G_TLS, "HandshakeTimeout", KW_SECONDS, F(tls_handshake_timeout), 1, 3600, NULL },
 
 	{ G_LIMITS, "MaxConnections", KW_INT, F(max_connections), 1, 1000000, NULL },
+	{ G_LIMITS, "MaxConsoles", KW_INT, F(max_consoles), 1, 1000000, NULL },
+	{ G_LIMITS, "MaxPreAuthConnections", KW_INT, F(max_preauth), 1, 1000000, NULL },
+	{ G_LIMITS, "MaxPreAuthPerAddress", KW_INT, F(max_preauth_per_address), 1, 1000000, NULL },
+	{ G_LIMITS, "PreAuthDropStart", KW_INT, F(preauth_drop_start), 0, 1000000, NULL },
+	{ G_LIMITS, "PreAuthDropRate", KW_INT, F(preauth_drop_rate), 0, 100, NULL },
+	{ G_LIMITS, "PreAuthTimeout", KW_SECONDS, F(preauth_timeout), 1, 3600, NULL },
 	{ G_LIMITS, "MaxChannelsPerDevice", KW_INT, F(max_channels_per_device), 1, 1024, NULL },
 	{ G_LIMITS, "WorkerThreads", KW_INT, F(worker_threads), 0, 1024, NULL },
 	{ G_LIMITS, "BlockingThreads", KW_INT, F(blocking_threads), 1, 1024, NULL },
@@ -267,6 +273,12 @@ mps_config_defaults(mps_config_t *cfg, apr_pool_t *pool)
 	cfg->tls_handshake_timeout = apr_time_from_sec(10);
 
 	cfg->max_connections = 1000;
+	cfg->max_consoles = 1000;
+	cfg->max_preauth = 512;
+	cfg->max_preauth_per_address = 32;
+	cfg->preauth_drop_start = 256;
+	cfg->preauth_drop_rate = 30;
+	cfg->preauth_timeout = apr_time_from_sec(10);
 	cfg->max_channels_per_device = 32;
 	cfg->worker_threads = 0;
 	cfg->blocking_threads = 32;
@@ -917,6 +929,29 @@ check_tls(struct parse *p)
 }
 
 static void
+check_limits(struct parse *p)
+{
+	mps_config_t *cfg = p->cfg;
+	int ks[2];
+
+	ks[0] = kw(G_LIMITS, "PreAuthDropStart");
+	ks[1] = kw(G_LIMITS, "MaxPreAuthConnections");
+	/* Not given: half the budget (256 of the default 512), whatever
+	 * MaxPreAuthConnections is, so that lowering that alone is valid. */
+	if (!given(p, ks[0]) || bad(p, ks[0]))
+		cfg->preauth_drop_start = cfg->max_preauth / 2;
+	if (bad(p, ks[0]) || bad(p, ks[1]) ||
+	    cfg->preauth_drop_start <= cfg->max_preauth)
+		return;
+	/* Like OpenSSH's MaxStartups start:rate:full, start <= full; equal
+	 * turns the early drop off. */
+	mps_config_error(p->errs, p->path, blame_line(p, ks, 2),
+	    "<PreAuthDropStart> %d is more than <MaxPreAuthConnections> %d "
+	    "(set them equal to turn the early random drop off)",
+	    cfg->preauth_drop_start, cfg->max_preauth);
+}
+
+static void
 check_tunnel(struct parse *p)
 {
 	mps_config_t *cfg = p->cfg;
@@ -1001,6 +1036,7 @@ check_all(struct parse *p)
 	check_auth(p, G_SOCKS_AUTH, &cfg->socks_auth);
 	check_notification_auth(p);
 	check_tls(p);
+	check_limits(p);
 	check_tunnel(p);
 	check_admin(p);
 }

@@ -19,15 +19,18 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "admission.h"
 #include "apf_session.h"
 #include "auth_job.h"
 #include "channel_relay.h"
 #include "listener.h"
+#include "metrics.h"
 #include "mps_status.h"
 #include "sockwrap.h"
 
-/* The front end (greeting, login, request) must be done within this. */
-#define FRONT_TIMEOUT apr_time_from_sec(30)
+/* One WARNING per this interval when MaxConsoles refuses consoles, or
+ * front ends time out (a flood of idle sockets makes many). */
+#define FULL_LOG_INTERVAL apr_time_from_sec(10)
 /* A refused console may take this long to read our last words. */
 #define CLOSE_LINGER apr_time_from_sec(2)
 /* Bytes of a front end's input held at most (an HTTP head is bounded
@@ -85,8 +88,10 @@ console_free(mps_console_t *c)
 	mps_buf_free(&c->up);
 	mps_buf_free(&c->down);
 	mps_device_release(c->dev);
-	if (c->counted)
-		atomic_fetch_sub(side->connections, 1);
+	if (c->counted) {
+		atomic_fetch_sub(&side->active, 1);
+		mps_metric_gauge_add(MPS_M_CONSOLES_ACTIVE, -1);
+	}
 	if (c->own != NULL)
 		mps_strand_release(c->own);
 	free(c);
@@ -117,6 +122,16 @@ mps_console_unref(mps_console_t *c)
 		console_free(c);	/* the workers are gone */
 }
 
+/* Gives the pre-auth slot back (once): the request is complete and
+ * authenticated, or the console ends before that. */
+static void
+preauth_release(mps_console_t *c)
+{
+	if (c->preauth && c->side->admission != NULL)
+		mps_admission_leave(c->side->admission, c->ip, 0);
+	c->preauth = 0;
+}
+
 void
 mps_console_finalize(mps_console_t *c)
 {
@@ -125,6 +140,7 @@ mps_console_finalize(mps_console_t *c)
 	if (c->phase == C_CLOSED)
 		return;
 	c->phase = C_CLOSED;
+	preauth_release(c);
 	mps_timer_cancel(mps_poller_timers(side->poller), &c->timer);
 	if (c->reg != NULL) {
 		mps_poller_release(side->poller, c->reg);
@@ -341,11 +357,17 @@ front_deadline(void *arg)
 {
 	mps_console_t *c = arg;
 
+	static mps_ratelog_t timeout_log;
+	unsigned long missed = 0;
+
 	if (c->phase != C_FRONT && c->phase != C_AUTH)
 		return;
-	mps_log(MPS_LOG_WARNING, "%s console %s: no complete request within "
-	    "%ld s: closed", c->ops->name, c->peer,
-	    (long)apr_time_sec(FRONT_TIMEOUT));
+	if (mps_ratelog_allow(&timeout_log, apr_time_now(), FULL_LOG_INTERVAL,
+	    &missed))
+		mps_log(MPS_LOG_WARNING, "%s console %s: no complete request "
+		    "within %ld s (PreAuthTimeout): closed (and %lu more since "
+		    "the last such message)", c->ops->name, c->peer,
+		    (long)apr_time_sec(c->side->cfg->preauth_timeout), missed);
 	mps_console_finalize(c);
 }
 
@@ -497,10 +519,48 @@ console_leave(void *arg)
 	move_failed(c);
 }
 
+/*
+ * The request is complete and authenticated: from the pre-auth budget to
+ * the consoles' own (MaxConsoles), once per console (an HTTP console
+ * that switches devices moves again with its slot). Returns 0, or -1
+ * after refusing the console because MaxConsoles is reached.
+ */
+static int
+console_take_slot(mps_console_t *c)
+{
+	mps_console_side_t *side = c->side;
+	static mps_ratelog_t full_log;
+	unsigned long missed = 0;
+
+	preauth_release(c);
+	if (c->counted)
+		return 0;
+	if (atomic_fetch_add(&side->active, 1) >=
+	    (unsigned)side->cfg->max_consoles) {
+		atomic_fetch_sub(&side->active, 1);
+		mps_metric_inc(MPS_M_FULL_CONSOLES);
+		if (mps_ratelog_allow(&full_log, apr_time_now(),
+		    FULL_LOG_INTERVAL, &missed))
+			mps_log(MPS_LOG_WARNING, "MaxConsoles (%d) reached: "
+			    "refusing the %s console at %s (and %lu more since "
+			    "the last such message)", side->cfg->max_consoles,
+			    c->ops->name, c->peer, missed);
+		c->ops->refused(c, OPEN_TOO_MANY);
+		mps_console_close_soon(c);
+		return -1;
+	}
+	c->counted = 1;
+	mps_metric_gauge_add(MPS_M_CONSOLES_ACTIVE, 1);
+	return 0;
+}
+
 void
 mps_console_move(mps_console_t *c)
 {
 	mps_console_side_t *side = c->side;
+
+	if (console_take_slot(c) != 0)
+		return;
 
 	/* Not watched (one-shot, and this pass armed nothing); releasing the
 	 * registration stops new firings for this strand. */
@@ -527,7 +587,7 @@ front_start(void *arg)
 	if (c->phase != C_FRONT)
 		return;
 	(void)mps_timer_arm(mps_poller_timers(c->side->poller), &c->timer,
-	    FRONT_TIMEOUT);
+	    c->side->cfg->preauth_timeout);
 	mps_console_front_wait(c);
 }
 
@@ -536,25 +596,26 @@ console_accept(mps_console_side_t *side, const front_ops *ops, int fd,
     const char *peer)
 {
 	mps_console_t *c;
+	char ip[sizeof(c->ip)];
 
-	/* MaxConnections covers devices and consoles together (guide
-	 * 10.1: connections beyond it are refused). */
-	if (atomic_fetch_add(side->connections, 1) >=
-	    (unsigned)side->cfg->max_connections) {
-		atomic_fetch_sub(side->connections, 1);
-		mps_log(MPS_LOG_WARNING, "MaxConnections (%d) reached: refusing "
-		    "the %s console at %s", side->cfg->max_connections,
-		    ops->name, peer);
+	/* Until its request is complete and authenticated a console holds
+	 * a pre-auth slot only (admission.h); MaxConsoles is checked at the
+	 * hand-over. A refused socket costs one close. */
+	mps_peer_split(peer, ip, sizeof(ip), NULL);
+	if (side->admission != NULL &&
+	    mps_admission_enter(side->admission, ip, ops->name, 0) !=
+	    MPS_ADMIT_OK) {
 		close(fd);
 		return;
 	}
 	c = calloc(1, sizeof(*c));
 	if (c == NULL) {
-		atomic_fetch_sub(side->connections, 1);
+		if (side->admission != NULL)
+			mps_admission_leave(side->admission, ip, 0);
 		close(fd);
 		return;
 	}
-	c->counted = 1;
+	c->preauth = side->admission != NULL;
 	c->side = side;
 	c->ops = ops;
 	c->fd = fd;
@@ -575,7 +636,7 @@ console_accept(mps_console_side_t *side, const front_ops *ops, int fd,
 			mps_sockwrap_put(c->wrap);
 		if (c->own != NULL)
 			mps_strand_release(c->own);
-		atomic_fetch_sub(side->connections, 1);
+		preauth_release(c);
 		close(fd);
 		free(c);
 		return;
@@ -711,6 +772,7 @@ apr_status_t
 mps_console_side_init(mps_console_side_t *side)
 {
 	atomic_init(&side->live, 0);
+	atomic_init(&side->active, 0);
 	side->list = NULL;
 	pthread_mutex_init(&side->list_lock, NULL);
 	return APR_SUCCESS;

@@ -49,10 +49,11 @@ typedef struct mps_console_side_t {
 	/* When set (mpsd), the plugin instance is taken from here at each
 	 * login (a reload swaps it); auth then only says "on". */
 	mps_live_slot_t *settings;
-	/* Connections served, devices and consoles together, against
-	 * MaxConnections: the device side's counter, shared. */
-	atomic_uint *connections;
+	/* The pre-auth budget, shared with the devices (admission.h);
+	 * NULL: no pre-auth limits (unit tests). */
+	struct mps_admission_t *admission;
 
+	atomic_uint active;		/* consoles against MaxConsoles */
 	atomic_uint live;		/* console objects not yet freed */
 	pthread_mutex_t list_lock;	/* every live console, for shutdown */
 	mps_console_t *list;

@@ -103,7 +103,8 @@ struct mps_console_t {
 	unsigned watching:1;		/* the registration is armed */
 	unsigned close_after_down:1;	/* close once down is flushed */
 	unsigned in_pump:1;
-	unsigned counted:1;		/* holds a MaxConnections slot */
+	unsigned counted:1;		/* holds a MaxConsoles slot */
+	unsigned preauth:1;		/* holds a pre-auth slot (admission.h) */
 
 	/* The target, once chosen. */
 	mps_device_t *dev;		/* referenced */

@@ -56,6 +56,25 @@ static const struct series_desc descs[MPS_M_COUNT] = {
 	    NULL },
 	[MPS_M_CHANNELS_OPEN] = { "mpsd_channels_open", "gauge",
 	    "APF channels currently in the devices' channel tables.", NULL },
+	[MPS_M_PREAUTH_REFUSED_ADDRESS] = { "mpsd_preauth_refused_total",
+	    "counter", "Connections closed at accept by the budget of "
+	    "unauthenticated connections, by the limit that refused them.",
+	    "reason=\"per_address\"" },
+	[MPS_M_PREAUTH_REFUSED_FULL] = { "mpsd_preauth_refused_total", NULL,
+	    NULL, "reason=\"full\"" },
+	[MPS_M_PREAUTH_REFUSED_DROPPED] = { "mpsd_preauth_refused_total", NULL,
+	    NULL, "reason=\"random_drop\"" },
+	[MPS_M_PREAUTH_OPEN] = { "mpsd_preauth_connections", "gauge",
+	    "Device and console connections that have not authenticated yet "
+	    "(held against MaxPreAuthConnections).", NULL },
+	[MPS_M_FULL_DEVICES] = { "mpsd_login_refused_full_total", "counter",
+	    "Authenticated devices and consoles refused because their budget "
+	    "(MaxConnections, MaxConsoles) was full.", "side=\"device\"" },
+	[MPS_M_FULL_CONSOLES] = { "mpsd_login_refused_full_total", NULL, NULL,
+	    "side=\"console\"" },
+	[MPS_M_CONSOLES_ACTIVE] = { "mpsd_consoles_active", "gauge",
+	    "Console connections past their login and request (held against "
+	    "MaxConsoles).", NULL },
 };
 
 static const char *const front_names[MPS_FRONT_COUNT] = { "socks", "http" };

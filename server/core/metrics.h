@@ -44,6 +44,19 @@ typedef enum {
 	MPS_M_KEEPALIVE_TIMEOUTS,
 	/* mpsd_channels_open (gauge) */
 	MPS_M_CHANNELS_OPEN,
+	/* mpsd_preauth_refused_total{reason=...}: connections closed at
+	 * accept by the pre-auth budget (admission.h) */
+	MPS_M_PREAUTH_REFUSED_ADDRESS,	/* MaxPreAuthPerAddress */
+	MPS_M_PREAUTH_REFUSED_FULL,	/* MaxPreAuthConnections */
+	MPS_M_PREAUTH_REFUSED_DROPPED,	/* early random drop */
+	/* mpsd_preauth_connections (gauge): not authenticated yet */
+	MPS_M_PREAUTH_OPEN,
+	/* mpsd_login_refused_full_total{side=...}: authenticated, but the
+	 * side's budget was full */
+	MPS_M_FULL_DEVICES,		/* MaxConnections: DISCONNECT 12 */
+	MPS_M_FULL_CONSOLES,		/* MaxConsoles */
+	/* mpsd_consoles_active (gauge): consoles held against MaxConsoles */
+	MPS_M_CONSOLES_ACTIVE,
 	MPS_M_COUNT
 } mps_metric_id_t;
 

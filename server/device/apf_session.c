@@ -4,9 +4,13 @@
  *
  * Life of a session, all on its strand:
  *
- *   accept -> TLS handshake (deadline: HandshakeTimeout)
+ *   accept [pre-auth budget, admission.h]
+ *          -> TLS handshake (deadline for it and the login: the smaller
+ *             of HandshakeTimeout and PreAuthTimeout)
  *          -> PROTOCOLVERSION -> SERVICE_REQUEST auth@ -> USERAUTH_REQUEST
- *          -> [blocking lane: Authenticate()] -> USERAUTH_SUCCESS, registered
+ *          -> [blocking lane: Authenticate()]
+ *          -> [MaxConnections slot, the pre-auth one given back]
+ *          -> USERAUTH_SUCCESS, registered
  *          -> SERVICE_REQUEST pfwd@ -> tcpip-forward... -> KEEPALIVE_OPTIONS
  *          -> steady state (idle timeout) -> close
  *
@@ -30,6 +34,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "admission.h"
 #include "apf_codec.h"
 #include "auth_job.h"
 #include "timer.h"
@@ -57,9 +62,8 @@
 #define FAIL_LINGER apr_time_from_sec(1)
 /* Quiet time after the last tcpip-forward before KEEPALIVE_OPTIONS. */
 #define SETTLE_DELAY apr_time_from_msec(1000)
-/* Sessions beyond MaxConnections being told DISCONNECT 12 at once; past
- * this they are closed without a word (a flood must not cost TLS work). */
-#define REFUSING_MAX 256
+/* One WARNING per this interval when MaxConnections refuses devices. */
+#define FULL_LOG_INTERVAL apr_time_from_sec(10)
 
 typedef enum {
 	S_TLS,			/* TLS handshake */
@@ -93,7 +97,7 @@ struct mps_session_t {
 	char close_req_why[128];
 	session_state state;
 	unsigned counted:1;		/* holds a MaxConnections slot */
-	unsigned refusing:1;		/* over MaxConnections: DISCONNECT 12 */
+	unsigned preauth:1;		/* holds a pre-auth slot (admission.h) */
 	unsigned cert_verified:1;	/* a verified client certificate */
 	unsigned keepalive_sent:1;
 	unsigned failure_sent:1;	/* USERAUTH_FAILURE is queued */
@@ -122,6 +126,7 @@ static const char *const state_names[] = {
 static void session_pump(void *arg);
 static void session_io(void *arg);
 static void session_deadline(void *arg);
+static apr_interval_time_t handshake_deadline(const mps_config_t *cfg);
 static void session_settled(void *arg);
 static int close_req_take(mps_session_t *s);
 static void session_close(mps_session_t *s, apr_uint32_t reason,
@@ -403,6 +408,26 @@ mps_tunnel_device(const mps_session_t *s)
 
 /* ---- finalizing ------------------------------------------------------- */
 
+/* In Mode plain every device arrives from the TLS terminator's address:
+ * the per-address limit would cap all devices together, so it is left
+ * to the terminator (the total and the random drop still apply). */
+static unsigned
+admit_flags(const mps_amt_side_t *side)
+{
+	return side->tls == NULL ? MPS_ADMIT_ANY_ADDRESS : 0;
+}
+
+/* Gives the pre-auth slot back (once): the session authenticated, or
+ * it ends before that. */
+static void
+preauth_release(mps_session_t *s)
+{
+	if (s->preauth && s->side->admission != NULL)
+		mps_admission_leave(s->side->admission, s->ip,
+		    admit_flags(s->side));
+	s->preauth = 0;
+}
+
 static void
 session_finalize(mps_session_t *s)
 {
@@ -429,9 +454,8 @@ session_finalize(mps_session_t *s)
 	mps_stream_close(&s->io);
 	if (s->counted)
 		atomic_fetch_sub(&side->active, 1);
-	if (s->refusing)
-		atomic_fetch_sub(&side->refusing, 1);
-	s->counted = s->refusing = 0;
+	s->counted = 0;
+	preauth_release(s);
 	if (s->dev != NULL) {
 		mps_device_release(s->dev);
 		s->dev = NULL;
@@ -523,6 +547,27 @@ auth_succeeded(mps_session_t *s, const char *user, const char *how)
 	apr_status_t rv;
 
 	mps_auth_throttle_success(side->throttle, s->ip);
+	/* Authenticated: from the pre-auth budget to the devices' own, which
+	 * unauthenticated connections never touch. */
+	preauth_release(s);
+	if (atomic_fetch_add(&side->active, 1) >=
+	    (unsigned)side->cfg->max_connections) {
+		static mps_ratelog_t full_log;
+		unsigned long missed = 0;
+
+		atomic_fetch_sub(&side->active, 1);
+		mps_metric_inc(MPS_M_FULL_DEVICES);
+		if (mps_ratelog_allow(&full_log, apr_time_now(),
+		    FULL_LOG_INTERVAL, &missed))
+			mps_log(MPS_LOG_WARNING, "MaxConnections (%d) reached: "
+			    "refusing the Intel remote client %s at %s (and %lu "
+			    "more since the last such message)",
+			    side->cfg->max_connections, s->uuid, s->peer, missed);
+		session_close(s, MPS_APF_DISCONNECT_TOO_MANY_CONNECTIONS,
+		    MPS_LOG_DEBUG, "MaxConnections reached");
+		return;
+	}
+	s->counted = 1;
 	rv = mps_device_create(s->uuid, s->peer, s->trigger, s, s->strand,
 	    device_entry_freed, &dev);
 	if (rv != APR_SUCCESS) {
@@ -1012,17 +1057,6 @@ handshake_done(mps_session_t *s)
 			}
 		}
 	}
-	if (s->refusing) {
-		mps_log(MPS_LOG_WARNING, "MaxConnections (%d) reached: refusing "
-		    "the Intel remote client at %s", side->cfg->max_connections,
-		    s->peer);
-		(void)mps_apf_encode_disconnect(&s->io.out,
-		    MPS_APF_DISCONNECT_TOO_MANY_CONNECTIONS);
-		s->state = S_CLOSING;
-		(void)mps_timer_arm(mps_poller_timers(side->poller), &s->deadline,
-		    CLOSE_LINGER);
-		return;
-	}
 	s->state = S_VERSION;
 }
 
@@ -1110,9 +1144,17 @@ session_pump_body(mps_session_t *s)
 		if (rv == APR_EAGAIN)
 			goto wait;
 		if (rv != APR_SUCCESS) {
+			/* One line per FULL_LOG_INTERVAL: a handshake flood
+			 * fails hundreds a second; the metric counts all. */
+			static mps_ratelog_t fail_log;
+			unsigned long missed = 0;
+
 			mps_metric_inc(MPS_M_TLS_FAIL_ERROR);
-			mps_log(MPS_LOG_WARNING, "TLS handshake with %s failed: %s",
-			    s->peer, err);
+			if (mps_ratelog_allow(&fail_log, apr_time_now(),
+			    FULL_LOG_INTERVAL, &missed))
+				mps_log(MPS_LOG_WARNING, "TLS handshake with %s "
+				    "failed: %s (and %lu more since the last such "
+				    "message)", s->peer, err, missed);
 			session_finalize(s);
 			return;
 		}
@@ -1127,8 +1169,12 @@ session_pump_body(mps_session_t *s)
 		if (s->state == S_CLOSED)
 			return;
 		if (rv == APR_EOF && s->state < S_CLOSING) {
-			session_close(s, 0, s->dev != NULL ? MPS_LOG_DEBUG :
-			    MPS_LOG_INFO, "connection closed by the device");
+			/* DEBUG either way: an authenticated device's end has
+			 * the guide's line, and an unauthenticated one's is
+			 * what a handshake flood does hundreds of times a
+			 * second. */
+			session_close(s, 0, MPS_LOG_DEBUG,
+			    "connection closed by the device");
 			return;
 		}
 		if (rv != APR_SUCCESS && rv != APR_EOF && rv != MPS_ERR_TOO_LARGE &&
@@ -1196,17 +1242,36 @@ session_deadline(void *arg)
 	case S_AUTH_SERVICE:
 	case S_USERAUTH:
 		if (s->state == S_TLS) {
+			/* One line per FULL_LOG_INTERVAL: an idle-socket
+			 * flood makes thousands of these, and the metric
+			 * counts every one. */
+			static mps_ratelog_t tls_log;
+			unsigned long missed = 0;
+
 			mps_metric_inc(MPS_M_TLS_FAIL_TIMEOUT);
-			mps_log(MPS_LOG_WARNING, "no TLS handshake from %s within "
-			    "%ld s: closed", s->peer,
-			    (long)apr_time_sec(side->cfg->tls_handshake_timeout));
+			if (mps_ratelog_allow(&tls_log, now, FULL_LOG_INTERVAL,
+			    &missed))
+				mps_log(MPS_LOG_WARNING, "no TLS handshake from %s "
+				    "within %ld s: closed (and %lu more since "
+				    "the last such message)", s->peer,
+				    (long)apr_time_sec(handshake_deadline(side->cfg)),
+				    missed);
 			session_finalize(s);
 		} else {
+			static mps_ratelog_t login_log;
+			unsigned long missed = 0;
+
 			mps_metric_inc(MPS_M_LOGIN_TIMEOUT);
+			if (mps_ratelog_allow(&login_log, now, FULL_LOG_INTERVAL,
+			    &missed))
+				mps_log(MPS_LOG_WARNING, "no login from %s within "
+				    "%ld s of connecting (state %s): closed (and "
+				    "%lu more since the last such message)",
+				    s->peer,
+				    (long)apr_time_sec(handshake_deadline(side->cfg)),
+				    state_names[s->state], missed);
 			session_close(s, MPS_APF_DISCONNECT_CONNECTION_TIMED_OUT,
-			    MPS_LOG_WARNING, "no login within %ld s (state %s)",
-			    (long)apr_time_sec(side->cfg->tls_handshake_timeout),
-			    state_names[s->state]);
+			    MPS_LOG_DEBUG, "no login in time");
 		}
 		break;
 	case S_AUTH_FAILED:
@@ -1322,6 +1387,16 @@ mps_session_request_close(mps_session_t *s, apr_uint32_t reason,
 
 /* ---- accept ----------------------------------------------------------- */
 
+/* The TLS handshake and the login must end within HandshakeTimeout (as
+ * they always had) and PreAuthTimeout (the budget's bound on all three
+ * ports): the smaller of the two, from accept. */
+static apr_interval_time_t
+handshake_deadline(const mps_config_t *cfg)
+{
+	return cfg->tls_handshake_timeout < cfg->preauth_timeout ?
+	    cfg->tls_handshake_timeout : cfg->preauth_timeout;
+}
+
 /* The first task of a session, on its strand: watch the socket, start
  * the handshake deadline. */
 static void
@@ -1342,7 +1417,7 @@ session_start(void *arg)
 		return;
 	}
 	(void)mps_timer_arm(mps_poller_timers(s->side->poller), &s->deadline,
-	    s->side->cfg->tls_handshake_timeout);
+	    handshake_deadline(s->side->cfg));
 	session_pump(s);
 }
 
@@ -1351,8 +1426,6 @@ session_start(void *arg)
 static void
 accept_undo(mps_session_t *s, SSL *ssl, int fd)
 {
-	mps_amt_side_t *side = s->side;
-
 	if (s->wrap != NULL)
 		mps_sockwrap_put(s->wrap);
 	if (s->io.fd >= 0 && s->io.fd == fd)
@@ -1362,10 +1435,7 @@ accept_undo(mps_session_t *s, SSL *ssl, int fd)
 			SSL_free(ssl);
 		close(fd);
 	}
-	if (s->counted)
-		atomic_fetch_sub(&side->active, 1);
-	if (s->refusing)
-		atomic_fetch_sub(&side->refusing, 1);
+	preauth_release(s);
 	if (s->strand != NULL)
 		mps_strand_release(s->strand);
 	free(s);
@@ -1377,28 +1447,28 @@ mps_amt_accept(void *ctx, int fd, const char *peer)
 	mps_amt_side_t *side = ctx;
 	mps_session_t *s;
 	SSL *ssl = NULL;
-	unsigned active;
+	char ip[sizeof(s->ip)];
 
+	/* The pre-auth budget first, before any allocation or TLS work: a
+	 * refused socket costs one close. */
+	mps_peer_split(peer, ip, sizeof(ip), NULL);
+	if (side->admission != NULL &&
+	    mps_admission_enter(side->admission, ip, "AMT",
+	    admit_flags(side)) != MPS_ADMIT_OK) {
+		close(fd);
+		return;
+	}
 	s = calloc(1, sizeof(*s));
 	if (s == NULL) {
+		if (side->admission != NULL)
+			mps_admission_leave(side->admission, ip,
+			    admit_flags(side));
 		close(fd);
 		return;
 	}
 	s->side = side;
 	s->io.fd = -1;
-	active = atomic_fetch_add(&side->active, 1) + 1;
-	s->counted = 1;
-	if (active > (unsigned)side->cfg->max_connections) {
-		atomic_fetch_sub(&side->active, 1);
-		s->counted = 0;
-		if (atomic_fetch_add(&side->refusing, 1) >= REFUSING_MAX) {
-			atomic_fetch_sub(&side->refusing, 1);
-			close(fd);
-			free(s);
-			return;
-		}
-		s->refusing = 1;
-	}
+	s->preauth = side->admission != NULL;
 	/* Two references: the connection's, and ours until the session is
 	 * listed (its first task may end it before that). */
 	atomic_init(&s->refs, 2);
@@ -1406,7 +1476,7 @@ mps_amt_accept(void *ctx, int fd, const char *peer)
 	/* Plain mode passes S_TLS at once: its "handshake" is done. */
 	s->state = S_TLS;
 	snprintf(s->peer, sizeof(s->peer), "%s", peer);
-	mps_peer_split(peer, s->ip, sizeof(s->ip), NULL);
+	memcpy(s->ip, ip, sizeof(s->ip));
 	s->strand = mps_strand_create(side->workers);
 	if (side->tls != NULL) {
 		/* The certificate of the last reload. The SSL keeps its own
@@ -1454,7 +1524,6 @@ apr_status_t
 mps_amt_side_init(mps_amt_side_t *side)
 {
 	atomic_init(&side->active, 0);
-	atomic_init(&side->refusing, 0);
 	atomic_init(&side->live, 0);
 	atomic_init(&side->open, 0);
 	side->list = NULL;

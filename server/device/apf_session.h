@@ -84,8 +84,11 @@ typedef struct mps_amt_side_t {
 	 * layers up; a tunnel without it refuses every channel message. */
 	mps_tunnel_ops_t channel_ops;
 
-	atomic_uint active;		/* sessions counted against MaxConnections */
-	atomic_uint refusing;		/* over the limit, being told so */
+	/* The pre-auth budget, shared with the consoles (admission.h);
+	 * NULL: no pre-auth limits (unit tests). */
+	struct mps_admission_t *admission;
+	atomic_uint active;		/* authenticated sessions, against
+					 * MaxConnections */
 	atomic_uint live;		/* session objects not yet freed */
 	atomic_uint open;		/* sessions not yet finalized */
 

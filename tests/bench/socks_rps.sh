@@ -42,7 +42,7 @@ export top_srcdir=$top top_builddir=$build
 per_device=$(( (conns + devices - 1) / devices ))
 D=$T/bench
 make_config "$D" \
-	"$(tunnel_settings "<Limits><MaxChannelsPerDevice>$((per_device + 8))</MaxChannelsPerDevice></Limits>")" \
+	"$(tunnel_settings "<Limits><MaxChannelsPerDevice>$((per_device + 8))</MaxChannelsPerDevice><MaxPreAuthConnections>$((conns + 100))</MaxPreAuthConnections><MaxPreAuthPerAddress>$((conns + 100))</MaxPreAuthPerAddress><PreAuthDropStart>$((conns + 100))</PreAuthDropStart></Limits>")" \
 	"s|<Mode>tls<|<Mode>$mode<|"
 set_trace_levels "$D" "ERROR|WARNING"
 start_mpsd "$D" || { cat "$D/stderr" >&2; exit 1; }

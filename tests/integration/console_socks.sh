@@ -234,22 +234,38 @@ ok "its device leaves cleanly (simulator exit 0)" test $? -eq 0
 stop_pid "$MPSD_B"
 ok "the second mpsd stops cleanly" test $? -eq 0
 
-# ---- MaxConnections counts consoles with devices ----------------------
+# ---- MaxConsoles, and the pre-auth budget before it ------------------
+# An unfinished greeting holds a pre-auth slot (MaxPreAuthPerAddress), not
+# a MaxConsoles one; a console counts against MaxConsoles once its request
+# is complete.
 C=$T/mpsd-c
 make_config "$C" "$SOCKS_AUTH_OFF" \
-	"$(tunnel_settings '<Limits><MaxConnections>2</MaxConnections></Limits>')"
-ok "a third mpsd starts with MaxConnections 2" start_mpsd "$C"
+	"$(tunnel_settings '<Limits><MaxConsoles>1</MaxConsoles><MaxPreAuthPerAddress>2</MaxPreAuthPerAddress></Limits>')"
+ok "a third mpsd starts with MaxConsoles 1, MaxPreAuthPerAddress 2" start_mpsd "$C"
 MPSD_C=$MPSD_PID
 console_ports "$C"
 ok "one device logs in to it" start_sim devc --ports 16992 --target "16992=$ORIGIN_ADDR"
 DEVC=$SIM_PID
-# One console holds the second slot (an unfinished greeting)...
+# Two unfinished greetings hold this address's two pre-auth slots...
 exec 7<>"/dev/tcp/127.0.0.1/$SOCKS_PORT"
+exec 8<>"/dev/tcp/127.0.0.1/$SOCKS_PORT"
 sleep 0.5	# accepted by then: nothing observable to wait for
-ok "a third connection is refused with a WARNING" \
-	sh -c "! curl -sS --max-time 5 --socks5-hostname 127.0.0.1:$SOCKS_PORT http://dev-0.amt.test:16992/ -o /dev/null 2>/dev/null"
-ok "... naming MaxConnections" wait_for 3 grep -q "MaxConnections (2) reached: refusing the SOCKS console" "$C/log/mps.log"
-exec 7>&-
+probe --methods 0 --host dev-0.amt.test --port 16992 >"$T/preauth3" 2>&1
+ok "a third connection from the address is closed at once" grep -q '^method=eof' "$T/preauth3"
+ok "... with a WARNING naming MaxPreAuthPerAddress" wait_for 3 grep -q \
+	"MaxPreAuthPerAddress (2) reached: refusing the SOCKS connection from 127.0.0.1" "$C/log/mps.log"
+exec 7>&- 8>&-
+# ...and once they left, one console relays (holding the one MaxConsoles slot)
+"$PYTHON" "$PROBE_PY" --proxy "127.0.0.1:$SOCKS_PORT" --methods 0 \
+	--host dev-0.amt.test --port 16992 --hold 60 >"$T/holder" 2>&1 &
+HOLDER=$!
+track "$HOLDER"
+ok "a console gets its channel once the greetings left" wait_for 5 grep -q '^rep=00' "$T/holder"
+probe --methods 0 --host dev-0.amt.test --port 16992 >"$T/second" 2>&1
+ok "a second console is refused (reply 05) while MaxConsoles 1 is held" grep -q '^rep=05' "$T/second"
+ok "... naming MaxConsoles" wait_for 3 grep -q "MaxConsoles (1) reached: refusing the SOCKS console" "$C/log/mps.log"
+kill "$HOLDER" 2>/dev/null	# the python process itself: its socket closes
+wait "$HOLDER" 2>/dev/null
 ok "once the console left, a console gets through again" \
 	wait_for 5 sh -c "curl -sS --max-time 5 --socks5-hostname 127.0.0.1:$SOCKS_PORT http://dev-0.amt.test:16992/small -o /dev/null"
 stop_pid "$DEVC"

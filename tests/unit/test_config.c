@@ -236,6 +236,12 @@ assert_defaults(const mps_config_t *cfg)
 	ck_assert_int_eq(cfg->tls_verify_client, MPS_VERIFY_CLIENT_NONE);
 	ck_assert_int_eq(cfg->tls_handshake_timeout, apr_time_from_sec(10));
 	ck_assert_int_eq(cfg->max_connections, 1000);
+	ck_assert_int_eq(cfg->max_consoles, 1000);
+	ck_assert_int_eq(cfg->max_preauth, 512);
+	ck_assert_int_eq(cfg->max_preauth_per_address, 32);
+	ck_assert_int_eq(cfg->preauth_drop_start, 256);
+	ck_assert_int_eq(cfg->preauth_drop_rate, 30);
+	ck_assert_int_eq(cfg->preauth_timeout, apr_time_from_sec(10));
 	ck_assert_int_eq(cfg->max_channels_per_device, 32);
 	ck_assert_int_eq(cfg->worker_threads, 0);
 	ck_assert_int_eq(cfg->blocking_threads, 32);
@@ -354,6 +360,12 @@ static const struct param_row param_rows[] = {
 	{ "TLS", "VerifyClient", "optional", "<CAFile>ca.pem</CAFile><Mode>tls</Mode><CertificateChainFile>c</CertificateChainFile><KeyFile>k</KeyFile>", O(tls_verify_client), K_ENUM, NULL, MPS_VERIFY_CLIENT_OPTIONAL },
 	{ "TLS", "HandshakeTimeout", "5", "", O(tls_handshake_timeout), K_SEC, NULL, 5 },
 	{ "Limits", "MaxConnections", "50000", "", O(max_connections), K_INT, NULL, 50000 },
+	{ "Limits", "MaxConsoles", "200", "", O(max_consoles), K_INT, NULL, 200 },
+	{ "Limits", "MaxPreAuthConnections", "2000", "", O(max_preauth), K_INT, NULL, 2000 },
+	{ "Limits", "MaxPreAuthPerAddress", "4", "", O(max_preauth_per_address), K_INT, NULL, 4 },
+	{ "Limits", "PreAuthDropStart", "100", "", O(preauth_drop_start), K_INT, NULL, 100 },
+	{ "Limits", "PreAuthDropRate", "0", "", O(preauth_drop_rate), K_INT, NULL, 0 },
+	{ "Limits", "PreAuthTimeout", "3", "", O(preauth_timeout), K_SEC, NULL, 3 },
 	{ "Limits", "MaxChannelsPerDevice", "64", "", O(max_channels_per_device), K_INT, NULL, 64 },
 	{ "Limits", "WorkerThreads", "4", "", O(worker_threads), K_INT, NULL, 4 },
 	{ "Limits", "BlockingThreads", "8", "", O(blocking_threads), K_INT, NULL, 8 },
@@ -430,13 +442,13 @@ START_TEST(test_each_parameter)
 }
 END_TEST
 
-/* The table above must name every parameter once: 48 as of this
+/* The table above must name every parameter once: 54 as of this
  * writing. A new parameter needs a row here (and in the sample). */
 START_TEST(test_parameter_table_complete)
 {
 	int i, j;
 
-	ck_assert_int_eq(NPARAMS, 49);
+	ck_assert_int_eq(NPARAMS, 56);
 	for (i = 0; i < NPARAMS; i++)
 		for (j = i + 1; j < NPARAMS; j++)
 			ck_assert(strcmp(param_rows[i].group,
@@ -542,6 +554,12 @@ static const struct bad_row bad_rows[] = {
 	{ "Logger", "LogFileMaxSize", "10M", "<LogFileMaxSize> \"10M\" is not a whole number" },
 	{ "Limits", "MaxConnections", "1000001", "<MaxConnections> \"1000001\" is out of range (1-1000000)" },
 	{ "Limits", "WorkerThreads", "-1", "<WorkerThreads> \"-1\" is out of range (0-1024)" },
+	{ "Limits", "MaxConsoles", "0", "<MaxConsoles> \"0\" is out of range (1-1000000)" },
+	{ "Limits", "MaxPreAuthConnections", "0", "<MaxPreAuthConnections> \"0\" is out of range (1-1000000)" },
+	{ "Limits", "MaxPreAuthPerAddress", "0", "<MaxPreAuthPerAddress> \"0\" is out of range (1-1000000)" },
+	{ "Limits", "PreAuthDropStart", "-1", "<PreAuthDropStart> \"-1\" is out of range (0-1000000)" },
+	{ "Limits", "PreAuthDropRate", "101", "<PreAuthDropRate> \"101\" is out of range (0-100)" },
+	{ "Limits", "PreAuthTimeout", "0", "<PreAuthTimeout> \"0\" is out of range (1-3600 seconds)" },
 	{ "Limits", "BlockingThreads", "0", "<BlockingThreads> \"0\" is out of range (1-1024)" },
 	{ "Limits", "MaxChannelsPerDevice", "1.5", "<MaxChannelsPerDevice> \"1.5\" is not a whole number" },
 	{ "Tunnel", "ChannelWindowSize", "1023", "<ChannelWindowSize> \"1023\" is out of range (1024-16777216 bytes)" },
@@ -1010,6 +1028,35 @@ START_TEST(test_keepalive_vs_idle)
 	    "<KeepAliveTiming>never</KeepAliveTiming>"));
 	load_good(tunnel_xml("<IdleTimeout>10</IdleTimeout>"
 	    "<KeepAliveTiming>NEVER</KeepAliveTiming>"));
+}
+END_TEST
+
+static const char *
+limits_xml(const char *body)
+{
+	return apr_psprintf(pool, "<MPS>" PLAIN "\n<Limits>\n%s\n</Limits>"
+	    "\n</MPS>\n", body);
+}
+
+/* PreAuthDropStart is MaxStartups' start: at most full. Left out, it
+ * follows MaxPreAuthConnections (half of it). */
+START_TEST(test_preauth_drop_start)
+{
+	mps_config_t *cfg;
+	mps_config_errors_t *errs = mps_config_errors_create(pool);
+
+	load_one_error(limits_xml("<MaxPreAuthConnections>100"
+	    "</MaxPreAuthConnections>\n<PreAuthDropStart>101"
+	    "</PreAuthDropStart>"), 4,
+	    "<PreAuthDropStart> 101 is more than <MaxPreAuthConnections> 100 "
+	    "(set them equal to turn the early random drop off)");
+	load_good(limits_xml("<MaxPreAuthConnections>100"
+	    "</MaxPreAuthConnections><PreAuthDropStart>100"
+	    "</PreAuthDropStart>"));
+	ck_assert_int_eq(mps_config_load(&cfg, static_file(limits_xml(
+	    "<MaxPreAuthConnections>100</MaxPreAuthConnections>")), errs,
+	    pool), APR_SUCCESS);
+	ck_assert_int_eq(cfg->preauth_drop_start, 50);
 }
 END_TEST
 
@@ -2052,6 +2099,7 @@ unit_suite(void)
 	tcase_add_test(tc, test_listen_ports_conflict);
 	tcase_add_test(tc, test_listen_ports_no_conflict);
 	tcase_add_test(tc, test_keepalive_vs_idle);
+	tcase_add_test(tc, test_preauth_drop_start);
 	tcase_add_test(tc, test_tls_requirements);
 	tcase_add_test(tc, test_tls_plain_verify_warning);
 	tcase_add_test(tc, test_mps_address_wildcard_warning);

@@ -172,7 +172,6 @@ static pthread_t poller_thread;
 static mps_config_t cfg;
 static mps_amt_side_t amt;
 static mps_console_side_t consoles;
-static atomic_uint connections;
 static mps_session_t tun;
 
 static void *
@@ -197,8 +196,6 @@ setup(void)
 	consoles.cfg = &cfg;
 	consoles.poller = poller;
 	consoles.workers = workers;
-	atomic_init(&connections, 0);
-	consoles.connections = &connections;
 	ck_assert_int_eq(mps_console_side_init(&consoles), APR_SUCCESS);
 	memset(&amt, 0, sizeof(amt));
 	amt.cfg = &cfg;
