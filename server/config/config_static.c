@@ -1115,6 +1115,7 @@ field_differs(const struct keyword *k, const mps_config_t *a,
 		return *(const apr_off_t *)(const void *)pa !=
 		    *(const apr_off_t *)(const void *)pb;
 	case KW_BYTES:
+	case KW_BYTES_STRICT:
 		return *(const apr_uint32_t *)(const void *)pa !=
 		    *(const apr_uint32_t *)(const void *)pb;
 	case KW_SECONDS:
