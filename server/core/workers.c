@@ -402,13 +402,18 @@ mps_workers_push_timed(mps_workers_t *workers, mps_lane_t lane_id,
 		task_done(workers);
 		return rv;
 	}
-	pthread_mutex_unlock(&lane->lock);
+	/*
+	 * Both under the lane's lock: until it is released no thread can
+	 * take the task, so it is outstanding and destroy cannot have gone
+	 * past its wait (nor the workers' memory away) meanwhile. The
+	 * reaper waits for the earliest head; a task behind an earlier one
+	 * changes nothing for it. (Lock order: lane, then reaper.)
+	 */
 	if (signal)
 		pthread_cond_signal(&lane->cond);
-	/* The reaper waits for the earliest head; a later task behind an
-	 * earlier one changes nothing for it. */
 	if (first && task->deadline != 0 && workers->has_reaper)
 		kick_reaper(workers);
+	pthread_mutex_unlock(&lane->lock);
 	return APR_SUCCESS;
 }
 
@@ -583,7 +588,6 @@ stop_threads(mps_workers_t *workers)
 		pthread_cond_signal(&workers->reap_cond);
 		pthread_mutex_unlock(&workers->reap_lock);
 		pthread_join(workers->reaper, NULL);
-		workers->has_reaper = 0;
 	}
 	for (i = 0; i < MPS_LANE_COUNT; i++) {
 		pthread_mutex_lock(&workers->lane[i].lock);
@@ -786,7 +790,7 @@ mps_workers_create_ex(mps_workers_t **workersp,
 	if (workers->has_reaper &&
 	    (e = pthread_create(&workers->reaper, NULL, reaper_main,
 	    workers)) != 0) {
-		workers->has_reaper = 0;
+		workers->has_reaper = 0;	/* no push has seen it yet */
 		rv = APR_FROM_OS_ERROR(e);
 		goto fail;
 	}
