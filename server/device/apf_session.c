@@ -6,7 +6,7 @@
  *
  *   accept -> TLS handshake (deadline: HandshakeTimeout)
  *          -> PROTOCOLVERSION -> SERVICE_REQUEST auth@ -> USERAUTH_REQUEST
- *          -> [blocking lane: Authenticate()] -> USERAUTH_SUCCESS, registered
+ *          -> [device login lane: Authenticate()] -> USERAUTH_SUCCESS, registered
  *          -> SERVICE_REQUEST pfwd@ -> tcpip-forward... -> KEEPALIVE_OPTIONS
  *          -> steady state (idle timeout) -> close
  *
