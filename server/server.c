@@ -917,6 +917,29 @@ io_threads(const mps_config_t *cfg)
 	return n > 0 ? (int)n : 2;
 }
 
+/*
+ * A lane per kind of blocking work, so that a backend that hangs holds
+ * only its own lane's threads: device logins, console logins,
+ * notifications, and the rest (DNS, outbound connects, configuration
+ * checks). The login lanes are bounded: AuthQueueLength waiting, each
+ * for AuthQueueTimeout at most.
+ */
+static const mps_workers_options_t *
+workers_options(const mps_config_t *cfg, mps_workers_options_t *o)
+{
+	mps_workers_options_init(o, io_threads(cfg), cfg->blocking_threads);
+	o->lanes[MPS_LANE_DEVICE_AUTH].threads = cfg->device_auth_threads;
+	o->lanes[MPS_LANE_CONSOLE_AUTH].threads = cfg->console_auth_threads;
+	o->lanes[MPS_LANE_NOTIFY].threads = cfg->notification_threads;
+	o->lanes[MPS_LANE_DEVICE_AUTH].queue_max =
+	    o->lanes[MPS_LANE_CONSOLE_AUTH].queue_max =
+	    (apr_size_t)cfg->auth_queue_length;
+	o->lanes[MPS_LANE_DEVICE_AUTH].queue_timeout =
+	    o->lanes[MPS_LANE_CONSOLE_AUTH].queue_timeout =
+	    cfg->auth_queue_timeout;
+	return o;
+}
+
 apr_status_t
 mps_server_bind(mps_server_t *srv, int bind_ports, char *err, size_t errsize)
 {
@@ -1134,11 +1157,12 @@ apr_status_t
 mps_server_start(mps_server_t *srv, char *err, size_t errsize)
 {
 	const mps_config_t *cfg = srv->cfg;
+	mps_workers_options_t wopt;
 	apr_status_t rv;
 	char msg[256];
 
-	rv = mps_workers_create(&srv->workers, io_threads(cfg),
-	    cfg->blocking_threads, srv->pool);
+	rv = mps_workers_create_ex(&srv->workers, workers_options(cfg, &wopt),
+	    srv->pool);
 	if (rv != APR_SUCCESS) {
 		snprintf(err, errsize, "cannot start worker threads: %s",
 		    mps_strerror(rv, msg, sizeof(msg)));

@@ -299,7 +299,8 @@ CONSOLE_TESTS = tests/integration/console_socks.sh \
 	tests/integration/console_http.sh tests/integration/console_apache.sh \
 	tests/integration/console_stress.sh \
 	tests/integration/datapath_windows.sh tests/integration/tolerant_clients.sh \
-	tests/integration/preauth_flood.sh
+	tests/integration/preauth_flood.sh \
+	tests/integration/auth_lanes.sh
 TESTS += $(CONSOLE_TESTS)
 EXTRA_DIST += $(CONSOLE_TESTS) tests/integration/console_lib.sh
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh

@@ -140,7 +140,12 @@ typedef struct mps_config_t {
 					 * authenticated, default 10 */
 	int max_channels_per_device;	/* MaxChannelsPerDevice, default 32 */
 	int worker_threads;		/* WorkerThreads, default 0 = number of CPUs */
-	int blocking_threads;		/* BlockingThreads, default 32 */
+	int blocking_threads;		/* BlockingThreads, default 32: DNS, outbound, other */
+	int device_auth_threads;	/* DeviceAuthThreads, default 16 */
+	int console_auth_threads;	/* ConsoleAuthThreads, default 8 */
+	int notification_threads;	/* NotificationThreads, default 8 */
+	int auth_queue_length;		/* AuthQueueLength, default 256 (per login lane) */
+	apr_interval_time_t auth_queue_timeout; /* AuthQueueTimeout s, default 15 */
 
 	/* <Tunnel> (extensions) */
 	apr_interval_time_t keepalive_interval;	/* KeepAliveInterval s, default 30 */

@@ -181,6 +181,11 @@ static const struct keyword keywords[] = {
 	{ G_LIMITS, "MaxChannelsPerDevice", KW_INT, F(max_channels_per_device), 1, 1024, NULL },
 	{ G_LIMITS, "WorkerThreads", KW_INT, F(worker_threads), 0, 1024, NULL },
 	{ G_LIMITS, "BlockingThreads", KW_INT, F(blocking_threads), 1, 1024, NULL },
+	{ G_LIMITS, "DeviceAuthThreads", KW_INT, F(device_auth_threads), 1, 1024, NULL },
+	{ G_LIMITS, "ConsoleAuthThreads", KW_INT, F(console_auth_threads), 1, 1024, NULL },
+	{ G_LIMITS, "NotificationThreads", KW_INT, F(notification_threads), 1, 1024, NULL },
+	{ G_LIMITS, "AuthQueueLength", KW_INT, F(auth_queue_length), 1, 1000000, NULL },
+	{ G_LIMITS, "AuthQueueTimeout", KW_SECONDS, F(auth_queue_timeout), 1, 3600, NULL },
 
 	{ G_TUNNEL, "KeepAliveInterval", KW_SECONDS, F(keepalive_interval), 1, DAY, NULL },
 	{ G_TUNNEL, "KeepAliveTiming", KW_ENUM, F(keepalive_timing), 0, 0, keepalive_timings },
@@ -282,6 +287,11 @@ mps_config_defaults(mps_config_t *cfg, apr_pool_t *pool)
 	cfg->max_channels_per_device = 32;
 	cfg->worker_threads = 0;
 	cfg->blocking_threads = 32;
+	cfg->device_auth_threads = 16;
+	cfg->console_auth_threads = 8;
+	cfg->notification_threads = 8;
+	cfg->auth_queue_length = 256;
+	cfg->auth_queue_timeout = apr_time_from_sec(15);
 
 	cfg->keepalive_interval = apr_time_from_sec(30);
 	cfg->keepalive_timing = MPS_KEEPALIVE_SETTLED;

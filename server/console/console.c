@@ -374,20 +374,26 @@ front_deadline(void *arg)
 /* ---- the Socks plugin, on the blocking lane ---------------------------- */
 
 static void
-auth_done(void *owner, int granted, const char *user, const char *err)
+auth_done(void *owner, mps_auth_verdict_t verdict, const char *user,
+    const char *err)
 {
 	mps_console_t *c = owner;
 
 	if (c->phase == C_AUTH) {
 		c->phase = C_FRONT;
-		if (!granted)
+		if (verdict == MPS_AUTH_BUSY)
+			/* auth_job.c logs the WARNING, rate-limited. */
+			mps_log(MPS_LOG_DEBUG, "%s console %s: login as \"%s\" "
+			    "refused unheard: no console login thread free in "
+			    "time", c->ops->name, c->peer, user);
+		else if (verdict != MPS_AUTH_GRANTED)
 			mps_log(MPS_LOG_WARNING, "%s console %s failed to "
 			    "authenticate as \"%s\"%s%s", c->ops->name, c->peer,
 			    user, err[0] != '\0' ? ": " : "", err);
 		else
 			mps_log(MPS_LOG_DEBUG, "%s console %s authenticated as "
 			    "\"%s\"", c->ops->name, c->peer, user);
-		c->ops->auth_done(c, granted, err);
+		c->ops->auth_done(c, verdict, err);
 		if (c->phase == C_FRONT)
 			mps_console_front_wait(c);
 	}
@@ -413,7 +419,8 @@ mps_console_authenticate(mps_console_t *c, const char *user,
 		    MPS_LIVE_SOCKS_AUTH, c->own, user, strlen(user), password,
 		    strlen(password), auth_done, auth_dropped, c);
 	else
-		rv = mps_auth_job_start(c->side->workers, c->side->auth, c->own,
+		rv = mps_auth_job_start(c->side->workers,
+		    MPS_LANE_CONSOLE_AUTH, c->side->auth, c->own,
 		    user, strlen(user), password, strlen(password), auth_done,
 		    auth_dropped, c);
 	if (rv != APR_SUCCESS) {

@@ -20,6 +20,7 @@
 
 #include <stdatomic.h>
 
+#include "auth_job.h"
 #include "buf.h"
 #include "channel.h"
 #include "console.h"
@@ -55,8 +56,10 @@ typedef struct front_ops {
 	int log_shutdown;			/* log the guide's console end */
 	/* Own strand: new bytes in c->in (or EOF: c->eof). */
 	void (*input)(mps_console_t *c);
-	/* Own strand: the Socks plugin's verdict. */
-	void (*auth_done)(mps_console_t *c, int granted, const char *err);
+	/* Own strand: the Socks plugin's verdict (MPS_AUTH_BUSY: the
+	 * console login lane refused the login; answer a server failure). */
+	void (*auth_done)(mps_console_t *c, mps_auth_verdict_t verdict,
+	    const char *err);
 	/* Device strand: the channel is open (queue the success reply). */
 	void (*opened)(mps_console_t *c);
 	/* Device or own strand: no channel; queue the refusal. The caller

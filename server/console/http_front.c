@@ -289,15 +289,21 @@ http_input(mps_console_t *c)
 }
 
 static void
-http_auth_done(mps_console_t *c, int granted, const char *err)
+http_auth_done(mps_console_t *c, mps_auth_verdict_t verdict,
+    const char *err)
 {
 	http_front *f = c->front;
 
 	(void)err;
-	if (!granted) {
-		mps_metric_console(MPS_FRONT_HTTP, MPS_CONSOLE_AUTH_FAILED);
+	if (verdict != MPS_AUTH_GRANTED) {
+		/* Refused unheard by the console login lane: 503, a server
+		 * failure, not a challenge for other credentials. */
+		int busy = verdict == MPS_AUTH_BUSY;
+
+		mps_metric_console(MPS_FRONT_HTTP, busy ? MPS_CONSOLE_BUSY :
+		    MPS_CONSOLE_AUTH_FAILED);
 		wipe_free(&f->pending, &f->pending_len);
-		queue_error(c, 407);
+		queue_error(c, busy ? 503 : 407);
 		mps_console_close_soon(c);
 		return;
 	}

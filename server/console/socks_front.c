@@ -214,14 +214,23 @@ socks_input(mps_console_t *c)
 }
 
 static void
-socks_auth_done(mps_console_t *c, int granted, const char *err)
+socks_auth_done(mps_console_t *c, mps_auth_verdict_t verdict,
+    const char *err)
 {
 	uint8_t out[MPS_SOCKS5_AUTH_REPLY_LEN];
+	int granted = verdict == MPS_AUTH_GRANTED;
 
 	(void)err;
+	/*
+	 * RFC 1929 has one failure status for every reason: a login the
+	 * console login lane refused gets it too (the client must close),
+	 * and is counted apart; the CONNECT reply that would carry "general
+	 * server failure" never comes without a login.
+	 */
 	queue(c, out, mps_socks5_encode_auth_status(out, granted));
 	if (!granted) {
-		mps_metric_console(MPS_FRONT_SOCKS, MPS_CONSOLE_AUTH_FAILED);
+		mps_metric_console(MPS_FRONT_SOCKS, verdict == MPS_AUTH_BUSY ?
+		    MPS_CONSOLE_BUSY : MPS_CONSOLE_AUTH_FAILED);
 		mps_console_close_soon(c);
 		return;
 	}

@@ -41,6 +41,8 @@ static const struct series_desc descs[MPS_M_COUNT] = {
 	    "result=\"refused\",reason=\"timeout\"" },
 	[MPS_M_LOGIN_ERROR] = { "mpsd_device_logins_total", NULL, NULL,
 	    "result=\"refused\",reason=\"internal_error\"" },
+	[MPS_M_LOGIN_BUSY] = { "mpsd_device_logins_total", NULL, NULL,
+	    "result=\"refused\",reason=\"busy\"" },
 	[MPS_M_TLS_FAIL_ERROR] = { "mpsd_tls_handshake_failures_total", "counter",
 	    "Device TLS handshakes that failed or did not finish in time.",
 	    "reason=\"error\"" },
@@ -80,7 +82,13 @@ static const struct series_desc descs[MPS_M_COUNT] = {
 static const char *const front_names[MPS_FRONT_COUNT] = { "socks", "http" };
 static const char *const console_result_names[MPS_CONSOLE_RESULT_COUNT] = {
 	"opened", "no_device", "port_refused", "device_refused", "too_many",
-	"timeout", "internal_error", "auth_failed", "bad_request"
+	"timeout", "internal_error", "auth_failed", "bad_request", "busy"
+};
+static const char *const lane_names[MPS_METRICS_LANES] = {
+	"io", "blocking", "device_auth", "console_auth", "notification"
+};
+static const char *const refusal_names[MPS_LANE_REFUSAL_COUNT] = {
+	"queue_full", "queue_timeout"
 };
 static const char *const side_names[MPS_AUTH_SIDE_COUNT + 1] = {
 	"device", "console", "other"
@@ -90,6 +98,9 @@ static const double auth_bounds[MPS_METRICS_AUTH_NBUCKETS] =
 
 static _Atomic uint64_t counters[MPS_M_COUNT];
 static _Atomic uint64_t consoles[MPS_FRONT_COUNT][MPS_CONSOLE_RESULT_COUNT];
+static _Atomic uint64_t lane_refusals[MPS_METRICS_LANES][MPS_LANE_REFUSAL_COUNT];
+static _Atomic int64_t lane_queued[MPS_METRICS_LANES];
+static _Atomic int64_t lane_running[MPS_METRICS_LANES];
 
 struct histogram {
 	_Atomic uint64_t buckets[MPS_METRICS_AUTH_NBUCKETS + 1]; /* last: +Inf */
@@ -153,6 +164,36 @@ mps_metric_console_get(mps_metric_front_t front,
 		return 0;
 	return atomic_load_explicit(&consoles[front][result],
 	    memory_order_relaxed);
+}
+
+void
+mps_metric_lane_refused(unsigned lane, mps_metric_lane_refusal_t why)
+{
+	if (lane < MPS_METRICS_LANES && (unsigned)why < MPS_LANE_REFUSAL_COUNT)
+		atomic_fetch_add_explicit(&lane_refusals[lane][why], 1,
+		    memory_order_relaxed);
+}
+
+uint64_t
+mps_metric_lane_refused_get(unsigned lane, mps_metric_lane_refusal_t why)
+{
+	if (lane >= MPS_METRICS_LANES || (unsigned)why >= MPS_LANE_REFUSAL_COUNT)
+		return 0;
+	return atomic_load_explicit(&lane_refusals[lane][why],
+	    memory_order_relaxed);
+}
+
+void
+mps_metric_lane_gauges(unsigned lane, int64_t queued, int64_t running)
+{
+	if (lane >= MPS_METRICS_LANES)
+		return;
+	if (queued != 0)
+		atomic_fetch_add_explicit(&lane_queued[lane], queued,
+		    memory_order_relaxed);
+	if (running != 0)
+		atomic_fetch_add_explicit(&lane_running[lane], running,
+		    memory_order_relaxed);
 }
 
 void
@@ -252,6 +293,36 @@ write_consoles(FILE *out)
 			    memory_order_relaxed));
 }
 
+/* Every lane but the I/O lane (index 0), which keeps no counts. */
+static void
+write_lanes(FILE *out)
+{
+	int l, r;
+
+	fputs("# HELP mpsd_lane_refusals_total Tasks a blocking worker lane "
+	    "refused, by lane and reason.\n"
+	    "# TYPE mpsd_lane_refusals_total counter\n", out);
+	for (l = 1; l < MPS_METRICS_LANES; l++)
+		for (r = 0; r < MPS_LANE_REFUSAL_COUNT; r++)
+			fprintf(out, "mpsd_lane_refusals_total{lane=\"%s\","
+			    "reason=\"%s\"} %llu\n", lane_names[l],
+			    refusal_names[r], (unsigned long long)
+			    atomic_load_explicit(&lane_refusals[l][r],
+			    memory_order_relaxed));
+	fputs("# HELP mpsd_lane_queued Tasks waiting for a thread, by "
+	    "blocking worker lane.\n# TYPE mpsd_lane_queued gauge\n", out);
+	for (l = 1; l < MPS_METRICS_LANES; l++)
+		fprintf(out, "mpsd_lane_queued{lane=\"%s\"} %lld\n",
+		    lane_names[l], (long long)atomic_load_explicit(
+		    &lane_queued[l], memory_order_relaxed));
+	fputs("# HELP mpsd_lane_busy Threads running a task, by blocking "
+	    "worker lane.\n# TYPE mpsd_lane_busy gauge\n", out);
+	for (l = 1; l < MPS_METRICS_LANES; l++)
+		fprintf(out, "mpsd_lane_busy{lane=\"%s\"} %lld\n",
+		    lane_names[l], (long long)atomic_load_explicit(
+		    &lane_running[l], memory_order_relaxed));
+}
+
 static void
 write_histograms(FILE *out)
 {
@@ -290,6 +361,7 @@ mps_metrics_write(FILE *out)
 {
 	write_fixed(out);
 	write_consoles(out);
+	write_lanes(out);
 	write_histograms(out);
 	return ferror(out) ? -1 : 0;
 }
@@ -304,6 +376,11 @@ mps_metrics_reset(void)
 	for (i = 0; i < MPS_FRONT_COUNT; i++)
 		for (j = 0; j < MPS_CONSOLE_RESULT_COUNT; j++)
 			atomic_store(&consoles[i][j], 0);
+	for (i = 0; i < MPS_METRICS_LANES; i++) {
+		for (j = 0; j < MPS_LANE_REFUSAL_COUNT; j++)
+			atomic_store(&lane_refusals[i][j], 0);
+		/* The gauges follow live tasks: not reset. */
+	}
 	for (i = 0; i <= MPS_AUTH_SIDE_COUNT; i++) {
 		for (j = 0; j <= MPS_METRICS_AUTH_NBUCKETS; j++)
 			atomic_store(&auth_hist[i].buckets[j], 0);

@@ -34,6 +34,7 @@ typedef enum {
 	MPS_M_LOGIN_BAD_USER,		/* a user name the codec refuses */
 	MPS_M_LOGIN_TIMEOUT,		/* no login within the deadline */
 	MPS_M_LOGIN_ERROR,		/* mpsd could not decide (memory...) */
+	MPS_M_LOGIN_BUSY,		/* the device login lane refused it */
 	/* mpsd_tls_handshake_failures_total{reason=...} */
 	MPS_M_TLS_FAIL_ERROR,
 	MPS_M_TLS_FAIL_TIMEOUT,
@@ -78,6 +79,7 @@ typedef enum {
 	MPS_CONSOLE_INTERNAL,
 	MPS_CONSOLE_AUTH_FAILED,
 	MPS_CONSOLE_BAD_REQUEST,
+	MPS_CONSOLE_BUSY,		/* the console login lane refused it */
 	MPS_CONSOLE_RESULT_COUNT
 } mps_metric_console_result_t;
 
@@ -87,6 +89,28 @@ typedef enum {
 	MPS_AUTH_SIDE_CONSOLE,
 	MPS_AUTH_SIDE_COUNT
 } mps_metric_auth_side_t;
+
+/*
+ * The worker lanes (label lane), numbered as workers.h numbers them:
+ * io, blocking, device_auth, console_auth, notification. Written for
+ * every lane but the I/O one (whose hot path counts nothing).
+ */
+#define MPS_METRICS_LANES 5
+
+/* Why a lane refused a task (label reason). */
+typedef enum {
+	MPS_LANE_REFUSED_FULL,		/* its queue was at its bound */
+	MPS_LANE_REFUSED_TIMEOUT,	/* it waited past the queue timeout */
+	MPS_LANE_REFUSAL_COUNT
+} mps_metric_lane_refusal_t;
+
+/* Counts one refusal of a lane. Out-of-range values are ignored. */
+void mps_metric_lane_refused(unsigned lane, mps_metric_lane_refusal_t why);
+uint64_t mps_metric_lane_refused_get(unsigned lane,
+    mps_metric_lane_refusal_t why);
+
+/* Moves a lane's gauges: tasks queued, tasks running. */
+void mps_metric_lane_gauges(unsigned lane, int64_t queued, int64_t running);
 
 /* Upper bounds (seconds) of the plugin latency histogram, +Inf aside. */
 #define MPS_METRICS_AUTH_BUCKETS \

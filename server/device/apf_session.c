@@ -8,7 +8,7 @@
  *          -> TLS handshake (deadline for it and the login: the smaller
  *             of HandshakeTimeout and PreAuthTimeout)
  *          -> PROTOCOLVERSION -> SERVICE_REQUEST auth@ -> USERAUTH_REQUEST
- *          -> [blocking lane: Authenticate()]
+ *          -> [device login lane: Authenticate()]
  *          -> [MaxConnections slot, the pre-auth one given back]
  *          -> USERAUTH_SUCCESS, registered
  *          -> SERVICE_REQUEST pfwd@ -> tcpip-forward... -> KEEPALIVE_OPTIONS
@@ -647,16 +647,33 @@ auth_failed(mps_session_t *s, const char *user, const char *detail)
 
 /* Strand: the plugin's verdict. */
 static void
-auth_done(void *owner, int granted, const char *user, const char *err)
+auth_done(void *owner, mps_auth_verdict_t verdict, const char *user,
+    const char *err)
 {
 	mps_session_t *s = owner;
 
 	if (s->state == S_AUTH_PENDING) {
-		mps_metric_inc(granted ? MPS_M_LOGIN_OK_PASSWORD : MPS_M_LOGIN_BAD_CREDENTIALS);
-		if (granted)
-			auth_succeeded(s, user, "as user ");
-		else
-			auth_failed(s, user, err);
+		if (verdict == MPS_AUTH_BUSY) {
+			/* The device login lane is full or the wait ran out
+			 * (auth_job.c logs the WARNING, rate-limited). The
+			 * device gets its usual refusal, at once and without
+			 * the throttle: the fault is ours, and AMT tries
+			 * again on its own. */
+			mps_metric_inc(MPS_M_LOGIN_BUSY);
+			mps_log(MPS_LOG_DEBUG, "Intel remote client %s (%s): "
+			    "login as \"%s\" refused unheard: no device "
+			    "login thread free in time", s->uuid, s->peer,
+			    user);
+			auth_refuse_now(s);
+		} else {
+			mps_metric_inc(verdict == MPS_AUTH_GRANTED ?
+			    MPS_M_LOGIN_OK_PASSWORD :
+			    MPS_M_LOGIN_BAD_CREDENTIALS);
+			if (verdict == MPS_AUTH_GRANTED)
+				auth_succeeded(s, user, "as user ");
+			else
+				auth_failed(s, user, err);
+		}
 		if (s->state < S_CLOSING)
 			session_pump(s);
 	}
@@ -683,7 +700,8 @@ start_plugin_auth(mps_session_t *s, mps_apf_str_t user, mps_apf_str_t password)
 		    MPS_LIVE_AMT_AUTH, s->strand, user.ptr, user.len,
 		    password.ptr, password.len, auth_done, auth_dropped, s);
 	else
-		rv = mps_auth_job_start(s->side->workers, s->side->auth,
+		rv = mps_auth_job_start(s->side->workers,
+		    MPS_LANE_DEVICE_AUTH, s->side->auth,
 		    s->strand, user.ptr, user.len, password.ptr, password.len,
 		    auth_done, auth_dropped, s);
 	if (rv != APR_SUCCESS) {

@@ -11,8 +11,10 @@
  * device; no other device notices.
  *
  * Each session lives on its own strand. Authentication plugins run on
- * the blocking lane and post their verdict back, so a plugin that takes
- * ten seconds delays only its own device.
+ * the device login lane and post their verdict back, so a plugin that
+ * takes ten seconds delays only its own device (and, when every thread
+ * of that lane is stuck, only other device logins: they are refused
+ * after AuthQueueTimeout, see auth_job.h).
  */
 #ifndef MPS_APF_SESSION_H
 #define MPS_APF_SESSION_H

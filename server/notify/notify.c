@@ -9,7 +9,8 @@
  *
  * A subscriber is in one of three states:
  *   IDLE     nothing in flight: recording an event starts a delivery
- *   RUNNING  one delivery task is pushed to the blocking lane or running
+ *   RUNNING  one delivery task is pushed to the notification lane or
+ *            running
  *   WAITING  its head event failed; the retry timer is armed
  * Only the delivery task removes the head event, so the head stays the
  * same from one attempt to the next, and events leave in FIFO order.
@@ -282,7 +283,7 @@ start_delivery(struct subscriber *sub)
 	sub->state = SUB_RUNNING;
 	nf->running++;
 	nf->refs++;
-	rv = mps_workers_push_ex(nf->workers, MPS_LANE_BLOCKING, deliver,
+	rv = mps_workers_push_ex(nf->workers, MPS_LANE_NOTIFY, deliver,
 	    deliver_discard, sub);
 	if (rv == APR_SUCCESS)
 		return;
@@ -444,7 +445,7 @@ task_done(mps_notifier_t *nf)
 	pthread_cond_broadcast(&nf->cond);
 }
 
-/* One attempt at the head of a subscriber's queue (blocking lane). */
+/* One attempt at the head of a subscriber's queue (notification lane). */
 static void
 deliver(void *arg)
 {

@@ -10,7 +10,7 @@
  * disconnects it.
  *
  * THE QUEUE. Each subscriber has its own bounded FIFO of events and at
- * most one delivery in flight, which runs on the BLOCKING lane (never on
+ * most one delivery in flight, which runs on the NOTIFY lane (never on
  * the poller, never on a strand). So:
  *   - recording an event (mps_notifier_device_event) never blocks: it
  *     copies what the event needs and queues it, and a device's tunnel
@@ -71,7 +71,7 @@ typedef struct mps_notifier_t mps_notifier_t;
 /*
  * A subscriber answered KeepConnection false to an event with WantReply
  * (CONNECTED events only: a DISCONNECTED one has nothing left to keep).
- * Runs on a blocking-lane worker, outside every lock of the notifier;
+ * Runs on a notification-lane worker, outside every lock of the notifier;
  * it must not block for long (post the disconnect to the device's
  * strand). dev is valid during the call (retain it to keep it), and may
  * meanwhile have disconnected or been replaced by a newer tunnel: the
@@ -132,7 +132,7 @@ apr_status_t mps_notifier_create(mps_notifier_t **n,
  * (MPS_NOTIFY_DISCONNECTED), for every subscriber; want_reply asks for
  * KeepConnection (meaningful with CONNECTED). Meant for the device's
  * strand, and safe from any thread: it never blocks (a short lock, an
- * allocation, a push to the blocking lane). Calls for one device must
+ * allocation, a push to the notification lane). Calls for one device must
  * come in the order of the events (its strand gives that). Does nothing
  * while the notifier stops, and logs at ERROR a state other than the two.
  */

@@ -245,6 +245,11 @@ assert_defaults(const mps_config_t *cfg)
 	ck_assert_int_eq(cfg->max_channels_per_device, 32);
 	ck_assert_int_eq(cfg->worker_threads, 0);
 	ck_assert_int_eq(cfg->blocking_threads, 32);
+	ck_assert_int_eq(cfg->device_auth_threads, 16);
+	ck_assert_int_eq(cfg->console_auth_threads, 8);
+	ck_assert_int_eq(cfg->notification_threads, 8);
+	ck_assert_int_eq(cfg->auth_queue_length, 256);
+	ck_assert_int_eq(cfg->auth_queue_timeout, apr_time_from_sec(15));
 	ck_assert_int_eq(cfg->keepalive_interval, apr_time_from_sec(30));
 	ck_assert_int_eq(cfg->keepalive_timing, MPS_KEEPALIVE_SETTLED);
 	ck_assert_int_eq(cfg->idle_timeout, apr_time_from_sec(90));
@@ -369,6 +374,11 @@ static const struct param_row param_rows[] = {
 	{ "Limits", "MaxChannelsPerDevice", "64", "", O(max_channels_per_device), K_INT, NULL, 64 },
 	{ "Limits", "WorkerThreads", "4", "", O(worker_threads), K_INT, NULL, 4 },
 	{ "Limits", "BlockingThreads", "8", "", O(blocking_threads), K_INT, NULL, 8 },
+	{ "Limits", "DeviceAuthThreads", "64", "", O(device_auth_threads), K_INT, NULL, 64 },
+	{ "Limits", "ConsoleAuthThreads", "2", "", O(console_auth_threads), K_INT, NULL, 2 },
+	{ "Limits", "NotificationThreads", "1", "", O(notification_threads), K_INT, NULL, 1 },
+	{ "Limits", "AuthQueueLength", "4096", "", O(auth_queue_length), K_INT, NULL, 4096 },
+	{ "Limits", "AuthQueueTimeout", "30", "", O(auth_queue_timeout), K_SEC, NULL, 30 },
 	{ "Tunnel", "KeepAliveInterval", "45", "", O(keepalive_interval), K_SEC, NULL, 45 },
 	{ "Tunnel", "KeepAliveTiming", "after5900", "", O(keepalive_timing), K_ENUM, NULL, MPS_KEEPALIVE_AFTER_5900 },
 	{ "Tunnel", "IdleTimeout", "300", "", O(idle_timeout), K_SEC, NULL, 300 },
@@ -448,7 +458,7 @@ START_TEST(test_parameter_table_complete)
 {
 	int i, j;
 
-	ck_assert_int_eq(NPARAMS, 56);
+	ck_assert_int_eq(NPARAMS, 61);
 	for (i = 0; i < NPARAMS; i++)
 		for (j = i + 1; j < NPARAMS; j++)
 			ck_assert(strcmp(param_rows[i].group,
@@ -561,6 +571,11 @@ static const struct bad_row bad_rows[] = {
 	{ "Limits", "PreAuthDropRate", "101", "<PreAuthDropRate> \"101\" is out of range (0-100)" },
 	{ "Limits", "PreAuthTimeout", "0", "<PreAuthTimeout> \"0\" is out of range (1-3600 seconds)" },
 	{ "Limits", "BlockingThreads", "0", "<BlockingThreads> \"0\" is out of range (1-1024)" },
+	{ "Limits", "DeviceAuthThreads", "0", "<DeviceAuthThreads> \"0\" is out of range (1-1024)" },
+	{ "Limits", "ConsoleAuthThreads", "1025", "<ConsoleAuthThreads> \"1025\" is out of range (1-1024)" },
+	{ "Limits", "NotificationThreads", "0", "<NotificationThreads> \"0\" is out of range (1-1024)" },
+	{ "Limits", "AuthQueueLength", "0", "<AuthQueueLength> \"0\" is out of range (1-1000000)" },
+	{ "Limits", "AuthQueueTimeout", "0", "<AuthQueueTimeout> \"0\" is out of range (1-3600 seconds)" },
 	{ "Limits", "MaxChannelsPerDevice", "1.5", "<MaxChannelsPerDevice> \"1.5\" is not a whole number" },
 	{ "Tunnel", "ChannelWindowSize", "1023", "<ChannelWindowSize> \"1023\" is out of range (1024-16777216 bytes)" },
 	{ "Tunnel", "ChannelWindowSize", "16777217", "<ChannelWindowSize> \"16777217\" is out of range (1024-16777216 bytes)" },

@@ -10,6 +10,7 @@
  */
 #include "unit.h"
 
+#include "metrics.h"
 #include "mps_status.h"
 #include "poller.h"
 #include "strand.h"
@@ -287,6 +288,260 @@ START_TEST(workers_destroy_discards)
 	latch_destroy(&stop_gate);
 	latch_destroy(&stop_started);
 	latch_destroy(&stop_count);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* Lanes: one that hangs delays no other; bounds refuse */
+
+static struct latch hang_gate, hang_started, hang_done, lane_ran,
+    lane_expired;
+
+static void
+hang_task(void *arg)
+{
+	(void)arg;
+	latch_add(&hang_started, 1);
+	(void)gate_wait(&hang_gate, 8000);
+	latch_add(&hang_done, 1);
+}
+
+static void
+ran_task(void *arg)
+{
+	latch_add(arg, 1);
+}
+
+static void
+expired_task(void *arg)
+{
+	(void)arg;
+	latch_add(&lane_expired, 1);
+}
+
+static void
+lane_latches_init(void)
+{
+	latch_init(&hang_gate);
+	latch_init(&hang_started);
+	latch_init(&hang_done);
+	latch_init(&lane_ran);
+	latch_init(&lane_expired);
+}
+
+static void
+lane_latches_destroy(void)
+{
+	latch_destroy(&hang_gate);
+	latch_destroy(&hang_started);
+	latch_destroy(&hang_done);
+	latch_destroy(&lane_ran);
+	latch_destroy(&lane_expired);
+}
+
+/* Every thread of the device login lane hangs (a backend that never
+ * answers): each other lane still runs its work at once. */
+START_TEST(lanes_hang_isolated)
+{
+	static const mps_lane_t others[] = { MPS_LANE_IO, MPS_LANE_BLOCKING,
+	    MPS_LANE_CONSOLE_AUTH, MPS_LANE_NOTIFY };
+	mps_workers_options_t o;
+	mps_workers_t *w;
+	apr_pool_t *p;
+	apr_time_t t0;
+	size_t i;
+	int k;
+
+	lane_latches_init();
+	ck_assert_int_eq(apr_pool_create(&p, NULL), APR_SUCCESS);
+	mps_workers_options_init(&o, 2, 2);
+	o.lanes[MPS_LANE_DEVICE_AUTH].threads = 3;
+	ck_assert_int_eq(mps_workers_create_ex(&w, &o, p), APR_SUCCESS);
+	for (k = 0; k < 10; k++)
+		ck_assert_int_eq(mps_workers_push(w, MPS_LANE_DEVICE_AUTH,
+		    hang_task, NULL), APR_SUCCESS);
+	ck_assert(latch_wait(&hang_started, 3, 3000));
+	t0 = apr_time_now();
+	for (i = 0; i < sizeof(others) / sizeof(others[0]); i++)
+		for (k = 0; k < 5; k++)
+			ck_assert_int_eq(mps_workers_push(w, others[i],
+			    ran_task, &lane_ran), APR_SUCCESS);
+	ck_assert_msg(latch_wait(&lane_ran, 20, 1000), "%ld of 20 tasks of "
+	    "the other lanes ran while device logins hung",
+	    latch_get(&lane_ran));
+	ck_assert_msg(ms_since(t0) < 1000, "took %ld ms", ms_since(t0));
+	/* The hung lane is at its thread limit; the rest wait in order. */
+	ck_assert_int_eq(latch_get(&hang_started), 3);
+	ck_assert_uint_eq(mps_workers_backlog(w, MPS_LANE_DEVICE_AUTH), 7);
+	latch_add(&hang_gate, 1);
+	ck_assert(latch_wait(&hang_started, 10, 3000));
+	mps_workers_destroy(w);
+	apr_pool_destroy(p);
+	lane_latches_destroy();
+}
+END_TEST
+
+/*
+ * A task pushed right behind one that will hang, on a lane whose other
+ * threads are idle, must get a thread of its own. apr_thread_pool counted
+ * a woken thread as idle until it ran, so both tasks went to one thread
+ * and the second waited for the hang (how test_notify used to fail).
+ */
+START_TEST(lanes_back_to_back)
+{
+	mps_workers_options_t o;
+	mps_workers_t *w;
+	apr_pool_t *p;
+	int round;
+
+	lane_latches_init();
+	ck_assert_int_eq(apr_pool_create(&p, NULL), APR_SUCCESS);
+	mps_workers_options_init(&o, 2, 4);
+	ck_assert_int_eq(mps_workers_create_ex(&w, &o, p), APR_SUCCESS);
+	for (round = 0; round < 50; round++) {
+		/* Idle threads first, so that the pushes find them. */
+		ck_assert_int_eq(mps_workers_push(w, MPS_LANE_NOTIFY, ran_task,
+		    &lane_ran), APR_SUCCESS);
+		ck_assert(latch_wait(&lane_ran, 2 * round + 1, 3000));
+		apr_sleep(500);
+		ck_assert_int_eq(mps_workers_push(w, MPS_LANE_NOTIFY, hang_task,
+		    NULL), APR_SUCCESS);
+		ck_assert_int_eq(mps_workers_push(w, MPS_LANE_NOTIFY, ran_task,
+		    &lane_ran), APR_SUCCESS);
+		ck_assert_msg(latch_wait(&lane_ran, 2 * round + 2, 2000),
+		    "round %d: the task behind a hung one did not run", round);
+		/* Let the hung one go for the next round. */
+		latch_add(&hang_gate, 1);
+		ck_assert(latch_wait(&hang_done, round + 1, 3000));
+		latch_add(&hang_gate, -1);
+		while (mps_workers_backlog(w, MPS_LANE_NOTIFY) > 0)
+			apr_sleep(1000);
+	}
+	latch_add(&hang_gate, 1);
+	mps_workers_destroy(w);
+	apr_pool_destroy(p);
+	lane_latches_destroy();
+}
+END_TEST
+
+/* A lane at its queue bound refuses at once, and counts it. */
+START_TEST(lanes_queue_full)
+{
+	mps_workers_options_t o;
+	mps_lane_stats_t st;
+	mps_workers_t *w;
+	apr_pool_t *p;
+	uint64_t before;
+	int k;
+
+	lane_latches_init();
+	ck_assert_int_eq(apr_pool_create(&p, NULL), APR_SUCCESS);
+	mps_workers_options_init(&o, 2, 2);
+	o.lanes[MPS_LANE_CONSOLE_AUTH].threads = 1;
+	o.lanes[MPS_LANE_CONSOLE_AUTH].queue_max = 3;
+	ck_assert_int_eq(mps_workers_create_ex(&w, &o, p), APR_SUCCESS);
+	before = mps_metric_lane_refused_get(MPS_LANE_CONSOLE_AUTH,
+	    MPS_LANE_REFUSED_FULL);
+	ck_assert_int_eq(mps_workers_push(w, MPS_LANE_CONSOLE_AUTH, hang_task,
+	    NULL), APR_SUCCESS);
+	ck_assert(latch_wait(&hang_started, 1, 3000));
+	/* The one running does not count against the bound. */
+	for (k = 0; k < 3; k++)
+		ck_assert_int_eq(mps_workers_push_ex(w, MPS_LANE_CONSOLE_AUTH,
+		    ran_task, NULL, &lane_ran), APR_SUCCESS);
+	ck_assert_int_eq(mps_workers_push_ex(w, MPS_LANE_CONSOLE_AUTH,
+	    ran_task, NULL, &lane_ran), MPS_ERR_QUEUE_FULL);
+	ck_assert_int_eq(mps_workers_push_timed(w, MPS_LANE_CONSOLE_AUTH,
+	    ran_task, NULL, expired_task, &lane_ran), MPS_ERR_QUEUE_FULL);
+	/* Other lanes are not bounded by it. */
+	for (k = 0; k < 10; k++)
+		ck_assert_int_eq(mps_workers_push(w, MPS_LANE_DEVICE_AUTH,
+		    ran_task, &lane_expired), APR_SUCCESS);
+	ck_assert(latch_wait(&lane_expired, 10, 3000));
+	ck_assert_int_eq(mps_workers_lane_stats(w, MPS_LANE_CONSOLE_AUTH, &st),
+	    APR_SUCCESS);
+	ck_assert_uint_eq(st.queued, 3);
+	ck_assert_uint_eq(st.running, 1);
+	ck_assert_uint_eq(st.threads, 1);
+	ck_assert_uint_eq(st.refused_full, 2);
+	ck_assert_uint_eq(mps_metric_lane_refused_get(MPS_LANE_CONSOLE_AUTH,
+	    MPS_LANE_REFUSED_FULL) - before, 2);
+	latch_add(&hang_gate, 1);
+	ck_assert(latch_wait(&lane_ran, 3, 3000));
+	/* Room again. */
+	ck_assert_int_eq(mps_workers_push(w, MPS_LANE_CONSOLE_AUTH, ran_task,
+	    &lane_ran), APR_SUCCESS);
+	ck_assert(latch_wait(&lane_ran, 4, 3000));
+	mps_workers_destroy(w);
+	apr_pool_destroy(p);
+	lane_latches_destroy();
+}
+END_TEST
+
+/* A task that waits past the queue timeout expires, although every
+ * thread of its lane is stuck; one without an expired hook waits on. */
+START_TEST(lanes_queue_timeout)
+{
+	mps_workers_options_t o;
+	mps_lane_stats_t st;
+	mps_workers_t *w;
+	apr_pool_t *p;
+	apr_time_t t0;
+	long took;
+
+	lane_latches_init();
+	ck_assert_int_eq(apr_pool_create(&p, NULL), APR_SUCCESS);
+	mps_workers_options_init(&o, 2, 2);
+	o.lanes[MPS_LANE_DEVICE_AUTH].threads = 1;
+	o.lanes[MPS_LANE_DEVICE_AUTH].queue_timeout = apr_time_from_msec(200);
+	ck_assert_int_eq(mps_workers_create_ex(&w, &o, p), APR_SUCCESS);
+	ck_assert_int_eq(mps_workers_push(w, MPS_LANE_DEVICE_AUTH, hang_task,
+	    NULL), APR_SUCCESS);
+	ck_assert(latch_wait(&hang_started, 1, 3000));
+	t0 = apr_time_now();
+	ck_assert_int_eq(mps_workers_push_timed(w, MPS_LANE_DEVICE_AUTH,
+	    ran_task, NULL, expired_task, &lane_ran), APR_SUCCESS);
+	ck_assert_int_eq(mps_workers_push(w, MPS_LANE_DEVICE_AUTH, ran_task,
+	    &lane_ran), APR_SUCCESS);
+	ck_assert_int_eq(mps_workers_push_timed(w, MPS_LANE_DEVICE_AUTH,
+	    ran_task, NULL, expired_task, &lane_ran), APR_SUCCESS);
+	ck_assert(latch_wait(&lane_expired, 2, 3000));
+	took = ms_since(t0);
+	ck_assert_msg(took >= 190 && took < 1500, "expired after %ld ms", took);
+	ck_assert_int_eq(latch_get(&lane_ran), 0);
+	ck_assert_int_eq(mps_workers_lane_stats(w, MPS_LANE_DEVICE_AUTH, &st),
+	    APR_SUCCESS);
+	ck_assert_uint_eq(st.refused_timeout, 2);
+	ck_assert_uint_eq(st.queued, 1);	/* the one that never expires */
+	latch_add(&hang_gate, 1);
+	ck_assert(latch_wait(&lane_ran, 1, 3000));
+	/* A free thread runs a task well within its time. */
+	ck_assert_int_eq(mps_workers_push_timed(w, MPS_LANE_DEVICE_AUTH,
+	    ran_task, NULL, expired_task, &lane_ran), APR_SUCCESS);
+	ck_assert(latch_wait(&lane_ran, 2, 3000));
+	ck_assert_int_eq(latch_get(&lane_expired), 2);
+	mps_workers_destroy(w);
+	apr_pool_destroy(p);
+	lane_latches_destroy();
+}
+END_TEST
+
+START_TEST(lanes_bad_options)
+{
+	mps_workers_options_t o;
+	mps_workers_t *w;
+
+	mps_workers_options_init(&o, 2, 2);
+	o.lanes[MPS_LANE_NOTIFY].threads = 0;
+	ck_assert_int_eq(mps_workers_create_ex(&w, &o, pool), APR_EINVAL);
+	ck_assert_ptr_null(w);
+	mps_workers_options_init(&o, 2, 2);
+	o.lanes[MPS_LANE_DEVICE_AUTH].queue_timeout = -1;
+	ck_assert_int_eq(mps_workers_create_ex(&w, &o, pool), APR_EINVAL);
+	ck_assert_int_eq(mps_workers_push(workers, MPS_LANE_COUNT, ran_task,
+	    NULL), APR_EINVAL);
+	ck_assert_str_eq(mps_lane_name(MPS_LANE_DEVICE_AUTH), "device_auth");
+	ck_assert_str_eq(mps_lane_name(MPS_LANE_NOTIFY), "notification");
 }
 END_TEST
 
@@ -1575,6 +1830,11 @@ unit_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, workers_lanes);
 	tcase_add_test(tc, workers_destroy_discards);
+	tcase_add_test(tc, lanes_hang_isolated);
+	tcase_add_test(tc, lanes_back_to_back);
+	tcase_add_test(tc, lanes_queue_full);
+	tcase_add_test(tc, lanes_queue_timeout);
+	tcase_add_test(tc, lanes_bad_options);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("strand");
