@@ -82,6 +82,16 @@ tests_unit_test_registry_SOURCES = $(UNIT_COMMON) tests/unit/test_registry.c
 tests_unit_test_registry_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_registry_LDADD = server/libmpsregistry.la server/libmpsbase.la $(APR_LIBS) $(CHECK_LIBS)
 
+# The device directory: local backend, and the Redis backend against a
+# real redis-server the test starts (skipped when it is not installed).
+check_PROGRAMS += tests/unit/test_directory
+tests_unit_test_directory_SOURCES = $(UNIT_COMMON) tests/unit/test_directory.c
+tests_unit_test_directory_CPPFLAGS = $(AM_CPPFLAGS) $(HIREDIS_CPPFLAGS) $(HIREDIS_CFLAGS)
+tests_unit_test_directory_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_directory_LDADD = server/libmpsdirectory.la server/libmpsregistry.la \
+	server/libmpslog.la server/libmpsbase.la $(HIREDIS_LIBS) $(APR_LIBS) $(CHECK_LIBS)
+TESTS += tests/unit/test_directory
+
 # The metrics registry, the admin API's JSON views, token and <Admin>.
 check_PROGRAMS += tests/unit/test_admin
 tests_unit_test_admin_SOURCES = $(UNIT_COMMON) tests/unit/test_admin.c
@@ -118,11 +128,12 @@ TESTS += tests/unit/test_relay
 check_PROGRAMS += tests/unit/test_tunnel
 tests_unit_test_tunnel_SOURCES = $(UNIT_COMMON) tests/unit/test_tunnel.c
 tests_unit_test_tunnel_CFLAGS = $(UNIT_CFLAGS)
-tests_unit_test_tunnel_LDADD = server/libmpsdevice.la server/libmpsnet.la \
+tests_unit_test_tunnel_LDADD = server/libmpsdevice.la server/libmpsdirectory.la server/libmpsnet.la \
 	server/libmpsoutbound.la server/libmpsnotify.la server/libmpsregistry.la \
 	server/libmpstls.la server/libmpsapf.la server/libmpsplugin.la \
 	server/libmpsconfig.la server/libmpscore.la server/libmpslog.la server/libmpsbase.la \
-	$(EXPAT_LIBS) $(LTDL_LIBS) $(APU_LIBS) $(APR_LIBS) $(OPENSSL_LIBS) $(CHECK_LIBS)
+	$(EXPAT_LIBS) $(LTDL_LIBS) $(APU_LIBS) $(APR_LIBS) $(OPENSSL_LIBS) \
+	$(HIREDIS_LIBS) $(CHECK_LIBS)
 TESTS += tests/unit/test_tunnel
 endif
 

@@ -191,10 +191,13 @@ reply_error(const redisReply *rep)
 }
 
 static void
-disconnect(mps_directory_t *dir, const char *why)
+disconnect(mps_directory_t *dir, const char *reason)
 {
 	dir_redis_t *r = dir->redis;
+	char why[160];
 
+	/* reason may point into a context freed below. */
+	apr_cpystrn(why, reason, sizeof(why));
 	if (r->cmd != NULL)
 		redisFree(r->cmd);
 	if (r->sub != NULL)
@@ -448,10 +451,13 @@ refresh_instance(mps_directory_t *dir)
 {
 	dir_redis_t *r = dir->redis;
 	redisReply *rep;
+	char ttl[32];
 
-	rep = redisCommand(r->cmd, "SET " KEY_PREFIX "inst:%s %s PX %lld",
+	snprintf(ttl, sizeof(ttl), "%" APR_INT64_T_FMT,
+	    (apr_int64_t)(dir->ttl / 1000));
+	rep = redisCommand(r->cmd, "SET " KEY_PREFIX "inst:%s %s PX %s",
 	    dir->instance, dir->peer_address[0] != '\0' ?
-	    dir->peer_address : "-", (long long)(dir->ttl / 1000));
+	    dir->peer_address : "-", ttl);
 	if (rep == NULL) {
 		disconnect(dir, ctx_error(r->cmd));
 		return -1;
@@ -555,7 +561,8 @@ get_device(mps_directory_t *dir, const char *uuid, mps_dir_record_t *rec)
 	redisReply *rep;
 	apr_status_t rv;
 
-	rep = redisCommand(dir->redis->cmd, "HGETALL " KEY_PREFIX "dev:%.36s",
+	/* hiredis formats %s and %b only: no precision, no widths. */
+	rep = redisCommand(dir->redis->cmd, "HGETALL " KEY_PREFIX "dev:%s",
 	    uuid);
 	if (rep == NULL) {
 		disconnect(dir, ctx_error(dir->redis->cmd));
