@@ -18,6 +18,7 @@ server_libmpsconfig_la_SOURCES = \
 	server/config/config.h server/config/config_errors.c server/config/config_errors.h \
 	server/config/config_static.c server/config/config_dynamic.c server/config/config_lists.c \
 	server/config/config_xml.c server/config/config_xml.h
+server_libmpsconfig_la_CPPFLAGS = $(AM_CPPFLAGS) $(HIREDIS_CPPFLAGS)
 server_libmpsconfig_la_LIBADD = $(EXPAT_LIBS) $(APR_LIBS)
 
 # Concurrency core: poller, worker lanes, strands, timers.
