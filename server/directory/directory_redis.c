@@ -315,9 +315,8 @@ try_connect(mps_directory_t *dir)
 		    "reachable again; writing this instance's %u device(s) "
 		    "again", r->host, r->port, mps_directory_local_count(dir));
 	else
-		mps_log(MPS_LOG_INFO, "Device directory: Redis at %s:%d, "
-		    "instance %s, TTL %" APR_TIME_T_FMT " s", r->host, r->port,
-		    dir->instance, apr_time_sec(dir->ttl));
+		mps_log(MPS_LOG_INFO, "Device directory: connected to Redis "
+		    "at %s:%d", r->host, r->port);
 	r->down_logged = 0;
 	r->ever_connected = 1;
 	/* Resynchronise: whatever Redis lost or expired comes back. */
