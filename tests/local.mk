@@ -12,6 +12,7 @@ tests_unit_test_log_LDADD = server/libmpslog.la server/libmpsbase.la $(APR_LIBS)
 
 check_PROGRAMS += tests/unit/test_config
 tests_unit_test_config_SOURCES = $(UNIT_COMMON) tests/unit/test_config.c
+tests_unit_test_config_CPPFLAGS = $(AM_CPPFLAGS) $(HIREDIS_CPPFLAGS)
 tests_unit_test_config_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_config_LDADD = server/libmpsconfig.la server/libmpsbase.la $(EXPAT_LIBS) $(APR_LIBS) $(CHECK_LIBS)
 
