@@ -162,4 +162,4 @@ noinst_LTLIBRARIES += server/libmpsnotify.la
 server_libmpsnotify_la_SOURCES = server/notify/notify.c server/notify/notify.h
 server_libmpsnotify_la_LIBADD = $(APR_LIBS)
 
-EXTRA_DIST += server/README.md
+EXTRA_DIST += server/README.md server/directory/README.md
