@@ -290,8 +290,17 @@ EXTRA_DIST += tests/peers/socks_probe.py tests/peers/bearer_proxy.py
 ## load generator is built with the checks so that it keeps compiling.
 check_PROGRAMS += tests/bench/socks_load
 tests_bench_socks_load_SOURCES = tests/bench/socks_load.c
+if HAVE_REDIS
+check_PROGRAMS += tests/bench/directory_load
+tests_bench_directory_load_SOURCES = tests/bench/directory_load.c
+tests_bench_directory_load_CPPFLAGS = $(AM_CPPFLAGS) $(HIREDIS_CPPFLAGS)
+tests_bench_directory_load_LDADD = server/libmpsdirectory.la \
+	server/libmpsregistry.la server/libmpslog.la server/libmpsbase.la \
+	$(HIREDIS_LIBS) $(APR_LIBS)
+endif
 EXTRA_DIST += tests/bench/channel_throughput.sh tests/bench/socks_rps.sh \
 	tests/bench/idle_tunnels.sh tests/bench/vs_meshcentral.sh \
+	tests/bench/directory_load.sh \
 	tests/bench/README.md
 
 CONSOLE_TESTS = tests/integration/console_socks.sh \

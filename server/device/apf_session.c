@@ -759,7 +759,10 @@ on_tcpip_forward(mps_session_t *s, const mps_apf_msg_t *m, int cancel)
 	if (cancel) {
 		(void)mps_registry_remove_forward(s->side->registry, s->dev,
 		    (apr_port_t)port);
-		if (s->side->directory != NULL)
+		/* Only while this login is the registered one: a replaced
+		 * tunnel's late cancel must not touch the directory. */
+		if (s->side->directory != NULL &&
+		    mps_device_is_registered(s->dev))
 			(void)mps_directory_record_device(s->side->directory,
 			    s->dev);
 		mps_log(MPS_LOG_INFO, "Intel remote client %s cancelled port "

@@ -365,6 +365,13 @@ mps_directory_record(mps_directory_t *dir, const char *uuid,
 
 	lock(dir);
 	rec = apr_hash_get(dir->by_uuid, key, UUID_LEN);
+	if (rec != NULL && rec->token != token && since < rec->since) {
+		/* An older login's late update (its tunnel was replaced on
+		 * this instance and has not closed yet): never let it take
+		 * the record back from the newer one. */
+		unlock(dir);
+		return APR_EEXIST;
+	}
 	if (rec != NULL && rec->token != token) {
 		/* A newer login of the device on this instance: its claim
 		 * replaces the old one's record (the registry has closed the

@@ -138,8 +138,10 @@ const char *mps_directory_instance(const mps_directory_t *dir);
 /*
  * Records or refreshes the device held by this instance. A new token (a
  * new login) is a new claim: it competes for the device across the
- * cluster. The same token updates the FQDN and ports of the claim. Never
- * waits. Returns APR_SUCCESS, APR_EINVAL, or APR_ENOMEM.
+ * cluster. The same token updates the FQDN and ports of the claim. A
+ * different token with an older login time than the record's is a stale
+ * update of a replaced tunnel and changes nothing. Never waits.
+ * Returns APR_SUCCESS, APR_EEXIST (stale), APR_EINVAL, or APR_ENOMEM.
  */
 apr_status_t mps_directory_record(mps_directory_t *dir, const char *uuid,
     const char *fqdn, const apr_port_t *ports, unsigned nports,

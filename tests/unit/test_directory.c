@@ -105,6 +105,12 @@ START_TEST(local_tokens)
 	ck_assert_int_eq(mps_directory_lookup(d, UUID_A, &r), APR_SUCCESS);
 	ck_assert_uint_eq(r.nports, 0);
 	ck_assert(r.since == 2);
+	/* ...the old tunnel's late forward cannot take it back... */
+	ck_assert_int_eq(mps_directory_record(d, UUID_A, "late.test", &p, 1,
+	    1, &TOKEN1), APR_EEXIST);
+	ck_assert_int_eq(mps_directory_lookup(d, UUID_A, &r), APR_SUCCESS);
+	ck_assert(r.since == 2);
+	ck_assert_str_eq(r.fqdn, "");
 	/* ...and the old tunnel's late close leaves it alone. */
 	ck_assert_int_eq(mps_directory_remove(d, UUID_A, &TOKEN1), 0);
 	ck_assert_uint_eq(mps_directory_local_count(d), 1);
