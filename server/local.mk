@@ -18,6 +18,7 @@ server_libmpsconfig_la_SOURCES = \
 	server/config/config.h server/config/config_errors.c server/config/config_errors.h \
 	server/config/config_static.c server/config/config_dynamic.c server/config/config_lists.c \
 	server/config/config_xml.c server/config/config_xml.h
+server_libmpsconfig_la_CPPFLAGS = $(AM_CPPFLAGS) $(HIREDIS_CPPFLAGS)
 server_libmpsconfig_la_LIBADD = $(EXPAT_LIBS) $(APR_LIBS)
 
 # Concurrency core: poller, worker lanes, strands, timers.
@@ -36,6 +37,20 @@ server_libmpsplugin_la_LIBADD = $(LTDL_LIBS) $(APR_LIBS)
 noinst_LTLIBRARIES += server/libmpsregistry.la
 server_libmpsregistry_la_SOURCES = server/device/registry.c server/device/registry.h
 server_libmpsregistry_la_LIBADD = $(APR_LIBS)
+
+# The device directory: which instance holds which device (local, or
+# Redis through hiredis when configure found it).
+noinst_LTLIBRARIES += server/libmpsdirectory.la
+server_libmpsdirectory_la_SOURCES = server/directory/directory.c \
+	server/directory/directory.h server/directory/directory_priv.h
+server_libmpsdirectory_la_CPPFLAGS = $(AM_CPPFLAGS) $(HIREDIS_CPPFLAGS)
+server_libmpsdirectory_la_LIBADD = $(APR_LIBS)
+if HAVE_REDIS
+server_libmpsdirectory_la_SOURCES += server/directory/directory_redis.c
+server_libmpsdirectory_la_CPPFLAGS += $(HIREDIS_CFLAGS)
+server_libmpsdirectory_la_LIBADD += $(HIREDIS_LIBS)
+endif
+EXTRA_DIST += server/directory/directory_redis.c
 
 # Sockets and logins shared by both sides: listeners, plain/TLS streams,
 # the login job and throttle.
@@ -104,16 +119,18 @@ server_mpsd_SOURCES = server/main.c \
 	server/safety_check.c server/safety_check.h \
 	server/service_notify.c server/service_notify.h \
 	server/server.c server/server.h
-server_mpsd_CPPFLAGS = $(AM_CPPFLAGS) $(SYSTEMD_CFLAGS) $(SYSTEMD_CPPFLAGS)
+server_mpsd_CPPFLAGS = $(AM_CPPFLAGS) $(SYSTEMD_CFLAGS) $(SYSTEMD_CPPFLAGS) \
+	$(HIREDIS_CPPFLAGS)
 server_mpsd_LDADD = $(SYSTEMD_LIBS) server/libmpsadmin.la \
 	server/libmpschannels.la server/libmpsdevice.la \
 	server/libmpsoutbound.la server/libmpsnet.la \
 	server/libmpsnotify.la server/libmpshttp.la \
-	server/libmpsregistry.la \
+	server/libmpsdirectory.la server/libmpsregistry.la \
 	server/libmpstls.la server/libmpsapf.la \
 	server/libmpsplugin.la server/libmpscore.la \
 	server/libmpsconfig.la server/libmpslog.la server/libmpsbase.la \
-	$(APU_LIBS) $(APR_LIBS) $(OPENSSL_LIBS) $(MHD_LIBS) $(JANSSON_LIBS)
+	$(APU_LIBS) $(APR_LIBS) $(OPENSSL_LIBS) $(MHD_LIBS) $(JANSSON_LIBS) \
+	$(HIREDIS_LIBS)
 
 
 # Wire codecs and bookkeeping: the bounds-checked buffer, APF, SOCKS5,
@@ -147,4 +164,4 @@ noinst_LTLIBRARIES += server/libmpsnotify.la
 server_libmpsnotify_la_SOURCES = server/notify/notify.c server/notify/notify.h
 server_libmpsnotify_la_LIBADD = $(APR_LIBS)
 
-EXTRA_DIST += server/README.md
+EXTRA_DIST += server/README.md server/directory/README.md

@@ -6,11 +6,14 @@
 #include "apf_codec.h"
 #include "channel_relay.h"
 #include "direct_tcpip.h"
+#include "directory.h"
 #include "notify.h"
 #include "safety_check.h"
 #include "udp_relay.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <sys/stat.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
@@ -940,6 +943,145 @@ workers_options(const mps_config_t *cfg, mps_workers_options_t *o)
 	return o;
 }
 
+/* Longest Redis password accepted (Redis itself has no limit; ACL
+ * passwords are usually 32-64 random characters). */
+#define REDIS_PASSWORD_MAX 512
+
+static void
+wipe_free(char *s)
+{
+	volatile char *p = s;
+
+	if (s == NULL)
+		return;
+	while (*p != '\0')
+		*p++ = '\0';
+	free(s);
+}
+
+/*
+ * <RedisPasswordFile>: one line, the password. Refused when others may
+ * read it, as the admin token is. The password is never logged.
+ */
+static apr_status_t
+read_redis_password(mps_server_t *srv, char *err, size_t errsize)
+{
+	const char *path = mps_config_resolve(srv->config_dir,
+	    srv->cfg->directory_redis_password_file, srv->pool);
+	char buf[REDIS_PASSWORD_MAX + 2];
+	struct stat st;
+	size_t n;
+	FILE *f;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		snprintf(err, errsize, "cannot read the Redis password file "
+		    "%s: %s", path, strerror(errno));
+		return APR_FROM_OS_ERROR(errno);
+	}
+	if (fstat(fileno(f), &st) == 0 &&
+	    (st.st_mode & (S_IROTH | S_IWOTH | S_IWGRP)) != 0) {
+		fclose(f);
+		snprintf(err, errsize, "the Redis password file %s may be read "
+		    "or written by others (mode %03o): chmod 600 it", path,
+		    (unsigned)(st.st_mode & 0777));
+		return APR_EACCES;
+	}
+	if (fgets(buf, (int)sizeof(buf), f) == NULL)
+		buf[0] = '\0';
+	fclose(f);
+	n = strcspn(buf, "\r\n");
+	buf[n] = '\0';
+	if (n == 0 || n > REDIS_PASSWORD_MAX) {
+		memset(buf, 0, sizeof(buf));
+		snprintf(err, errsize, "the Redis password file %s must hold "
+		    "one line of 1 to %d characters", path, REDIS_PASSWORD_MAX);
+		return APR_EINVAL;
+	}
+	wipe_free(srv->redis_password);
+	srv->redis_password = strdup(buf);
+	memset(buf, 0, sizeof(buf));
+	return srv->redis_password != NULL ? APR_SUCCESS : APR_ENOMEM;
+}
+
+/*
+ * Another instance took one of our devices over (directory thread):
+ * close our tunnel of it, as a reconnect on this instance would (reason
+ * 11), unless that tunnel is already gone or replaced here.
+ */
+static void
+directory_takeover(void *arg, const char *uuid, const void *token,
+    const char *instance)
+{
+	mps_server_t *srv = arg;
+	mps_device_t *dev = NULL;
+	char why[160];
+
+	if (srv->stopping || srv->registry == NULL ||
+	    mps_registry_lookup(srv->registry, uuid, &dev) != APR_SUCCESS)
+		return;
+	if (dev == token && strcmp(mps_device_uuid(dev), uuid) == 0) {
+		snprintf(why, sizeof(why), "replaced by a newer tunnel of the "
+		    "same device on instance %s", instance[0] != '\0' ?
+		    instance : "(unknown)");
+		mps_log(MPS_LOG_INFO, "Intel remote client %s reconnected to "
+		    "instance %s: its tunnel here is closed (newest wins)",
+		    uuid, instance[0] != '\0' ? instance : "(unknown)");
+		mps_session_request_close(mps_device_session(dev),
+		    MPS_APF_DISCONNECT_BY_APPLICATION, why);
+	}
+	mps_device_release(dev);
+}
+
+static apr_status_t
+start_directory(mps_server_t *srv, char *err, size_t errsize)
+{
+	const mps_config_t *cfg = srv->cfg;
+	mps_directory_options_t opt;
+	char host[256], buf[128];
+	apr_status_t rv;
+
+	mps_directory_options_init(&opt);
+	opt.backend = cfg->directory_backend == MPS_DIRECTORY_BACKEND_REDIS ?
+	    MPS_DIRECTORY_REDIS : MPS_DIRECTORY_LOCAL;
+	opt.instance_id = cfg->directory_instance_id;
+	if (opt.instance_id == NULL) {
+		/* The default: this host's name, cut to a valid id. */
+		if (gethostname(host, sizeof(host)) != 0)
+			host[0] = '\0';
+		host[sizeof(host) - 1] = '\0';
+		host[strcspn(host, " \t\r\n")] = '\0';
+		if (strlen(host) > MPS_DIRECTORY_INSTANCE_MAX)
+			host[MPS_DIRECTORY_INSTANCE_MAX] = '\0';
+		opt.instance_id = host[0] != '\0' ? host : "mpsd";
+	}
+	opt.peer_address = cfg->directory_peer_address;
+	opt.ttl = cfg->directory_ttl;
+	opt.redis_host = cfg->directory_redis_host;
+	opt.redis_port = cfg->directory_redis_port;
+	opt.redis_username = cfg->directory_redis_username;
+	opt.redis_password = srv->redis_password;
+	opt.timeout = cfg->directory_redis_timeout;
+	opt.on_takeover = directory_takeover;
+	opt.takeover_arg = srv;
+	rv = mps_directory_create(&srv->directory, &opt);
+	/* The directory keeps its own copy. */
+	wipe_free(srv->redis_password);
+	srv->redis_password = NULL;
+	if (rv != APR_SUCCESS) {
+		snprintf(err, errsize, "cannot start the device directory "
+		    "(%s backend, instance %s): %s", opt.backend ==
+		    MPS_DIRECTORY_REDIS ? "redis" : "local", opt.instance_id,
+		    mps_strerror(rv, buf, sizeof(buf)));
+		return rv;
+	}
+	if (opt.backend == MPS_DIRECTORY_REDIS)
+		mps_log(MPS_LOG_INFO, "Device directory: Redis at %s:%u as "
+		    "instance %s (TTL %" APR_TIME_T_FMT " s)", opt.redis_host,
+		    (unsigned)opt.redis_port, opt.instance_id,
+		    apr_time_sec(opt.ttl));
+	return APR_SUCCESS;
+}
+
 apr_status_t
 mps_server_bind(mps_server_t *srv, int bind_ports, char *err, size_t errsize)
 {
@@ -963,7 +1105,14 @@ mps_server_bind(mps_server_t *srv, int bind_ports, char *err, size_t errsize)
 			srv->first_live->tls = srv->tls;
 		}
 	}
-	/* The token file is read here, as root, like the TLS key. */
+	/* The token and Redis password files are read here, as root, like
+	 * the TLS key. */
+	if (cfg->directory_backend == MPS_DIRECTORY_BACKEND_REDIS &&
+	    cfg->directory_redis_password_file != NULL) {
+		rv = read_redis_password(srv, err, errsize);
+		if (rv != APR_SUCCESS)
+			return rv;
+	}
 	rv = mps_admin_bind(&srv->admin, cfg, srv->config_dir, bind_ports, err,
 	    errsize);
 	if (rv != APR_SUCCESS || !bind_ports)
@@ -1021,6 +1170,10 @@ start_device_side(mps_server_t *srv, char *err, size_t errsize)
 	srv->amt.poller = srv->poller;
 	srv->amt.workers = srv->workers;
 	srv->amt.registry = srv->registry;
+	rv = start_directory(srv, err, errsize);
+	if (rv != APR_SUCCESS)
+		return rv;
+	srv->amt.directory = srv->directory;
 	srv->amt.tls = srv->tls;
 	srv->amt.auth = srv->amt_auth;
 	srv->amt.settings = &srv->live;
@@ -1281,6 +1434,19 @@ mps_server_shutdown(mps_server_t *srv)
 	}
 	mps_admission_destroy(srv->admission);
 	srv->admission = NULL;
+	/* After the workers (no tunnel records or removes any more), before
+	 * the registry (its takeover callback looks there). The removals of
+	 * the tunnels just closed get a moment to reach Redis, so that a
+	 * stopping instance leaves no records behind; an instance that dies
+	 * leaves them to expire. */
+	if (srv->directory != NULL) {
+		(void)mps_directory_flush(srv->directory, apr_time_from_sec(1));
+		mps_directory_destroy(srv->directory);
+		srv->directory = NULL;
+		srv->amt.directory = NULL;
+	}
+	wipe_free(srv->redis_password);
+	srv->redis_password = NULL;
 	if (srv->registry != NULL) {
 		mps_registry_destroy(srv->registry);
 		srv->registry = NULL;

@@ -56,6 +56,9 @@ typedef struct mps_server_t {
 	mps_registry_t *registry;
 	mps_amt_side_t amt;
 	int amt_started;
+	/* Which instance holds which device (<Directory>; local by default). */
+	struct mps_directory_t *directory;
+	char *redis_password;		/* read at bind, wiped once used */
 
 	/* Connections not authenticated yet, from all three listeners. */
 	struct mps_admission_t *admission;

@@ -12,6 +12,7 @@ tests_unit_test_log_LDADD = server/libmpslog.la server/libmpsbase.la $(APR_LIBS)
 
 check_PROGRAMS += tests/unit/test_config
 tests_unit_test_config_SOURCES = $(UNIT_COMMON) tests/unit/test_config.c
+tests_unit_test_config_CPPFLAGS = $(AM_CPPFLAGS) $(HIREDIS_CPPFLAGS)
 tests_unit_test_config_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_config_LDADD = server/libmpsconfig.la server/libmpsbase.la $(EXPAT_LIBS) $(APR_LIBS) $(CHECK_LIBS)
 
@@ -82,6 +83,16 @@ tests_unit_test_registry_SOURCES = $(UNIT_COMMON) tests/unit/test_registry.c
 tests_unit_test_registry_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_registry_LDADD = server/libmpsregistry.la server/libmpsbase.la $(APR_LIBS) $(CHECK_LIBS)
 
+# The device directory: local backend, and the Redis backend against a
+# real redis-server the test starts (skipped when it is not installed).
+check_PROGRAMS += tests/unit/test_directory
+tests_unit_test_directory_SOURCES = $(UNIT_COMMON) tests/unit/test_directory.c
+tests_unit_test_directory_CPPFLAGS = $(AM_CPPFLAGS) $(HIREDIS_CPPFLAGS) $(HIREDIS_CFLAGS)
+tests_unit_test_directory_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_directory_LDADD = server/libmpsdirectory.la server/libmpsregistry.la \
+	server/libmpslog.la server/libmpsbase.la $(HIREDIS_LIBS) $(APR_LIBS) $(CHECK_LIBS)
+TESTS += tests/unit/test_directory
+
 # The metrics registry, the admin API's JSON views, token and <Admin>.
 check_PROGRAMS += tests/unit/test_admin
 tests_unit_test_admin_SOURCES = $(UNIT_COMMON) tests/unit/test_admin.c
@@ -126,11 +137,12 @@ TESTS += tests/unit/test_admission
 check_PROGRAMS += tests/unit/test_tunnel
 tests_unit_test_tunnel_SOURCES = $(UNIT_COMMON) tests/unit/test_tunnel.c
 tests_unit_test_tunnel_CFLAGS = $(UNIT_CFLAGS)
-tests_unit_test_tunnel_LDADD = server/libmpsdevice.la server/libmpsnet.la \
+tests_unit_test_tunnel_LDADD = server/libmpsdevice.la server/libmpsdirectory.la server/libmpsnet.la \
 	server/libmpsoutbound.la server/libmpsnotify.la server/libmpsregistry.la \
 	server/libmpstls.la server/libmpsapf.la server/libmpsplugin.la \
 	server/libmpsconfig.la server/libmpscore.la server/libmpslog.la server/libmpsbase.la \
-	$(EXPAT_LIBS) $(LTDL_LIBS) $(APU_LIBS) $(APR_LIBS) $(OPENSSL_LIBS) $(CHECK_LIBS)
+	$(EXPAT_LIBS) $(LTDL_LIBS) $(APU_LIBS) $(APR_LIBS) $(OPENSSL_LIBS) \
+	$(HIREDIS_LIBS) $(CHECK_LIBS)
 TESTS += tests/unit/test_tunnel
 endif
 
@@ -271,7 +283,8 @@ INTEGRATION_TESTS = tests/integration/startup.sh tests/integration/config_check.
 	tests/integration/pet_alerts.sh tests/integration/direct_tcpip.sh \
 	tests/integration/notifications.sh tests/integration/privdrop.sh \
 	tests/integration/safety.sh tests/integration/stray_signals.sh \
-	tests/integration/systemd_unit.sh tests/integration/manpages.sh
+	tests/integration/systemd_unit.sh tests/integration/manpages.sh \
+	tests/integration/cluster_directory.sh
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += tests/peers/udp_catch.py tests/peers/wsevent_sink.py \
 	tests/peers/probe_auth.c
@@ -290,9 +303,18 @@ EXTRA_DIST += tests/peers/socks_probe.py tests/peers/bearer_proxy.py
 ## load generator is built with the checks so that it keeps compiling.
 check_PROGRAMS += tests/bench/socks_load
 tests_bench_socks_load_SOURCES = tests/bench/socks_load.c
+if HAVE_REDIS
+check_PROGRAMS += tests/bench/directory_load
+tests_bench_directory_load_SOURCES = tests/bench/directory_load.c
+tests_bench_directory_load_CPPFLAGS = $(AM_CPPFLAGS) $(HIREDIS_CPPFLAGS)
+tests_bench_directory_load_LDADD = server/libmpsdirectory.la \
+	server/libmpsregistry.la server/libmpslog.la server/libmpsbase.la \
+	$(HIREDIS_LIBS) $(APR_LIBS)
+endif
 EXTRA_DIST += tests/bench/channel_throughput.sh tests/bench/socks_rps.sh \
 	tests/bench/idle_tunnels.sh tests/bench/vs_meshcentral.sh \
 	tests/bench/handshake_flood.sh \
+	tests/bench/directory_load.sh \
 	tests/bench/README.md
 
 CONSOLE_TESTS = tests/integration/console_socks.sh \

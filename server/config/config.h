@@ -60,6 +60,11 @@ typedef enum {
 	MPS_KEEPALIVE_NEVER
 } mps_keepalive_timing_t;
 
+typedef enum {
+	MPS_DIRECTORY_BACKEND_LOCAL,	/* in-process, one instance (default) */
+	MPS_DIRECTORY_BACKEND_REDIS	/* shared by several instances */
+} mps_directory_backend_kind_t;
+
 typedef struct mps_config_t {
 	const char *path;		/* the mps.config that was read */
 
@@ -171,6 +176,22 @@ typedef struct mps_config_t {
 					 * when Enabled (no default) */
 	int admin_allow_remote;		/* AllowRemote: a ListenIP other than
 					 * loopback, default false */
+
+	/* <Directory> (extension): which instance holds which device */
+	mps_directory_backend_kind_t directory_backend;	/* Backend: local|redis */
+	const char *directory_redis_address;	/* RedisAddress "host:port",
+						 * default "127.0.0.1:6379" */
+	const char *directory_redis_host;	/* split from RedisAddress */
+	apr_port_t directory_redis_port;
+	const char *directory_redis_username;	/* RedisUsername, default none */
+	const char *directory_redis_password_file; /* RedisPasswordFile, default
+						 * none (no AUTH); never logged */
+	apr_interval_time_t directory_redis_timeout; /* RedisTimeout s, default 2 */
+	const char *directory_instance_id;	/* InstanceId, default NULL: the
+						 * host name at start */
+	const char *directory_peer_address;	/* PeerAddress "host:port",
+						 * default "" (none yet) */
+	apr_interval_time_t directory_ttl;	/* TTL s, default 30 */
 } mps_config_t;
 
 /* Fills cfg with every documented default. */
@@ -251,6 +272,16 @@ apr_status_t mps_authorized_servers_load(apr_array_header_t **servers,
 /* Whether host:port is listed (host compared case-insensitively). */
 int mps_authorized_servers_allows(const apr_array_header_t *servers,
     const char *host, apr_port_t port);
+
+/*
+ * Splits "host:port" or "[v6]:port" (host: an IP literal or a host name,
+ * not a wildcard; port 1..65535). Returns NULL, or what is wrong.
+ */
+const char *mps_config_split_hostport(const char *text, const char **host,
+    apr_port_t *port, apr_pool_t *pool);
+
+/* Whether an instance id is acceptable: 1..64 of A-Z a-z 0-9 . _ - */
+int mps_config_instance_id_ok(const char *id);
 
 /* path if absolute, else base_dir/path (pool-allocated). */
 const char *mps_config_resolve(const char *base_dir, const char *path,

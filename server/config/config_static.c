@@ -54,6 +54,7 @@ enum group_id {
 	G_TUNNEL,
 	G_PROCESS,
 	G_ADMIN,
+	G_DIRECTORY,
 	G_COUNT
 };
 
@@ -70,7 +71,8 @@ static const char *const group_names[G_COUNT] = {
 	"Limits",
 	"Tunnel",
 	"Process",
-	"Admin"
+	"Admin",
+	"Directory"
 };
 
 enum kw_type {
@@ -105,7 +107,9 @@ typedef char enum_fields_are_int[(sizeof(mps_tls_mode_t) == sizeof(int) &&
     sizeof(mps_tls_profile_t) == sizeof(int) &&
     sizeof(mps_verify_client_t) == sizeof(int) &&
     sizeof(mps_keepalive_timing_t) == sizeof(int) &&
-    sizeof(mps_log_time_format_t) == sizeof(int)) ? 1 : -1];
+    sizeof(mps_log_time_format_t) == sizeof(int) &&
+
+sizeof(mps_directory_backend_kind_t) == sizeof(int)) ? 1 : -1];
 
 /* Index = enum value, in each enum's declaration order (config.h). */
 static const char *const tls_modes[] = { "tls", "plain", NULL };
@@ -117,6 +121,7 @@ static const char *const log_time_formats[] = { "iso8601", "guide", NULL };
 static const char *const keepalive_timings[] = {
 	"settled", "after5900", "never", NULL
 };
+static const char *const directory_backends[] = { "local", "redis", NULL };
 
 #define F(field) offsetof(mps_config_t, field)
 #define DAY (24 * 60 * 60)
@@ -203,6 +208,15 @@ static const struct keyword keywords[] = {
 	{ G_ADMIN, "ListenPort", KW_PORT, F(admin_listen_port), 0, 0, NULL },
 	{ G_ADMIN, "TokenFile", KW_PATH, F(admin_token_file), 0, 0, NULL },
 	{ G_ADMIN, "AllowRemote", KW_BOOL, F(admin_allow_remote), 0, 0, NULL },
+
+	{ G_DIRECTORY, "Backend", KW_ENUM, F(directory_backend), 0, 0, directory_backends },
+	{ G_DIRECTORY, "RedisAddress", KW_STRING, F(directory_redis_address), 0, 0, NULL },
+	{ G_DIRECTORY, "RedisUsername", KW_STRING, F(directory_redis_username), 0, 0, NULL },
+	{ G_DIRECTORY, "RedisPasswordFile", KW_PATH, F(directory_redis_password_file), 0, 0, NULL },
+	{ G_DIRECTORY, "RedisTimeout", KW_SECONDS, F(directory_redis_timeout), 1, 60, NULL },
+	{ G_DIRECTORY, "InstanceId", KW_STRING, F(directory_instance_id), 0, 0, NULL },
+	{ G_DIRECTORY, "PeerAddress", KW_STRING, F(directory_peer_address), 0, 0, NULL },
+	{ G_DIRECTORY, "TTL", KW_SECONDS, F(directory_ttl), 3, 3600, NULL },
 };
 
 #define NKEYWORDS (sizeof(keywords) / sizeof(keywords[0]))
@@ -309,6 +323,17 @@ mps_config_defaults(mps_config_t *cfg, apr_pool_t *pool)
 	cfg->admin_listen_port = 8081;
 	cfg->admin_token_file = NULL;
 	cfg->admin_allow_remote = 0;
+
+	cfg->directory_backend = MPS_DIRECTORY_BACKEND_LOCAL;
+	cfg->directory_redis_address = "127.0.0.1:6379";
+	cfg->directory_redis_host = "127.0.0.1";
+	cfg->directory_redis_port = 6379;
+	cfg->directory_redis_username = NULL;
+	cfg->directory_redis_password_file = NULL;
+	cfg->directory_redis_timeout = apr_time_from_sec(2);
+	cfg->directory_instance_id = NULL;
+	cfg->directory_peer_address = "";
+	cfg->directory_ttl = apr_time_from_sec(30);
 }
 
 /* ---------------------------------------------------------------- */
@@ -1027,6 +1052,106 @@ check_admin(struct parse *p)
 		    cfg->admin_listen_ip);
 }
 
+const char *
+mps_config_split_hostport(const char *text, const char **host,
+    apr_port_t *port, apr_pool_t *pool)
+{
+	const char *colon, *h;
+	mps_config_ip_t ip;
+	long long v;
+
+	if (text[0] == '[') {
+		const char *close = strchr(text, ']');
+
+		if (close == NULL || close[1] != ':')
+			return "is not host:port ([IPv6]:port for IPv6)";
+		h = apr_pstrndup(pool, text + 1, (apr_size_t)(close - text - 1));
+		colon = close + 1;
+		if (!mps_config_parse_ip(h, &ip))
+			return "has no IPv6 address between [ and ]";
+	} else {
+		colon = strrchr(text, ':');
+		if (colon == NULL || colon == text || strchr(text, ':') != colon)
+			return "is not host:port ([IPv6]:port for IPv6)";
+		h = apr_pstrndup(pool, text, (apr_size_t)(colon - text));
+		if (!mps_config_parse_ip(h, &ip) && !mps_config_is_hostname(h))
+			return "does not start with an IP address or host name";
+	}
+	if (mps_config_parse_ip(h, &ip) && mps_config_ip_is_any(&ip))
+		return "names a wildcard address; give one that can be reached";
+	if (mps_config_parse_number(colon + 1, 1, 65535, &v) != MPS_NUM_OK)
+		return "does not end with a port (1-65535)";
+	*host = h;
+	*port = (apr_port_t)v;
+	return NULL;
+}
+
+int
+mps_config_instance_id_ok(const char *id)
+{
+	size_t i, n = strlen(id);
+
+	if (n == 0 || n > 64)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)id[i]) && id[i] != '.' &&
+		    id[i] != '_' && id[i] != '-')
+			return 0;
+	return 1;
+}
+
+/*
+ * <Directory>: the addresses must be host:port, the instance id a plain
+ * token (it is part of Redis keys and takeover messages), and redis needs
+ * a build with hiredis. The password file is only named here; mpsd reads
+ * it at start, like the TLS key.
+ */
+static void
+check_directory(struct parse *p)
+{
+	mps_config_t *cfg = p->cfg;
+	int backend = kw(G_DIRECTORY, "Backend");
+	int addr = kw(G_DIRECTORY, "RedisAddress");
+	int id = kw(G_DIRECTORY, "InstanceId");
+	int peer = kw(G_DIRECTORY, "PeerAddress");
+	const char *why, *host;
+	apr_port_t port;
+
+	if (given(p, addr) && !bad(p, addr)) {
+		why = mps_config_split_hostport(cfg->directory_redis_address,
+		    &host, &port, p->pool);
+		if (why != NULL)
+			reject(p, addr, p->seen[addr].line, "%s %s",
+			    mps_config_quote(cfg->directory_redis_address,
+			    p->scratch), why);
+		else {
+			cfg->directory_redis_host = host;
+			cfg->directory_redis_port = port;
+		}
+	}
+	if (given(p, peer) && !bad(p, peer) &&
+	    cfg->directory_peer_address[0] != '\0' &&
+	    (why = mps_config_split_hostport(cfg->directory_peer_address,
+	    &host, &port, p->scratch)) != NULL)
+		reject(p, peer, p->seen[peer].line, "%s %s",
+		    mps_config_quote(cfg->directory_peer_address, p->scratch),
+		    why);
+	if (given(p, id) && !bad(p, id) &&
+	    !mps_config_instance_id_ok(cfg->directory_instance_id))
+		reject(p, id, p->seen[id].line, "%s is not 1 to 64 letters, "
+		    "digits, '.', '_' or '-'",
+		    mps_config_quote(cfg->directory_instance_id, p->scratch));
+#ifndef MPS_WITH_REDIS
+	if (cfg->directory_backend == MPS_DIRECTORY_BACKEND_REDIS &&
+	    !bad(p, backend))
+		reject(p, backend, p->seen[backend].line, "redis: this mpsd "
+		    "was built without hiredis (install libhiredis-dev and run "
+		    "configure --with-redis)");
+#else
+	(void)backend;
+#endif
+}
+
 static void
 check_all(struct parse *p)
 {
@@ -1049,6 +1174,7 @@ check_all(struct parse *p)
 	check_limits(p);
 	check_tunnel(p);
 	check_admin(p);
+	check_directory(p);
 }
 
 apr_status_t

@@ -23,6 +23,7 @@ static const char *const mps_messages[] = {
 	"unknown channel",
 	"timed out",
 	"not allowed by policy",
+	"service unavailable",
 };
 
 const char *

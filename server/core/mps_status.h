@@ -30,6 +30,7 @@ enum {
 	MPS_ERR_UNKNOWN_CHANNEL,	/* the peer named a channel we do not have */
 	MPS_ERR_TIMEOUT,		/* an operation ran out of time */
 	MPS_ERR_NOT_ALLOWED,		/* policy refuses the request */
+	MPS_ERR_UNAVAILABLE,		/* a shared service (Redis) is unreachable */
 	MPS_ERR_END
 };
 

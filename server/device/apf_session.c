@@ -37,6 +37,7 @@
 #include "admission.h"
 #include "apf_codec.h"
 #include "auth_job.h"
+#include "directory.h"
 #include "timer.h"
 #include "listener.h"
 #include "log.h"
@@ -498,6 +499,9 @@ session_close(mps_session_t *s, apr_uint32_t reason, mps_log_level_t level,
 		 * tunnel of the same device must never be removed by the old
 		 * one's late close. */
 		(void)mps_registry_unregister(side->registry, s->dev);
+		/* Same rule in the directory: only this login's record. */
+		(void)mps_directory_remove(side->directory,
+		    mps_device_uuid(s->dev), s->dev);
 		mps_log(MPS_LOG_INFO, "[%s] Intel remote client has disconnected",
 		    session_name(s, name, sizeof(name)));
 		/* Only a device whose CONNECTED went out, so that
@@ -592,6 +596,12 @@ auth_succeeded(mps_session_t *s, const char *user, const char *how)
 		    "replaced by a newer tunnel of the same device");
 		mps_device_release(replaced);
 	}
+	/* The claim across instances (directory.h, NEWEST WINS): never
+	 * waits; another instance holding the device hears of it. */
+	if (side->directory != NULL &&
+	    mps_directory_record_device(side->directory, dev) != APR_SUCCESS)
+		mps_log(MPS_LOG_ERROR, "Intel remote client %s: cannot record "
+		    "it in the device directory: out of memory", s->uuid);
 	s->state = S_PFWD_SERVICE;
 	if (queued(s, mps_apf_encode_userauth_success(&s->io.out)) != 0)
 		return;
@@ -852,6 +862,12 @@ on_tcpip_forward(mps_session_t *s, const mps_apf_msg_t *m, int cancel)
 	if (cancel) {
 		(void)mps_registry_remove_forward(s->side->registry, s->dev,
 		    (apr_port_t)port);
+		/* Only while this login is the registered one: a replaced
+		 * tunnel's late cancel must not touch the directory. */
+		if (s->side->directory != NULL &&
+		    mps_device_is_registered(s->dev))
+			(void)mps_directory_record_device(s->side->directory,
+			    s->dev);
 		mps_log(MPS_LOG_INFO, "Intel remote client %s cancelled port "
 		    "forwarding to address %s:%u",
 		    session_name(s, name, sizeof(name)),
@@ -876,6 +892,10 @@ on_tcpip_forward(mps_session_t *s, const mps_apf_msg_t *m, int cancel)
 		(void)queued(s, mps_apf_encode_request_failure(&s->io.out));
 		return;
 	}
+	/* The directory learns the name and ports (the write to Redis, if
+	 * any, happens on the directory's thread). */
+	if (s->side->directory != NULL)
+		(void)mps_directory_record_device(s->side->directory, s->dev);
 	if (queued(s, mps_apf_encode_request_success_port(&s->io.out, port)) != 0)
 		return;
 	mps_log(MPS_LOG_INFO, "Intel remote client %s started port forwarding "

@@ -82,6 +82,10 @@ typedef struct mps_amt_side_t {
 	struct mps_console_side_t *consoles;
 	struct mps_udp_relay_t *udp;
 	struct mps_notifier_t *notifier;	/* NULL without subscribers */
+	/* Which instance holds which device (directory.h): every login is
+	 * recorded, every forward updates the record, every close removes
+	 * it. NULL: no directory (unit tests). */
+	struct mps_directory_t *directory;
 	/* The channel layer (channel_relay.h), filled in by whoever ties the
 	 * layers up; a tunnel without it refuses every channel message. */
 	mps_tunnel_ops_t channel_ops;

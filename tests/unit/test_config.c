@@ -388,6 +388,16 @@ static const struct param_row param_rows[] = {
 	{ "Tunnel", "ChannelIdleTimeout", "600", "", O(channel_idle_timeout), K_SEC, NULL, 600 },
 	{ "Process", "User", "mpsd", "", O(user), K_STR, "mpsd", 0 },
 	{ "Process", "Group", "daemon", "", O(group), K_STR, "daemon", 0 },
+#ifdef MPS_WITH_REDIS
+	{ "Directory", "Backend", "Redis", "", O(directory_backend), K_ENUM, NULL, MPS_DIRECTORY_BACKEND_REDIS },
+#endif
+	{ "Directory", "RedisAddress", "redis.example:6380", "", O(directory_redis_address), K_STR, "redis.example:6380", 0 },
+	{ "Directory", "RedisUsername", "mpsd", "", O(directory_redis_username), K_STR, "mpsd", 0 },
+	{ "Directory", "RedisPasswordFile", "redis.pw", "", O(directory_redis_password_file), K_STR, "redis.pw", 0 },
+	{ "Directory", "RedisTimeout", "5", "", O(directory_redis_timeout), K_SEC, NULL, 5 },
+	{ "Directory", "InstanceId", "mps-1.dc_2", "", O(directory_instance_id), K_STR, "mps-1.dc_2", 0 },
+	{ "Directory", "PeerAddress", "[fd00::1]:4434", "", O(directory_peer_address), K_STR, "[fd00::1]:4434", 0 },
+	{ "Directory", "TTL", "60", "", O(directory_ttl), K_SEC, NULL, 60 },
 };
 
 #define NPARAMS ((int)(sizeof(param_rows) / sizeof(param_rows[0])))
@@ -452,18 +462,48 @@ START_TEST(test_each_parameter)
 }
 END_TEST
 
-/* The table above must name every parameter once: 54 as of this
- * writing. A new parameter needs a row here (and in the sample). */
+/* The table above must name every parameter once: 69 as of this
+ * writing (68 in a build without hiredis, which refuses Backend redis).
+ * A new parameter needs a row here (and in the sample). */
 START_TEST(test_parameter_table_complete)
 {
 	int i, j;
 
-	ck_assert_int_eq(NPARAMS, 61);
+#ifdef MPS_WITH_REDIS
+	ck_assert_int_eq(NPARAMS, 69);
+#else
+	ck_assert_int_eq(NPARAMS, 68);
+#endif
 	for (i = 0; i < NPARAMS; i++)
 		for (j = i + 1; j < NPARAMS; j++)
 			ck_assert(strcmp(param_rows[i].group,
 			    param_rows[j].group) != 0 ||
 			    strcmp(param_rows[i].name, param_rows[j].name) != 0);
+}
+END_TEST
+
+/* RedisAddress is split for the directory; the defaults need no group. */
+START_TEST(test_directory_addresses)
+{
+	mps_config_t *cfg;
+
+	cfg = load_good("<MPS>" PLAIN "</MPS>");
+	ck_assert_int_eq(cfg->directory_backend, MPS_DIRECTORY_BACKEND_LOCAL);
+	ck_assert_str_eq(cfg->directory_redis_host, "127.0.0.1");
+	ck_assert_uint_eq(cfg->directory_redis_port, 6379);
+	ck_assert_ptr_null(cfg->directory_instance_id);
+	ck_assert_str_eq(cfg->directory_peer_address, "");
+	ck_assert(cfg->directory_ttl == apr_time_from_sec(30));
+	ck_assert(cfg->directory_redis_timeout == apr_time_from_sec(2));
+	ck_assert_ptr_null(cfg->directory_redis_password_file);
+	cfg = load_good("<MPS><Directory><RedisAddress>[::1]:7000"
+	    "</RedisAddress></Directory>" PLAIN "</MPS>");
+	ck_assert_str_eq(cfg->directory_redis_host, "::1");
+	ck_assert_uint_eq(cfg->directory_redis_port, 7000);
+	cfg = load_good("<MPS><Directory><RedisAddress>redis.example:6380"
+	    "</RedisAddress></Directory>" PLAIN "</MPS>");
+	ck_assert_str_eq(cfg->directory_redis_host, "redis.example");
+	ck_assert_uint_eq(cfg->directory_redis_port, 6380);
 }
 END_TEST
 
@@ -547,6 +587,17 @@ struct bad_row {
 };
 
 static const struct bad_row bad_rows[] = {
+	{ "Directory", "Backend", "etcd", "<Backend> \"etcd\" is not one of: local, redis" },
+	{ "Directory", "RedisAddress", "localhost", "<RedisAddress> \"localhost\" is not host:port ([IPv6]:port for IPv6)" },
+	{ "Directory", "RedisAddress", "0.0.0.0:6379", "<RedisAddress> \"0.0.0.0:6379\" names a wildcard address; give one that can be reached" },
+	{ "Directory", "RedisAddress", "redis:0", "<RedisAddress> \"redis:0\" does not end with a port (1-65535)" },
+	{ "Directory", "RedisAddress", "::1:6379", "<RedisAddress> \"::1:6379\" is not host:port ([IPv6]:port for IPv6)" },
+	{ "Directory", "RedisAddress", "[nope]:6379", "<RedisAddress> \"[nope]:6379\" has no IPv6 address between [ and ]" },
+	{ "Directory", "PeerAddress", "bad_host!:4434", "<PeerAddress> \"bad_host!:4434\" does not start with an IP address or host name" },
+	{ "Directory", "InstanceId", "a b", "<InstanceId> \"a b\" is not 1 to 64 letters, digits, '.', '_' or '-'" },
+	{ "Directory", "InstanceId", "", "<InstanceId> \"\" is not 1 to 64 letters, digits, '.', '_' or '-'" },
+	{ "Directory", "TTL", "2", "<TTL> \"2\" is out of range (3-3600 seconds)" },
+	{ "Directory", "RedisTimeout", "0", "<RedisTimeout> \"0\" is out of range (1-60 seconds)" },
 	{ "Network", "AMTListenPort", "99999", "<AMTListenPort> \"99999\" is not a port (1-65535)" },
 	{ "Network", "AMTListenPort", "0", "<AMTListenPort> \"0\" is not a port (1-65535)" },
 	{ "Network", "SocksListenPort", "-1", "<SocksListenPort> \"-1\" is not a port (1-65535)" },
@@ -2087,6 +2138,7 @@ unit_suite(void)
 
 	tc = new_case(s, "static_bad_values");
 	tcase_add_loop_test(tc, test_bad_value, 0, NBAD);
+	tcase_add_test(tc, test_directory_addresses);
 	tcase_add_test(tc, test_value_line_is_start_tag);
 
 	tc = new_case(s, "static_structure");
