@@ -60,6 +60,10 @@ typedef enum {
 	MPS_KEEPALIVE_NEVER
 } mps_keepalive_timing_t;
 
+/* Highest MaxForwardsPerDevice: the registry's per-device port array
+ * (MPS_REGISTRY_MAX_PORTS, checked at compile time in apf_session.c). */
+#define MPS_CONFIG_MAX_FORWARDS 16
+
 typedef struct mps_config_t {
 	const char *path;		/* the mps.config that was read */
 
@@ -128,6 +132,12 @@ typedef struct mps_config_t {
 	int max_channels_per_device;	/* MaxChannelsPerDevice, default 32 */
 	int worker_threads;		/* WorkerThreads, default 0 = number of CPUs */
 	int blocking_threads;		/* BlockingThreads, default 32 */
+	int console_login_failures;	/* ConsoleLoginFailures: failed console
+					 * logins per address per minute,
+					 * default 10 */
+	int console_user_login_failures; /* ConsoleLoginFailuresPerUser: the
+					 * same per user name, default 30 */
+	int max_forwards_per_device;	/* MaxForwardsPerDevice, default 16 */
 
 	/* <Tunnel> (extensions) */
 	apr_interval_time_t keepalive_interval;	/* KeepAliveInterval s, default 30 */

@@ -171,6 +171,9 @@ static const struct keyword keywords[] = {
 	{ G_LIMITS, "MaxChannelsPerDevice", KW_INT, F(max_channels_per_device), 1, 1024, NULL },
 	{ G_LIMITS, "WorkerThreads", KW_INT, F(worker_threads), 0, 1024, NULL },
 	{ G_LIMITS, "BlockingThreads", KW_INT, F(blocking_threads), 1, 1024, NULL },
+	{ G_LIMITS, "ConsoleLoginFailures", KW_INT, F(console_login_failures), 1, 1000000, NULL },
+	{ G_LIMITS, "ConsoleLoginFailuresPerUser", KW_INT, F(console_user_login_failures), 1, 1000000, NULL },
+	{ G_LIMITS, "MaxForwardsPerDevice", KW_INT, F(max_forwards_per_device), 1, MPS_CONFIG_MAX_FORWARDS, NULL },
 
 	{ G_TUNNEL, "KeepAliveInterval", KW_SECONDS, F(keepalive_interval), 1, DAY, NULL },
 	{ G_TUNNEL, "KeepAliveTiming", KW_ENUM, F(keepalive_timing), 0, 0, keepalive_timings },
@@ -262,6 +265,9 @@ mps_config_defaults(mps_config_t *cfg, apr_pool_t *pool)
 
 	cfg->max_connections = 1000;
 	cfg->max_channels_per_device = 32;
+	cfg->console_login_failures = 10;
+	cfg->console_user_login_failures = 30;
+	cfg->max_forwards_per_device = MPS_CONFIG_MAX_FORWARDS;
 	cfg->worker_threads = 0;
 	cfg->blocking_threads = 32;
 

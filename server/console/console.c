@@ -23,6 +23,8 @@
 #include "auth_job.h"
 #include "channel_relay.h"
 #include "listener.h"
+#include "log_limit.h"
+#include "login_budget.h"
 #include "mps_status.h"
 #include "sockwrap.h"
 
@@ -37,6 +39,12 @@
 #define DISCARD_MAX (256 * 1024)
 
 #define MPS_HTTP_FRONT_IN_MAX (64 * 1024)
+
+/* Login warnings: one line per console address in this long, the next
+ * one saying how many were left out. A guessing attack once wrote
+ * 112,000 lines in 40 s and rotated the whole log away. */
+#define LOGIN_LOG_INTERVAL apr_time_from_sec(60)
+#define LOGIN_LOG_BURST 1
 
 static void front_io(void *arg);
 static void front_deadline(void *arg);
@@ -351,20 +359,70 @@ front_deadline(void *arg)
 
 /* ---- the Socks plugin, on the blocking lane ---------------------------- */
 
+/* The key c's address is budgeted (and its warnings limited) under. */
+static void
+address_key(const mps_console_t *c, char *key, size_t size)
+{
+	mps_login_budget_address_key(c->ip, key, size);
+}
+
+enum { BUDGET_OK, BUDGET_ADDRESS, BUDGET_USER };
+
+/*
+ * Takes one failure from the address's and the user name's budgets
+ * before the plugin is asked (login_budget.h says why before). Returns
+ * BUDGET_OK, or which budget is spent (nothing is then taken).
+ */
+static int
+budget_take(mps_console_t *c, const char *user)
+{
+	mps_console_side_t *side = c->side;
+	apr_time_t now = apr_time_now();
+	char key[64];
+
+	address_key(c, key, sizeof(key));
+	if (!mps_login_budget_take(side->addr_budget, key, now))
+		return BUDGET_ADDRESS;
+	if (!mps_login_budget_take(side->user_budget, user, now)) {
+		mps_login_budget_refund(side->addr_budget, key, now);
+		return BUDGET_USER;
+	}
+	return BUDGET_OK;
+}
+
+/* A granted login costs nothing: a console that opens many connections
+ * (each logs in) never runs out. */
+static void
+budget_refund(mps_console_t *c, const char *user)
+{
+	mps_console_side_t *side = c->side;
+	apr_time_t now = apr_time_now();
+	char key[64];
+
+	address_key(c, key, sizeof(key));
+	mps_login_budget_refund(side->addr_budget, key, now);
+	mps_login_budget_refund(side->user_budget, user, now);
+}
+
 static void
 auth_done(void *owner, int granted, const char *user, const char *err)
 {
 	mps_console_t *c = owner;
+	char key[64];
 
 	if (c->phase == C_AUTH) {
 		c->phase = C_FRONT;
-		if (!granted)
-			mps_log(MPS_LOG_WARNING, "%s console %s failed to "
+		if (!granted) {
+			address_key(c, key, sizeof(key));
+			mps_log_limited_key(c->side->login_log, key,
+			    MPS_LOG_WARNING, "%s console %s failed to "
 			    "authenticate as \"%s\"%s%s", c->ops->name, c->peer,
 			    user, err[0] != '\0' ? ": " : "", err);
-		else
+		} else {
+			budget_refund(c, user);
 			mps_log(MPS_LOG_DEBUG, "%s console %s authenticated as "
 			    "\"%s\"", c->ops->name, c->peer, user);
+		}
 		c->ops->auth_done(c, granted, err);
 		if (c->phase == C_FRONT)
 			mps_console_front_wait(c);
@@ -382,12 +440,34 @@ void
 mps_console_authenticate(mps_console_t *c, const char *user,
     const char *password)
 {
+	const mps_config_t *cfg = c->side->cfg;
+	char key[64];
+	int spent;
+
+	if ((spent = budget_take(c, user)) != BUDGET_OK) {
+		/* Refused unasked, and answered as any failure: a guess made
+		 * over budget learns nothing, even a right one. */
+		address_key(c, key, sizeof(key));
+		mps_log_limited_key(c->side->login_log, key, MPS_LOG_WARNING,
+		    "%s console %s: login as \"%s\" refused without checking: "
+		    "too many failed logins %s (%s %d per minute)",
+		    c->ops->name, c->peer, user,
+		    spent == BUDGET_ADDRESS ? "from this address" :
+		    "for this user name", spent == BUDGET_ADDRESS ?
+		    "ConsoleLoginFailures" : "ConsoleLoginFailuresPerUser",
+		    spent == BUDGET_ADDRESS ? cfg->console_login_failures :
+		    cfg->console_user_login_failures);
+		c->throttled = 1;
+		c->ops->auth_done(c, 0, "");
+		return;
+	}
 	mps_console_ref(c);
 	c->phase = C_AUTH;
 	if (mps_auth_job_start(c->side->workers, c->side->auth, c->own, user,
 	    strlen(user), password, strlen(password), auth_done, auth_dropped,
 	    c) != APR_SUCCESS) {
 		mps_console_unref(c);
+		budget_refund(c, user);
 		c->phase = C_FRONT;
 		c->ops->refused(c, OPEN_INTERNAL);
 		mps_console_close_soon(c);
@@ -702,6 +782,21 @@ close_req_run(void *arg)
 apr_status_t
 mps_console_side_init(mps_console_side_t *side)
 {
+	side->addr_budget = mps_login_budget_create(
+	    (unsigned)side->cfg->console_login_failures);
+	side->user_budget = mps_login_budget_create(
+	    (unsigned)side->cfg->console_user_login_failures);
+	side->login_log = mps_log_limit_table_create(LOGIN_LOG_BURST,
+	    LOGIN_LOG_INTERVAL);
+	if (side->addr_budget == NULL || side->user_budget == NULL ||
+	    side->login_log == NULL) {
+		mps_login_budget_destroy(side->addr_budget);
+		mps_login_budget_destroy(side->user_budget);
+		mps_log_limit_table_destroy(side->login_log);
+		side->addr_budget = side->user_budget = NULL;
+		side->login_log = NULL;
+		return APR_ENOMEM;
+	}
 	atomic_init(&side->live, 0);
 	side->list = NULL;
 	pthread_mutex_init(&side->list_lock, NULL);
@@ -756,4 +851,9 @@ void
 mps_console_side_destroy(mps_console_side_t *side)
 {
 	pthread_mutex_destroy(&side->list_lock);
+	mps_login_budget_destroy(side->addr_budget);
+	mps_login_budget_destroy(side->user_budget);
+	mps_log_limit_table_destroy(side->login_log);
+	side->addr_budget = side->user_budget = NULL;
+	side->login_log = NULL;
 }

@@ -49,6 +49,14 @@ typedef struct mps_console_side_t {
 	 * MaxConnections: the device side's counter, shared. */
 	atomic_uint *connections;
 
+	/* Console login throttling (set up by mps_console_side_init from
+	 * cfg): failed logins per address (ConsoleLoginFailures) and per
+	 * user name (ConsoleLoginFailuresPerUser), and the limit that
+	 * makes their warnings one line per address and minute. */
+	struct mps_login_budget_t *addr_budget;
+	struct mps_login_budget_t *user_budget;
+	struct mps_log_limit_table_t *login_log;
+
 	atomic_uint live;		/* console objects not yet freed */
 	pthread_mutex_t list_lock;	/* every live console, for shutdown */
 	mps_console_t *list;

@@ -295,7 +295,8 @@ http_auth_done(mps_console_t *c, int granted, const char *err)
 
 	(void)err;
 	if (!granted) {
-		mps_metric_console(MPS_FRONT_HTTP, MPS_CONSOLE_AUTH_FAILED);
+		mps_metric_console(MPS_FRONT_HTTP, c->throttled ?
+		    MPS_CONSOLE_LOGIN_THROTTLED : MPS_CONSOLE_AUTH_FAILED);
 		wipe_free(&f->pending, &f->pending_len);
 		queue_error(c, 407);
 		mps_console_close_soon(c);

@@ -221,7 +221,8 @@ socks_auth_done(mps_console_t *c, int granted, const char *err)
 	(void)err;
 	queue(c, out, mps_socks5_encode_auth_status(out, granted));
 	if (!granted) {
-		mps_metric_console(MPS_FRONT_SOCKS, MPS_CONSOLE_AUTH_FAILED);
+		mps_metric_console(MPS_FRONT_SOCKS, c->throttled ?
+		    MPS_CONSOLE_LOGIN_THROTTLED : MPS_CONSOLE_AUTH_FAILED);
 		mps_console_close_soon(c);
 		return;
 	}

@@ -56,12 +56,21 @@ static const struct series_desc descs[MPS_M_COUNT] = {
 	    NULL },
 	[MPS_M_CHANNELS_OPEN] = { "mpsd_channels_open", "gauge",
 	    "APF channels currently in the devices' channel tables.", NULL },
+	[MPS_M_LOG_SUPPRESSED] = { "mpsd_log_messages_suppressed_total",
+	    "counter", "Repeated warnings counted instead of written (one "
+	    "line per peer and interval carries the count).", NULL },
+	[MPS_M_LOG_LINES_LOST] = { "mpsd_log_lines_lost_total", "counter",
+	    "Log lines the log file refused (disk full, I/O error).", NULL },
+	[MPS_M_FORWARDS_OVER_LIMIT] = { "mpsd_device_forwards_refused_total",
+	    "counter", "tcpip-forward requests refused because the device "
+	    "holds MaxForwardsPerDevice forwards already.", NULL },
 };
 
 static const char *const front_names[MPS_FRONT_COUNT] = { "socks", "http" };
 static const char *const console_result_names[MPS_CONSOLE_RESULT_COUNT] = {
 	"opened", "no_device", "port_refused", "device_refused", "too_many",
-	"timeout", "internal_error", "auth_failed", "bad_request"
+	"timeout", "internal_error", "auth_failed", "bad_request",
+	"login_throttled"
 };
 static const char *const side_names[MPS_AUTH_SIDE_COUNT + 1] = {
 	"device", "console", "other"

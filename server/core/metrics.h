@@ -44,6 +44,15 @@ typedef enum {
 	MPS_M_KEEPALIVE_TIMEOUTS,
 	/* mpsd_channels_open (gauge) */
 	MPS_M_CHANNELS_OPEN,
+	/* mpsd_log_messages_suppressed_total: repeated warnings a log
+	 * limit (log_limit.h) counted instead of writing */
+	MPS_M_LOG_SUPPRESSED,
+	/* mpsd_log_lines_lost_total: lines the log file refused (disk
+	 * full, I/O error) */
+	MPS_M_LOG_LINES_LOST,
+	/* mpsd_device_forwards_refused_total: tcpip-forwards past
+	 * MaxForwardsPerDevice */
+	MPS_M_FORWARDS_OVER_LIMIT,
 	MPS_M_COUNT
 } mps_metric_id_t;
 
@@ -65,6 +74,9 @@ typedef enum {
 	MPS_CONSOLE_INTERNAL,
 	MPS_CONSOLE_AUTH_FAILED,
 	MPS_CONSOLE_BAD_REQUEST,
+	/* refused without asking the plugin: the address or the user name
+	 * is over its ConsoleLoginFailures budget */
+	MPS_CONSOLE_LOGIN_THROTTLED,
 	MPS_CONSOLE_RESULT_COUNT
 } mps_metric_console_result_t;
 

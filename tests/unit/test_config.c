@@ -238,6 +238,9 @@ assert_defaults(const mps_config_t *cfg)
 	ck_assert_int_eq(cfg->max_channels_per_device, 32);
 	ck_assert_int_eq(cfg->worker_threads, 0);
 	ck_assert_int_eq(cfg->blocking_threads, 32);
+	ck_assert_int_eq(cfg->console_login_failures, 10);
+	ck_assert_int_eq(cfg->console_user_login_failures, 30);
+	ck_assert_int_eq(cfg->max_forwards_per_device, 16);
 	ck_assert_int_eq(cfg->keepalive_interval, apr_time_from_sec(30));
 	ck_assert_int_eq(cfg->keepalive_timing, MPS_KEEPALIVE_SETTLED);
 	ck_assert_int_eq(cfg->idle_timeout, apr_time_from_sec(90));
@@ -354,6 +357,9 @@ static const struct param_row param_rows[] = {
 	{ "Limits", "MaxChannelsPerDevice", "64", "", O(max_channels_per_device), K_INT, NULL, 64 },
 	{ "Limits", "WorkerThreads", "4", "", O(worker_threads), K_INT, NULL, 4 },
 	{ "Limits", "BlockingThreads", "8", "", O(blocking_threads), K_INT, NULL, 8 },
+	{ "Limits", "ConsoleLoginFailures", "3", "", O(console_login_failures), K_INT, NULL, 3 },
+	{ "Limits", "ConsoleLoginFailuresPerUser", "100", "", O(console_user_login_failures), K_INT, NULL, 100 },
+	{ "Limits", "MaxForwardsPerDevice", "8", "", O(max_forwards_per_device), K_INT, NULL, 8 },
 	{ "Tunnel", "KeepAliveInterval", "45", "", O(keepalive_interval), K_SEC, NULL, 45 },
 	{ "Tunnel", "KeepAliveTiming", "after5900", "", O(keepalive_timing), K_ENUM, NULL, MPS_KEEPALIVE_AFTER_5900 },
 	{ "Tunnel", "IdleTimeout", "300", "", O(idle_timeout), K_SEC, NULL, 300 },
@@ -522,6 +528,9 @@ static const struct bad_row bad_rows[] = {
 	{ "Limits", "WorkerThreads", "-1", "<WorkerThreads> \"-1\" is out of range (0-1024)" },
 	{ "Limits", "BlockingThreads", "0", "<BlockingThreads> \"0\" is out of range (1-1024)" },
 	{ "Limits", "MaxChannelsPerDevice", "1.5", "<MaxChannelsPerDevice> \"1.5\" is not a whole number" },
+	{ "Limits", "ConsoleLoginFailures", "0", "<ConsoleLoginFailures> \"0\" is out of range (1-1000000)" },
+	{ "Limits", "ConsoleLoginFailuresPerUser", "x", "<ConsoleLoginFailuresPerUser> \"x\" is not a whole number" },
+	{ "Limits", "MaxForwardsPerDevice", "17", "<MaxForwardsPerDevice> \"17\" is out of range (1-16)" },
 	{ "Tunnel", "ChannelWindowSize", "1023", "<ChannelWindowSize> \"1023\" is out of range (1024-16777216 bytes)" },
 	{ "Tunnel", "ChannelWindowSize", "16777217", "<ChannelWindowSize> \"16777217\" is out of range (1024-16777216 bytes)" },
 	{ "Tunnel", "IdleTimeout", "1.5", "<IdleTimeout> \"1.5\" is not a whole number of seconds" },
