@@ -53,19 +53,28 @@ write_counted(mps_log_level_t level, unsigned long suppressed,
 }
 
 void
-mps_log_limited(mps_log_limit_t *l, unsigned burst,
-    apr_interval_time_t interval, mps_log_level_t level, const char *fmt, ...)
+mps_log_vlimited(mps_log_limit_t *l, unsigned burst,
+    apr_interval_time_t interval, mps_log_level_t level, const char *fmt,
+    va_list ap)
 {
 	unsigned long suppressed;
-	va_list ap;
 
 	if (!mps_log_enabled(level))
 		return;
 	if (!mps_log_limit_allow(l, apr_time_now(), burst, interval,
 	    &suppressed))
 		return;
-	va_start(ap, fmt);
 	write_counted(level, suppressed, fmt, ap);
+}
+
+void
+mps_log_limited(mps_log_limit_t *l, unsigned burst,
+    apr_interval_time_t interval, mps_log_level_t level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	mps_log_vlimited(l, burst, interval, level, fmt, ap);
 	va_end(ap);
 }
 

@@ -51,6 +51,9 @@ int mps_log_limit_allow(mps_log_limit_t *l, apr_time_t now, unsigned burst,
 void mps_log_limited(mps_log_limit_t *l, unsigned burst,
     apr_interval_time_t interval, mps_log_level_t level,
     const char *fmt, ...) MPS_PRINTF(5, 6);
+void mps_log_vlimited(mps_log_limit_t *l, unsigned burst,
+    apr_interval_time_t interval, mps_log_level_t level, const char *fmt,
+    va_list ap);
 
 typedef struct mps_log_limit_table_t mps_log_limit_table_t;
 

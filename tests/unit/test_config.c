@@ -438,7 +438,7 @@ START_TEST(test_parameter_table_complete)
 {
 	int i, j;
 
-	ck_assert_int_eq(NPARAMS, 48);
+	ck_assert_int_eq(NPARAMS, 51);
 	for (i = 0; i < NPARAMS; i++)
 		for (j = i + 1; j < NPARAMS; j++)
 			ck_assert(strcmp(param_rows[i].group,
