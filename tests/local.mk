@@ -10,6 +10,11 @@ tests_unit_test_log_SOURCES = $(UNIT_COMMON) tests/unit/test_log.c
 tests_unit_test_log_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_log_LDADD = server/libmpslog.la server/libmpsbase.la $(APR_LIBS) $(CHECK_LIBS)
 
+check_PROGRAMS += tests/unit/test_throttle
+tests_unit_test_throttle_SOURCES = $(UNIT_COMMON) tests/unit/test_throttle.c
+tests_unit_test_throttle_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_throttle_LDADD = server/libmpsnet.la server/libmpsbase.la $(APR_LIBS) $(CHECK_LIBS)
+
 check_PROGRAMS += tests/unit/test_config
 tests_unit_test_config_SOURCES = $(UNIT_COMMON) tests/unit/test_config.c
 tests_unit_test_config_CFLAGS = $(UNIT_CFLAGS)
@@ -90,7 +95,7 @@ tests_unit_test_admin_LDADD = server/libmpsadmin.la server/libmpsregistry.la \
 	server/libmpsconfig.la server/libmpsbase.la $(MHD_LIBS) $(JANSSON_LIBS) \
 	$(EXPAT_LIBS) $(APR_LIBS) $(CHECK_LIBS)
 
-TESTS += tests/unit/test_admin tests/unit/test_registry tests/unit/test_log tests/unit/test_config tests/unit/test_core \
+TESTS += tests/unit/test_admin tests/unit/test_registry tests/unit/test_log tests/unit/test_throttle tests/unit/test_config tests/unit/test_core \
 	tests/unit/test_plugin tests/unit/test_file_auth \
 	tests/unit/test_buf tests/unit/test_apf_codec tests/unit/test_socks5 \
 	tests/unit/test_channel tests/unit/test_http_head tests/unit/test_http_response \
