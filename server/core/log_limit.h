@@ -26,6 +26,11 @@
 
 #include "log.h"
 
+/* What a peer's repeated warnings get by default (a device's refused
+ * requests): 10 lines a minute. */
+#define MPS_LOG_LIMIT_PEER_BURST	10
+#define MPS_LOG_LIMIT_PEER_INTERVAL	apr_time_from_sec(60)
+
 typedef struct mps_log_limit_t {
 	apr_time_t window_start;	/* start of the current interval */
 	unsigned passed;		/* messages let through in it */

@@ -831,7 +831,8 @@ static void
 on_udp_send_to(mps_session_t *s, const mps_apf_msg_t *m)
 {
 	const mps_amt_side_t *side = s->side;
-	mps_outbound_t ob = { side->cfg, side->authorized_servers, side->udp };
+	mps_outbound_t ob = { side->cfg, side->authorized_servers, side->udp,
+	    &s->warn_limit };
 	char name[MPS_REGISTRY_FQDN_SIZE], origin[MPS_REGISTRY_FQDN_SIZE + 80];
 	int ok;
 

@@ -26,6 +26,7 @@
 #include "buf.h"
 #include "config.h"
 #include "log.h"
+#include "log_limit.h"
 #include "plugin_loader.h"
 #include "poller.h"
 #include "registry.h"
@@ -150,8 +151,8 @@ void mps_tunnel_close(mps_session_t *t, apr_uint32_t reason,
  * saying how many were left out. A device that repeats a refused request
  * thousands of times costs a few lines, not megabytes.
  */
-#define MPS_TUNNEL_WARN_BURST		10
-#define MPS_TUNNEL_WARN_INTERVAL	apr_time_from_sec(60)
+#define MPS_TUNNEL_WARN_BURST		MPS_LOG_LIMIT_PEER_BURST
+#define MPS_TUNNEL_WARN_INTERVAL	MPS_LOG_LIMIT_PEER_INTERVAL
 void mps_tunnel_warn(mps_session_t *t, const char *fmt, ...) MPS_PRINTF(2, 3);
 
 /* 1 while channels may be opened and used (authenticated, not closing). */

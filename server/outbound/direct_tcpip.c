@@ -266,7 +266,8 @@ void
 mps_direct_tcpip_open(mps_session_t *s, const mps_apf_msg_t *m)
 {
 	const mps_amt_side_t *side = mps_tunnel_side(s);
-	mps_outbound_t ob = { side->cfg, side->authorized_servers, side->udp };
+	mps_outbound_t ob = { side->cfg, side->authorized_servers, side->udp,
+	    NULL };
 	mps_apf_str_t type = m->u.channel_open.type;
 	mps_apf_str_t addr = m->u.channel_open.connected_addr;
 	apr_uint32_t port = m->u.channel_open.connected_port;
