@@ -78,6 +78,24 @@ mps_log_limited(mps_log_limit_t *l, unsigned burst,
 	va_end(ap);
 }
 
+void
+mps_log_limit_flush(mps_log_limit_t *l, mps_log_level_t level,
+    const char *fmt, ...)
+{
+	char msg[MPS_LOG_LINE_MAX];
+	unsigned long n = l->suppressed;
+	va_list ap;
+
+	if (n == 0)
+		return;
+	l->suppressed = 0;
+	va_start(ap, fmt);
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	mps_log(level, "%s: %lu similar message%s suppressed", msg, n,
+	    n == 1 ? "" : "s");
+}
+
 /* ---- the keyed table ---------------------------------------------------- */
 
 typedef struct entry {

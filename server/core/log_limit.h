@@ -60,6 +60,15 @@ void mps_log_vlimited(mps_log_limit_t *l, unsigned burst,
     apr_interval_time_t interval, mps_log_level_t level, const char *fmt,
     va_list ap);
 
+/*
+ * Writes what l still holds back, if anything: "<fmt...>: N similar
+ * messages suppressed", and resets the count. For the end of what the
+ * limit protected (a device's tunnel closing), so that a flood's last
+ * count is not lost with it.
+ */
+void mps_log_limit_flush(mps_log_limit_t *l, mps_log_level_t level,
+    const char *fmt, ...) MPS_PRINTF(3, 4);
+
 typedef struct mps_log_limit_table_t mps_log_limit_table_t;
 
 /* A table whose keys each get burst messages per interval. NULL when out

@@ -470,6 +470,10 @@ session_close(mps_session_t *s, apr_uint32_t reason, mps_log_level_t level,
 	/* Every channel of this tunnel is marked closed now and freed by a
 	 * later task: the caller may be inside a walk of that table. */
 	channels_closing(s);
+	/* The last count of a flood of refusals, before the tunnel goes. */
+	mps_log_limit_flush(&s->warn_limit, MPS_LOG_WARNING,
+	    "Intel remote client %s (%s)", session_name(s, name, sizeof(name)),
+	    s->peer);
 	if (reason != 0 && s->io.handshake_done && s->io.fd >= 0)
 		(void)mps_apf_encode_disconnect(&s->io.out, reason);
 	(void)mps_timer_arm(mps_poller_timers(side->poller), &s->deadline,

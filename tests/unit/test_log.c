@@ -1429,6 +1429,19 @@ START_TEST(test_log_limited_writes_count)
 	ck_assert_ptr_nonnull(strstr(lines.line[3], "forward 1000 refused "
 	    "(998 similar messages suppressed)"));
 	free_lines(&lines);
+	/* The end of what the limit protects: its last count is written. */
+	mps_log_set_default(l);
+	for (i = 0; i < 7; i++)
+		mps_log_limited(&lim, 2, apr_time_from_sec(60),
+		    MPS_LOG_WARNING, "forward %d refused", i);
+	mps_log_limit_flush(&lim, MPS_LOG_WARNING, "device %s", "dev-0");
+	mps_log_limit_flush(&lim, MPS_LOG_WARNING, "device %s", "again");
+	mps_log_set_default(NULL);
+	ck_assert_int_eq(read_lines("mps.log", &lines), 1);
+	ck_assert_uint_eq(lines.count, 6);
+	ck_assert_ptr_nonnull(strstr(lines.line[5],
+	    "device dev-0: 6 similar messages suppressed"));
+	free_lines(&lines);
 	mps_logger_close(l);
 }
 END_TEST
