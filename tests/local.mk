@@ -290,7 +290,7 @@ CONSOLE_TESTS = tests/integration/console_socks.sh \
 	tests/integration/console_http.sh tests/integration/console_apache.sh \
 	tests/integration/console_stress.sh \
 	tests/integration/datapath_windows.sh tests/integration/tolerant_clients.sh \
-	tests/integration/floods.sh
+	tests/integration/floods.sh tests/integration/log_disk_full.sh
 TESTS += $(CONSOLE_TESTS)
 EXTRA_DIST += $(CONSOLE_TESTS) tests/integration/console_lib.sh
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh
