@@ -45,6 +45,8 @@
  * 112,000 lines in 40 s and rotated the whole log away. */
 #define LOGIN_LOG_INTERVAL apr_time_from_sec(60)
 #define LOGIN_LOG_BURST 1
+/* How often the counts of floods that stopped are written. */
+#define LOGIN_LOG_FLUSH apr_time_from_sec(10)
 
 static void front_io(void *arg);
 static void front_deadline(void *arg);
@@ -783,6 +785,19 @@ close_req_run(void *arg)
 	close_req_discard(r);
 }
 
+/* I/O lane (a timer without a strand; the side outlives it). */
+static void
+login_log_flush(void *arg)
+{
+	mps_console_side_t *side = arg;
+
+	(void)mps_log_limit_table_flush(side->login_log, apr_time_now(),
+	    MPS_LOG_WARNING, "console logins from", 32);
+	if (!atomic_load(&side->stopping))
+		(void)mps_timer_arm(mps_poller_timers(side->poller),
+		    &side->login_log_timer, LOGIN_LOG_FLUSH);
+}
+
 apr_status_t
 mps_console_side_init(mps_console_side_t *side)
 {
@@ -801,6 +816,11 @@ mps_console_side_init(mps_console_side_t *side)
 		side->login_log = NULL;
 		return APR_ENOMEM;
 	}
+	atomic_init(&side->stopping, 0);
+	mps_timer_init(&side->login_log_timer, NULL, login_log_flush, side);
+	if (side->poller != NULL)
+		(void)mps_timer_arm(mps_poller_timers(side->poller),
+		    &side->login_log_timer, LOGIN_LOG_FLUSH);
 	atomic_init(&side->live, 0);
 	side->list = NULL;
 	pthread_mutex_init(&side->list_lock, NULL);
@@ -813,6 +833,11 @@ mps_console_side_shutdown(mps_console_side_t *side, apr_interval_time_t timeout)
 	apr_time_t end = apr_time_now() + timeout;
 	mps_console_t *c, **all = NULL;
 	size_t count = 0, cap = 0, i;
+
+	atomic_store(&side->stopping, 1);
+	if (side->poller != NULL)
+		mps_timer_cancel(mps_poller_timers(side->poller),
+		    &side->login_log_timer);
 
 	/* Collect references under the lock, act outside it: dropping one
 	 * may free a console, which takes the lock itself. A console whose

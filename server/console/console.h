@@ -34,6 +34,7 @@
 #include "plugin_loader.h"
 #include "poller.h"
 #include "registry.h"
+#include "timer.h"
 #include "workers.h"
 
 typedef struct mps_console_t mps_console_t;
@@ -56,6 +57,10 @@ typedef struct mps_console_side_t {
 	struct mps_login_budget_t *addr_budget;
 	struct mps_login_budget_t *user_budget;
 	struct mps_log_limit_table_t *login_log;
+	/* Writes the counts the login log limit still holds once their
+	 * minute is over (a flood that stopped), every LOGIN_LOG_FLUSH. */
+	mps_timer_t login_log_timer;
+	atomic_int stopping;
 
 	atomic_uint live;		/* console objects not yet freed */
 	pthread_mutex_t list_lock;	/* every live console, for shutdown */

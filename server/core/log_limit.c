@@ -196,3 +196,40 @@ mps_log_limited_key(mps_log_limit_table_t *t, const char *key,
 	write_counted(level, suppressed, fmt, ap);
 	va_end(ap);
 }
+
+unsigned
+mps_log_limit_table_flush(mps_log_limit_table_t *t, apr_time_t now,
+    mps_log_level_t level, const char *what, unsigned max)
+{
+	struct {
+		char key[KEY_MAX];
+		unsigned long n;
+	} out[32];
+	unsigned i, j, k = 0;
+	entry *e;
+
+	if (t == NULL)
+		return 0;
+	if (max > sizeof(out) / sizeof(out[0]))
+		max = sizeof(out) / sizeof(out[0]);
+	pthread_mutex_lock(&t->lock);
+	for (i = 0; i < SETS && k < max; i++) {
+		for (j = 0; j < WAYS && k < max; j++) {
+			e = &t->sets[i][j];
+			if (e->key[0] == '\0' || e->limit.suppressed == 0 ||
+			    now - e->limit.window_start < t->interval)
+				continue;
+			memcpy(out[k].key, e->key, sizeof(out[k].key));
+			out[k].n = e->limit.suppressed;
+			e->limit.suppressed = 0;
+			k++;
+		}
+	}
+	pthread_mutex_unlock(&t->lock);
+	for (i = 0; i < k; i++)
+		mps_log(level, "%s %s: %lu similar message%s suppressed in the "
+		    "last %ld s", what, out[i].key, out[i].n,
+		    out[i].n == 1 ? "" : "s",
+		    (long)apr_time_sec(t->interval));
+	return k;
+}

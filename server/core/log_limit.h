@@ -85,4 +85,15 @@ int mps_log_limit_table_allow(mps_log_limit_table_t *t, const char *key,
 void mps_log_limited_key(mps_log_limit_table_t *t, const char *key,
     mps_log_level_t level, const char *fmt, ...) MPS_PRINTF(4, 5);
 
+/*
+ * Writes, for up to max keys whose interval is over and that still hold
+ * suppressed messages, "<what> <key>: N similar messages suppressed in
+ * the last <interval>", and resets their counts: called now and then,
+ * so that the count of a flood that stopped reaches the log too.
+ * Returns how many lines it wrote. The lines are written outside the
+ * table's lock. Thread-safe.
+ */
+unsigned mps_log_limit_table_flush(mps_log_limit_table_t *t, apr_time_t now,
+    mps_log_level_t level, const char *what, unsigned max);
+
 #endif /* MPS_LOG_LIMIT_H */

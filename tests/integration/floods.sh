@@ -7,8 +7,9 @@
 #    address, further guesses (even the right password) are refused
 #    unasked, the right password from another address still works at
 #    once, a user name guessed from many addresses runs out of its own
-#    budget, and the log holds one line per address, the next one with
-#    the count of the suppressed ones.
+#    budget, and the log holds one line per address, the next one (or,
+#    once the guessing stopped, a line of its own) with the count of the
+#    suppressed ones.
 #  - A logged-in simulated device sending thousands of refused
 #    direct-tcpip opens and PET alerts: the log grows by a few lines, and
 #    its tunnel's close writes the suppressed count.
@@ -208,6 +209,8 @@ sup=$(grep -E "console 127\.0\.0\.1:[0-9]+" "$log" |
 diag "the line after the minute: ${sup:-no} similar messages suppressed"
 ok "a minute later, the next line from 127.0.0.1 carries the count of the suppressed ones" \
 	test "${sup:-0}" -ge $((n - 1))
+ok "the count of a guesser that stopped (127.0.0.3) is written once its minute is over" \
+	wait_for 20 grep -qE "console logins from 127\.0\.0\.3: [0-9]+ similar messages suppressed in the last 60 s" "$log"
 ok "the log holds no password" file_lacks "$log" "$CONSOLE_PASS"
 ok "mpsd is still running" still_running "$MPSD_PID"
 done_testing

@@ -1478,6 +1478,45 @@ START_TEST(test_log_limit_table_per_key)
 }
 END_TEST
 
+START_TEST(test_log_limit_table_flush)
+{
+	mps_logger_t *l = open_logger(0, 1, MPS_LOG_ALL_LEVELS);
+	mps_log_limit_table_t *t;
+	apr_time_t t0 = apr_time_from_sec(5000);
+	unsigned long sup;
+	lines_t lines;
+	int i;
+
+	t = mps_log_limit_table_create(1, apr_time_from_sec(60));
+	ck_assert_ptr_nonnull(t);
+	for (i = 0; i < 500; i++)
+		(void)mps_log_limit_table_allow(t, "192.0.2.9", t0 + i, &sup);
+	(void)mps_log_limit_table_allow(t, "192.0.2.10", t0, &sup);
+	mps_log_set_default(l);
+	/* Inside the minute: nothing yet. */
+	ck_assert_uint_eq(mps_log_limit_table_flush(t,
+	    t0 + apr_time_from_sec(30), MPS_LOG_WARNING, "logins from", 32), 0);
+	/* The flood stopped and its minute is over: its count is written,
+	 * once; the key with nothing suppressed writes nothing. */
+	ck_assert_uint_eq(mps_log_limit_table_flush(t,
+	    t0 + apr_time_from_sec(61), MPS_LOG_WARNING, "logins from", 32), 1);
+	ck_assert_uint_eq(mps_log_limit_table_flush(t,
+	    t0 + apr_time_from_sec(71), MPS_LOG_WARNING, "logins from", 32), 0);
+	mps_log_set_default(NULL);
+	ck_assert_int_eq(read_lines("mps.log", &lines), 1);
+	ck_assert_uint_eq(lines.count, 2);
+	ck_assert_ptr_nonnull(strstr(lines.line[1], "logins from 192.0.2.9: "
+	    "499 similar messages suppressed in the last 60 s"));
+	free_lines(&lines);
+	/* The next message of that key starts afresh, without a count. */
+	ck_assert_int_eq(mps_log_limit_table_allow(t, "192.0.2.9",
+	    t0 + apr_time_from_sec(80), &sup), 1);
+	ck_assert_uint_eq(sup, 0);
+	mps_log_limit_table_destroy(t);
+	mps_logger_close(l);
+}
+END_TEST
+
 Suite *
 unit_suite(void)
 {
@@ -1531,6 +1570,7 @@ unit_suite(void)
 	tcase_add_test(tc, test_log_limit_burst_and_count);
 	tcase_add_test(tc, test_log_limited_writes_count);
 	tcase_add_test(tc, test_log_limit_table_per_key);
+	tcase_add_test(tc, test_log_limit_table_flush);
 	suite_add_tcase(s, tc);
 
 	tc = new_case("concurrency");
