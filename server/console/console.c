@@ -361,6 +361,14 @@ front_deadline(void *arg)
 
 /* ---- the Socks plugin, on the blocking lane ---------------------------- */
 
+/* The key a user name is budgeted under: the name, and an empty one
+ * gets a key too (the table has no entry for ""). */
+static const char *
+user_key(const char *user)
+{
+	return user[0] != '\0' ? user : "\x01empty";
+}
+
 /* The key c's address is budgeted (and its warnings limited) under. */
 static void
 address_key(const mps_console_t *c, char *key, size_t size)
@@ -387,7 +395,7 @@ budget_take(mps_console_t *c, const char *user)
 	address_key(c, key, sizeof(key));
 	if (!mps_login_budget_take(side->addr_budget, key, now))
 		return BUDGET_ADDRESS;
-	if (!mps_login_budget_take(side->user_budget, user, now)) {
+	if (!mps_login_budget_take(side->user_budget, user_key(user), now)) {
 		mps_login_budget_refund(side->addr_budget, key, now);
 		return BUDGET_USER;
 	}
@@ -407,7 +415,7 @@ budget_refund(mps_console_t *c, const char *user)
 		return;
 	address_key(c, key, sizeof(key));
 	mps_login_budget_refund(side->addr_budget, key, now);
-	mps_login_budget_refund(side->user_budget, user, now);
+	mps_login_budget_refund(side->user_budget, user_key(user), now);
 }
 
 static void
