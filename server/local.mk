@@ -9,7 +9,8 @@ server_libmpsbase_la_SOURCES = server/core/mps_status.c server/core/mps_status.h
 
 # Log file: format, trace levels, rotation.
 noinst_LTLIBRARIES += server/libmpslog.la
-server_libmpslog_la_SOURCES = server/core/log.c server/core/log.h
+server_libmpslog_la_SOURCES = server/core/log.c server/core/log.h \
+	server/core/log_limit.c server/core/log_limit.h
 server_libmpslog_la_LIBADD = $(APR_LIBS)
 
 # Configuration files (expat).
@@ -59,6 +60,7 @@ server_libmpsnet_la_SOURCES = \
 	server/net/listener.c server/net/listener.h server/net/admission.c server/net/admission.h \
 	server/core/sockwrap.c server/core/sockwrap.h \
 	server/net/stream.c server/net/stream.h server/auth/auth_throttle.c server/auth/auth_throttle.h \
+	server/auth/login_budget.c server/auth/login_budget.h \
 	server/auth/auth_job.c server/auth/auth_job.h \
 	server/net/live.c server/net/live.h
 server_libmpsnet_la_LIBADD = $(OPENSSL_LIBS) $(APR_LIBS)

@@ -10,6 +10,11 @@ tests_unit_test_log_SOURCES = $(UNIT_COMMON) tests/unit/test_log.c
 tests_unit_test_log_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_log_LDADD = server/libmpslog.la server/libmpsbase.la $(APR_LIBS) $(CHECK_LIBS)
 
+check_PROGRAMS += tests/unit/test_throttle
+tests_unit_test_throttle_SOURCES = $(UNIT_COMMON) tests/unit/test_throttle.c
+tests_unit_test_throttle_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_throttle_LDADD = server/libmpsnet.la server/libmpsbase.la $(APR_LIBS) $(CHECK_LIBS)
+
 check_PROGRAMS += tests/unit/test_config
 tests_unit_test_config_SOURCES = $(UNIT_COMMON) tests/unit/test_config.c
 tests_unit_test_config_CPPFLAGS = $(AM_CPPFLAGS) $(HIREDIS_CPPFLAGS)
@@ -101,7 +106,7 @@ tests_unit_test_admin_LDADD = server/libmpsadmin.la server/libmpsregistry.la \
 	server/libmpsconfig.la server/libmpsbase.la $(MHD_LIBS) $(JANSSON_LIBS) \
 	$(EXPAT_LIBS) $(APR_LIBS) $(CHECK_LIBS)
 
-TESTS += tests/unit/test_admin tests/unit/test_registry tests/unit/test_log tests/unit/test_config tests/unit/test_core \
+TESTS += tests/unit/test_admin tests/unit/test_registry tests/unit/test_log tests/unit/test_throttle tests/unit/test_config tests/unit/test_core \
 	tests/unit/test_plugin tests/unit/test_file_auth \
 	tests/unit/test_buf tests/unit/test_apf_codec tests/unit/test_socks5 \
 	tests/unit/test_channel tests/unit/test_http_head tests/unit/test_http_response \
@@ -322,7 +327,8 @@ CONSOLE_TESTS = tests/integration/console_socks.sh \
 	tests/integration/console_stress.sh \
 	tests/integration/datapath_windows.sh tests/integration/tolerant_clients.sh \
 	tests/integration/preauth_flood.sh \
-	tests/integration/auth_lanes.sh
+	tests/integration/auth_lanes.sh \
+	tests/integration/floods.sh tests/integration/log_disk_full.sh
 TESTS += $(CONSOLE_TESTS)
 EXTRA_DIST += $(CONSOLE_TESTS) tests/integration/console_lib.sh
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh

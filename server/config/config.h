@@ -64,6 +64,9 @@ typedef enum {
 	MPS_DIRECTORY_BACKEND_LOCAL,	/* in-process, one instance (default) */
 	MPS_DIRECTORY_BACKEND_REDIS	/* shared by several instances */
 } mps_directory_backend_kind_t;
+/* Highest MaxForwardsPerDevice: the registry's per-device port array
+ * (MPS_REGISTRY_MAX_PORTS, checked at compile time in apf_session.c). */
+#define MPS_CONFIG_MAX_FORWARDS 16
 
 typedef struct mps_config_t {
 	const char *path;		/* the mps.config that was read */
@@ -151,6 +154,12 @@ typedef struct mps_config_t {
 	int notification_threads;	/* NotificationThreads, default 8 */
 	int auth_queue_length;		/* AuthQueueLength, default 256 (per login lane) */
 	apr_interval_time_t auth_queue_timeout; /* AuthQueueTimeout s, default 15 */
+	int console_login_failures;	/* ConsoleLoginFailures: failed console
+					 * logins per address per minute,
+					 * default 10 */
+	int console_user_login_failures; /* ConsoleLoginFailuresPerUser: the
+					 * same per user name, default 30 */
+	int max_forwards_per_device;	/* MaxForwardsPerDevice, default 16 */
 
 	/* <Tunnel> (extensions) */
 	apr_interval_time_t keepalive_interval;	/* KeepAliveInterval s, default 30 */

@@ -191,6 +191,9 @@ static const struct keyword keywords[] = {
 	{ G_LIMITS, "NotificationThreads", KW_INT, F(notification_threads), 1, 1024, NULL },
 	{ G_LIMITS, "AuthQueueLength", KW_INT, F(auth_queue_length), 1, 1000000, NULL },
 	{ G_LIMITS, "AuthQueueTimeout", KW_SECONDS, F(auth_queue_timeout), 1, 3600, NULL },
+	{ G_LIMITS, "ConsoleLoginFailures", KW_INT, F(console_login_failures), 1, 1000000, NULL },
+	{ G_LIMITS, "ConsoleLoginFailuresPerUser", KW_INT, F(console_user_login_failures), 1, 1000000, NULL },
+	{ G_LIMITS, "MaxForwardsPerDevice", KW_INT, F(max_forwards_per_device), 1, MPS_CONFIG_MAX_FORWARDS, NULL },
 
 	{ G_TUNNEL, "KeepAliveInterval", KW_SECONDS, F(keepalive_interval), 1, DAY, NULL },
 	{ G_TUNNEL, "KeepAliveTiming", KW_ENUM, F(keepalive_timing), 0, 0, keepalive_timings },
@@ -299,6 +302,9 @@ mps_config_defaults(mps_config_t *cfg, apr_pool_t *pool)
 	cfg->preauth_drop_rate = 30;
 	cfg->preauth_timeout = apr_time_from_sec(10);
 	cfg->max_channels_per_device = 32;
+	cfg->console_login_failures = 10;
+	cfg->console_user_login_failures = 30;
+	cfg->max_forwards_per_device = MPS_CONFIG_MAX_FORWARDS;
 	cfg->worker_threads = 0;
 	cfg->blocking_threads = 32;
 	cfg->device_auth_threads = 16;

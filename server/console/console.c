@@ -25,6 +25,8 @@
 #include "channel_relay.h"
 #include "listener.h"
 #include "metrics.h"
+#include "log_limit.h"
+#include "login_budget.h"
 #include "mps_status.h"
 #include "sockwrap.h"
 
@@ -40,6 +42,14 @@
 #define DISCARD_MAX (256 * 1024)
 
 #define MPS_HTTP_FRONT_IN_MAX (64 * 1024)
+
+/* Login warnings: one line per console address in this long, the next
+ * one saying how many were left out. A guessing attack once wrote
+ * 112,000 lines in 40 s and rotated the whole log away. */
+#define LOGIN_LOG_INTERVAL apr_time_from_sec(60)
+#define LOGIN_LOG_BURST 1
+/* How often the counts of floods that stopped are written. */
+#define LOGIN_LOG_FLUSH apr_time_from_sec(10)
 
 static void front_io(void *arg);
 static void front_deadline(void *arg);
@@ -373,26 +383,91 @@ front_deadline(void *arg)
 
 /* ---- the Socks plugin, on the blocking lane ---------------------------- */
 
+/* The key a user name is budgeted under: the name, and an empty one
+ * gets a key too (the table has no entry for ""). */
+static const char *
+user_key(const char *user)
+{
+	return user[0] != '\0' ? user : "\x01empty";
+}
+
+/* The key c's address is budgeted (and its warnings limited) under. */
+static void
+address_key(const mps_console_t *c, char *key, size_t size)
+{
+	mps_login_budget_address_key(c->ip, key, size);
+}
+
+enum { BUDGET_OK, BUDGET_ADDRESS, BUDGET_USER };
+
+/*
+ * Takes one failure from the address's and the user name's budgets
+ * before the plugin is asked (login_budget.h says why before). Returns
+ * BUDGET_OK, or which budget is spent (nothing is then taken).
+ */
+static int
+budget_take(mps_console_t *c, const char *user)
+{
+	mps_console_side_t *side = c->side;
+	apr_time_t now = apr_time_now();
+	char key[64];
+
+	if (side->addr_budget == NULL || side->user_budget == NULL)
+		return BUDGET_OK;	/* a side not set up by side_init (tests) */
+	address_key(c, key, sizeof(key));
+	if (!mps_login_budget_take(side->addr_budget, key, now))
+		return BUDGET_ADDRESS;
+	if (!mps_login_budget_take(side->user_budget, user_key(user), now)) {
+		mps_login_budget_refund(side->addr_budget, key, now);
+		return BUDGET_USER;
+	}
+	return BUDGET_OK;
+}
+
+/* A granted login costs nothing: a console that opens many connections
+ * (each logs in) never runs out. */
+static void
+budget_refund(mps_console_t *c, const char *user)
+{
+	mps_console_side_t *side = c->side;
+	apr_time_t now = apr_time_now();
+	char key[64];
+
+	if (side->addr_budget == NULL || side->user_budget == NULL)
+		return;
+	address_key(c, key, sizeof(key));
+	mps_login_budget_refund(side->addr_budget, key, now);
+	mps_login_budget_refund(side->user_budget, user_key(user), now);
+}
+
 static void
 auth_done(void *owner, mps_auth_verdict_t verdict, const char *user,
     const char *err)
 {
 	mps_console_t *c = owner;
+	char key[64];
 
 	if (c->phase == C_AUTH) {
 		c->phase = C_FRONT;
-		if (verdict == MPS_AUTH_BUSY)
-			/* auth_job.c logs the WARNING, rate-limited. */
+		if (verdict == MPS_AUTH_BUSY) {
+			/* auth_job.c logs the WARNING, rate-limited. Not a
+			 * failed guess: the plugin was never asked, so the
+			 * login's share of the budgets goes back. */
+			budget_refund(c, user);
 			mps_log(MPS_LOG_DEBUG, "%s console %s: login as \"%s\" "
 			    "refused unheard: no console login thread free in "
 			    "time", c->ops->name, c->peer, user);
-		else if (verdict != MPS_AUTH_GRANTED)
-			mps_log(MPS_LOG_WARNING, "%s console %s failed to "
+		} else if (verdict != MPS_AUTH_GRANTED) {
+			address_key(c, key, sizeof(key));
+			mps_log_limited_key(c->side->login_log, key,
+			    MPS_LOG_WARNING, "%s console %s failed to "
 			    "authenticate as \"%s\"%s%s", c->ops->name, c->peer,
 			    user, err[0] != '\0' ? ": " : "", err);
-		else
+		} else {
+			budget_refund(c, user);
 			mps_log(MPS_LOG_DEBUG, "%s console %s authenticated as "
 			    "\"%s\"", c->ops->name, c->peer, user);
+		}
 		c->ops->auth_done(c, verdict, err);
 		if (c->phase == C_FRONT)
 			mps_console_front_wait(c);
@@ -411,7 +486,27 @@ mps_console_authenticate(mps_console_t *c, const char *user,
     const char *password)
 {
 	apr_status_t rv;
+	const mps_config_t *cfg = c->side->cfg;
+	char key[64];
+	int spent;
 
+	if ((spent = budget_take(c, user)) != BUDGET_OK) {
+		/* Refused unasked, and answered as any failure: a guess made
+		 * over budget learns nothing, even a right one. */
+		address_key(c, key, sizeof(key));
+		mps_log_limited_key(c->side->login_log, key, MPS_LOG_WARNING,
+		    "%s console %s: login as \"%s\" refused without checking: "
+		    "too many failed logins %s (%s %d per minute)",
+		    c->ops->name, c->peer, user,
+		    spent == BUDGET_ADDRESS ? "from this address" :
+		    "for this user name", spent == BUDGET_ADDRESS ?
+		    "ConsoleLoginFailures" : "ConsoleLoginFailuresPerUser",
+		    spent == BUDGET_ADDRESS ? cfg->console_login_failures :
+		    cfg->console_user_login_failures);
+		c->throttled = 1;
+		c->ops->auth_done(c, MPS_AUTH_DENIED, "");
+		return;
+	}
 	mps_console_ref(c);
 	c->phase = C_AUTH;
 	if (c->side->settings != NULL)
@@ -425,6 +520,7 @@ mps_console_authenticate(mps_console_t *c, const char *user,
 		    auth_dropped, c);
 	if (rv != APR_SUCCESS) {
 		mps_console_unref(c);
+		budget_refund(c, user);
 		c->phase = C_FRONT;
 		c->ops->refused(c, OPEN_INTERNAL);
 		mps_console_close_soon(c);
@@ -775,9 +871,42 @@ close_req_run(void *arg)
 	close_req_discard(r);
 }
 
+/* I/O lane (a timer without a strand; the side outlives it). */
+static void
+login_log_flush(void *arg)
+{
+	mps_console_side_t *side = arg;
+
+	(void)mps_log_limit_table_flush(side->login_log, apr_time_now(),
+	    MPS_LOG_WARNING, "console logins from", 32);
+	if (!atomic_load(&side->stopping))
+		(void)mps_timer_arm(mps_poller_timers(side->poller),
+		    &side->login_log_timer, LOGIN_LOG_FLUSH);
+}
+
 apr_status_t
 mps_console_side_init(mps_console_side_t *side)
 {
+	side->addr_budget = mps_login_budget_create(
+	    (unsigned)side->cfg->console_login_failures);
+	side->user_budget = mps_login_budget_create(
+	    (unsigned)side->cfg->console_user_login_failures);
+	side->login_log = mps_log_limit_table_create(LOGIN_LOG_BURST,
+	    LOGIN_LOG_INTERVAL);
+	if (side->addr_budget == NULL || side->user_budget == NULL ||
+	    side->login_log == NULL) {
+		mps_login_budget_destroy(side->addr_budget);
+		mps_login_budget_destroy(side->user_budget);
+		mps_log_limit_table_destroy(side->login_log);
+		side->addr_budget = side->user_budget = NULL;
+		side->login_log = NULL;
+		return APR_ENOMEM;
+	}
+	atomic_init(&side->stopping, 0);
+	mps_timer_init(&side->login_log_timer, NULL, login_log_flush, side);
+	if (side->poller != NULL)
+		(void)mps_timer_arm(mps_poller_timers(side->poller),
+		    &side->login_log_timer, LOGIN_LOG_FLUSH);
 	atomic_init(&side->live, 0);
 	atomic_init(&side->active, 0);
 	side->list = NULL;
@@ -791,6 +920,11 @@ mps_console_side_shutdown(mps_console_side_t *side, apr_interval_time_t timeout)
 	apr_time_t end = apr_time_now() + timeout;
 	mps_console_t *c, **all = NULL;
 	size_t count = 0, cap = 0, i;
+
+	atomic_store(&side->stopping, 1);
+	if (side->poller != NULL)
+		mps_timer_cancel(mps_poller_timers(side->poller),
+		    &side->login_log_timer);
 
 	/* Collect references under the lock, act outside it: dropping one
 	 * may free a console, which takes the lock itself. A console whose
@@ -833,4 +967,9 @@ void
 mps_console_side_destroy(mps_console_side_t *side)
 {
 	pthread_mutex_destroy(&side->list_lock);
+	mps_login_budget_destroy(side->addr_budget);
+	mps_login_budget_destroy(side->user_budget);
+	mps_log_limit_table_destroy(side->login_log);
+	side->addr_budget = side->user_budget = NULL;
+	side->login_log = NULL;
 }

@@ -35,6 +35,7 @@
 #include "plugin_loader.h"
 #include "poller.h"
 #include "registry.h"
+#include "timer.h"
 #include "workers.h"
 
 typedef struct mps_console_t mps_console_t;
@@ -54,6 +55,18 @@ typedef struct mps_console_side_t {
 	struct mps_admission_t *admission;
 
 	atomic_uint active;		/* consoles against MaxConsoles */
+	/* Console login throttling (set up by mps_console_side_init from
+	 * cfg): failed logins per address (ConsoleLoginFailures) and per
+	 * user name (ConsoleLoginFailuresPerUser), and the limit that
+	 * makes their warnings one line per address and minute. */
+	struct mps_login_budget_t *addr_budget;
+	struct mps_login_budget_t *user_budget;
+	struct mps_log_limit_table_t *login_log;
+	/* Writes the counts the login log limit still holds once their
+	 * minute is over (a flood that stopped), every LOGIN_LOG_FLUSH. */
+	mps_timer_t login_log_timer;
+	atomic_int stopping;
+
 	atomic_uint live;		/* console objects not yet freed */
 	pthread_mutex_t list_lock;	/* every live console, for shutdown */
 	mps_console_t *list;

@@ -108,6 +108,7 @@ struct mps_console_t {
 	unsigned in_pump:1;
 	unsigned counted:1;		/* holds a MaxConsoles slot */
 	unsigned preauth:1;		/* holds a pre-auth slot (admission.h) */
+	unsigned throttled:1;		/* login refused unasked: over budget */
 
 	/* The target, once chosen. */
 	mps_device_t *dev;		/* referenced */
@@ -146,7 +147,11 @@ void mps_console_front_wait(mps_console_t *c);
 
 /* Front phase: the Socks plugin checks user/password on the blocking
  * lane; ops->auth_done runs on the own strand with the verdict. The
- * strings are copied (and the copy wiped after use). */
+ * strings are copied (and the copy wiped after use). When the address
+ * or the user name is over its failure budget (ConsoleLoginFailures,
+ * ConsoleLoginFailuresPerUser), the plugin is not asked: ops->auth_done
+ * runs at once, before this returns, with a refusal and c->throttled
+ * set. */
 void mps_console_authenticate(mps_console_t *c, const char *user,
     const char *password);
 

@@ -301,6 +301,7 @@ http_auth_done(mps_console_t *c, mps_auth_verdict_t verdict,
 		int busy = verdict == MPS_AUTH_BUSY;
 
 		mps_metric_console(MPS_FRONT_HTTP, busy ? MPS_CONSOLE_BUSY :
+		    c->throttled ? MPS_CONSOLE_LOGIN_THROTTLED :
 		    MPS_CONSOLE_AUTH_FAILED);
 		wipe_free(&f->pending, &f->pending_len);
 		queue_error(c, busy ? 503 : 407);

@@ -230,7 +230,8 @@ socks_auth_done(mps_console_t *c, mps_auth_verdict_t verdict,
 	queue(c, out, mps_socks5_encode_auth_status(out, granted));
 	if (!granted) {
 		mps_metric_console(MPS_FRONT_SOCKS, verdict == MPS_AUTH_BUSY ?
-		    MPS_CONSOLE_BUSY : MPS_CONSOLE_AUTH_FAILED);
+		    MPS_CONSOLE_BUSY : c->throttled ?
+		    MPS_CONSOLE_LOGIN_THROTTLED : MPS_CONSOLE_AUTH_FAILED);
 		mps_console_close_soon(c);
 		return;
 	}

@@ -17,6 +17,7 @@
  *    configuration pool (it is reopened on SIGHUP and used until exit).
  */
 #include "log.h"
+#include "metrics.h"
 
 #include <apr_time.h>
 #include <apr_strings.h>
@@ -66,6 +67,11 @@ struct mps_logger_t {
 	char *name_from;		/* rotation scratch: path.N */
 	char *name_to;			/* rotation scratch: path.N+1 */
 	size_t name_cap;		/* size of each scratch buffer */
+	/* Lines the file refused (disk full, I/O error) since the last one
+	 * it took: reported in the file once writing works again. */
+	unsigned long long lost;
+	int lost_err;			/* errno of the first refusal */
+	unsigned torn:1;		/* the file ends in a cut line */
 };
 
 static _Atomic(mps_logger_t *) default_logger;
@@ -250,11 +256,11 @@ format_line(char *buf, size_t bufsize, mps_log_level_t level, size_t *msg_off,
 
 static size_t
 format_linef(char *buf, size_t bufsize, mps_log_level_t level,
-    const char *fmt, ...) MPS_PRINTF(4, 5);
+    size_t *msg_off, const char *fmt, ...) MPS_PRINTF(5, 6);
 
 static size_t
 format_linef(char *buf, size_t bufsize, mps_log_level_t level,
-    const char *fmt, ...)
+    size_t *msg_off, const char *fmt, ...)
 {
 	va_list ap;
 	size_t len, off;
@@ -262,6 +268,8 @@ format_linef(char *buf, size_t bufsize, mps_log_level_t level,
 	va_start(ap, fmt);
 	len = format_line(buf, bufsize, level, &off, fmt, ap);
 	va_end(ap);
+	if (msg_off != NULL)
+		*msg_off = off;
 	return len;
 }
 
@@ -357,16 +365,72 @@ switch_file(mps_logger_t *l, int fd, apr_off_t size, apr_off_t fresh)
 	l->limit = l->max_bytes;
 }
 
+static void console_write(mps_log_level_t level, const char *line,
+    size_t len, size_t msg_off);
+
+/*
+ * Writes the report of the lines lost since the file last took one.
+ * Returns 0 once it is written, or the errno of the refusal (the count
+ * stays for the next try). The caller holds the lock.
+ */
+static int
+report_lost(mps_logger_t *l)
+{
+	char line[LINE_MIN + PATH_MAX_GUESS + 128];
+	size_t len, off, written;
+	int err;
+
+	/* A cut line ends where the disk filled: the report starts a new
+	 * line rather than finish that one. */
+	off = l->torn ? 1 : 0;
+	line[0] = '\n';
+	len = format_linef(line + off, sizeof(line) - off, MPS_LOG_ERROR, NULL,
+	    "log file %s: %llu line%s could not be written (%s) and %s lost",
+	    l->path, l->lost, l->lost == 1 ? "" : "s", strerror(l->lost_err),
+	    l->lost == 1 ? "is" : "are") + off;
+	err = write_all(l->fd, line, len, &written);
+	l->size += (apr_off_t)written;
+	if (err != 0 && written == 0)
+		return err;
+	l->lost = 0;
+	l->torn = err != 0;
+	return 0;
+}
+
 /* Writes an already formatted line to the current file; the caller holds
- * the lock. A line the file refused goes to stderr rather than nowhere. */
+ * the lock. A line the file refuses is counted (reported in the file
+ * once it takes lines again) and goes to stderr rather than nowhere. */
 static void
 write_locked(mps_logger_t *l, const char *line, size_t len)
 {
-	size_t written;
+	char msg[LINE_MIN + PATH_MAX_GUESS + 128];
+	size_t written = 0, mlen, moff;
+	int err;
 
-	if (write_all(l->fd, line, len, &written) != 0 && written == 0)
-		stderr_write(line, len);
+	if (l->lost > 0 && (err = report_lost(l)) != 0)
+		goto lost;
+	err = write_all(l->fd, line, len, &written);
 	l->size += (apr_off_t)written;
+	if (err == 0) {
+		l->torn = 0;
+		return;
+	}
+	if (written > 0)
+		l->torn = 1;
+lost:
+	mps_metric_inc(MPS_M_LOG_LINES_LOST);
+	if (l->lost++ == 0) {
+		/* Once per outage, where an operator looks when the log is
+		 * silent: stderr in the foreground, syslog once detached. */
+		l->lost_err = err;
+		mlen = format_linef(msg, sizeof(msg), MPS_LOG_ERROR, &moff,
+		    "cannot write log file %s: %s; lost lines are counted and "
+		    "reported there once it can be written again", l->path,
+		    strerror(err));
+		console_write(MPS_LOG_ERROR, msg, mlen, moff);
+	}
+	if (atomic_load(&console_kind) != MPS_LOG_CONSOLE_SYSLOG)
+		stderr_write(line, len);
 }
 
 static void
@@ -479,11 +543,11 @@ rotate_or_report(mps_logger_t *l)
 		return;
 	apr_strerror(rv, err, sizeof(err));
 	if (renaming)
-		len = format_linef(line, sizeof(line), MPS_LOG_ERROR,
+		len = format_linef(line, sizeof(line), MPS_LOG_ERROR, NULL,
 		    "cannot rotate log file %s: renaming %s to %s: %s",
 		    l->path, l->name_from, l->name_to, err);
 	else
-		len = format_linef(line, sizeof(line), MPS_LOG_ERROR,
+		len = format_linef(line, sizeof(line), MPS_LOG_ERROR, NULL,
 		    "cannot rotate log file %s: opening a new one: %s",
 		    l->path, err);
 	write_locked(l, line, len);
@@ -810,7 +874,6 @@ mps_log_announce(mps_log_level_t level, const char *fmt, ...)
 	char line[MPS_LOG_LINE_MAX + 1];
 	mps_logger_t *l;
 	size_t len, off;
-	int console;
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -820,16 +883,30 @@ mps_log_announce(mps_log_level_t level, const char *fmt, ...)
 	l = mps_log_default();
 	if (l != NULL)
 		logger_emit(l, line, len);
-	console = atomic_load(&console_kind);
-	if (console == MPS_LOG_CONSOLE_SYSLOG) {
+	if (atomic_load(&console_kind) != MPS_LOG_CONSOLE_NONE || l == NULL)
+		console_write(level, line, len, off);
+}
+
+/* Writes a formatted line to the console (log.h): syslog, or stderr;
+ * stderr also when the console is NONE (the only place left). */
+static void
+console_write(mps_log_level_t level, const char *line, size_t len,
+    size_t msg_off)
+{
+	char copy[MPS_LOG_LINE_MAX + 1];
+
+	if (atomic_load(&console_kind) == MPS_LOG_CONSOLE_SYSLOG) {
 		/* openlog() once: its ident must outlive every syslog(). */
 		(void)pthread_once(&syslog_once, open_syslog);
 		/* syslog stamps its own time: send the message alone,
 		 * without our newline. */
-		line[len - 1] = '\0';
-		syslog(LOG_DAEMON | syslog_priority(level), "%s", line + off);
-	} else if (console == MPS_LOG_CONSOLE_STDERR || l == NULL) {
-		/* With no log file yet, stderr is the only place left. */
+		if (len == 0 || len > sizeof(copy))
+			return;
+		memcpy(copy, line, len - 1);
+		copy[len - 1] = '\0';
+		syslog(LOG_DAEMON | syslog_priority(level), "%s",
+		    copy + msg_off);
+	} else {
 		stderr_write(line, len);
 	}
 }

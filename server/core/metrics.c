@@ -77,12 +77,21 @@ static const struct series_desc descs[MPS_M_COUNT] = {
 	[MPS_M_CONSOLES_ACTIVE] = { "mpsd_consoles_active", "gauge",
 	    "Console connections past their login and request (held against "
 	    "MaxConsoles).", NULL },
+	[MPS_M_LOG_SUPPRESSED] = { "mpsd_log_messages_suppressed_total",
+	    "counter", "Repeated warnings counted instead of written (one "
+	    "line per peer and interval carries the count).", NULL },
+	[MPS_M_LOG_LINES_LOST] = { "mpsd_log_lines_lost_total", "counter",
+	    "Log lines the log file refused (disk full, I/O error).", NULL },
+	[MPS_M_FORWARDS_OVER_LIMIT] = { "mpsd_device_forwards_refused_total",
+	    "counter", "tcpip-forward requests refused because the device "
+	    "holds MaxForwardsPerDevice forwards already.", NULL },
 };
 
 static const char *const front_names[MPS_FRONT_COUNT] = { "socks", "http" };
 static const char *const console_result_names[MPS_CONSOLE_RESULT_COUNT] = {
 	"opened", "no_device", "port_refused", "device_refused", "too_many",
-	"timeout", "internal_error", "auth_failed", "bad_request", "busy"
+	"timeout", "internal_error", "auth_failed", "bad_request", "busy",
+	"login_throttled"
 };
 static const char *const lane_names[MPS_METRICS_LANES] = {
 	"io", "blocking", "device_auth", "console_auth", "notification"

@@ -58,6 +58,15 @@ typedef enum {
 	MPS_M_FULL_CONSOLES,		/* MaxConsoles */
 	/* mpsd_consoles_active (gauge): consoles held against MaxConsoles */
 	MPS_M_CONSOLES_ACTIVE,
+	/* mpsd_log_messages_suppressed_total: repeated warnings a log
+	 * limit (log_limit.h) counted instead of writing */
+	MPS_M_LOG_SUPPRESSED,
+	/* mpsd_log_lines_lost_total: lines the log file refused (disk
+	 * full, I/O error) */
+	MPS_M_LOG_LINES_LOST,
+	/* mpsd_device_forwards_refused_total: tcpip-forwards past
+	 * MaxForwardsPerDevice */
+	MPS_M_FORWARDS_OVER_LIMIT,
 	MPS_M_COUNT
 } mps_metric_id_t;
 
@@ -80,6 +89,9 @@ typedef enum {
 	MPS_CONSOLE_AUTH_FAILED,
 	MPS_CONSOLE_BAD_REQUEST,
 	MPS_CONSOLE_BUSY,		/* the console login lane refused it */
+	/* refused without asking the plugin: the address or the user name
+	 * is over its ConsoleLoginFailures budget */
+	MPS_CONSOLE_LOGIN_THROTTLED,
 	MPS_CONSOLE_RESULT_COUNT
 } mps_metric_console_result_t;
 

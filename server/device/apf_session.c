@@ -41,6 +41,7 @@
 #include "timer.h"
 #include "listener.h"
 #include "log.h"
+#include "log_limit.h"
 #include "metrics.h"
 #include "mps_status.h"
 #include "notify.h"
@@ -63,6 +64,10 @@
 #define FAIL_LINGER apr_time_from_sec(1)
 /* Quiet time after the last tcpip-forward before KEEPALIVE_OPTIONS. */
 #define SETTLE_DELAY apr_time_from_msec(1000)
+/* MaxForwardsPerDevice is bounded by the registry's port array. */
+_Static_assert(MPS_CONFIG_MAX_FORWARDS <= MPS_REGISTRY_MAX_PORTS,
+    "MaxForwardsPerDevice may exceed what the registry holds");
+
 /* One WARNING per this interval when MaxConnections refuses devices. */
 #define FULL_LOG_INTERVAL apr_time_from_sec(10)
 
@@ -111,6 +116,7 @@ struct mps_session_t {
 	apr_uint32_t trigger;
 	apr_time_t last_rx;
 	unsigned long long reported_in, reported_out;
+	mps_log_limit_t warn_limit;	/* mps_tunnel_warn(): strand only */
 	char *cert_cn;			/* mutual TLS identity, malloc'd */
 	char uuid[MPS_APF_UUID_TEXT_SIZE];
 	char peer[64];			/* ip:port */
@@ -389,6 +395,17 @@ mps_tunnel_name(const mps_session_t *s, char *buf, size_t size)
 	return session_name(s, buf, size);
 }
 
+void
+mps_tunnel_warn(mps_session_t *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	mps_log_vlimited(&s->warn_limit, MPS_TUNNEL_WARN_BURST,
+	    MPS_TUNNEL_WARN_INTERVAL, MPS_LOG_WARNING, fmt, ap);
+	va_end(ap);
+}
+
 mps_strand_t *
 mps_tunnel_strand(const mps_session_t *s)
 {
@@ -516,6 +533,10 @@ session_close(mps_session_t *s, apr_uint32_t reason, mps_log_level_t level,
 	/* Every channel of this tunnel is marked closed now and freed by a
 	 * later task: the caller may be inside a walk of that table. */
 	channels_closing(s);
+	/* The last count of a flood of refusals, before the tunnel goes. */
+	mps_log_limit_flush(&s->warn_limit, MPS_LOG_WARNING,
+	    "Intel remote client %s (%s)", session_name(s, name, sizeof(name)),
+	    s->peer);
 	if (reason != 0 && s->io.handshake_done && s->io.fd >= 0)
 		(void)mps_apf_encode_disconnect(&s->io.out, reason);
 	(void)mps_timer_arm(mps_poller_timers(side->poller), &s->deadline,
@@ -853,7 +874,7 @@ on_tcpip_forward(mps_session_t *s, const mps_apf_msg_t *m, int cancel)
 	memcpy(fqdn, addr.ptr, addr.len);
 	fqdn[addr.len] = '\0';
 	if (port == 0 || port > 65535) {
-		mps_log(MPS_LOG_WARNING, "Intel remote client %s (%s): "
+		mps_tunnel_warn(s, "Intel remote client %s (%s): "
 		    "tcpip-forward to port %u refused",
 		    session_name(s, name, sizeof(name)), s->peer, (unsigned)port);
 		(void)queued(s, mps_apf_encode_request_failure(&s->io.out));
@@ -875,17 +896,31 @@ on_tcpip_forward(mps_session_t *s, const mps_apf_msg_t *m, int cancel)
 		(void)queued(s, mps_apf_encode_request_success(&s->io.out));
 		return;
 	}
+	/* Only this strand adds ports to s->dev: the count cannot change
+	 * between the check and the add. */
+	if (!mps_device_has_port(s->dev, (apr_port_t)port) &&
+	    mps_device_ports(s->dev, NULL, 0) >=
+	    (apr_size_t)s->side->cfg->max_forwards_per_device) {
+		mps_metric_inc(MPS_M_FORWARDS_OVER_LIMIT);
+		mps_tunnel_warn(s, "Intel remote client %s (%s): "
+		    "tcpip-forward to port %u refused: %d ports are forwarded "
+		    "already (MaxForwardsPerDevice)",
+		    session_name(s, name, sizeof(name)), s->peer, (unsigned)port,
+		    s->side->cfg->max_forwards_per_device);
+		(void)queued(s, mps_apf_encode_request_failure(&s->io.out));
+		return;
+	}
 	rv = mps_registry_add_forward(s->side->registry, s->dev, fqdn,
 	    (apr_port_t)port, &displaced);
 	if (displaced != NULL) {
-		mps_log(MPS_LOG_WARNING, "FQDN %s moved from Intel remote client "
+		mps_tunnel_warn(s, "FQDN %s moved from Intel remote client "
 		    "%s (%s) to %s (%s)", fqdn, mps_device_uuid(displaced),
 		    mps_device_peer(displaced), s->uuid, s->peer);
 		mps_device_release(displaced);
 	}
 	if (rv != APR_SUCCESS) {
 		char msg[96];
-		mps_log(MPS_LOG_WARNING, "Intel remote client %s (%s): "
+		mps_tunnel_warn(s, "Intel remote client %s (%s): "
 		    "tcpip-forward to port %u refused: %s",
 		    session_name(s, name, sizeof(name)), s->peer, (unsigned)port,
 		    mps_strerror(rv, msg, sizeof(msg)));
@@ -923,7 +958,8 @@ static void
 on_udp_send_to(mps_session_t *s, const mps_apf_msg_t *m)
 {
 	const mps_amt_side_t *side = s->side;
-	mps_outbound_t ob = { side->cfg, side->authorized_servers, side->udp };
+	mps_outbound_t ob = { side->cfg, side->authorized_servers, side->udp,
+	    &s->warn_limit };
 	char name[MPS_REGISTRY_FQDN_SIZE], origin[MPS_REGISTRY_FQDN_SIZE + 80];
 	mps_live_t *live = mps_live_acquire(side->settings);
 	int ok;

@@ -29,6 +29,7 @@
 #include "config.h"
 #include "live.h"
 #include "log.h"
+#include "log_limit.h"
 #include "plugin_loader.h"
 #include "poller.h"
 #include "registry.h"
@@ -168,6 +169,17 @@ void mps_tunnel_kick(mps_session_t *t);
  * inside any op; a no-op on a tunnel already closing. */
 void mps_tunnel_close(mps_session_t *t, apr_uint32_t reason,
     mps_log_level_t level, const char *fmt, ...) MPS_PRINTF(4, 5);
+
+/*
+ * A WARNING about something the device asked for and was refused,
+ * through the device's own log limit (log_limit.h): at most
+ * MPS_TUNNEL_WARN_BURST lines per MPS_TUNNEL_WARN_INTERVAL, the next one
+ * saying how many were left out. A device that repeats a refused request
+ * thousands of times costs a few lines, not megabytes.
+ */
+#define MPS_TUNNEL_WARN_BURST		MPS_LOG_LIMIT_PEER_BURST
+#define MPS_TUNNEL_WARN_INTERVAL	MPS_LOG_LIMIT_PEER_INTERVAL
+void mps_tunnel_warn(mps_session_t *t, const char *fmt, ...) MPS_PRINTF(2, 3);
 
 /* 1 while channels may be opened and used (authenticated, not closing). */
 int mps_tunnel_is_active(const mps_session_t *t);

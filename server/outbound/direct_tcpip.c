@@ -59,7 +59,7 @@ direct_refused(mps_console_t *c, open_result why)
 	direct_front *f = c->front;
 	char name[MPS_REGISTRY_FQDN_SIZE];
 
-	mps_log(MPS_LOG_WARNING, "Intel remote client %s: direct-tcpip "
+	mps_tunnel_warn(c->session, "Intel remote client %s: direct-tcpip "
 	    "connection to %s:%u %s",
 	    mps_tunnel_name(c->session, name, sizeof(name)), f->host,
 	    (unsigned)f->port, why == OPEN_TIMEOUT ? "timed out" : "failed");
@@ -176,7 +176,7 @@ start_connect(mps_session_t *s, apr_uint32_t device_id,
 	rv = mps_relay_accept_open(s, c, device_id, device_window);
 	if (rv != APR_SUCCESS) {
 		if (rv == APR_ENOSPC)
-			mps_log(MPS_LOG_WARNING, "Intel remote client %s: "
+			mps_tunnel_warn(s, "Intel remote client %s: "
 			    "direct-tcpip to %s:%u refused: too many channels",
 			    c->device_name, host, (unsigned)port);
 		mps_relay_refuse_open(s, device_id, MPS_CHAN_OPEN_RESOURCE_SHORTAGE);
@@ -212,7 +212,7 @@ resolve_done(void *arg)
 
 	if (mps_tunnel_is_active(s)) {
 		if (job->gai_error != 0) {
-			mps_log(MPS_LOG_WARNING, "Intel remote client %s: "
+			mps_tunnel_warn(s, "Intel remote client %s: "
 			    "direct-tcpip to %s:%u: cannot resolve the name: %s",
 			    mps_tunnel_name(s, name, sizeof(name)), job->host,
 			    (unsigned)job->port, gai_strerror(job->gai_error));
@@ -266,7 +266,8 @@ void
 mps_direct_tcpip_open(mps_session_t *s, const mps_apf_msg_t *m)
 {
 	const mps_amt_side_t *side = mps_tunnel_side(s);
-	mps_outbound_t ob = { side->cfg, side->authorized_servers, side->udp };
+	mps_outbound_t ob = { side->cfg, side->authorized_servers, side->udp,
+	    NULL };
 	mps_apf_str_t type = m->u.channel_open.type;
 	mps_apf_str_t addr = m->u.channel_open.connected_addr;
 	apr_uint32_t port = m->u.channel_open.connected_port;
@@ -279,7 +280,7 @@ mps_direct_tcpip_open(mps_session_t *s, const mps_apf_msg_t *m)
 	mps_outbound_verdict_t verdict;
 
 	if (!mps_apf_str_eq(type, MPS_APF_CHAN_DIRECT_TCPIP)) {
-		mps_log(MPS_LOG_WARNING, "Intel remote client %s: channel type "
+		mps_tunnel_warn(s, "Intel remote client %s: channel type "
 		    "\"%.*s\" refused", mps_tunnel_name(s, name, sizeof(name)),
 		    (int)(type.len > 32 ? 32 : type.len), type.ptr);
 		mps_relay_refuse_open(s, sender, MPS_CHAN_OPEN_UNKNOWN_CHANNEL_TYPE);
@@ -294,14 +295,14 @@ mps_direct_tcpip_open(mps_session_t *s, const mps_apf_msg_t *m)
 	mps_live_release(side->settings, live);
 	switch (verdict) {
 	case MPS_OUTBOUND_INVALID:
-		mps_log(MPS_LOG_WARNING, "Intel remote client %s: direct-tcpip "
+		mps_tunnel_warn(s, "Intel remote client %s: direct-tcpip "
 		    "to an invalid address refused",
 		    mps_tunnel_name(s, name, sizeof(name)));
 		mps_relay_refuse_open(s, sender,
 		    MPS_CHAN_OPEN_ADMINISTRATIVELY_PROHIBITED);
 		return;
 	case MPS_OUTBOUND_NOT_AUTHORIZED:
-		mps_log(MPS_LOG_WARNING, "Intel remote client %s: direct-tcpip "
+		mps_tunnel_warn(s, "Intel remote client %s: direct-tcpip "
 		    "connection to %s:%u refused: not in the authorized servers "
 		    "list", mps_tunnel_name(s, name, sizeof(name)), host,
 		    (unsigned)port);

@@ -2,10 +2,12 @@
 /* outbound.c: see outbound.h. */
 #include "outbound.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "log.h"
+#include "log_limit.h"
 #include "udp_relay.h"
 
 int
@@ -38,6 +40,25 @@ mps_outbound_check(const mps_outbound_t *ob, const char *addr, size_t len,
 	return MPS_OUTBOUND_ALLOWED;
 }
 
+/* A refusal's WARNING, through the device's log limit when there is one:
+ * a device repeating a refused alert must not flood the log. */
+static void
+warn(const mps_outbound_t *ob, const char *fmt, ...) MPS_PRINTF(2, 3);
+
+static void
+warn(const mps_outbound_t *ob, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (ob->warn_limit != NULL)
+		mps_log_vlimited(ob->warn_limit, MPS_LOG_LIMIT_PEER_BURST,
+		    MPS_LOG_LIMIT_PEER_INTERVAL, MPS_LOG_WARNING, fmt, ap);
+	else
+		mps_logger_vwrite(mps_log_default(), MPS_LOG_WARNING, fmt, ap);
+	va_end(ap);
+}
+
 int
 mps_outbound_udp_send_to(const mps_outbound_t *ob, const char *origin,
     const mps_apf_msg_t *m)
@@ -49,11 +70,11 @@ mps_outbound_udp_send_to(const mps_outbound_t *ob, const char *origin,
 	switch (mps_outbound_check(ob, dest.ptr, dest.len, port,
 	    host, sizeof(host))) {
 	case MPS_OUTBOUND_INVALID:
-		mps_log(MPS_LOG_WARNING, "%s: udp-send-to an invalid address "
+		warn(ob, "%s: udp-send-to an invalid address "
 		    "dropped", origin);
 		return 0;
 	case MPS_OUTBOUND_NOT_AUTHORIZED:
-		mps_log(MPS_LOG_WARNING, "%s: alert to %s:%u dropped: not in the "
+		warn(ob, "%s: alert to %s:%u dropped: not in the "
 		    "authorized servers list", origin, host, (unsigned)port);
 		return 0;
 	case MPS_OUTBOUND_ALLOWED:
@@ -67,7 +88,7 @@ mps_outbound_udp_send_to(const mps_outbound_t *ob, const char *origin,
 	if (mps_udp_relay_send(ob->udp, origin, host, (apr_port_t)port,
 	    m->u.global_request.payload.ptr, m->u.global_request.payload.len,
 	    err, sizeof(err)) != APR_SUCCESS) {
-		mps_log(MPS_LOG_WARNING, "%s: alert to %s:%u dropped: %s", origin,
+		warn(ob, "%s: alert to %s:%u dropped: %s", origin,
 		    host, (unsigned)port, err);
 		return 0;
 	}

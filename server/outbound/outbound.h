@@ -41,6 +41,9 @@ typedef struct mps_outbound_t {
 	const mps_config_t *cfg;		/* FilterUnauthorizedServers */
 	const apr_array_header_t *servers;	/* AuthorizedServersList */
 	struct mps_udp_relay_t *udp;		/* NULL: no PET alerts */
+	/* The device's log limit for refusals (log_limit.h, used on its
+	 * strand); NULL: every warning is written. */
+	struct mps_log_limit_t *warn_limit;
 } mps_outbound_t;
 
 typedef enum {

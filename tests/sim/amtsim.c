@@ -95,6 +95,8 @@ static const char usage_text[] =
 "                         udp-send-to@amt.intel.com, want_reply 1, from the\n"
 "                         device's own address (repeatable)\n"
 "  --pet-count N          send each --pet N times (default 1)\n"
+"  --direct-count N       open each --direct N times (default 1), at most\n"
+"                         16 at a time: the next when one is refused or done\n"
 "  --direct HOST:PORT:FILE  open a direct-tcpip channel to HOST:PORT, send\n"
 "                         FILE's bytes (e.g. an HTTP POST) under the MPS's\n"
 "                         window and read the answer until the MPS closes\n"
@@ -175,6 +177,7 @@ enum {
 	OPT_RATE, OPT_CONNECT_TIMEOUT, OPT_REPLY_TIMEOUT, OPT_DURATION,
 	OPT_MISBEHAVE, OPT_MISBEHAVE_DEVICE, OPT_SEED, OPT_QUIET,
 	OPT_VERBOSE, OPT_STATS_EVERY, OPT_READY_FILE, OPT_PET, OPT_PET_COUNT,
+	OPT_DIRECT_COUNT,
 	OPT_DIRECT, OPT_DIRECT_SAVE, OPT_ACTION_DELAY, OPT_WINDOW_ADJUST,
 	OPT_IGNORE_WINDOW, OPT_FORWARD_NO_REPLY
 };
@@ -220,6 +223,7 @@ static const struct option long_options[] = {
 	{ "ready-file", required_argument, NULL, OPT_READY_FILE },
 	{ "pet", required_argument, NULL, OPT_PET },
 	{ "pet-count", required_argument, NULL, OPT_PET_COUNT },
+	{ "direct-count", required_argument, NULL, OPT_DIRECT_COUNT },
 	{ "direct", required_argument, NULL, OPT_DIRECT },
 	{ "direct-save", required_argument, NULL, OPT_DIRECT_SAVE },
 	{ "action-delay", required_argument, NULL, OPT_ACTION_DELAY },
@@ -437,6 +441,7 @@ set_defaults(void)
 	sim_opt.misbehave_device = -1;
 	sim_opt.seed = 1;
 	sim_opt.pet_count = 1;
+	sim_opt.direct_count = 1;
 	(void)mps_apf_uuid_from_text(DEFAULT_UUID, sim_opt.uuid_base);
 	parse_ports(DEFAULT_PORTS);
 }
@@ -598,6 +603,10 @@ parse_option(int c, const char *arg, const char **port)
 		    sim_opt.directs, &sim_opt.ndirects, SIM_DIRECT_MAX);
 		break;
 	case OPT_DIRECT_SAVE: sim_opt.direct_save = arg; break;
+	case OPT_DIRECT_COUNT:
+		sim_opt.direct_count = parse_u32("--direct-count", arg, 1,
+		    1000000);
+		break;
 	case OPT_ACTION_DELAY:
 		sim_opt.action_delay_ms = parse_u32("--action-delay", arg, 0,
 		    SIM_ACTION_DELAY_MAX);

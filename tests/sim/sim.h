@@ -178,6 +178,7 @@ typedef struct sim_opts {
 	uint32_t pet_count;		/* each --pet is sent this many times */
 	sim_action directs[SIM_MAX_ACTIONS];
 	unsigned ndirects;
+	uint32_t direct_count;		/* each --direct is opened this many times */
 	const char *direct_save;	/* --direct-save FILE, NULL: none */
 	uint32_t action_delay_ms;	/* after READY, before the actions */
 	/* pacing and timeouts (0 = none) */
@@ -282,6 +283,8 @@ typedef struct sim_device {
 	uint64_t pet_next;		/* PET sends queued so far */
 	uint64_t pet_replied;		/* replies received so far */
 	uint32_t pet_pending;		/* udp-send-to replies awaited */
+	uint64_t direct_next;		/* direct-tcpip opens sent so far */
+	uint32_t direct_live;		/* ... not yet refused or done */
 	struct sim_channel **chans;	/* slot = our channel id */
 	uint16_t chan_cap;
 	uint16_t chan_count;		/* live channels (slots in use) */
@@ -453,6 +456,8 @@ void sim_actions_schedule(sim_device *d);
 void sim_actions_on_timer(sim_device *d);
 /* The device's output has room again: queue the PETs still to send. */
 void sim_actions_resume(sim_device *d);
+/* A direct channel was refused or is done: the next one may go. */
+void sim_actions_direct_ended(sim_device *d);
 /* A REQUEST_SUCCESS/FAILURE while PET replies are awaited; returns 0 if
  * it was one (handled), -1 if the device has no PET reply pending. */
 int sim_actions_on_reply(sim_device *d, const mps_apf_msg_t *m);

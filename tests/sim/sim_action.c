@@ -8,7 +8,9 @@
  *                             (REQUEST_SUCCESS or _FAILURE, one byte)
  *                             answers the oldest request still open.
  *   --direct HOST:PORT:FILE   CHANNEL_OPEN direct-tcpip, then FILE's
- *                             bytes as channel data (sim_relay.c).
+ *                             bytes as channel data (sim_relay.c);
+ *                             --direct-count N opens each N times,
+ *                             16 in flight at most.
  *
  * They start --action-delay ms after the device is ready. PETs are
  * queued only while the device's output is under its high water, so
@@ -220,17 +222,50 @@ pump_pets(sim_device *d)
 		await_replies(d);
 }
 
+/* ---- direct-tcpip ---- */
+
+/* Direct channels open at once; with --direct-count more than that many
+ * are a flood, paced: the next goes when one is refused or done. */
+#define DIRECTS_IN_FLIGHT 16
+
+static uint64_t
+directs_total(void)
+{
+	return (uint64_t)sim_opt.ndirects * sim_opt.direct_count;
+}
+
+static void
+pump_directs(sim_device *d)
+{
+	unsigned k;
+
+	while (d->state == DS_READY && d->direct_next < directs_total() &&
+	    (sim_opt.direct_count == 1 || d->direct_live < DIRECTS_IN_FLIGHT)) {
+		/* --direct a --direct b --direct-count 2 opens a, b, a, b. */
+		k = (unsigned)(d->direct_next % sim_opt.ndirects);
+		d->direct_next++;
+		d->direct_live++;
+		sim_relay_open_direct(d, &sim_opt.directs[k], k);
+	}
+}
+
+void
+sim_actions_direct_ended(sim_device *d)
+{
+	if (d->direct_live > 0)
+		d->direct_live--;
+	if (d->next_action == 0)
+		pump_directs(d);
+}
+
 static void
 run(sim_device *d)
 {
-	unsigned i;
-
 	d->next_action = 0;
 	if (d->state != DS_READY)
 		return;
 	pump_pets(d);
-	for (i = 0; i < sim_opt.ndirects && d->state == DS_READY; i++)
-		sim_relay_open_direct(d, &sim_opt.directs[i], i);
+	pump_directs(d);
 }
 
 void

@@ -915,6 +915,7 @@ on_open_answer(sim_device *d, const mps_apf_msg_t *m)
 		sim_dev_say(d, 0, "direct-open-failed reason=%u dest=%s",
 		    m->u.channel_open_failure.reason, ch->direct->text);
 		kill_channel(ch);
+		sim_actions_direct_ended(d);
 		return;
 	}
 	ch->remote_id = m->u.channel_open_confirmation.sender;
@@ -1016,6 +1017,7 @@ direct_done(sim_channel *ch)
 	if (answer)
 		(void)sim_device_queued(d, mps_apf_encode_channel_close(&d->out,
 		    ch->remote_id), MPS_APF_CHANNEL_CLOSE);
+	sim_actions_direct_ended(d);
 }
 
 /* ---- Source targets ---- */

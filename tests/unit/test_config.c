@@ -250,6 +250,9 @@ assert_defaults(const mps_config_t *cfg)
 	ck_assert_int_eq(cfg->notification_threads, 8);
 	ck_assert_int_eq(cfg->auth_queue_length, 256);
 	ck_assert_int_eq(cfg->auth_queue_timeout, apr_time_from_sec(15));
+	ck_assert_int_eq(cfg->console_login_failures, 10);
+	ck_assert_int_eq(cfg->console_user_login_failures, 30);
+	ck_assert_int_eq(cfg->max_forwards_per_device, 16);
 	ck_assert_int_eq(cfg->keepalive_interval, apr_time_from_sec(30));
 	ck_assert_int_eq(cfg->keepalive_timing, MPS_KEEPALIVE_SETTLED);
 	ck_assert_int_eq(cfg->idle_timeout, apr_time_from_sec(90));
@@ -379,6 +382,9 @@ static const struct param_row param_rows[] = {
 	{ "Limits", "NotificationThreads", "1", "", O(notification_threads), K_INT, NULL, 1 },
 	{ "Limits", "AuthQueueLength", "4096", "", O(auth_queue_length), K_INT, NULL, 4096 },
 	{ "Limits", "AuthQueueTimeout", "30", "", O(auth_queue_timeout), K_SEC, NULL, 30 },
+	{ "Limits", "ConsoleLoginFailures", "3", "", O(console_login_failures), K_INT, NULL, 3 },
+	{ "Limits", "ConsoleLoginFailuresPerUser", "100", "", O(console_user_login_failures), K_INT, NULL, 100 },
+	{ "Limits", "MaxForwardsPerDevice", "8", "", O(max_forwards_per_device), K_INT, NULL, 8 },
 	{ "Tunnel", "KeepAliveInterval", "45", "", O(keepalive_interval), K_SEC, NULL, 45 },
 	{ "Tunnel", "KeepAliveTiming", "after5900", "", O(keepalive_timing), K_ENUM, NULL, MPS_KEEPALIVE_AFTER_5900 },
 	{ "Tunnel", "IdleTimeout", "300", "", O(idle_timeout), K_SEC, NULL, 300 },
@@ -462,7 +468,7 @@ START_TEST(test_each_parameter)
 }
 END_TEST
 
-/* The table above must name every parameter once: 69 as of this
+/* The table above must name every parameter once: 72 as of this
  * writing (68 in a build without hiredis, which refuses Backend redis).
  * A new parameter needs a row here (and in the sample). */
 START_TEST(test_parameter_table_complete)
@@ -470,9 +476,9 @@ START_TEST(test_parameter_table_complete)
 	int i, j;
 
 #ifdef MPS_WITH_REDIS
-	ck_assert_int_eq(NPARAMS, 69);
+	ck_assert_int_eq(NPARAMS, 72);
 #else
-	ck_assert_int_eq(NPARAMS, 68);
+	ck_assert_int_eq(NPARAMS, 71);
 #endif
 	for (i = 0; i < NPARAMS; i++)
 		for (j = i + 1; j < NPARAMS; j++)
@@ -628,6 +634,9 @@ static const struct bad_row bad_rows[] = {
 	{ "Limits", "AuthQueueLength", "0", "<AuthQueueLength> \"0\" is out of range (1-1000000)" },
 	{ "Limits", "AuthQueueTimeout", "0", "<AuthQueueTimeout> \"0\" is out of range (1-3600 seconds)" },
 	{ "Limits", "MaxChannelsPerDevice", "1.5", "<MaxChannelsPerDevice> \"1.5\" is not a whole number" },
+	{ "Limits", "ConsoleLoginFailures", "0", "<ConsoleLoginFailures> \"0\" is out of range (1-1000000)" },
+	{ "Limits", "ConsoleLoginFailuresPerUser", "x", "<ConsoleLoginFailuresPerUser> \"x\" is not a whole number" },
+	{ "Limits", "MaxForwardsPerDevice", "17", "<MaxForwardsPerDevice> \"17\" is out of range (1-16)" },
 	{ "Tunnel", "ChannelWindowSize", "1023", "<ChannelWindowSize> \"1023\" is out of range (1024-16777216 bytes)" },
 	{ "Tunnel", "ChannelWindowSize", "16777217", "<ChannelWindowSize> \"16777217\" is out of range (1024-16777216 bytes)" },
 	{ "Tunnel", "ChannelWindowOverrun", "16777217", "<ChannelWindowOverrun> \"16777217\" is out of range (0-16777216 bytes, or strict)" },

@@ -9,6 +9,8 @@
  */
 #include "unit.h"
 #include "log.h"
+#include "log_limit.h"
+#include "metrics.h"
 
 #include <apr_time.h>
 
@@ -1370,6 +1372,219 @@ new_case(const char *name)
 	return tc;
 }
 
+
+/* ---- lines the file refuses (disk full) ---- */
+
+/* The descriptor the logger writes l's file through (found by its path,
+ * since the logger does not expose it). */
+static int
+logger_fd(const char *path)
+{
+	char link[64], target[PATH_MAX];
+	ssize_t n;
+	int fd;
+
+	for (fd = 3; fd < 1024; fd++) {
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+		n = readlink(link, target, sizeof(target) - 1);
+		if (n <= 0)
+			continue;
+		target[n] = '\0';
+		if (strcmp(target, path) == 0)
+			return fd;
+	}
+	return -1;
+}
+
+START_TEST(test_full_disk_lines_counted_and_reported)
+{
+	mps_logger_t *l = open_logger(0, 1, MPS_LOG_ALL_LEVELS);
+	char path[PATH_MAX], *file, *err, *p;
+	capture_t cap;
+	int fd, full, again, i;
+
+	mps_metrics_reset();
+	path_in(path, sizeof(path), "mps.log");
+	mps_logger_write(l, MPS_LOG_INFO, "before");
+	ck_assert_int_ge(fd = logger_fd(path), 0);
+	/* The disk fills: every write now fails with ENOSPC. */
+	ck_assert_int_ge(full = open("/dev/full", O_WRONLY), 0);
+	ck_assert_int_eq(dup2(full, fd), fd);
+	capture_start(&cap);
+	for (i = 0; i < 5; i++)
+		mps_logger_write(l, MPS_LOG_WARNING, "lost %d", i);
+	err = capture_end(&cap);
+	/* Space again. */
+	ck_assert_int_ge(again = open(path, O_WRONLY | O_APPEND), 0);
+	ck_assert_int_eq(dup2(again, fd), fd);
+	mps_logger_write(l, MPS_LOG_INFO, "after");
+	file = slurp(path, NULL);
+	ck_assert_ptr_nonnull(file);
+	ck_assert_ptr_nonnull(strstr(file, "before\n"));
+	ck_assert_ptr_null(strstr(file, "lost 0"));
+	p = strstr(file, "[LM ERROR] log file ");
+	ck_assert_msg(p != NULL, "no report in: %s", file);
+	ck_assert_ptr_nonnull(strstr(p, ": 5 lines could not be written "
+	    "(No space left on device) and are lost\n"));
+	/* The report comes first, then the line that found room. */
+	ck_assert_ptr_nonnull(strstr(p, "after\n"));
+	/* Said once on the console, and the lines themselves are there. */
+	ck_assert_ptr_nonnull(strstr(err, "cannot write log file"));
+	ck_assert_ptr_null(strstr(strstr(err, "cannot write log file") + 1,
+	    "cannot write log file"));
+	ck_assert_ptr_nonnull(strstr(err, "lost 4"));
+	ck_assert_uint_eq(mps_metric_get(MPS_M_LOG_LINES_LOST), 5);
+	/* Once reported, the count starts again. */
+	mps_logger_write(l, MPS_LOG_INFO, "later");
+	free(file);
+	file = slurp(path, NULL);
+	ck_assert_ptr_null(strstr(strstr(file, "are lost") + 1, "are lost"));
+	free(file);
+	free(err);
+	close(full);
+	close(again);
+	mps_logger_close(l);
+}
+END_TEST
+
+/* ---- log limits (log_limit.h) ---- */
+
+START_TEST(test_log_limit_burst_and_count)
+{
+	mps_log_limit_t lim = MPS_LOG_LIMIT_INIT;
+	apr_interval_time_t iv = apr_time_from_sec(60);
+	apr_time_t t0 = apr_time_from_sec(1000);
+	unsigned long sup = 99;
+	int i, passed = 0;
+
+	mps_metrics_reset();
+	for (i = 0; i < 100; i++)
+		passed += mps_log_limit_allow(&lim, t0 + i, 3, iv, &sup);
+	ck_assert_int_eq(passed, 3);
+	ck_assert_uint_eq(mps_metric_get(MPS_M_LOG_SUPPRESSED), 97);
+	/* Still inside the interval: dropped. */
+	ck_assert_int_eq(mps_log_limit_allow(&lim, t0 + iv - 1, 3, iv, &sup), 0);
+	/* The next interval lets one through with the count, then resets. */
+	ck_assert_int_eq(mps_log_limit_allow(&lim, t0 + iv, 3, iv, &sup), 1);
+	ck_assert_uint_eq(sup, 98);
+	ck_assert_int_eq(mps_log_limit_allow(&lim, t0 + iv + 1, 3, iv, &sup), 1);
+	ck_assert_uint_eq(sup, 0);
+	/* A clock that jumps back starts a new interval, never stalls. */
+	ck_assert_int_eq(mps_log_limit_allow(&lim, t0 - iv, 3, iv, &sup), 1);
+}
+END_TEST
+
+START_TEST(test_log_limited_writes_count)
+{
+	mps_logger_t *l = open_logger(0, 1, MPS_LOG_ALL_LEVELS);
+	mps_log_limit_t lim = MPS_LOG_LIMIT_INIT;
+	lines_t lines;
+	int i;
+
+	mps_log_set_default(l);
+	for (i = 0; i < 1000; i++)
+		mps_log_limited(&lim, 2, apr_time_from_msec(300),
+		    MPS_LOG_WARNING, "forward %d refused", i);
+	apr_sleep(apr_time_from_msec(350));
+	mps_log_limited(&lim, 2, apr_time_from_msec(300), MPS_LOG_WARNING,
+	    "forward %d refused", 1000);
+	mps_log_set_default(NULL);
+	ck_assert_int_eq(read_lines("mps.log", &lines), 1);
+	/* Heading, two lines, then the one carrying the count. */
+	ck_assert_uint_eq(lines.count, 4);
+	ck_assert_ptr_nonnull(strstr(lines.line[1], "forward 0 refused"));
+	ck_assert_ptr_nonnull(strstr(lines.line[2], "forward 1 refused"));
+	ck_assert_ptr_nonnull(strstr(lines.line[3], "forward 1000 refused "
+	    "(998 similar messages suppressed)"));
+	free_lines(&lines);
+	/* The end of what the limit protects: its last count is written. */
+	mps_log_set_default(l);
+	for (i = 0; i < 7; i++)
+		mps_log_limited(&lim, 2, apr_time_from_sec(60),
+		    MPS_LOG_WARNING, "forward %d refused", i);
+	mps_log_limit_flush(&lim, MPS_LOG_WARNING, "device %s", "dev-0");
+	mps_log_limit_flush(&lim, MPS_LOG_WARNING, "device %s", "again");
+	mps_log_set_default(NULL);
+	ck_assert_int_eq(read_lines("mps.log", &lines), 1);
+	ck_assert_uint_eq(lines.count, 6);
+	ck_assert_ptr_nonnull(strstr(lines.line[5],
+	    "device dev-0: 6 similar messages suppressed"));
+	free_lines(&lines);
+	mps_logger_close(l);
+}
+END_TEST
+
+START_TEST(test_log_limit_table_per_key)
+{
+	mps_log_limit_table_t *t;
+	apr_time_t t0 = apr_time_from_sec(5000);
+	unsigned long sup = 0;
+	char key[32];
+	int i, passed = 0;
+
+	t = mps_log_limit_table_create(1, apr_time_from_sec(60));
+	ck_assert_ptr_nonnull(t);
+	/* One line per key and interval, whatever the volume. */
+	for (i = 0; i < 10000; i++)
+		passed += mps_log_limit_table_allow(t, "192.0.2.1", t0 + i, &sup);
+	ck_assert_int_eq(passed, 1);
+	/* Another key has its own budget. */
+	ck_assert_int_eq(mps_log_limit_table_allow(t, "192.0.2.2", t0, &sup), 1);
+	ck_assert_int_eq(mps_log_limit_table_allow(t, "192.0.2.1",
+	    t0 + apr_time_from_sec(60), &sup), 1);
+	ck_assert_uint_eq(sup, 9999);
+	/* Very many keys: the table stays fixed and keeps working (an
+	 * entry taken over lets one more line through, no more). */
+	passed = 0;
+	for (i = 0; i < 100000; i++) {
+		snprintf(key, sizeof(key), "10.%d.%d.%d", i >> 16,
+		    (i >> 8) & 255, i & 255);
+		passed += mps_log_limit_table_allow(t, key, t0 + i, &sup);
+	}
+	ck_assert_int_eq(passed, 100000);
+	mps_log_limit_table_destroy(t);
+}
+END_TEST
+
+START_TEST(test_log_limit_table_flush)
+{
+	mps_logger_t *l = open_logger(0, 1, MPS_LOG_ALL_LEVELS);
+	mps_log_limit_table_t *t;
+	apr_time_t t0 = apr_time_from_sec(5000);
+	unsigned long sup;
+	lines_t lines;
+	int i;
+
+	t = mps_log_limit_table_create(1, apr_time_from_sec(60));
+	ck_assert_ptr_nonnull(t);
+	for (i = 0; i < 500; i++)
+		(void)mps_log_limit_table_allow(t, "192.0.2.9", t0 + i, &sup);
+	(void)mps_log_limit_table_allow(t, "192.0.2.10", t0, &sup);
+	mps_log_set_default(l);
+	/* Inside the minute: nothing yet. */
+	ck_assert_uint_eq(mps_log_limit_table_flush(t,
+	    t0 + apr_time_from_sec(30), MPS_LOG_WARNING, "logins from", 32), 0);
+	/* The flood stopped and its minute is over: its count is written,
+	 * once; the key with nothing suppressed writes nothing. */
+	ck_assert_uint_eq(mps_log_limit_table_flush(t,
+	    t0 + apr_time_from_sec(61), MPS_LOG_WARNING, "logins from", 32), 1);
+	ck_assert_uint_eq(mps_log_limit_table_flush(t,
+	    t0 + apr_time_from_sec(71), MPS_LOG_WARNING, "logins from", 32), 0);
+	mps_log_set_default(NULL);
+	ck_assert_int_eq(read_lines("mps.log", &lines), 1);
+	ck_assert_uint_eq(lines.count, 2);
+	ck_assert_ptr_nonnull(strstr(lines.line[1], "logins from 192.0.2.9: "
+	    "499 similar messages suppressed in the last 60 s"));
+	free_lines(&lines);
+	/* The next message of that key starts afresh, without a count. */
+	ck_assert_int_eq(mps_log_limit_table_allow(t, "192.0.2.9",
+	    t0 + apr_time_from_sec(80), &sup), 1);
+	ck_assert_uint_eq(sup, 0);
+	mps_log_limit_table_destroy(t);
+	mps_logger_close(l);
+}
+END_TEST
+
 Suite *
 unit_suite(void)
 {
@@ -1415,6 +1630,17 @@ unit_suite(void)
 	tcase_add_test(tc, test_default_logger);
 	tcase_add_test(tc, test_announce);
 	tcase_add_test(tc, test_announce_without_logger);
+	suite_add_tcase(s, tc);
+
+	tc = new_case("lost lines");
+	tcase_add_test(tc, test_full_disk_lines_counted_and_reported);
+	suite_add_tcase(s, tc);
+
+	tc = new_case("log limits");
+	tcase_add_test(tc, test_log_limit_burst_and_count);
+	tcase_add_test(tc, test_log_limited_writes_count);
+	tcase_add_test(tc, test_log_limit_table_per_key);
+	tcase_add_test(tc, test_log_limit_table_flush);
 	suite_add_tcase(s, tc);
 
 	tc = new_case("concurrency");

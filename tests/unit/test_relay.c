@@ -144,6 +144,17 @@ mps_tunnel_name(const mps_session_t *t, char *buf, size_t size)
 	return buf;
 }
 
+void
+mps_tunnel_warn(mps_session_t *t, const char *fmt, ...)
+{
+	va_list ap;
+
+	(void)t;
+	va_start(ap, fmt);
+	mps_logger_vwrite(mps_log_default(), MPS_LOG_WARNING, fmt, ap);
+	va_end(ap);
+}
+
 mps_strand_t *
 mps_tunnel_strand(const mps_session_t *t)
 {
