@@ -42,7 +42,7 @@ A=$T/a
 make_config "$A" \
 	"/<AMT_Authenticate>/,/<\/AMT_Authenticate>/s|<DllName>[^<]*<|<DllName>SOAPAuthentication<|" \
 	"/<AMT_Authenticate>/,/<\/AMT_Authenticate>/s|<DllParameters>[^<]*<|<DllParameters>-target $TARGET -timeout 12<|" \
-	"$(tunnel_settings "<Limits><DeviceAuthThreads>4</DeviceAuthThreads><AuthQueueLength>8</AuthQueueLength><AuthQueueTimeout>3</AuthQueueTimeout></Limits><Admin><Enabled>true</Enabled><ListenPort>$AP</ListenPort><TokenFile>admin.token</TokenFile></Admin>")"
+	"$(tunnel_settings "<Limits><DeviceAuthThreads>4</DeviceAuthThreads><AuthQueueLength>8</AuthQueueLength><AuthQueueTimeout>3</AuthQueueTimeout><MaxPreAuthPerAddress>1000</MaxPreAuthPerAddress></Limits><Admin><Enabled>true</Enabled><ListenPort>$AP</ListenPort><TokenFile>admin.token</TokenFile></Admin>")"
 echo "http://127.0.0.1:$(head -n 1 "$T/sub.port")/notify" >"$A/NotificationList.config"
 openssl rand -hex 24 >"$A/admin.token"
 chmod 600 "$A/admin.token"

@@ -57,7 +57,7 @@ printf 'a trap\n' >"$T/trap.bin"
 A=$T/a
 AP=$(free_port)
 make_config "$A" \
-	"s|</MPS>|<Admin><Enabled>true</Enabled><ListenPort>$AP</ListenPort><TokenFile>admin.token</TokenFile></Admin></MPS>|" \
+	"s|</MPS>|<Limits><MaxPreAuthConnections>1000</MaxPreAuthConnections><MaxPreAuthPerAddress>1000</MaxPreAuthPerAddress><PreAuthDropStart>1000</PreAuthDropStart></Limits><Admin><Enabled>true</Enabled><ListenPort>$AP</ListenPort><TokenFile>admin.token</TokenFile></Admin></MPS>|" \
 	"s|<DllParameters>[^<]*AMTAuthFile.txt<|<DllParameters>$T/accounts1.txt<|" \
 	"s|<DynamicConfigFile>|<DynamicConfigCheckInterval>0</DynamicConfigCheckInterval><DynamicConfigFile>|"
 openssl rand -hex 24 >"$A/admin.token"
