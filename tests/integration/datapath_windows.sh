@@ -26,15 +26,16 @@ require_peers
 BYTES=${DATAPATH_BYTES:-100000000}
 MAX_GAP_MS=100
 # Under ThreadSanitizer (5 to 15 times slower) a tenth of the bytes: the
-# same windows and code paths in a tenth of the time. The gaps are then
-# the sanitizer's, not a timer's: gap_ok skips them.
+# same windows and code paths in a tenth of the time. Under any sanitizer
+# the gaps are the sanitizer's, not a timer's (ASan at load 10 measured
+# 230 ms): gap_ok skips them.
 if [ -z "${DATAPATH_BYTES:-}" ] && [ "$SANITIZER" = thread ]; then
 	BYTES=10000000
 fi
 # gap_ok WHAT MS: the check that no pause exceeded MAX_GAP_MS.
 gap_ok() {
-	if [ "$SANITIZER" = thread ]; then
-		skip "$1" "built with ThreadSanitizer: wall-clock gaps measure it"
+	if [ -n "$SANITIZER" ]; then
+		skip "$1" "built with a sanitizer: wall-clock gaps measure it"
 	else
 		ok "$1" at_most "$2" "$MAX_GAP_MS"
 	fi
