@@ -1332,12 +1332,6 @@ mps_server_start(mps_server_t *srv, char *err, size_t errsize)
 		    mps_strerror(rv, msg, sizeof(msg)));
 		return rv;
 	}
-	if (pthread_create(&srv->signal_thread, NULL, signal_thread_main,
-	    srv) != 0) {
-		snprintf(err, errsize, "cannot start the signal thread");
-		return APR_EGENERAL;
-	}
-	srv->signal_thread_started = 1;
 	/* Generation 1 goes live before any listener starts. */
 	if (first_live(srv) == NULL) {
 		snprintf(err, errsize, "out of memory");
@@ -1370,7 +1364,24 @@ mps_server_start(mps_server_t *srv, char *err, size_t errsize)
 		if (rv != APR_SUCCESS)
 			return rv;
 	}
-	return start_admin(srv, err, errsize);
+	rv = start_admin(srv, err, errsize);
+	if (rv != APR_SUCCESS)
+		return rv;
+	/*
+	 * The signal thread last: it reads what start-up wrote (the
+	 * registry, the sides, the notifier, the admin listener), and
+	 * pthread_create() is what orders those writes before its reads.
+	 * Nothing is lost meanwhile: the signals are blocked in every
+	 * thread (mps_server_block_signals), so one sent during start-up
+	 * stays pending until sigwait() takes it here.
+	 */
+	if (pthread_create(&srv->signal_thread, NULL, signal_thread_main,
+	    srv) != 0) {
+		snprintf(err, errsize, "cannot start the signal thread");
+		return APR_EGENERAL;
+	}
+	srv->signal_thread_started = 1;
+	return APR_SUCCESS;
 }
 
 apr_status_t

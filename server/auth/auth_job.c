@@ -1,6 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * auth_job.c: see auth_job.h.
+ *
+ * A job changes threads at two points only: mps_auth_job_start() pushes
+ * it from the owner's strand to the blocking lane, and the end of
+ * job_run() posts it back (the verdict and the error text are written
+ * before that post, which orders them for job_done). In between only the
+ * blocking lane touches it; the owner keeps a reference of its own.
  */
 #include "auth_job.h"
 #include "log.h"

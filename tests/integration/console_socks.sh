@@ -146,7 +146,7 @@ ok "ATYP IPv6 fd00::7 reaches it" grep -qx 'recv_len=239' "$T/v6"
 # ---- a device that was there and left: 0x04 ---------------------------
 ok "a device that will leave connects" \
 	start_sim gone --fqdn gone.amt.test --uuid 55555555-0000-0000-0000-000000000001 \
-	--ports 16992 --target "16992=$ORIGIN_ADDR" --duration 2
+	--ports 16992 --target "16992=$ORIGIN_ADDR" --duration $((2 * SLOW))
 GONE=$SIM_PID
 p --host gone.amt.test --port 16992 >"$T/gone-before"
 ok "while it is connected, CONNECT succeeds" test "$(rep_of "$T/gone-before")" = 00
@@ -203,7 +203,7 @@ t1=$(date +%s%N)
 ms=$(( (t1 - t0) / 1000000 ))
 diag "channel open timeout answered after $ms ms"
 ok "no answer from the device within ChannelOpenTimeout: REP 0x06" test "$(rep_of "$T/slow")" = 06
-ok "... after about ChannelOpenTimeout (2 s)" test "$ms" -ge 1500 -a "$ms" -le 6000
+ok "... after about ChannelOpenTimeout (2 s)" test "$ms" -ge 1500 -a "$ms" -le $((6000 * SLOW))
 
 # ---- mpsd with console authentication off, and ChannelIdleTimeout --------
 B=$T/b

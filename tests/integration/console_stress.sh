@@ -88,7 +88,7 @@ ok "the device's channel carried exactly $BIG bytes each way" \
 	wait_for 10 sim_has w499 "channel [0-9]+ closed port=16993 by=[a-z]+ tx=$BIG rx=$BIG( |\$)"
 ok "mpsd never sent beyond the device's 499-byte window" \
 	sh -c "! grep -q 'protocol-error' '$T/w499.out'"
-if ldd "$MPSD" 2>/dev/null | grep -qE 'lib(asan|tsan)'; then
+if [ -n "$SANITIZER" ]; then
 	# ASan keeps freed memory in quarantine (up to 256 MiB) and TSan
 	# keeps shadow memory and histories: RSS then measures the
 	# sanitizer, not mpsd's buffering.

@@ -25,6 +25,21 @@ require_peers
 
 BYTES=${DATAPATH_BYTES:-100000000}
 MAX_GAP_MS=100
+# Under ThreadSanitizer (5 to 15 times slower) a tenth of the bytes: the
+# same windows and code paths in a tenth of the time. Under any sanitizer
+# the gaps are the sanitizer's, not a timer's (ASan at load 10 measured
+# 230 ms): gap_ok skips them.
+if [ -z "${DATAPATH_BYTES:-}" ] && [ "$SANITIZER" = thread ]; then
+	BYTES=10000000
+fi
+# gap_ok WHAT MS: the check that no pause exceeded MAX_GAP_MS.
+gap_ok() {
+	if [ -n "$SANITIZER" ]; then
+		skip "$1" "built with a sanitizer: wall-clock gaps measure it"
+	else
+		ok "$1" at_most "$2" "$MAX_GAP_MS"
+	fi
+}
 # A transfer that stalls (1 s pauses) would take minutes: give up well
 # before, the assertions then say what went wrong.
 XFER_TIMEOUT=30
@@ -84,8 +99,8 @@ for W in 65536 1048576 4194304; do
 		same_text "$(field "$T/up$W.closed" rx)" "$BYTES"
 	ok "window $K, console -> device: SHA-256 equal at both ends" \
 		same_text "$(sent_sha "$T/up$W.out")" "$(field "$T/up$W.closed" rx-sha256)"
-	ok "window $K, console -> device: no pause between device reads over $MAX_GAP_MS ms" \
-		at_most "$(field "$T/up$W.closed" rx-gap-ms)" "$MAX_GAP_MS"
+	gap_ok "window $K, console -> device: no pause between device reads over $MAX_GAP_MS ms" \
+		"$(field "$T/up$W.closed" rx-gap-ms)"
 
 	# ---- device -> console ----
 	pump "down$W" --target "$FQDN:16993" --send 0 --recv "$BYTES" --peer-seed 2
@@ -99,8 +114,8 @@ for W in 65536 1048576 4194304; do
 		same_text "$(field "$T/down$W.closed" tx)" "$BYTES"
 	ok "window $K, device -> console: SHA-256 equal at both ends" \
 		same_text "$(recv_sha "$T/down$W.out")" "$(field "$T/down$W.closed" tx-sha256)"
-	ok "window $K, device -> console: no pause between device sends over $MAX_GAP_MS ms" \
-		at_most "$(field "$T/down$W.closed" tx-gap-ms)" "$MAX_GAP_MS"
+	gap_ok "window $K, device -> console: no pause between device sends over $MAX_GAP_MS ms" \
+		"$(field "$T/down$W.closed" tx-gap-ms)"
 
 	# Gaps are wall-clock: on a machine loaded far beyond its cores a
 	# process may wait 100 ms for a CPU. Say how loaded it was.

@@ -138,18 +138,22 @@ wait $new $old 2>/dev/null
 ok "the device leaves the registry when its tunnel closes" \
 	wait_for 5 file_has "$log" "[twin.test] Intel remote client has disconnected"
 
-# 500 devices at once.
-sim_bg "$A" "$T/many.out" --count 500 --quiet --ready-file "$T/ready500" \
+# 500 devices at once. Under ThreadSanitizer 100: 500 TLS handshakes at
+# its pace outlast the 10 s handshake deadline, and 100 are as many
+# concurrent logins for the race detector.
+many_n=500
+[ "$SANITIZER" = thread ] && many_n=100
+sim_bg "$A" "$T/many.out" --count $many_n --quiet --ready-file "$T/ready-many" \
 	--duration 60
 many=$SIM_PID
-ok "500 devices connect at once and all forward" \
-	wait_for 60 grep -q "forwarded=500 failed=0" "$T/ready500"
+ok "$many_n devices connect at once and all forward" \
+	wait_for 60 grep -q "forwarded=$many_n failed=0" "$T/ready-many"
 kill -USR1 "$MPSD_PID"
-ok "mpsd counts 500 connected devices" \
-	wait_for 5 file_has "$log" "Connected Intel remote clients: 500"
+ok "mpsd counts $many_n connected devices" \
+	wait_for $((5 * SLOW)) file_has "$log" "Connected Intel remote clients: $many_n"
 kill -TERM $many
 wait $many
-ok "500 devices leave cleanly" grep -q "summary .*failed=0 .*dropped=0" "$T/many.out"
+ok "$many_n devices leave cleanly" grep -q "summary .*failed=0 .*dropped=0" "$T/many.out"
 stop_pid "$MPSD_PID"
 ok "mpsd stops cleanly after all that" test $? -eq 0
 

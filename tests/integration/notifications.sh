@@ -67,7 +67,14 @@ ok "device 1 is connected at once, whatever the hanging subscriber does" \
 ok "the plain subscriber hears CONNECTED for device 1" wait_for 5 events_are plain $U1 0
 t1=$(date +%s%N)
 diag "CONNECTED reached the plain subscriber $(( (t1 - t0) / 1000000 )) ms after the device started (1 s of it is the wait for the forwards to settle)"
-ok "... within 3 s although another subscriber hangs" test $(( (t1 - t0) / 1000000 )) -lt 3000
+if [ "$SANITIZER" = thread ]; then
+	# The bound means something only below NotificationTimeout (2 s) +
+	# the settle (1 s); ThreadSanitizer's pace alone can pass it.
+	skip "... within 3 s although another subscriber hangs" \
+		"built with ThreadSanitizer: the latency measures it"
+else
+	ok "... within 3 s although another subscriber hangs" test $(( (t1 - t0) / 1000000 )) -lt 3000
+fi
 ok "the Digest subscriber hears it too (Digest credentials)" wait_for 5 events_are digest $U1 0
 ok "the Basic subscriber hears it too (Basic credentials)" wait_for 5 events_are basic $U1 0
 ok "the hanging subscriber got the request" wait_for 5 events_are hang $U1 0
