@@ -48,10 +48,12 @@
 #define MPS_FUZZ_FRONT_H
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "console_priv.h"
+#include "log.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -311,6 +313,28 @@ ff_step(mps_console_t *c, uint8_t op)
 
 static const front_ops *front_under_test(void);
 
+/* The front ends log what the console sent (peer, host, user names):
+ * every level is formatted, as mpsd would with TraceLevels at DEBUG, but
+ * written to /dev/null, not to the fuzzer's stderr. */
+static void
+ff_quiet_log(void)
+{
+	static int done;
+	mps_log_options_t o;
+	mps_logger_t *l = NULL;
+
+	if (done)
+		return;
+	done = 1;
+	memset(&o, 0, sizeof(o));
+	o.dir = "/dev";
+	o.file_name = "null";
+	o.max_files = 1;
+	o.levels = MPS_LOG_ALL_LEVELS;
+	if (mps_logger_open(&l, &o) == APR_SUCCESS)
+		mps_log_set_default(l);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -320,6 +344,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size == 0)
 		return 0;
+	ff_quiet_log();
 	memset(&ff, 0, sizeof(ff));
 	ff.data = data;
 	ff.size = size;
@@ -343,6 +368,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		ff_check(c);
 	}
 	ff_check(c);
+#ifdef FF_TRACE
+	/* For writing seeds: where the input got to. */
+	fprintf(stderr, "phase %d raw %d auths %d moves %d opens %d in %zu "
+	    "up %zu down %zu\n", (int)c->phase, (int)c->raw, ff.auths,
+	    ff.moves, ff.opens, mps_buf_len(&c->in), mps_buf_len(&c->up),
+	    mps_buf_len(&c->down));
+#endif
 	if (c->ops->free_state != NULL)
 		c->ops->free_state(c);
 	if (c->front != NULL)
