@@ -225,6 +225,22 @@ check_PROGRAMS += tests/fuzz/replay_udp_send_to
 tests_fuzz_replay_udp_send_to_SOURCES = tests/fuzz/fuzz_udp_send_to.c tests/fuzz/fuzz_config.h tests/fuzz/replay_main.c
 tests_fuzz_replay_udp_send_to_LDADD = $(FUZZ_UDP_LDADD)
 
+# Issue 12 section 3: the front ends' state machines over a fake
+# console.c (fuzz_front.h; each target includes its front end's .c, so
+# libmpschannels is not linked), and the channel table's state machine.
+FUZZ_FRONT_LDADD = server/libmpshttp.la server/libmpsapf.la \
+	server/libmpscore.la server/libmpslog.la server/libmpsbase.la \
+	$(APU_LIBS) $(APR_LIBS)
+check_PROGRAMS += tests/fuzz/replay_socks_front
+tests_fuzz_replay_socks_front_SOURCES = tests/fuzz/fuzz_socks_front.c tests/fuzz/fuzz_front.h tests/fuzz/replay_main.c
+tests_fuzz_replay_socks_front_LDADD = $(FUZZ_FRONT_LDADD)
+check_PROGRAMS += tests/fuzz/replay_http_front
+tests_fuzz_replay_http_front_SOURCES = tests/fuzz/fuzz_http_front.c tests/fuzz/fuzz_front.h tests/fuzz/replay_main.c
+tests_fuzz_replay_http_front_LDADD = $(FUZZ_FRONT_LDADD)
+check_PROGRAMS += tests/fuzz/replay_channel
+tests_fuzz_replay_channel_SOURCES = tests/fuzz/fuzz_channel.c tests/fuzz/replay_main.c
+tests_fuzz_replay_channel_LDADD = server/libmpsapf.la server/libmpsbase.la $(APR_LIBS)
+
 TESTS += tests/fuzz/replay.sh
 EXTRA_DIST += tests/fuzz/replay.sh tests/fuzz/README.md tests/fuzz/corpus \
 	tests/fuzz/config_static.dict
@@ -275,6 +291,18 @@ noinst_PROGRAMS += tests/fuzz/fuzz_udp_send_to
 tests_fuzz_fuzz_udp_send_to_SOURCES = tests/fuzz/fuzz_udp_send_to.c tests/fuzz/fuzz_config.h
 tests_fuzz_fuzz_udp_send_to_LDFLAGS = -fsanitize=fuzzer
 tests_fuzz_fuzz_udp_send_to_LDADD = $(FUZZ_UDP_LDADD)
+noinst_PROGRAMS += tests/fuzz/fuzz_socks_front
+tests_fuzz_fuzz_socks_front_SOURCES = tests/fuzz/fuzz_socks_front.c tests/fuzz/fuzz_front.h
+tests_fuzz_fuzz_socks_front_LDFLAGS = -fsanitize=fuzzer
+tests_fuzz_fuzz_socks_front_LDADD = $(FUZZ_FRONT_LDADD)
+noinst_PROGRAMS += tests/fuzz/fuzz_http_front
+tests_fuzz_fuzz_http_front_SOURCES = tests/fuzz/fuzz_http_front.c tests/fuzz/fuzz_front.h
+tests_fuzz_fuzz_http_front_LDFLAGS = -fsanitize=fuzzer
+tests_fuzz_fuzz_http_front_LDADD = $(FUZZ_FRONT_LDADD)
+noinst_PROGRAMS += tests/fuzz/fuzz_channel
+tests_fuzz_fuzz_channel_SOURCES = tests/fuzz/fuzz_channel.c
+tests_fuzz_fuzz_channel_LDFLAGS = -fsanitize=fuzzer
+tests_fuzz_fuzz_channel_LDADD = server/libmpsapf.la server/libmpsbase.la $(APR_LIBS)
 endif
 
 ## Integration scripts: real mpsd processes on loopback ports.
