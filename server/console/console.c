@@ -142,8 +142,6 @@ preauth_release(mps_console_t *c)
 	c->preauth = 0;
 }
 
-static void log_channel_close(mps_console_t *c);
-
 void
 mps_console_finalize(mps_console_t *c)
 {
@@ -152,7 +150,7 @@ mps_console_finalize(mps_console_t *c)
 	if (c->phase == C_CLOSED)
 		return;
 	c->phase = C_CLOSED;
-	log_channel_close(c);
+	mps_console_log_channel_close(c);
 	preauth_release(c);
 	mps_timer_cancel(mps_poller_timers(side->poller), &c->timer);
 	if (c->reg != NULL) {
@@ -204,6 +202,8 @@ mps_console_log_channel_open(mps_console_t *c, const mps_chan_t *chan)
 	c->chan_remote = chan->remote_id;
 	c->chan_local = chan->local_id;
 	c->chan_opened_at = apr_time_now();
+	c->chan_up0 = c->bytes_up;
+	c->chan_down0 = c->bytes_down;
 	c->chan_logged = 1;
 	channel_ends(c, who, sizeof(who), what, sizeof(what));
 	/* The first sentence is the guide's; what follows is ours. */
@@ -212,8 +212,8 @@ mps_console_log_channel_open(mps_console_t *c, const mps_chan_t *chan)
 	    (unsigned)c->chan_remote, (unsigned)c->chan_local, what);
 }
 
-static void
-log_channel_close(mps_console_t *c)
+void
+mps_console_log_channel_close(mps_console_t *c)
 {
 	char who[128], what[256];
 	apr_time_t took;
@@ -227,7 +227,8 @@ log_channel_close(mps_console_t *c)
 	    "closed. Channel ID [%u:%u]; %s, %llu bytes to the device, %llu "
 	    "bytes from the device, %ld.%03ld s", c->device_name, who,
 	    (unsigned)c->chan_remote, (unsigned)c->chan_local, what,
-	    c->bytes_up, c->bytes_down, (long)apr_time_sec(took),
+	    c->bytes_up - c->chan_up0, c->bytes_down - c->chan_down0,
+	    (long)apr_time_sec(took),
 	    (long)(apr_time_msec(took) % 1000));
 }
 

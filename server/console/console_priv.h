@@ -126,6 +126,9 @@ struct mps_console_t {
 	unsigned chan_logged:1;		/* the open line went out */
 	apr_uint32_t chan_remote, chan_local;
 	apr_time_t chan_opened_at;
+	/* bytes_up/down when the channel opened: a keep-alive HTTP console
+	 * that moves to another device counts each channel's own bytes. */
+	unsigned long long chan_up0, chan_down0;
 	char user[64];			/* console login name, "" if none */
 	char peer[64];			/* ip:port */
 	char ip[48];
@@ -144,6 +147,9 @@ extern const front_ops mps_http_front;
  * duration. One line each, for SOCKS, HTTP and direct-tcpip alike.
  */
 void mps_console_log_channel_open(mps_console_t *c, const mps_chan_t *chan);
+/* The close line now (once per open line): for a console leaving its
+ * channel without being finalized (an HTTP console moving on). */
+void mps_console_log_channel_close(mps_console_t *c);
 
 void mps_console_ref(mps_console_t *c);
 void mps_console_unref(mps_console_t *c);

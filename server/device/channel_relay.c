@@ -573,6 +573,9 @@ relay_switch(relay *r, mps_console_t *c, const char *host, apr_port_t port)
 {
 	open_result why;
 
+	/* The old channel's close line, before the console is renamed for
+	 * the new device. */
+	mps_console_log_channel_close(c);
 	detach(r, c);
 	mps_tunnel_kick(r->t);
 	/* A poll firing may already be queued on this strand: the hand-over
