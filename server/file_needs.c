@@ -196,9 +196,11 @@ mps_file_needs_collect(const mps_server_t *srv, apr_pool_t *pool)
 	    '\0' && srv->subscribers != NULL && srv->subscribers->nelts > 0)
 		add_need(needs, MPS_NEED_READ, mps_config_resolve(srv->config_dir,
 		    cfg->notification_ca_file, pool), "NotificationCAFile", 0, 0);
-	add_need(needs, MPS_NEED_DIR_WRITE, mps_config_resolve(srv->config_dir,
-	    cfg->log_file_path, pool), "LogFilePath (log rotation creates and "
-	    "renames files there)", 0, 1);
+	/* With Target syslog no log file is opened. */
+	if (cfg->log_target == MPS_LOG_TARGET_FILE)
+		add_need(needs, MPS_NEED_DIR_WRITE, mps_config_resolve(
+		    srv->config_dir, cfg->log_file_path, pool), "LogFilePath "
+		    "(log rotation creates and renames files there)", 0, 1);
 	add_need(needs, MPS_NEED_DIR_WRITE, parent_dir(mps_config_resolve(
 	    srv->config_dir, cfg->pid_file, pool), pool), "the directory of "
 	    "PidFile (the pid file is removed at exit)", 0, 1);

@@ -76,6 +76,7 @@ open_log(const mps_server_t *srv, mps_logger_t **logger)
 	lo.max_size_kb = cfg->log_file_max_size_kb;
 	lo.max_files = cfg->log_file_max_files;
 	lo.levels = srv->trace_levels;
+	lo.to_syslog = cfg->log_target == MPS_LOG_TARGET_SYSLOG;
 	rv = mps_logger_open(logger, &lo);
 	if (rv != APR_SUCCESS)
 		fprintf(stderr, "mpsd: cannot open log file %s/%s: %s\n",
@@ -121,7 +122,8 @@ prepare_directories(const mps_server_t *srv, uid_t uid, gid_t gid)
 	const char *files[] = { cfg->pid_file, cfg->lock_file };
 	size_t i;
 
-	if (mps_prepare_dir(cfg->log_file_path, uid, gid, 0750) != 0)
+	if (cfg->log_target == MPS_LOG_TARGET_FILE &&
+	    mps_prepare_dir(cfg->log_file_path, uid, gid, 0750) != 0)
 		fprintf(stderr, "mpsd: cannot create %s: %s\n",
 		    cfg->log_file_path, strerror(errno));
 	for (i = 0; i < 2; i++) {
@@ -277,7 +279,7 @@ main(int argc, char *argv[])
 		return 1;
 	mps_log_set_default(logger);
 	log_problems(errs);
-	{
+	if (srv->cfg->log_target == MPS_LOG_TARGET_FILE) {
 		const char *log_path = apr_pstrcat(pool, srv->cfg->log_file_path,
 		    "/", srv->cfg->log_file_name, NULL);
 		if (mps_hand_over_file(log_path, run_uid, run_gid) != 0)

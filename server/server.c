@@ -241,7 +241,7 @@ mps_server_load_plugins(mps_server_t *srv, const char **role, char *err,
 static void
 notifier_keep_false(void *arg, mps_device_t *dev, const char *url)
 {
-	char why[160];
+	char why[160], name[MPS_DEVICE_LOG_NAME_SIZE];
 
 	(void)arg;
 	if (!mps_device_is_registered(dev))
@@ -249,7 +249,7 @@ notifier_keep_false(void *arg, mps_device_t *dev, const char *url)
 	snprintf(why, sizeof(why), "subscriber %s answered KeepConnection "
 	    "false", url);
 	mps_log(MPS_LOG_INFO, "Intel remote client %s: %s: disconnecting",
-	    mps_device_uuid(dev), why);
+	    mps_device_log_name(dev, name, sizeof(name)), why);
 	mps_session_request_close(mps_device_session(dev),
 	    MPS_APF_DISCONNECT_BY_POLICY, why);
 }
@@ -1014,7 +1014,7 @@ directory_takeover(void *arg, const char *uuid, const void *token,
 {
 	mps_server_t *srv = arg;
 	mps_device_t *dev = NULL;
-	char why[160];
+	char why[160], name[MPS_DEVICE_LOG_NAME_SIZE];
 
 	if (srv->stopping || srv->registry == NULL ||
 	    mps_registry_lookup(srv->registry, uuid, &dev) != APR_SUCCESS)
@@ -1025,7 +1025,7 @@ directory_takeover(void *arg, const char *uuid, const void *token,
 		    instance : "(unknown)");
 		mps_log(MPS_LOG_INFO, "Intel remote client %s reconnected to "
 		    "instance %s: its tunnel here is closed (newest wins)",
-		    uuid, instance[0] != '\0' ? instance : "(unknown)");
+		    mps_device_log_name(dev, name, sizeof(name)), instance[0] != '\0' ? instance : "(unknown)");
 		mps_session_request_close(mps_device_session(dev),
 		    MPS_APF_DISCONNECT_BY_APPLICATION, why);
 	}

@@ -194,7 +194,8 @@ disconnect_device(mps_admin_request_t *req, const char *id,
     mps_admin_reply_t *reply)
 {
 	mps_device_t *dev = find_device(req->admin, id);
-	char fqdn[MPS_REGISTRY_FQDN_SIZE], why[128];
+	char name[MPS_DEVICE_LOG_NAME_SIZE], fqdn[MPS_REGISTRY_FQDN_SIZE];
+	char why[128];
 
 	if (dev == NULL) {
 		mps_admin_error(reply, MHD_HTTP_NOT_FOUND, "no such device");
@@ -203,9 +204,8 @@ disconnect_device(mps_admin_request_t *req, const char *id,
 	if (mps_device_fqdn(dev, fqdn, sizeof(fqdn)) != APR_SUCCESS)
 		fqdn[0] = '\0';
 	mps_log(MPS_LOG_INFO, "Admin API: %s (%s) asked to disconnect Intel "
-	    "remote client %s%s%s%s", req->peer, req->who,
-	    mps_device_uuid(dev), fqdn[0] != '\0' ? " (" : "", fqdn,
-	    fqdn[0] != '\0' ? ")" : "");
+	    "remote client %s", req->peer, req->who,
+	    mps_device_log_name(dev, name, sizeof(name)));
 	/* The session keeps 127 characters of why; the cut is harmless. */
 	if (snprintf(why, sizeof(why), "disconnected through the admin API by "
 	    "%s (%.40s)", req->peer, req->who) >= (int)sizeof(why))

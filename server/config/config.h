@@ -89,6 +89,8 @@ typedef struct mps_config_t {
 	int log_file_max_files;		/* LogFileMaxFiles, default 10 */
 	mps_log_time_format_t log_time_format; /* TimeFormat (ext.): "iso8601"
 					 * (default) | "guide" */
+	mps_log_target_t log_target;	/* Target (ext.): "file" (default) |
+					 * "syslog" (the LogFile* are ignored) */
 
 	/* <AMT_Authenticate>, <Socks_Authenticate> */
 	mps_auth_config_t amt_auth;

@@ -108,6 +108,7 @@ typedef char enum_fields_are_int[(sizeof(mps_tls_mode_t) == sizeof(int) &&
     sizeof(mps_verify_client_t) == sizeof(int) &&
     sizeof(mps_keepalive_timing_t) == sizeof(int) &&
     sizeof(mps_log_time_format_t) == sizeof(int) &&
+    sizeof(mps_log_target_t) == sizeof(int) &&
 
 sizeof(mps_directory_backend_kind_t) == sizeof(int)) ? 1 : -1];
 
@@ -118,6 +119,7 @@ static const char *const verify_modes[] = {
 	"none", "optional", "require", NULL
 };
 static const char *const log_time_formats[] = { "iso8601", "guide", NULL };
+static const char *const log_targets[] = { "file", "syslog", NULL };
 static const char *const keepalive_timings[] = {
 	"settled", "after5900", "never", NULL
 };
@@ -141,6 +143,7 @@ static const struct keyword keywords[] = {
 	{ G_LOGGER, "LogFileMaxSize", KW_KB, F(log_file_max_size_kb), 1, 16LL * 1024 * 1024, NULL },
 	{ G_LOGGER, "LogFileMaxFiles", KW_INT, F(log_file_max_files), 1, 1000, NULL },
 	{ G_LOGGER, "TimeFormat", KW_ENUM, F(log_time_format), 0, 0, log_time_formats },
+	{ G_LOGGER, "Target", KW_ENUM, F(log_target), 0, 0, log_targets },
 
 	{ G_AMT_AUTH, "NeedAuthentication", KW_BOOL, F(amt_auth.need_authentication), 0, 0, NULL },
 	{ G_AMT_AUTH, "DllName", KW_PATH, F(amt_auth.dll_name), 0, 0, NULL },
@@ -261,6 +264,7 @@ mps_config_defaults(mps_config_t *cfg, apr_pool_t *pool)
 	cfg->log_file_max_size_kb = 10240;
 	cfg->log_file_max_files = 10;
 	cfg->log_time_format = MPS_LOG_TIME_ISO8601;
+	cfg->log_target = MPS_LOG_TARGET_FILE;
 
 	cfg->amt_auth.need_authentication = 0;
 	cfg->amt_auth.dll_name = NULL;

@@ -150,6 +150,7 @@ mps_console_finalize(mps_console_t *c)
 	if (c->phase == C_CLOSED)
 		return;
 	c->phase = C_CLOSED;
+	mps_console_log_channel_close(c);
 	preauth_release(c);
 	mps_timer_cancel(mps_poller_timers(side->poller), &c->timer);
 	if (c->reg != NULL) {
@@ -168,6 +169,68 @@ mps_console_finalize(mps_console_t *c)
 }
 
 /* ---- socket I/O --------------------------------------------------------- */
+
+/* ---- channel lines ------------------------------------------------------ */
+
+/* What the channel lines say about the two ends besides the device. For
+ * a management console (SOCKS, HTTP): the front, the device port it asked
+ * for and the console's login name. direct-tcpip has no console login:
+ * the device itself asked mpsd to connect to the target. */
+static void
+channel_ends(const mps_console_t *c, char *who, size_t who_size, char *what,
+    size_t what_size)
+{
+	/* Only the console fronts log the guide's console end. */
+	if (c->ops->log_shutdown) {
+		snprintf(who, who_size, "management console %s", c->ip);
+		snprintf(what, what_size, "%s, device port %u, console %s, "
+		    "console user \"%s\"", c->ops->name, (unsigned)c->port,
+		    c->peer, c->user);
+	} else {
+		snprintf(who, who_size, "direct-tcpip target %s", c->peer);
+		/* connect_host: the name the device asked for. */
+		snprintf(what, what_size, "direct-tcpip to %.100s:%u asked by "
+		    "the device", c->connect_host, (unsigned)c->port);
+	}
+}
+
+void
+mps_console_log_channel_open(mps_console_t *c, const mps_chan_t *chan)
+{
+	char who[128], what[256];
+
+	c->chan_remote = chan->remote_id;
+	c->chan_local = chan->local_id;
+	c->chan_opened_at = apr_time_now();
+	c->chan_up0 = c->bytes_up;
+	c->chan_down0 = c->bytes_down;
+	c->chan_logged = 1;
+	channel_ends(c, who, sizeof(who), what, sizeof(what));
+	/* The first sentence is the guide's; what follows is ours. */
+	mps_log(MPS_LOG_INFO, "Channel between Intel remote client %s and %s "
+	    "opened. Channel ID [%u:%u]; %s", c->device_name, who,
+	    (unsigned)c->chan_remote, (unsigned)c->chan_local, what);
+}
+
+void
+mps_console_log_channel_close(mps_console_t *c)
+{
+	char who[128], what[256];
+	apr_time_t took;
+
+	if (!c->chan_logged)
+		return;
+	c->chan_logged = 0;
+	took = apr_time_now() - c->chan_opened_at;
+	channel_ends(c, who, sizeof(who), what, sizeof(what));
+	mps_log(MPS_LOG_INFO, "Channel between Intel remote client %s and %s "
+	    "closed. Channel ID [%u:%u]; %s, %llu bytes to the device, %llu "
+	    "bytes from the device, %ld.%03ld s", c->device_name, who,
+	    (unsigned)c->chan_remote, (unsigned)c->chan_local, what,
+	    c->bytes_up - c->chan_up0, c->bytes_down - c->chan_down0,
+	    (long)apr_time_sec(took),
+	    (long)(apr_time_msec(took) % 1000));
+}
 
 int
 mps_console_read(mps_console_t *c, size_t max)
@@ -465,6 +528,9 @@ auth_done(void *owner, mps_auth_verdict_t verdict, const char *user,
 			    user, err[0] != '\0' ? ": " : "", err);
 		} else {
 			budget_refund(c, user);
+			/* Kept for the channel lines (longer names are cut:
+			 * the login line above has them whole). */
+			snprintf(c->user, sizeof(c->user), "%s", user);
 			mps_log(MPS_LOG_DEBUG, "%s console %s authenticated as "
 			    "\"%s\"", c->ops->name, c->peer, user);
 		}
@@ -554,8 +620,7 @@ mps_console_resolve(mps_console_t *c, const char *host, apr_port_t port)
 	mps_device_release(c->dev);
 	c->dev = dev;
 	c->port = port;
-	snprintf(c->device_name, sizeof(c->device_name), "%s",
-	    fqdn[0] != '\0' ? fqdn : mps_device_uuid(dev));
+	(void)mps_device_log_name(dev, c->device_name, sizeof(c->device_name));
 	/* CHANNEL_OPEN names the address the device announced (what it
 	 * forwarded), as LMS expects. */
 	snprintf(c->connect_host, sizeof(c->connect_host), "%s", fqdn);

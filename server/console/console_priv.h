@@ -116,10 +116,20 @@ struct mps_console_t {
 	mps_chan_t *chan;		/* NULL until opened and once detached */
 	apr_uint32_t remote_window_max;	/* largest window the device offered */
 	apr_port_t port;
-	char device_name[MPS_REGISTRY_FQDN_SIZE];	/* for logs */
+	char device_name[MPS_DEVICE_LOG_NAME_SIZE];	/* for logs */
 	char connect_host[MPS_REGISTRY_FQDN_SIZE];	/* for CHANNEL_OPEN */
 
 	unsigned long long bytes_up, bytes_down;
+	/* For the channel's open and close lines (mps_console_log_channel):
+	 * the APF channel numbers, kept because c->chan goes before the
+	 * close line is written, and when the channel opened. */
+	unsigned chan_logged:1;		/* the open line went out */
+	apr_uint32_t chan_remote, chan_local;
+	apr_time_t chan_opened_at;
+	/* bytes_up/down when the channel opened: a keep-alive HTTP console
+	 * that moves to another device counts each channel's own bytes. */
+	unsigned long long chan_up0, chan_down0;
+	char user[64];			/* console login name, "" if none */
 	char peer[64];			/* ip:port */
 	char ip[48];
 	apr_port_t peer_port;
@@ -130,6 +140,16 @@ extern const front_ops mps_socks_front;
 extern const front_ops mps_http_front;
 
 /* ---- console.c ---- */
+
+/*
+ * The INFO line for the channel's open (opened != 0, from chan) and,
+ * once the console is finalized, its close with bytes each way and the
+ * duration. One line each, for SOCKS, HTTP and direct-tcpip alike.
+ */
+void mps_console_log_channel_open(mps_console_t *c, const mps_chan_t *chan);
+/* The close line now (once per open line): for a console leaving its
+ * channel without being finalized (an HTTP console moving on). */
+void mps_console_log_channel_close(mps_console_t *c);
 
 void mps_console_ref(mps_console_t *c);
 void mps_console_unref(mps_console_t *c);

@@ -72,6 +72,7 @@ struct mps_logger_t {
 	unsigned long long lost;
 	int lost_err;			/* errno of the first refusal */
 	unsigned torn:1;		/* the file ends in a cut line */
+	unsigned to_syslog:1;		/* no file: syslog(3) (log.h) */
 };
 
 static _Atomic(mps_logger_t *) default_logger;
@@ -367,6 +368,8 @@ switch_file(mps_logger_t *l, int fd, apr_off_t size, apr_off_t fresh)
 
 static void console_write(mps_log_level_t level, const char *line,
     size_t len, size_t msg_off);
+static void syslog_write(mps_log_level_t level, const char *line,
+    size_t len, size_t msg_off);
 
 /*
  * Writes the report of the lines lost since the file last took one.
@@ -553,10 +556,16 @@ rotate_or_report(mps_logger_t *l)
 	write_locked(l, line, len);
 }
 
-/* Writes a formatted line, rotating first if needed. */
+/* Writes a formatted line, rotating first if needed; or hands it to
+ * syslog(3), which is thread-safe and keeps each message whole. */
 static void
-logger_emit(mps_logger_t *l, const char *line, size_t len)
+logger_emit(mps_logger_t *l, mps_log_level_t level, const char *line,
+    size_t len, size_t msg_off)
 {
+	if (l->to_syslog) {
+		syslog_write(level, line, len, msg_off);
+		return;
+	}
 	if (pthread_mutex_lock(&l->lock) != 0) {
 		stderr_write(line, len);
 		return;
@@ -677,6 +686,31 @@ nomem:
 	return APR_ENOMEM;
 }
 
+/* The syslog target: a logger with no file (path "syslog", for the
+ * lines that name where the log goes). */
+static apr_status_t
+open_syslog_logger(mps_logger_t **logger, const mps_log_options_t *opts)
+{
+	mps_logger_t *l;
+	int prv;
+
+	if ((l = calloc(1, sizeof(*l))) == NULL)
+		return APR_ENOMEM;
+	l->fd = -1;
+	l->to_syslog = 1;
+	atomic_init(&l->levels, opts->levels);
+	if ((l->path = strdup("syslog")) == NULL) {
+		free(l);
+		return APR_ENOMEM;
+	}
+	if ((prv = pthread_mutex_init(&l->lock, NULL)) != 0) {
+		logger_free(l);
+		return APR_FROM_OS_ERROR(prv);
+	}
+	*logger = l;
+	return APR_SUCCESS;
+}
+
 apr_status_t
 mps_logger_open(mps_logger_t **logger, const mps_log_options_t *opts)
 {
@@ -686,6 +720,8 @@ mps_logger_open(mps_logger_t **logger, const mps_log_options_t *opts)
 	int prv;
 
 	*logger = NULL;
+	if (opts != NULL && opts->to_syslog)
+		return open_syslog_logger(logger, opts);
 	if ((rv = check_options(opts)) != APR_SUCCESS)
 		return rv;
 	if ((rv = logger_alloc(&l, opts)) != APR_SUCCESS) {
@@ -717,7 +753,8 @@ mps_logger_close(mps_logger_t *logger)
 		return;
 	/* Never leave mps_log() pointing at freed memory. */
 	(void)atomic_compare_exchange_strong(&default_logger, &expected, NULL);
-	(void)close(logger->fd);
+	if (logger->fd >= 0)
+		(void)close(logger->fd);
 	(void)pthread_mutex_destroy(&logger->lock);
 	logger_free(logger);
 }
@@ -730,6 +767,8 @@ mps_logger_reopen(mps_logger_t *logger)
 	char err[128];
 	int fd;
 
+	if (logger->to_syslog)
+		return APR_SUCCESS;	/* nothing to reopen */
 	if (pthread_mutex_lock(&logger->lock) != 0)
 		return APR_EGENERAL;
 	rv = open_file(logger, 0, &fd, &size, &fresh);
@@ -782,7 +821,7 @@ mps_logger_vwrite(mps_logger_t *logger, mps_log_level_t level,
 	if (!mps_logger_enabled(logger, level))
 		return;
 	len = format_line(line, sizeof(line), level, &off, fmt, ap);
-	logger_emit(logger, line, len);
+	logger_emit(logger, level, line, len, off);
 }
 
 void
@@ -882,7 +921,11 @@ mps_log_announce(mps_log_level_t level, const char *fmt, ...)
 
 	l = mps_log_default();
 	if (l != NULL)
-		logger_emit(l, line, len);
+		logger_emit(l, level, line, len, off);
+	/* Once in syslog is enough when the log itself goes there. */
+	if (l != NULL && l->to_syslog &&
+	    atomic_load(&console_kind) == MPS_LOG_CONSOLE_SYSLOG)
+		return;
 	if (atomic_load(&console_kind) != MPS_LOG_CONSOLE_NONE || l == NULL)
 		console_write(level, line, len, off);
 }
@@ -893,20 +936,25 @@ static void
 console_write(mps_log_level_t level, const char *line, size_t len,
     size_t msg_off)
 {
+	if (atomic_load(&console_kind) == MPS_LOG_CONSOLE_SYSLOG)
+		syslog_write(level, line, len, msg_off);
+	else
+		stderr_write(line, len);
+}
+
+/* A formatted line to syslog(3): the message alone (syslog stamps its
+ * own time and priority), without our newline. */
+static void
+syslog_write(mps_log_level_t level, const char *line, size_t len,
+    size_t msg_off)
+{
 	char copy[MPS_LOG_LINE_MAX + 1];
 
-	if (atomic_load(&console_kind) == MPS_LOG_CONSOLE_SYSLOG) {
-		/* openlog() once: its ident must outlive every syslog(). */
-		(void)pthread_once(&syslog_once, open_syslog);
-		/* syslog stamps its own time: send the message alone,
-		 * without our newline. */
-		if (len == 0 || len > sizeof(copy))
-			return;
-		memcpy(copy, line, len - 1);
-		copy[len - 1] = '\0';
-		syslog(LOG_DAEMON | syslog_priority(level), "%s",
-		    copy + msg_off);
-	} else {
-		stderr_write(line, len);
-	}
+	/* openlog() once: its ident must outlive every syslog(). */
+	(void)pthread_once(&syslog_once, open_syslog);
+	if (len == 0 || len > sizeof(copy) || msg_off >= len)
+		return;
+	memcpy(copy, line, len - 1);
+	copy[len - 1] = '\0';
+	syslog(LOG_DAEMON | syslog_priority(level), "%s", copy + msg_off);
 }

@@ -69,6 +69,11 @@ typedef struct mps_log_options_t {
 	apr_off_t max_size_kb;		/* LogFileMaxSize in KiB; 0 = never rotate */
 	int max_files;			/* LogFileMaxFiles: files kept in all, >= 1 */
 	unsigned levels;		/* TraceLevels mask of mps_log_level_t */
+	/* <Logger><Target>syslog</Target>: lines go to syslog(3) (ident
+	 * "mpsd", facility daemon, which journald takes under systemd) and
+	 * no file is opened: dir, file_name, heading, max_size_kb and
+	 * max_files are ignored. */
+	int to_syslog;
 } mps_log_options_t;
 
 typedef struct mps_logger_t mps_logger_t;
@@ -149,6 +154,12 @@ typedef enum {
 } mps_log_time_format_t;
 
 void mps_log_set_time_format(mps_log_time_format_t format);
+
+/* Where the log goes: <Logger><Target> (mps_log_options_t.to_syslog). */
+typedef enum {
+	MPS_LOG_TARGET_FILE,		/* LogFilePath/LogFileName (default) */
+	MPS_LOG_TARGET_SYSLOG		/* syslog(3), ident mpsd, daemon */
+} mps_log_target_t;
 mps_log_time_format_t mps_log_get_time_format(void);
 
 /*

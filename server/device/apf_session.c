@@ -205,14 +205,14 @@ device_entry_freed(void *session)
 
 /* ---- helpers ---------------------------------------------------------- */
 
-/* How the device is named in logs: its FQDN once it announced one, else
- * its UUID, else where it connects from. */
+/* How the device is named in logs: mps_device_log_name ("fqdn (uuid)",
+ * or the UUID alone before the FQDN is known) once it is registered, its
+ * UUID before that, else where it connects from. */
 static const char *
 session_name(const mps_session_t *s, char *buf, size_t size)
 {
-	if (s->dev != NULL && mps_device_fqdn(s->dev, buf, size) == APR_SUCCESS &&
-	    buf[0] != '\0')
-		return buf;
+	if (s->dev != NULL)
+		return mps_device_log_name(s->dev, buf, size);
 	if (s->uuid[0] != '\0')
 		return s->uuid;
 	snprintf(buf, size, "at %s", s->peer);
@@ -492,7 +492,7 @@ session_close(mps_session_t *s, apr_uint32_t reason, mps_log_level_t level,
     const char *fmt, ...)
 {
 	mps_amt_side_t *side = s->side;
-	char name[MPS_REGISTRY_FQDN_SIZE];
+	char name[MPS_DEVICE_LOG_NAME_SIZE];
 	char why[512];
 	va_list ap;
 
@@ -569,6 +569,7 @@ auth_succeeded(mps_session_t *s, const char *user, const char *how)
 {
 	mps_amt_side_t *side = s->side;
 	mps_device_t *dev = NULL, *replaced = NULL;
+	char name[MPS_DEVICE_LOG_NAME_SIZE];
 	apr_status_t rv;
 
 	mps_auth_throttle_success(side->throttle, s->ip);
@@ -640,7 +641,7 @@ auth_succeeded(mps_session_t *s, const char *user, const char *how)
 	mps_log(MPS_LOG_DEBUG, "Intel remote client %s (%s) authenticated %s%s",
 	    s->uuid, s->peer, how, user);
 	mps_log(MPS_LOG_INFO, "Intel remote client %s is now connected.",
-	    s->uuid);
+	    session_name(s, name, sizeof(name)));
 }
 
 /* The refusal: USERAUTH_FAILURE now, close after a short delay. */
@@ -863,7 +864,7 @@ on_tcpip_forward(mps_session_t *s, const mps_apf_msg_t *m, int cancel)
 	uint32_t port = m->u.global_request.port;
 	mps_device_t *displaced = NULL;
 	char fqdn[MPS_REGISTRY_FQDN_SIZE];
-	char name[MPS_REGISTRY_FQDN_SIZE];
+	char name[MPS_DEVICE_LOG_NAME_SIZE];
 	apr_status_t rv;
 
 	if (addr.len >= sizeof(fqdn) || memchr(addr.ptr, '\0', addr.len) != NULL) {
@@ -960,7 +961,7 @@ on_udp_send_to(mps_session_t *s, const mps_apf_msg_t *m)
 	const mps_amt_side_t *side = s->side;
 	mps_outbound_t ob = { side->cfg, side->authorized_servers, side->udp,
 	    &s->warn_limit };
-	char name[MPS_REGISTRY_FQDN_SIZE], origin[MPS_REGISTRY_FQDN_SIZE + 80];
+	char name[MPS_DEVICE_LOG_NAME_SIZE], origin[MPS_DEVICE_LOG_NAME_SIZE + 96];
 	mps_live_t *live = mps_live_acquire(side->settings);
 	int ok;
 

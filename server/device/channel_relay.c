@@ -274,10 +274,7 @@ console_done(relay *r, mps_console_t *c)
 	if (c->ops->log_shutdown)
 		mps_log(MPS_LOG_INFO, "[%s] management console has shutdown",
 		    c->ip);
-	mps_log(MPS_LOG_DEBUG, "Channel between Intel remote client %s and "
-	    "management console %s closed: %llu bytes to the device, %llu "
-	    "to the console", c->device_name, c->peer, c->bytes_up,
-	    c->bytes_down);
+	/* mps_console_finalize writes the channel's close line. */
 	mps_console_finalize(c);
 	if (r != NULL)
 		mps_tunnel_kick(r->t);
@@ -298,7 +295,7 @@ mps_relay_attach(void *arg)
 	mps_console_t *c = arg;
 	mps_session_t *t = c->session;
 	const mps_config_t *cfg = mps_tunnel_side(t)->cfg;
-	char name[MPS_REGISTRY_FQDN_SIZE];
+	char name[MPS_DEVICE_LOG_NAME_SIZE];
 	mps_chan_t *chan = NULL;
 	mps_buf_t *out;
 	relay *r;
@@ -576,6 +573,9 @@ relay_switch(relay *r, mps_console_t *c, const char *host, apr_port_t port)
 {
 	open_result why;
 
+	/* The old channel's close line, before the console is renamed for
+	 * the new device. */
+	mps_console_log_channel_close(c);
 	detach(r, c);
 	mps_tunnel_kick(r->t);
 	/* A poll firing may already be queued on this strand: the hand-over
@@ -703,7 +703,6 @@ relay_io(void *arg)
 static void
 on_confirmation(relay *r, const mps_apf_msg_t *m)
 {
-	char name[MPS_REGISTRY_FQDN_SIZE];
 	mps_chan_t *chan = NULL;
 	mps_console_t *c;
 	int due = 0;
@@ -723,10 +722,7 @@ on_confirmation(relay *r, const mps_apf_msg_t *m)
 	if (c == NULL)
 		return;		/* the console left while the device answered */
 	c->phase = C_RELAY;
-	mps_log(MPS_LOG_INFO, "Channel between Intel remote client %s and "
-	    "management console %s opened. Channel ID [%u:%u]",
-	    mps_tunnel_name(r->t, name, sizeof(name)), c->ip,
-	    (unsigned)chan->remote_id, (unsigned)chan->local_id);
+	mps_console_log_channel_open(c, chan);
 	c->ops->opened(c);
 	relay_pump(c);
 }
@@ -734,7 +730,7 @@ on_confirmation(relay *r, const mps_apf_msg_t *m)
 static void
 on_open_failure(relay *r, const mps_apf_msg_t *m)
 {
-	char name[MPS_REGISTRY_FQDN_SIZE];
+	char name[MPS_DEVICE_LOG_NAME_SIZE];
 	mps_chan_t *chan = NULL;
 	mps_console_t *c;
 	apr_status_t rv;
@@ -784,7 +780,7 @@ static void
 warn_overrun(relay *r, const mps_chan_t *chan, apr_size_t len,
     apr_uint32_t window)
 {
-	char name[MPS_REGISTRY_FQDN_SIZE];
+	char name[MPS_DEVICE_LOG_NAME_SIZE];
 	mps_device_t *dev = mps_tunnel_device(r->t);
 
 	mps_log(MPS_LOG_WARNING, "Intel remote client %s (%s) does not honour "
@@ -802,7 +798,7 @@ warn_overrun(relay *r, const mps_chan_t *chan, apr_size_t len,
 static void
 overrun_close(relay *r, mps_chan_t *chan, const char *why)
 {
-	char name[MPS_REGISTRY_FQDN_SIZE];
+	char name[MPS_DEVICE_LOG_NAME_SIZE];
 	mps_console_t *c = chan->owner;
 
 	mps_log(MPS_LOG_WARNING, "Intel remote client %s: channel [%u:%u] %s: "
@@ -1105,7 +1101,7 @@ static void
 open_timed_out(void *arg, mps_chan_t *chan)
 {
 	relay *r = arg;
-	char name[MPS_REGISTRY_FQDN_SIZE];
+	char name[MPS_DEVICE_LOG_NAME_SIZE];
 	mps_console_t *c = chan->owner;
 
 	if (r->closing || c == NULL || (chan->state != MPS_CHAN_OPENING &&

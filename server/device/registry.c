@@ -306,6 +306,22 @@ mps_device_uuid(const mps_device_t *dev)
 }
 
 const char *
+mps_device_log_name(const mps_device_t *dev, char *buf, apr_size_t size)
+{
+	char fqdn[MPS_REGISTRY_FQDN_SIZE];
+
+	if (buf == NULL || size == 0)
+		return "";
+	if (mps_device_fqdn(dev, fqdn, sizeof(fqdn)) != APR_SUCCESS)
+		fqdn[0] = '\0';
+	if (fqdn[0] != '\0')
+		snprintf(buf, size, "%s (%s)", fqdn, dev->uuid);
+	else
+		snprintf(buf, size, "%s", dev->uuid);
+	return buf;
+}
+
+const char *
 mps_device_peer(const mps_device_t *dev)
 {
 	return dev->peer;

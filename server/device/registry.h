@@ -65,6 +65,9 @@
 #define MPS_REGISTRY_PEER_MAX		127
 /* The UUID text: 36 characters and the NUL. */
 #define MPS_REGISTRY_UUID_SIZE		37
+/* A device's name in the log, "fqdn (uuid)": always fits in this. */
+#define MPS_DEVICE_LOG_NAME_SIZE	\
+	(MPS_REGISTRY_FQDN_SIZE + MPS_REGISTRY_UUID_SIZE + 3)
 
 typedef struct mps_registry_t mps_registry_t;
 typedef struct mps_device_t mps_device_t;
@@ -113,6 +116,15 @@ mps_strand_t *mps_device_strand(const mps_device_t *dev);
  * holds "" if size > 0). A buffer of MPS_REGISTRY_FQDN_SIZE always fits.
  */
 apr_status_t mps_device_fqdn(const mps_device_t *dev, char *buf,
+    apr_size_t size);
+
+/*
+ * The one way the log names a device, so that an administrator can grep
+ * for either the FQDN or the UUID and find every line of that device:
+ * "fqdn (uuid)", or the bare UUID until the device announced an FQDN.
+ * Returns buf. A buffer of MPS_DEVICE_LOG_NAME_SIZE always fits.
+ */
+const char *mps_device_log_name(const mps_device_t *dev, char *buf,
     apr_size_t size);
 
 /* True if port is among the entry's forwarded ports. */

@@ -57,7 +57,7 @@ static void
 direct_refused(mps_console_t *c, open_result why)
 {
 	direct_front *f = c->front;
-	char name[MPS_REGISTRY_FQDN_SIZE];
+	char name[MPS_DEVICE_LOG_NAME_SIZE];
 
 	mps_tunnel_warn(c->session, "Intel remote client %s: direct-tcpip "
 	    "connection to %s:%u %s",
@@ -96,14 +96,9 @@ connect_failed(mps_console_t *c, int err)
 static void
 connected(mps_console_t *c)
 {
-	direct_front *f = c->front;
-	char name[MPS_REGISTRY_FQDN_SIZE];
-
-	mps_log(MPS_LOG_INFO, "Intel remote client %s opened a direct-tcpip "
-	    "channel to %s:%u. Channel ID [%u:%u]",
-	    mps_tunnel_name(c->session, name, sizeof(name)), f->host,
-	    (unsigned)f->port, (unsigned)c->chan->remote_id,
-	    (unsigned)c->chan->local_id);
+	/* The channel's open line (its close line follows when the
+	 * connection ends, console.c). */
+	mps_console_log_channel_open(c, c->chan);
 	mps_relay_confirm_open(c);
 }
 
@@ -138,7 +133,7 @@ start_connect(mps_session_t *s, apr_uint32_t device_id,
     const struct sockaddr *addr, socklen_t addrlen)
 {
 	mps_amt_side_t *side = mps_tunnel_side(s);
-	char name[MPS_REGISTRY_FQDN_SIZE], peer[128];
+	char name[MPS_DEVICE_LOG_NAME_SIZE], peer[128];
 	direct_front *f;
 	mps_console_t *c;
 	apr_status_t rv;
@@ -165,6 +160,7 @@ start_connect(mps_session_t *s, apr_uint32_t device_id,
 		return;
 	}
 	snprintf(f->host, sizeof(f->host), "%s", host);
+	snprintf(c->connect_host, sizeof(c->connect_host), "%s", host);
 	f->port = port;
 	c->front = f;
 	c->session = s;
@@ -208,7 +204,7 @@ resolve_done(void *arg)
 {
 	resolve_job *job = arg;
 	mps_session_t *s = job->s;
-	char name[MPS_REGISTRY_FQDN_SIZE];
+	char name[MPS_DEVICE_LOG_NAME_SIZE];
 
 	if (mps_tunnel_is_active(s)) {
 		if (job->gai_error != 0) {
@@ -272,7 +268,7 @@ mps_direct_tcpip_open(mps_session_t *s, const mps_apf_msg_t *m)
 	mps_apf_str_t addr = m->u.channel_open.connected_addr;
 	apr_uint32_t port = m->u.channel_open.connected_port;
 	apr_uint32_t sender = m->u.channel_open.sender;
-	char name[MPS_REGISTRY_FQDN_SIZE], host[MPS_REGISTRY_FQDN_SIZE];
+	char name[MPS_DEVICE_LOG_NAME_SIZE], host[MPS_REGISTRY_FQDN_SIZE];
 	struct addrinfo hints, *res = NULL;
 	char portstr[8];
 	resolve_job *job;

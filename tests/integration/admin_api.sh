@@ -227,9 +227,9 @@ ok "mpsctl disconnect FQDN" grep -q "^Disconnecting $UUID ($FQDN) (DISCONNECT re
 ok "the device receives DISCONNECT reason 11" \
 	wait_for 5 grep -q "^device 0 disconnected reason=11 .*by=server" "$T/sim.out"
 ok "the log names who asked (address and client)" \
-	grep -q "Admin API: 127.0.0.1:[0-9]* (mpsctl (user [^)]*)) asked to disconnect Intel remote client $UUID ($FQDN)" "$log"
+	grep -q "Admin API: 127.0.0.1:[0-9]* (mpsctl (user [^)]*)) asked to disconnect Intel remote client $FQDN ($UUID)" "$log"
 ok "the device's close is logged with reason 11 and the requester" \
-	grep -q "Intel remote client $FQDN (127.0.0.1:[0-9]*): disconnected through the admin API by 127.0.0.1:[0-9]* (mpsctl (user [^)]*)); disconnecting (reason 11)" "$log"
+	grep -q "Intel remote client $FQDN ($UUID) (127.0.0.1:[0-9]*): disconnected through the admin API by 127.0.0.1:[0-9]* (mpsctl (user [^)]*)); disconnecting (reason 11)" "$log"
 ok "the device is gone from the list" \
 	wait_for 5 sh -c "curl -s -H 'Authorization: Bearer $TOKEN' $BASE/api/v1/devices | grep -q '\"count\": 0'"
 ok "the channel gauge is back to 0" \

@@ -102,6 +102,11 @@ ok "keep-alive across devices: every answer is exact" \
 	sh -c "cmp -s '$(expected 20000)' '$T/x0' && cmp -s '$(expected 30000)' '$T/x1' && cmp -s '$(expected 40000)' '$T/x2'"
 ok "keep-alive across devices: one connection to mpsd" \
 	test "$(grep -c 'Re-using existing connection' "$T/cross.err")" -ge 2
+# Each channel of the moving connection gets its own close line counting
+# its own bytes: dev-1's carried the 30000-byte answer and its headers
+# only (a running total would hold the 20000 before it as well).
+ok "keep-alive across devices: the channel left behind has its own close line" \
+	wait_for 5 sh -c "grep -E 'Intel remote client dev-1\.amt\.test \([0-9A-Fa-f-]{36}\) and management console 127\.0\.0\.1 closed\. Channel ID \[[0-9]+:[0-9]+\]; HTTP, device port 16992, ' '$log' | sed -nE 's/.*, ([0-9]+) bytes from the device, .*/\1/p' | awk '\$1 >= 30000 && \$1 < 31000 { f = 1 } END { exit !f }'"
 http_curl --max-time 15 -v --data-binary @"$small" -o "$T/pg1" "$D0/echo" --next \
 	--max-time 15 -x "$PROXY" --proxy-user "$CONSOLE_USER:$CONSOLE_PASS" \
 	-o "$T/pg2" "$D0/bytes/5000" 2>"$T/pg.err"

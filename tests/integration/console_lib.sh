@@ -161,10 +161,10 @@ same_file() { cmp "$1" "$2" >&2; }
 count_lines() { grep -cE -- "$2" "$1" 2>/dev/null || true; }
 
 # channel_opened_re FQDN: the guide's channel line for FQDN and a console
-# on 127.0.0.1.
+# on 127.0.0.1 (the device named "fqdn (uuid)", as every line names it).
 channel_opened_re() {
 	local f=${1//./\\.}
-	echo "Channel between Intel remote client $f and management console 127\.0\.0\.1 opened\. Channel ID \[[0-9]+:[0-9]+\]"
+	echo "Channel between Intel remote client $f \([0-9A-Fa-f-]{36}\) and management console 127\.0\.0\.1 opened\. Channel ID \[[0-9]+:[0-9]+\]"
 }
 CONSOLE_SHUTDOWN='[127.0.0.1] management console has shutdown'
 

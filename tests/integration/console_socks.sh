@@ -62,6 +62,21 @@ ok "log: Channel between Intel remote client <fqdn> and management console <ip> 
 	wait_for 5 grep -qE "$(channel_opened_re dev-0.amt.test)" "$log"
 ok "log: [<ip>] management console has shutdown" \
 	wait_for 5 file_has "$log" "$CONSOLE_SHUTDOWN"
+# Our channel lines (issue #13): the open line names the front, device
+# port, console address and user; the close line, of the same channel id,
+# adds the bytes each way and the duration. The 65537-byte download above
+# is the one channel with more than 65537 bytes to the console.
+close_re="Channel between Intel remote client dev-0\.amt\.test \([0-9A-Fa-f-]{36}\) and management console 127\.0\.0\.1 closed\. Channel ID \[([0-9]+:[0-9]+)\]; SOCKS, device port 16992, console 127\.0\.0\.1:[0-9]+, console user \"$CONSOLE_USER\", [0-9]+ bytes to the device, ([0-9]{6,}) bytes from the device, [0-9]+\.[0-9]{3} s$"
+big_close() { grep -E "$close_re" "$log" | sed -E "s/.*$close_re/\1 \2/" | awk '$2 > 65537 { print $1; exit }'; }
+ok "log: a channel's close line: id, device port, console, user, bytes each way, duration" \
+	wait_for 5 grep -qE "$close_re" "$log"
+big_id=$(big_close)
+ok "log: ... the 65537-byte download's close line counts the bytes from the device" \
+	test -n "$big_id"
+ok "log: ... and its open line has the same channel id, front, port and user" \
+	grep -qF "opened. Channel ID [$big_id]; SOCKS, device port 16992, console 127.0.0.1:" "$log"
+ok "log: ... and says whose it was" \
+	grep -qE "opened\. Channel ID \[$big_id\]; SOCKS, device port 16992, console 127\.0\.0\.1:[0-9]+, console user \"$CONSOLE_USER\"$" "$log"
 ok "console EOF: mpsd closes the channel (the device sees its CHANNEL_CLOSE)" \
 	wait_for 5 sim_has devs "^device 0 channel [0-9]+ closed port=16992 by=mps"
 p --host dev-1.amt.test --port 16992 --send "$(http_small dev-1.amt.test)" \
@@ -151,7 +166,7 @@ GONE=$SIM_PID
 p --host gone.amt.test --port 16992 >"$T/gone-before"
 ok "while it is connected, CONNECT succeeds" test "$(rep_of "$T/gone-before")" = 00
 wait "$GONE"
-ok "it disconnects" wait_for 10 file_has "$log" "[gone.amt.test] Intel remote client has disconnected"
+ok "it disconnects" wait_for 10 log_has_dev "$log" "[" gone.amt.test "] Intel remote client has disconnected"
 p --host gone.amt.test --port 16992 >"$T/gone-after"
 ok "a disconnected device: REP 0x04" test "$(rep_of "$T/gone-after")" = 04
 

@@ -104,7 +104,7 @@ ok "ten devices connect" start_sim ten --count 10 --first-index 100 \
 	--fqdn 'par-%d.amt.test' --uuid 99999999-0000-0000-0000-000000000000 \
 	--ports 16992 --target "16992=$ORIGIN_ADDR"
 TEN=$SIM_PID
-opened_before=$(count_lines "$log" 'Channel between Intel remote client par-')
+opened_before=$(count_lines "$log" 'Channel between Intel remote client par-.* opened\. Channel ID')
 post=$(random_file post 262144)
 pids=()
 for i in $(seq 0 49); do
@@ -133,7 +133,7 @@ diag "50 parallel consoles: $failed curl failures, $bad wrong answers"
 ok "50 consoles in parallel (25 SOCKS GETs, 25 HTTP-proxy POSTs): all succeed" test "$failed" -eq 0
 ok "50 consoles in parallel: every answer is exact" test "$bad" -eq 0
 ok "50 channels were logged across the ten devices" \
-	wait_for 5 sh -c "[ \$(grep -c 'Channel between Intel remote client par-' '$log') -ge $((opened_before + 50)) ]"
+	wait_for 5 sh -c "[ \$(grep -c 'Channel between Intel remote client par-.* opened\. Channel ID' '$log') -ge $((opened_before + 50)) ]"
 ok "each of the ten devices carried channels" \
 	test "$(grep ' opened port=16992' "$T/ten.out" | awk '{ print $2 }' | sort -u | wc -l)" -eq 10
 
@@ -186,7 +186,7 @@ ok "the other device's consoles finish" test "$kb1" -eq 0 -a "$kb2" -eq 0
 ok "... with the exact bytes" \
 	sh -c "cmp -s '$(expected $SIZE)' '$T/kb-1' && cmp -s '$(expected $SIZE)' '$T/kb-2'"
 ok "mpsd logs the device gone" \
-	wait_for 10 file_has "$log" "[ka.amt.test] Intel remote client has disconnected"
+	wait_for 10 log_has_dev "$log" "[" ka.amt.test "] Intel remote client has disconnected"
 probe --user "$CONSOLE_USER" --pass "$CONSOLE_PASS" --host ka.amt.test --port 16992 >"$T/ka-after"
 ok "the killed device is unknown now (REP 0x04)" grep -q '^rep=04' "$T/ka-after"
 socks_curl -o "$T/kb-after" "http://kb.amt.test:16992/bytes/123456"

@@ -36,9 +36,9 @@ ok "stunnel listens in front of mpsd" wait_for 10 port_in_use "$tport"
 	--server-name localhost --fqdn behind.stunnel.test --duration 3 >"$T/sim.out" 2>&1
 ok "a device logs in through stunnel" grep -q "^device 0 ready forwards=7" "$T/sim.out"
 ok "it verified stunnel's chain (the one mps-certgen made)" grep -q "^device 0 .*connected" "$T/sim.out"
-ok "mpsd logs the device" file_has "$P/log/mps.log" "Intel remote client behind.stunnel.test started port forwarding to address behind.stunnel.test:16992"
+ok "mpsd logs the device" log_has_dev "$P/log/mps.log" "Intel remote client " behind.stunnel.test " started port forwarding to address behind.stunnel.test:16992"
 ok "the connection came from stunnel (loopback)" file_has "$P/log/mps.log" "(127.0.0.1:"
-ok "its disconnect is logged" wait_for 5 file_has "$P/log/mps.log" "[behind.stunnel.test] Intel remote client has disconnected"
+ok "its disconnect is logged" wait_for 5 log_has_dev "$P/log/mps.log" "[" behind.stunnel.test "] Intel remote client has disconnected"
 
 "$top_builddir/tests/sim/amtsim" --port "$tport" --ca "$certs/ca.pem" \
 	--server-name localhost --pass wrong --duration 3 >"$T/wrong.out" 2>&1

@@ -49,11 +49,11 @@ ok "mpsd sent the keepalive options (30 s) once the forwards settled" \
 ok "log: Intel remote client <uuid> is now connected." \
 	file_has "$log" "Intel remote client 48534188-5245-4188-5348-455288415348 is now connected."
 ok "log: started port forwarding to address <fqdn>:16992" \
-	file_has "$log" "Intel remote client cant.rclient.test started port forwarding to address cant.rclient.test:16992"
+	log_has_dev "$log" "Intel remote client " cant.rclient.test " started port forwarding to address cant.rclient.test:16992"
 ok "log: started port forwarding to address <fqdn>:5900" \
 	file_has "$log" "started port forwarding to address cant.rclient.test:5900"
 ok "log: [<fqdn>] Intel remote client has disconnected" \
-	wait_for 5 file_has "$log" "[cant.rclient.test] Intel remote client has disconnected"
+	wait_for 5 log_has_dev "$log" "[" cant.rclient.test "] Intel remote client has disconnected"
 
 # cancel-tcpip-forward withdraws one port from the registry.
 sim_bg "$A" "$T/cancel.out" --uuid 33333333-0000-0000-0000-000000000001 \
@@ -64,7 +64,7 @@ ok "a device withdraws a forward (cancel-tcpip-forward)" \
 ok "mpsd answers the cancel (REQUEST_SUCCESS)" \
 	wait_for 5 grep -q "^device 0 cancel-ok 16994" "$T/cancel.out"
 ok "mpsd logs the cancelled forward" \
-	wait_for 5 file_has "$log" "Intel remote client cancel.test cancelled port forwarding to address cancel.test:16994"
+	wait_for 5 log_has_dev "$log" "Intel remote client " cancel.test " cancelled port forwarding to address cancel.test:16994"
 kill -USR1 "$MPSD_PID"
 ok "the registry keeps the other ports and drops 16994" \
 	wait_for 5 grep -q "33333333-0000-0000-0000-000000000001 fqdn=cancel.test .*ports=16993,16992,664,623,16995,5900 " "$log"
@@ -136,7 +136,7 @@ ok "newest wins: the new tunnel saw no disconnect" \
 kill -TERM $new $old 2>/dev/null
 wait $new $old 2>/dev/null
 ok "the device leaves the registry when its tunnel closes" \
-	wait_for 5 file_has "$log" "[twin.test] Intel remote client has disconnected"
+	wait_for 5 log_has_dev "$log" "[" twin.test "] Intel remote client has disconnected"
 
 # 500 devices at once. Under ThreadSanitizer 100: 500 TLS handshakes at
 # its pace outlast the 10 s handshake deadline, and 100 are as many

@@ -114,8 +114,12 @@ ok "listed: the answer is byte-identical" cmp -s "$T/s1.1.answer" "$T/a.answer"
 ok "listed: the answer is a 200" grep -q "^HTTP/1.1 200 OK" "$T/a.answer"
 ok "listed: sha256= matches" \
 	test "$(field "$line" sha256)" = "$(sha256sum <"$T/s1.1.answer" | cut -d' ' -f1)"
-ok "listed: the channel is logged" \
-	file_has "$log" "Intel remote client $FQDN opened a direct-tcpip channel to 127.0.0.1:$S1"
+fqdn_re=${FQDN//./\\.}
+chan_re="Channel between Intel remote client $fqdn_re \([0-9A-Fa-f-]{36}\) and direct-tcpip target 127\.0\.0\.1:$S1"
+ok "listed: the channel's open line (device as fqdn (uuid), channel id, target)" \
+	grep -qE "$chan_re opened\. Channel ID \[[0-9]+:[0-9]+\]; direct-tcpip to 127\.0\.0\.1:$S1 asked by the device$" "$log"
+ok "listed: its close line counts the bytes each way and the duration" \
+	wait_for 5 grep -qE "$chan_re closed\. Channel ID \[[0-9]+:[0-9]+\]; direct-tcpip to 127\.0\.0\.1:$S1 asked by the device, $(stat -c %s "$T/s1.1.answer") bytes to the device, $(stat -c %s "$T/req1") bytes from the device, [0-9]+\.[0-9]{3} s$" "$log"
 ok "listed: the device left cleanly (sim exit 0)" test "$SIM_RC" -eq 0
 
 # Two posts at once on one tunnel, each on its own channel.

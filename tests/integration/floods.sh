@@ -206,7 +206,7 @@ ok "7000 refused requests add under 8 KB to the log (10 lines a minute)" \
 ok "... and the device is still served (its tunnel is up)" still_running "$FLOOD"
 stop_pid "$FLOOD" >/dev/null 2>&1
 ok "the tunnel's close writes the suppressed count (6990)" \
-	wait_for 10 grep -qE "Intel remote client dev-5\.amt\.test \(127\.0\.0\.1:[0-9]+\): 6990 similar messages suppressed" "$log"
+	wait_for 10 grep -qE "Intel remote client dev-5\.amt\.test \([0-9A-Fa-f-]{36}\) \(127\.0\.0\.1:[0-9]+\): 6990 similar messages suppressed" "$log"
 
 # ---- MaxForwardsPerDevice --------------------------------------------------
 "$SIM" --port "$AMT_PORT" --ca "$T/certs/ca.pem" --server-name localhost \

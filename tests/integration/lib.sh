@@ -143,6 +143,17 @@ saved() { find "$T" -maxdepth 1 -regex ".*/$1\.[0-9]+" | wc -l; }
 
 # file_has FILE TEXT: FILE contains the fixed string TEXT.
 file_has() { [ -f "$1" ] && grep -qF -- "$2" "$1"; }
+# dev_re FQDN: an extended regex for how every log line names a device
+# that announced FQDN: "fqdn (uuid)".
+dev_re() { printf '%s \\([0-9A-Fa-f-]{36}\\)' "${1//./\\.}"; }
+# log_has_dev FILE BEFORE FQDN AFTER: FILE has the fixed texts BEFORE and
+# AFTER around the device FQDN named as dev_re says.
+log_has_dev() {
+	local b a
+	b=$(printf '%s' "$2" | sed 's/[][\.*^$(){}+?|]/\\&/g')
+	a=$(printf '%s' "$4" | sed 's/[][\.*^$(){}+?|]/\\&/g')
+	[ -f "$1" ] && grep -qE -- "$b$(dev_re "$3")$a" "$1"
+}
 file_lacks() { ! file_has "$1" "$2"; }
 
 # test_certs: a CA, server chain and device certificate made once per

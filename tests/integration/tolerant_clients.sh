@@ -70,7 +70,7 @@ NR=$SIM_PID
 ok "(a) all six ports forwarded, one after the other" \
 	test "$(count_lines "$T/noreply.out" '^device 0 forwarded ')" -eq 6
 ok "(a) mpsd registered each forward (log)" \
-	test "$(count_lines "$log" "Intel remote client $FQDN started port forwarding to address $FQDN:")" -eq 6
+	test "$(count_lines "$log" "Intel remote client $(dev_re "$FQDN") started port forwarding to address ${FQDN//./\\.}:")" -eq 6
 ok "(a) the cancel-tcpip-forward sent without want_reply is answered too" \
 	wait_for 5 sim_has noreply '^device 0 cancel-ok 664$'
 ok "(a) the device starts its keepalives once ready, and mpsd answers them" \

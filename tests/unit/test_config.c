@@ -209,6 +209,7 @@ assert_defaults(const mps_config_t *cfg)
 	ck_assert_int_eq(cfg->log_file_max_size_kb, 10240);
 	ck_assert_int_eq(cfg->log_file_max_files, 10);
 	ck_assert_int_eq(cfg->log_time_format, MPS_LOG_TIME_ISO8601);
+	ck_assert_int_eq(cfg->log_target, MPS_LOG_TARGET_FILE);
 	ck_assert_int_eq(cfg->amt_auth.need_authentication, 0);
 	ck_assert_ptr_null(cfg->amt_auth.dll_name);
 	ck_assert_str_eq(cfg->amt_auth.dll_parameters, "");
@@ -343,6 +344,7 @@ static const struct param_row param_rows[] = {
 	{ "Logger", "LogFileMaxSize", "2048", "", O(log_file_max_size_kb), K_OFF, NULL, 2048 },
 	{ "Logger", "LogFileMaxFiles", "3", "", O(log_file_max_files), K_INT, NULL, 3 },
 	{ "Logger", "TimeFormat", "Guide", "", O(log_time_format), K_ENUM, NULL, MPS_LOG_TIME_GUIDE },
+	{ "Logger", "Target", "syslog", "", O(log_target), K_ENUM, NULL, MPS_LOG_TARGET_SYSLOG },
 	{ "AMT_Authenticate", "NeedAuthentication", "TRUE", "<DllName>a</DllName>", O(amt_auth.need_authentication), K_INT, NULL, 1 },
 	{ "AMT_Authenticate", "DllName", "AMTFileAuth", "", O(amt_auth.dll_name), K_STR, "AMTFileAuth", 0 },
 	{ "AMT_Authenticate", "DllParameters", "\n  file AMTAuthFile.txt\t\n", "", O(amt_auth.dll_parameters), K_STR, "file AMTAuthFile.txt", 0 },
@@ -468,17 +470,17 @@ START_TEST(test_each_parameter)
 }
 END_TEST
 
-/* The table above must name every parameter once: 72 as of this
- * writing (71 in a build without hiredis, which refuses Backend redis).
+/* The table above must name every parameter once: 73 as of this
+ * writing (72 in a build without hiredis, which refuses Backend redis).
  * A new parameter needs a row here (and in the sample). */
 START_TEST(test_parameter_table_complete)
 {
 	int i, j;
 
 #ifdef MPS_WITH_REDIS
-	ck_assert_int_eq(NPARAMS, 72);
+	ck_assert_int_eq(NPARAMS, 73);
 #else
-	ck_assert_int_eq(NPARAMS, 71);
+	ck_assert_int_eq(NPARAMS, 72);
 #endif
 	for (i = 0; i < NPARAMS; i++)
 		for (j = i + 1; j < NPARAMS; j++)
@@ -652,6 +654,7 @@ static const struct bad_row bad_rows[] = {
 	{ "TLS", "Mode", "ssl", "<Mode> \"ssl\" is not one of: tls, plain" },
 	{ "TLS", "Profile", "old", "<Profile> \"old\" is not one of: modern, legacy" },
 	{ "TLS", "VerifyClient", "yes", "<VerifyClient> \"yes\" is not one of: none, optional, require" },
+	{ "Logger", "Target", "journal", "<Target> \"journal\" is not one of: file, syslog" },
 	{ "Tunnel", "KeepAliveTiming", "always", "<KeepAliveTiming> \"always\" is not one of: settled, after5900, never" },
 	{ "Network", "AMTListenIP", "1.2.3", "<AMTListenIP> \"1.2.3\" is not an IP address (an IPv4 or IPv6 literal without brackets, or * for every address)" },
 	{ "Network", "SocksListenIP", "[::1]", "<SocksListenIP> \"[::1]\" is not an IP address (an IPv4 or IPv6 literal without brackets, or * for every address)" },

@@ -550,6 +550,31 @@ START_TEST(test_line_format)
 }
 END_TEST
 
+/* Target syslog: no file is opened (the integration test log_syslog.sh
+ * captures what reaches /dev/log); the path names where lines go and a
+ * reopen (SIGHUP) has nothing to do. */
+START_TEST(test_syslog_target_opens_no_file)
+{
+	mps_log_options_t o = options(1, 1, MPS_LOG_ALL_LEVELS);
+	mps_logger_t *l = NULL;
+	char path[PATH_MAX];
+	struct stat st;
+
+	o.to_syslog = 1;
+	o.file_name = "never.log";
+	ck_assert_int_eq(mps_logger_open(&l, &o), APR_SUCCESS);
+	ck_assert_ptr_nonnull(l);
+	ck_assert_str_eq(mps_logger_path(l), "syslog");
+	ck_assert_int_eq(mps_logger_reopen(l), APR_SUCCESS);
+	ck_assert(mps_logger_enabled(l, MPS_LOG_DEBUG));
+	mps_logger_set_levels(l, MPS_LOG_ERROR);
+	ck_assert(!mps_logger_enabled(l, MPS_LOG_INFO));
+	mps_logger_close(l);
+	path_in(path, sizeof(path), "never.log");
+	ck_assert_int_ne(stat(path, &st), 0);
+}
+END_TEST
+
 START_TEST(test_heading)
 {
 	mps_log_options_t o;
@@ -1600,6 +1625,7 @@ unit_suite(void)
 	tcase_add_test(tc, test_level_names);
 	tcase_add_test(tc, test_line_format);
 	tcase_add_test(tc, test_heading);
+	tcase_add_test(tc, test_syslog_target_opens_no_file);
 	tcase_add_test(tc, test_control_characters);
 	tcase_add_test(tc, test_long_line_cut);
 	suite_add_tcase(s, tc);
