@@ -135,8 +135,8 @@ ascii_lower(char c)
 	return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
 }
 
-static void
-lower_copy(char *dst, const char *src, apr_size_t len)
+void
+mps_registry_lower_copy(char *dst, const char *src, apr_size_t len)
 {
 	apr_size_t i;
 
@@ -152,9 +152,8 @@ is_hex(char c)
 	    (c >= 'A' && c <= 'F');
 }
 
-/* True if text is 36 characters: 8-4-4-4-12 hex digits of either case. */
-static int
-uuid_shaped(const char *text)
+int
+mps_registry_uuid_shaped(const char *text)
 {
 	apr_size_t i;
 
@@ -244,7 +243,7 @@ mps_device_create(const char *uuid_text, const char *peer,
 	*out = NULL;
 	if (uuid_text == NULL)
 		return APR_EINVAL;
-	if (!uuid_shaped(uuid_text))
+	if (!mps_registry_uuid_shaped(uuid_text))
 		return MPS_ERR_MALFORMED;
 	if (peer != NULL) {
 		peer_len = strnlen(peer, MPS_REGISTRY_PEER_MAX + 1);
@@ -264,7 +263,7 @@ mps_device_create(const char *uuid_text, const char *peer,
 	dev->strand = strand;
 	dev->on_free = on_free;
 	dev->connected_at = apr_time_now();
-	lower_copy(dev->uuid, uuid_text, UUID_LEN);
+	mps_registry_lower_copy(dev->uuid, uuid_text, UUID_LEN);
 	if (peer_len > 0)
 		memcpy(dev->peer, peer, peer_len);
 	dev->peer[peer_len] = '\0';
@@ -639,7 +638,7 @@ mps_registry_add_forward(mps_registry_t *reg, mps_device_t *dev,
 		if (len > MPS_REGISTRY_FQDN_MAX)
 			return MPS_ERR_TOO_LARGE;
 	}
-	lower_copy(name, fqdn != NULL ? fqdn : "", len);
+	mps_registry_lower_copy(name, fqdn != NULL ? fqdn : "", len);
 
 	lock_excl(reg);
 	if (!is_registered_in(reg, dev)) {
@@ -709,9 +708,9 @@ mps_registry_lookup(mps_registry_t *reg, const char *name,
 	len = strnlen(name, MPS_REGISTRY_FQDN_MAX + 1);
 	if (len == 0 || len > MPS_REGISTRY_FQDN_MAX)
 		return APR_NOTFOUND;	/* no entry can have such a name */
-	as_uuid = len == UUID_LEN && uuid_shaped(name);
+	as_uuid = len == UUID_LEN && mps_registry_uuid_shaped(name);
 	/* Lower case is the normal form of both UUIDs and FQDNs. */
-	lower_copy(key, name, len);
+	mps_registry_lower_copy(key, name, len);
 
 	lock_shared(reg);
 	if (as_uuid)
@@ -790,7 +789,7 @@ verify_entry(const mps_registry_t *reg, mps_device_t *dev)
 
 	if (!is_registered_in(reg, dev))
 		return "registered entry does not name the registry";
-	if (!uuid_shaped(dev->uuid))
+	if (!mps_registry_uuid_shaped(dev->uuid))
 		return "entry UUID is not a UUID";
 	for (i = 0; i < UUID_LEN; i++)
 		if (dev->uuid[i] != ascii_lower(dev->uuid[i]))

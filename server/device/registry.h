@@ -268,4 +268,10 @@ void mps_registry_snapshot_release(apr_array_header_t *snapshot);
 apr_status_t mps_registry_verify(mps_registry_t *reg, char *why,
     apr_size_t whysize);
 
+/* Text helpers the device directory shares (directory.c): whether text
+ * is a UUID (36 characters, 8-4-4-4-12 hex digits of either case), and a
+ * copy of len bytes lowered to ASCII lower case, NUL-terminated. */
+int mps_registry_uuid_shaped(const char *text);
+void mps_registry_lower_copy(char *dst, const char *src, apr_size_t len);
+
 #endif /* MPS_REGISTRY_H */

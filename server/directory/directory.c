@@ -25,44 +25,6 @@
 
 /* ---- helpers ---- */
 
-static char
-ascii_lower(char c)
-{
-	return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
-}
-
-void
-dir_lower_copy(char *dst, const char *src, apr_size_t len)
-{
-	apr_size_t i;
-
-	for (i = 0; i < len; i++)
-		dst[i] = ascii_lower(src[i]);
-	dst[len] = '\0';
-}
-
-static int
-is_hex(char c)
-{
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
-	    (c >= 'A' && c <= 'F');
-}
-
-int
-dir_uuid_shaped(const char *text)
-{
-	apr_size_t i;
-
-	for (i = 0; i < UUID_LEN; i++) {
-		if (i == 8 || i == 13 || i == 18 || i == 23) {
-			if (text[i] != '-')
-				return 0;
-		} else if (!is_hex(text[i]))
-			return 0;
-	}
-	return text[UUID_LEN] == '\0';
-}
-
 apr_size_t
 dir_ports_text(const apr_port_t *ports, unsigned n, char *buf,
     apr_size_t size)
@@ -348,7 +310,7 @@ mps_directory_record(mps_directory_t *dir, const char *uuid,
 	unsigned i;
 
 	if (dir == NULL || uuid == NULL || token == NULL ||
-	    !dir_uuid_shaped(uuid) || nports > MPS_REGISTRY_MAX_PORTS ||
+	    !mps_registry_uuid_shaped(uuid) || nports > MPS_REGISTRY_MAX_PORTS ||
 	    (nports > 0 && ports == NULL))
 		return APR_EINVAL;
 	for (i = 0; i < nports; i++)
@@ -360,8 +322,8 @@ mps_directory_record(mps_directory_t *dir, const char *uuid,
 		    strpbrk(fqdn, " \t\r\n") != NULL)
 			return APR_EINVAL;
 	}
-	dir_lower_copy(key, uuid, UUID_LEN);
-	dir_lower_copy(name, fqdn != NULL ? fqdn : "", flen);
+	mps_registry_lower_copy(key, uuid, UUID_LEN);
+	mps_registry_lower_copy(name, fqdn != NULL ? fqdn : "", flen);
 
 	lock(dir);
 	rec = apr_hash_get(dir->by_uuid, key, UUID_LEN);
@@ -445,9 +407,9 @@ mps_directory_remove(mps_directory_t *dir, const char *uuid,
 	dir_rec_t *rec;
 	int removed = 0;
 
-	if (dir == NULL || uuid == NULL || !dir_uuid_shaped(uuid))
+	if (dir == NULL || uuid == NULL || !mps_registry_uuid_shaped(uuid))
 		return 0;
-	dir_lower_copy(key, uuid, UUID_LEN);
+	mps_registry_lower_copy(key, uuid, UUID_LEN);
 	lock(dir);
 	rec = apr_hash_get(dir->by_uuid, key, UUID_LEN);
 	/* Token identity: a newer login's record survives the old
@@ -474,9 +436,9 @@ local_lookup(mps_directory_t *dir, const char *name, mps_dir_record_t *out)
 	len = strnlen(name, MPS_REGISTRY_FQDN_MAX + 1);
 	if (len == 0 || len > MPS_REGISTRY_FQDN_MAX)
 		return APR_NOTFOUND;
-	dir_lower_copy(key, name, len);
+	mps_registry_lower_copy(key, name, len);
 	lock(dir);
-	if (len == UUID_LEN && dir_uuid_shaped(key))
+	if (len == UUID_LEN && mps_registry_uuid_shaped(key))
 		rec = apr_hash_get(dir->by_uuid, key, UUID_LEN);
 	if (rec == NULL)
 		rec = apr_hash_get(dir->by_fqdn, key, APR_HASH_KEY_STRING);
@@ -635,9 +597,9 @@ dir_takeover_heard(mps_directory_t *dir, const char *uuid, apr_uint64_t gen,
 	const void *token = NULL;
 	dir_rec_t *rec;
 
-	if (strcmp(instance, dir->instance) == 0 || !dir_uuid_shaped(uuid))
+	if (strcmp(instance, dir->instance) == 0 || !mps_registry_uuid_shaped(uuid))
 		return;
-	dir_lower_copy(key, uuid, UUID_LEN);
+	mps_registry_lower_copy(key, uuid, UUID_LEN);
 	lock(dir);
 	rec = apr_hash_get(dir->by_uuid, key, UUID_LEN);
 	/*

@@ -119,8 +119,6 @@ apr_status_t dir_redis_flush(mps_directory_t *dir,
 #endif
 
 /* Helpers shared by both files. */
-int dir_uuid_shaped(const char *text);
-void dir_lower_copy(char *dst, const char *src, apr_size_t len);
 apr_size_t dir_ports_text(const apr_port_t *ports, unsigned n, char *buf,
     apr_size_t size);
 unsigned dir_ports_parse(const char *text, apr_port_t *ports, unsigned max);

@@ -584,8 +584,8 @@ do_lookup(mps_directory_t *dir, const char *name, mps_dir_record_t *rec)
 	if (len == 0 || len > MPS_REGISTRY_FQDN_MAX ||
 	    strpbrk(name, " \t\r\n") != NULL)
 		return APR_NOTFOUND;
-	dir_lower_copy(key, name, len);
-	if (len == MPS_REGISTRY_UUID_SIZE - 1 && dir_uuid_shaped(key)) {
+	mps_registry_lower_copy(key, name, len);
+	if (len == MPS_REGISTRY_UUID_SIZE - 1 && mps_registry_uuid_shaped(key)) {
 		rv = get_device(dir, key, rec);
 		if (rv != APR_NOTFOUND)
 			return rv;
@@ -597,7 +597,7 @@ do_lookup(mps_directory_t *dir, const char *name, mps_dir_record_t *rec)
 	}
 	if (rep->type != REDIS_REPLY_STRING ||
 	    rep->len != MPS_REGISTRY_UUID_SIZE - 1 ||
-	    !dir_uuid_shaped(rep->str)) {
+	    !mps_registry_uuid_shaped(rep->str)) {
 		freeReplyObject(rep);
 		return APR_NOTFOUND;
 	}
@@ -647,7 +647,7 @@ do_list(mps_directory_t *dir, apr_array_header_t *arr)
 			    strlen(KEY_PREFIX "dev:");
 			/* A key that expired between SCAN and HGETALL is
 			 * an empty reply: skipped. */
-			if (dir_uuid_shaped(uuid) && arr->nelts < LIST_MAX) {
+			if (mps_registry_uuid_shaped(uuid) && arr->nelts < LIST_MAX) {
 				mps_dir_record_t rec;
 
 				if (parse_record(uuid, one, &rec) == 0)
