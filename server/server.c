@@ -586,11 +586,17 @@ mps_server_reload(mps_server_t *srv, const char *why,
 		 * reload never puts the public demo accounts live on a
 		 * reachable address either. */
 		mps_config_t would = *srv->cfg;
-		mps_server_t probe = *srv;
+		mps_server_t probe;
 
 		would.amt_auth.dll_parameters = ncfg->amt_auth.dll_parameters;
 		would.socks_auth.dll_parameters = ncfg->socks_auth.dll_parameters;
+		/* Only what the check reads (safety_check.c, file_needs.c):
+		 * a copy of the whole server would read fields other threads
+		 * are writing (timers, counters). */
+		memset(&probe, 0, sizeof(probe));
 		probe.cfg = &would;
+		probe.pool = srv->pool;
+		probe.config_dir = srv->config_dir;
 		(void)mps_safety_check(&probe, errs);
 	}
 	if (failed || mps_config_error_count(errs) > 0) {

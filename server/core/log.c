@@ -72,7 +72,10 @@ struct mps_logger_t {
 	unsigned long long lost;
 	int lost_err;			/* errno of the first refusal */
 	unsigned torn:1;		/* the file ends in a cut line */
-	unsigned to_syslog:1;		/* no file: syslog(3) (log.h) */
+	/* No file: syslog(3) (log.h). Set before any thread logs, then only
+	 * read, unlocked: its own int, never a bit beside torn, which
+	 * writers change under the lock. */
+	int to_syslog;
 };
 
 static _Atomic(mps_logger_t *) default_logger;

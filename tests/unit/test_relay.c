@@ -638,6 +638,26 @@ end_overrun_test(void)
 		run_on_strand(end_tunnel, NULL);
 }
 
+/* What the overrun tests look at, copied on the strand: the strand goes
+ * on running (the peer's socket events) while the test checks. */
+static struct {
+	int held, holds, overran, close_sent, ostate;
+	apr_uint32_t local_window;
+} snap;
+
+static void
+take_snap(void *arg)
+{
+	const device_data *d = arg;
+
+	snap.held = tun.held;
+	snap.holds = tun.holds;
+	snap.overran = d->chan->overran;
+	snap.close_sent = d->chan->close_sent;
+	snap.ostate = (int)d->chan->ostate;
+	snap.local_window = d->chan->local_window;
+}
+
 /* A device that ignores the window: the layer keeps the data, holds the
  * tunnel's input while the channel is over its window, and resumes it
  * once the peer has taken the data; every byte arrives in order and the
@@ -652,17 +672,18 @@ START_TEST(overrun_holds_input_until_peer_drains)
 	ck_assert_uint_eq(cfg.channel_window_overrun, 1024 * 1024);
 	run_on_strand((void (*)(void *))open_peers, &a);
 	run_on_strand(device_sends, &d);
+	run_on_strand(take_snap, &d);
 	/* The peer read nothing: it went beyond the 64 KiB window, and the
 	 * input was held at the first message that did, long before the
 	 * bound. */
-	ck_assert_int_eq(tun.held, 1);
-	ck_assert_int_eq(tun.holds, 1);
+	ck_assert_int_eq(snap.held, 1);
+	ck_assert_int_eq(snap.holds, 1);
 	ck_assert_int_eq(atomic_load(&tun.closes), 0);
 	ck_assert_uint_gt(d.sent, 65536);
 	ck_assert_uint_le(d.sent, 65536 + 2 * CHUNK);
-	ck_assert(d.chan->overran);
-	ck_assert_uint_eq(d.chan->local_window, 0);
-	ck_assert_int_eq(d.chan->ostate, MPS_CHAN_OUT_OPEN);
+	ck_assert(snap.overran);
+	ck_assert_uint_eq(snap.local_window, 0);
+	ck_assert_int_eq(snap.ostate, MPS_CHAN_OUT_OPEN);
 	/* The peer drains: every byte, in order; then the input resumes. */
 	while (got < d.sent && tries < 500) {
 		uint8_t b[8192];
@@ -735,11 +756,12 @@ START_TEST(overrun_past_bound_closes_that_channel_only)
 	cfg.channel_window_overrun = 1024;	/* under one message */
 	run_on_strand((void (*)(void *))open_peers, &a);
 	run_on_strand(device_sends, &d);
+	run_on_strand(take_snap, &d);
 	ck_assert_int_eq(atomic_load(&tun.closes), 0);
-	ck_assert_int_eq(d.chan->ostate, MPS_CHAN_OUT_CLOSED);
-	ck_assert(d.chan->close_sent);
+	ck_assert_int_eq(snap.ostate, MPS_CHAN_OUT_CLOSED);
+	ck_assert(snap.close_sent);
 	ck_assert(close_queued(100));
-	ck_assert_int_eq(tun.held, 0);
+	ck_assert_int_eq(snap.held, 0);
 	/* The device goes on sending before it reads our CLOSE: dropped,
 	 * whatever the amount, with no harm to the tunnel. */
 	again = d;
