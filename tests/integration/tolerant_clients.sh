@@ -120,6 +120,9 @@ wait "$BIGPID"
 big_rc=$?
 kill "$RSS_WATCH_PID" 2>/dev/null
 wait_for 10 sim_has nowin '^device 0 channel [0-9]+ closed port=16993 '
+# The other channel's close reaches the device's log a moment after its
+# console ends (seconds under ThreadSanitizer).
+wait_for $((10 * ${SLOW:-1})) sim_has nowin '^device 0 channel [0-9]+ closed port=16992 '
 diag "(b) big: $(grep '^result' "$T/big.out"); other: $(grep '^result' "$T/other.out")"
 diag "(b) device: $(grep ' closed ' "$T/nowin.out" | tr '\n' ' ')"
 # The device's own count (adjusts in flight make mpsd's view smaller);
