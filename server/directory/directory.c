@@ -373,7 +373,10 @@ mps_directory_record(mps_directory_t *dir, const char *uuid,
 			index_put(dir->by_fqdn, rec->fqdn,
 			    APR_HASH_KEY_STRING, rec);
 	}
-	memcpy(rec->ports, ports, nports * sizeof(ports[0]));
+	/* ports may be NULL when there are none (memcpy's arguments must
+	 * never be, even for no bytes). */
+	if (nports > 0)
+		memcpy(rec->ports, ports, nports * sizeof(ports[0]));
 	rec->nports = (unsigned char)nports;
 	mark_dirty(dir, rec);
 	unlock(dir);
