@@ -2,10 +2,11 @@
 ## The server is a set of small convenience libraries (one per concern, so
 ## each unit test links only what it tests) and mpsd, which ties them up.
 
-# Error codes shared by every module.
+# Error codes, metrics and the keyed table, shared by every module.
 noinst_LTLIBRARIES += server/libmpsbase.la
 server_libmpsbase_la_SOURCES = server/core/mps_status.c server/core/mps_status.h \
-	server/core/metrics.c server/core/metrics.h
+	server/core/metrics.c server/core/metrics.h \
+	server/core/keyed_sets.c server/core/keyed_sets.h
 
 # Log file: format, trace levels, rotation.
 noinst_LTLIBRARIES += server/libmpslog.la

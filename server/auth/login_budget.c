@@ -4,27 +4,32 @@
 
 #include <arpa/inet.h>
 #include <pthread.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define KEY_MAX 64		/* an IPv6 text address fits */
-#define SETS 1024		/* power of two */
-#define WAYS 4
+#include "keyed_sets.h"
 
-typedef struct entry {
-	char key[KEY_MAX];
-	apr_time_t full_at;		/* the bucket is full again then */
-} entry;
+#define SETS 1024		/* power of two; 4 keys a set */
+
+/* A key's record: the moment its bucket is full again. */
+typedef struct budget {
+	apr_time_t full_at;
+} budget;
 
 struct mps_login_budget_t {
 	pthread_mutex_t lock;
 	apr_interval_time_t step;	/* one failure's worth of refill */
 	apr_interval_time_t depth;	/* the whole bucket: PERIOD */
-	apr_uint32_t seed;
-	entry sets[SETS][WAYS];
+	mps_keyed_sets_t *keys;
 };
+
+/* The key nearest to a full bucket is the one a full set forgets. */
+static apr_time_t
+rank(const void *record)
+{
+	return ((const budget *)record)->full_at;
+}
 
 mps_login_budget_t *
 mps_login_budget_create(unsigned failures)
@@ -35,15 +40,16 @@ mps_login_budget_create(unsigned failures)
 		failures = 1;
 	if ((b = calloc(1, sizeof(*b))) == NULL)
 		return NULL;
+	if ((b->keys = mps_keyed_sets_create(SETS, sizeof(budget),
+	    rank)) == NULL) {
+		free(b);
+		return NULL;
+	}
 	pthread_mutex_init(&b->lock, NULL);
 	b->depth = MPS_LOGIN_BUDGET_PERIOD;
 	b->step = MPS_LOGIN_BUDGET_PERIOD / failures;
 	if (b->step < 1)
 		b->step = 1;
-	/* Spreads keys differently per process, so that colliding names
-	 * cannot be computed once for every mpsd. */
-	b->seed = (apr_uint32_t)apr_time_now() ^
-	    (apr_uint32_t)((uintptr_t)b >> 4);
 	return b;
 }
 
@@ -52,48 +58,20 @@ mps_login_budget_destroy(mps_login_budget_t *b)
 {
 	if (b == NULL)
 		return;
+	mps_keyed_sets_destroy(b->keys);
 	pthread_mutex_destroy(&b->lock);
 	free(b);
-}
-
-/* key's entry, or with create the one it takes over; NULL otherwise. */
-static entry *
-lookup(mps_login_budget_t *b, const char *key, int create)
-{
-	apr_uint32_t h = 2166136261u ^ b->seed;
-	entry *set, *victim;
-	const char *p;
-	unsigned i;
-
-	for (p = key; *p != '\0'; p++) {
-		h ^= (unsigned char)*p;
-		h *= 16777619u;
-	}
-	set = b->sets[h & (SETS - 1)];
-	victim = &set[0];
-	for (i = 0; i < WAYS; i++) {
-		if (set[i].key[0] != '\0' &&
-		    strncmp(set[i].key, key, KEY_MAX - 1) == 0)
-			return &set[i];
-		if (set[i].full_at < victim->full_at)
-			victim = &set[i];
-	}
-	if (!create)
-		return NULL;
-	snprintf(victim->key, sizeof(victim->key), "%s", key);
-	victim->full_at = 0;
-	return victim;
 }
 
 int
 mps_login_budget_take(mps_login_budget_t *b, const char *key, apr_time_t now)
 {
-	entry *e;
+	budget *e;
 	apr_time_t from;
 	int ok = 1;
 
 	pthread_mutex_lock(&b->lock);
-	e = lookup(b, key, 1);
+	e = mps_keyed_sets_get(b->keys, key, 1);
 	from = e->full_at > now ? e->full_at : now;
 	/* The bucket may not hold more than its depth of debt. */
 	if (from + b->step - now > b->depth)
@@ -108,11 +86,11 @@ void
 mps_login_budget_refund(mps_login_budget_t *b, const char *key,
     apr_time_t now)
 {
-	entry *e;
+	budget *e;
 
 	pthread_mutex_lock(&b->lock);
 	/* Gone (taken over) means forgotten: nothing left to give back. */
-	if ((e = lookup(b, key, 0)) != NULL && e->full_at > now) {
+	if ((e = mps_keyed_sets_get(b->keys, key, 0)) != NULL && e->full_at > now) {
 		e->full_at -= b->step;
 		if (e->full_at < now)
 			e->full_at = now;

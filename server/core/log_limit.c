@@ -3,16 +3,13 @@
 #include "log_limit.h"
 
 #include <pthread.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
+#include "keyed_sets.h"
 #include "metrics.h"
 
-#define KEY_MAX 64		/* an IPv6 text address fits */
-#define SETS 256		/* power of two */
-#define WAYS 4			/* entries per set */
+#define SETS 256		/* power of two; 4 keys a set */
 
 int
 mps_log_limit_allow(mps_log_limit_t *l, apr_time_t now, unsigned burst,
@@ -98,8 +95,8 @@ mps_log_limit_flush(mps_log_limit_t *l, mps_log_level_t level,
 
 /* ---- the keyed table ---------------------------------------------------- */
 
+/* A key's record. */
 typedef struct entry {
-	char key[KEY_MAX];
 	apr_time_t last;		/* last message, let through or not */
 	mps_log_limit_t limit;
 } entry;
@@ -108,9 +105,15 @@ struct mps_log_limit_table_t {
 	pthread_mutex_t lock;
 	unsigned burst;
 	apr_interval_time_t interval;
-	apr_uint32_t seed;
-	entry sets[SETS][WAYS];
+	mps_keyed_sets_t *keys;
 };
+
+/* The least recently heard key is the one a full set forgets. */
+static apr_time_t
+rank(const void *record)
+{
+	return ((const entry *)record)->last;
+}
 
 mps_log_limit_table_t *
 mps_log_limit_table_create(unsigned burst, apr_interval_time_t interval)
@@ -119,11 +122,14 @@ mps_log_limit_table_create(unsigned burst, apr_interval_time_t interval)
 
 	if (t == NULL)
 		return NULL;
+	if ((t->keys = mps_keyed_sets_create(SETS, sizeof(entry),
+	    rank)) == NULL) {
+		free(t);
+		return NULL;
+	}
 	pthread_mutex_init(&t->lock, NULL);
 	t->burst = burst > 0 ? burst : 1;
 	t->interval = interval;
-	/* Not a secret: only spreads keys differently per process. */
-	t->seed = (apr_uint32_t)apr_time_now() ^ (apr_uint32_t)(uintptr_t)t;
 	return t;
 }
 
@@ -132,36 +138,9 @@ mps_log_limit_table_destroy(mps_log_limit_table_t *t)
 {
 	if (t == NULL)
 		return;
+	mps_keyed_sets_destroy(t->keys);
 	pthread_mutex_destroy(&t->lock);
 	free(t);
-}
-
-/* The entry for key: its own, else the least recently used of its set,
- * taken over (forgetting what it counted). */
-static entry *
-entry_for(mps_log_limit_table_t *t, const char *key)
-{
-	apr_uint32_t h = 2166136261u ^ t->seed;
-	entry *set, *victim;
-	const char *p;
-	unsigned i;
-
-	for (p = key; *p != '\0'; p++) {
-		h ^= (unsigned char)*p;
-		h *= 16777619u;
-	}
-	set = t->sets[h & (SETS - 1)];
-	victim = &set[0];
-	for (i = 0; i < WAYS; i++) {
-		if (strncmp(set[i].key, key, KEY_MAX - 1) == 0 &&
-		    set[i].key[0] != '\0')
-			return &set[i];
-		if (set[i].last < victim->last)
-			victim = &set[i];
-	}
-	memset(victim, 0, sizeof(*victim));
-	snprintf(victim->key, sizeof(victim->key), "%s", key);
-	return victim;
 }
 
 int
@@ -172,7 +151,7 @@ mps_log_limit_table_allow(mps_log_limit_table_t *t, const char *key,
 	int ok;
 
 	pthread_mutex_lock(&t->lock);
-	e = entry_for(t, key);
+	e = mps_keyed_sets_get(t->keys, key, 1);
 	e->last = now;
 	ok = mps_log_limit_allow(&e->limit, now, t->burst, t->interval,
 	    suppressed);
@@ -197,39 +176,52 @@ mps_log_limited_key(mps_log_limit_table_t *t, const char *key,
 	va_end(ap);
 }
 
+/* What a flush takes out of the table, to log outside its lock. */
+typedef struct flushed {
+	struct {
+		char key[MPS_KEYED_SETS_KEY_MAX];
+		unsigned long n;
+	} out[32];
+	unsigned k, max;
+	apr_time_t now;
+	apr_interval_time_t interval;
+} flushed;
+
+static int
+take_count(const char *key, void *record, void *arg)
+{
+	entry *e = record;
+	flushed *f = arg;
+
+	if (e->limit.suppressed == 0 ||
+	    f->now - e->limit.window_start < f->interval)
+		return 0;
+	snprintf(f->out[f->k].key, sizeof(f->out[f->k].key), "%s", key);
+	f->out[f->k].n = e->limit.suppressed;
+	e->limit.suppressed = 0;
+	return ++f->k >= f->max;
+}
+
 unsigned
 mps_log_limit_table_flush(mps_log_limit_table_t *t, apr_time_t now,
     mps_log_level_t level, const char *what, unsigned max)
 {
-	struct {
-		char key[KEY_MAX];
-		unsigned long n;
-	} out[32];
-	unsigned i, j, k = 0;
-	entry *e;
+	flushed f;
+	unsigned i;
 
-	if (t == NULL)
+	if (t == NULL || max == 0)
 		return 0;
-	if (max > sizeof(out) / sizeof(out[0]))
-		max = sizeof(out) / sizeof(out[0]);
+	f.k = 0;
+	f.max = max < 32 ? max : 32;
+	f.now = now;
+	f.interval = t->interval;
 	pthread_mutex_lock(&t->lock);
-	for (i = 0; i < SETS && k < max; i++) {
-		for (j = 0; j < WAYS && k < max; j++) {
-			e = &t->sets[i][j];
-			if (e->key[0] == '\0' || e->limit.suppressed == 0 ||
-			    now - e->limit.window_start < t->interval)
-				continue;
-			memcpy(out[k].key, e->key, sizeof(out[k].key));
-			out[k].n = e->limit.suppressed;
-			e->limit.suppressed = 0;
-			k++;
-		}
-	}
+	mps_keyed_sets_foreach(t->keys, take_count, &f);
 	pthread_mutex_unlock(&t->lock);
-	for (i = 0; i < k; i++)
+	for (i = 0; i < f.k; i++)
 		mps_log(level, "%s %s: %lu similar message%s suppressed in the "
-		    "last %ld s", what, out[i].key, out[i].n,
-		    out[i].n == 1 ? "" : "s",
+		    "last %ld s", what, f.out[i].key, f.out[i].n,
+		    f.out[i].n == 1 ? "" : "s",
 		    (long)apr_time_sec(t->interval));
-	return k;
+	return f.k;
 }

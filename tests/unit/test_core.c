@@ -10,6 +10,7 @@
  */
 #include "unit.h"
 
+#include "keyed_sets.h"
 #include "metrics.h"
 #include "mps_status.h"
 #include "poller.h"
@@ -1819,6 +1820,104 @@ START_TEST(poller_stop_and_limit)
 }
 END_TEST
 
+/* ---- keyed_sets.h: the fixed table of keyed records ---- */
+
+typedef struct ks_rec {
+	apr_time_t rank;
+	int value;
+} ks_rec;
+
+static apr_time_t
+ks_rank(const void *r)
+{
+	return ((const ks_rec *)r)->rank;
+}
+
+static int
+ks_count(const char *key, void *record, void *arg)
+{
+	(void)key;
+	(void)record;
+	(*(int *)arg)++;
+	return 0;
+}
+
+/* A key keeps its record; a lookup without create finds only it. */
+START_TEST(keyed_sets_own_record)
+{
+	mps_keyed_sets_t *t = mps_keyed_sets_create(16, sizeof(ks_rec),
+	    ks_rank);
+	ks_rec *a, *b;
+
+	ck_assert_ptr_nonnull(t);
+	ck_assert_ptr_null(mps_keyed_sets_get(t, "192.0.2.1", 0));
+	a = mps_keyed_sets_get(t, "192.0.2.1", 1);
+	ck_assert_int_eq(a->value, 0);		/* fresh records are zero */
+	a->value = 7;
+	b = mps_keyed_sets_get(t, "192.0.2.2", 1);
+	ck_assert_ptr_ne(a, b);
+	b->value = 9;
+	ck_assert_int_eq(((ks_rec *)mps_keyed_sets_get(t, "192.0.2.1", 0))
+	    ->value, 7);
+	ck_assert_int_eq(((ks_rec *)mps_keyed_sets_get(t, "192.0.2.2", 0))
+	    ->value, 9);
+	ck_assert_ptr_null(mps_keyed_sets_create(12, 8, ks_rank));
+	mps_keyed_sets_destroy(t);
+}
+END_TEST
+
+/*
+ * With one set of four, a fifth key takes over the lowest-ranked record
+ * (zeroed): the others keep theirs, and no key ever sees another's.
+ */
+START_TEST(keyed_sets_takeover_lowest)
+{
+	mps_keyed_sets_t *t = mps_keyed_sets_create(1, sizeof(ks_rec),
+	    ks_rank);
+	static const char *keys[] = { "a", "b", "c", "d" };
+	ks_rec *r;
+	int i, n = 0;
+
+	for (i = 0; i < 4; i++) {
+		r = mps_keyed_sets_get(t, keys[i], 1);
+		r->rank = 100 - i;		/* "d" ranks lowest */
+		r->value = i + 1;
+	}
+	r = mps_keyed_sets_get(t, "e", 1);
+	ck_assert_int_eq(r->value, 0);
+	r->value = 5;
+	r->rank = 1000;
+	ck_assert_ptr_null(mps_keyed_sets_get(t, "d", 0));
+	for (i = 0; i < 3; i++) {
+		r = mps_keyed_sets_get(t, keys[i], 0);
+		ck_assert_ptr_nonnull(r);
+		ck_assert_int_eq(r->value, i + 1);
+	}
+	mps_keyed_sets_foreach(t, ks_count, &n);
+	ck_assert_int_eq(n, 4);
+	mps_keyed_sets_destroy(t);
+}
+END_TEST
+
+/* Keys are cut at 63 bytes: two keys equal that far are one key. */
+START_TEST(keyed_sets_long_keys)
+{
+	mps_keyed_sets_t *t = mps_keyed_sets_create(4, sizeof(ks_rec),
+	    ks_rank);
+	char a[200], b[200];
+
+	memset(a, 'x', sizeof(a) - 1);
+	a[sizeof(a) - 1] = '\0';
+	memcpy(b, a, sizeof(b));
+	b[150] = 'y';
+	((ks_rec *)mps_keyed_sets_get(t, a, 1))->value = 3;
+	ck_assert_int_eq(((ks_rec *)mps_keyed_sets_get(t, b, 0))->value, 3);
+	b[10] = 'y';
+	ck_assert_ptr_null(mps_keyed_sets_get(t, b, 0));
+	mps_keyed_sets_destroy(t);
+}
+END_TEST
+
 Suite *
 unit_suite(void)
 {
@@ -1868,6 +1967,12 @@ unit_suite(void)
 	tcase_add_test(tc, poller_release);
 	tcase_add_test(tc, poller_many);
 	tcase_add_test(tc, poller_stop_and_limit);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("keyed sets");
+	tcase_add_test(tc, keyed_sets_own_record);
+	tcase_add_test(tc, keyed_sets_takeover_lowest);
+	tcase_add_test(tc, keyed_sets_long_keys);
 	suite_add_tcase(s, tc);
 	return s;
 }
