@@ -96,6 +96,19 @@ mps_admit_t mps_admission_enter(mps_admission_t *a, const char *ip,
 void mps_admission_leave(mps_admission_t *a, const char *ip,
     unsigned flags);
 
+/*
+ * Moves a held slot from the address it was entered with to to_ip, the
+ * client's real address once a PROXY header has named it (the slot was
+ * entered under the balancer's address with MPS_ADMIT_ANY_ADDRESS). The
+ * total is unchanged. If to_ip already holds MaxPreAuthPerAddress slots
+ * the move is refused (MPS_ADMIT_ADDRESS, counted and logged naming
+ * to_ip) and the slot is given back entirely: the caller holds nothing
+ * and closes the connection.
+ */
+mps_admit_t mps_admission_move(mps_admission_t *a, const char *from_ip,
+    unsigned from_flags, const char *to_ip, unsigned to_flags,
+    const char *what);
+
 /* Pre-auth connections held now, in all and from ip's address (tests,
  * status). */
 unsigned mps_admission_count(mps_admission_t *a);
