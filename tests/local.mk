@@ -138,6 +138,15 @@ tests_unit_test_admission_LDADD = server/libmpsnet.la server/libmpslog.la \
 	server/libmpsbase.la $(APR_LIBS) $(OPENSSL_LIBS) $(CHECK_LIBS)
 TESTS += tests/unit/test_admission
 
+# The PROXY protocol parser, AMTProxyTrusted lists, the slot's move.
+check_PROGRAMS += tests/unit/test_proxy_header
+tests_unit_test_proxy_header_SOURCES = $(UNIT_COMMON) tests/unit/test_proxy_header.c
+tests_unit_test_proxy_header_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_proxy_header_LDADD = server/libmpsnet.la server/libmpsconfig.la \
+	server/libmpslog.la server/libmpsbase.la $(EXPAT_LIBS) $(APR_LIBS) \
+	$(OPENSSL_LIBS) $(CHECK_LIBS)
+TESTS += tests/unit/test_proxy_header
+
 # The tunnel under a fake channel layer (the test fills channel_ops).
 check_PROGRAMS += tests/unit/test_tunnel
 tests_unit_test_tunnel_SOURCES = $(UNIT_COMMON) tests/unit/test_tunnel.c
