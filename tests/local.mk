@@ -246,6 +246,9 @@ tests_fuzz_replay_socks_front_LDADD = $(FUZZ_FRONT_LDADD)
 check_PROGRAMS += tests/fuzz/replay_http_front
 tests_fuzz_replay_http_front_SOURCES = tests/fuzz/fuzz_http_front.c tests/fuzz/fuzz_front.h tests/fuzz/replay_main.c
 tests_fuzz_replay_http_front_LDADD = $(FUZZ_FRONT_LDADD)
+check_PROGRAMS += tests/fuzz/replay_proxy_header
+tests_fuzz_replay_proxy_header_SOURCES = tests/fuzz/fuzz_proxy_header.c tests/fuzz/replay_main.c
+tests_fuzz_replay_proxy_header_LDADD = server/libmpsnet.la server/libmpsbase.la $(APR_LIBS) $(OPENSSL_LIBS)
 check_PROGRAMS += tests/fuzz/replay_channel
 tests_fuzz_replay_channel_SOURCES = tests/fuzz/fuzz_channel.c tests/fuzz/replay_main.c
 tests_fuzz_replay_channel_LDADD = server/libmpsapf.la server/libmpsbase.la $(APR_LIBS)
@@ -258,6 +261,10 @@ noinst_PROGRAMS += tests/fuzz/fuzz_apf
 tests_fuzz_fuzz_apf_SOURCES = tests/fuzz/fuzz_apf.c
 tests_fuzz_fuzz_apf_LDFLAGS = -fsanitize=fuzzer
 tests_fuzz_fuzz_apf_LDADD = server/libmpsapf.la server/libmpsbase.la $(APR_LIBS)
+noinst_PROGRAMS += tests/fuzz/fuzz_proxy_header
+tests_fuzz_fuzz_proxy_header_SOURCES = tests/fuzz/fuzz_proxy_header.c
+tests_fuzz_fuzz_proxy_header_LDFLAGS = -fsanitize=fuzzer
+tests_fuzz_fuzz_proxy_header_LDADD = server/libmpsnet.la server/libmpsbase.la $(APR_LIBS) $(OPENSSL_LIBS)
 noinst_PROGRAMS += tests/fuzz/fuzz_socks5
 tests_fuzz_fuzz_socks5_SOURCES = tests/fuzz/fuzz_socks5.c
 tests_fuzz_fuzz_socks5_LDFLAGS = -fsanitize=fuzzer
