@@ -31,10 +31,10 @@
 
 #include <errno.h>
 #include <stdarg.h>
-#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "admission.h"
@@ -154,8 +154,8 @@ struct proxy_read {
 };
 
 static const char *const state_names[] = {
-	"PROXY header", "TLS handshake", "protocol version", "auth service", "user auth",
-	"authentication", "authentication failed", "pfwd service", "active",
+	"PROXY header", "TLS handshake", "protocol version", "auth service",
+	"user auth", "authentication", "authentication failed", "pfwd service", "active",
 	"closing", "closed"
 };
 
@@ -1145,8 +1145,9 @@ parse_input(mps_session_t *s)
 
 /* ---- the PROXY header (AMTProxyProtocol) ------------------------------ */
 
-/* What proxy_step leaves the pump to do. */
-enum { PX_WAIT, PX_GONE, PX_NEXT };
+/* What proxy_step leaves the pump to do: wait for the socket, nothing
+ * (the session is finalized), or go on with the state it set. */
+enum { STEP_WAIT, STEP_GONE, STEP_NEXT };
 
 /* Refusals a flood could repeat: one WARNING per FULL_LOG_INTERVAL each. */
 static mps_ratelog_t px_bad_log, px_forged_log;
@@ -1194,7 +1195,7 @@ proxy_apply(mps_session_t *s, const mps_proxy_info_t *info)
 		    info->version, s->peer, info->version == 2 ? "LOCAL" :
 		    "UNKNOWN");
 		s->px_mode = PX_LOCAL;
-		return PX_NEXT;
+		return STEP_NEXT;
 	}
 	if (info->family == AF_INET6)
 		snprintf(peer, sizeof(peer), "[%s]:%u", info->src_ip,
@@ -1208,7 +1209,7 @@ proxy_apply(mps_session_t *s, const mps_proxy_info_t *info)
 		/* Counted and logged by the budget, naming the device. */
 		s->preauth = 0;
 		session_finalize(s);
-		return PX_GONE;
+		return STEP_GONE;
 	}
 	s->admit_flags = 0;
 	mps_log(MPS_LOG_DEBUG, "PROXY v%d header from %s: the device is %s "
@@ -1216,7 +1217,7 @@ proxy_apply(mps_session_t *s, const mps_proxy_info_t *info)
 	snprintf(s->peer, sizeof(s->peer), "%s", peer);
 	snprintf(s->ip, sizeof(s->ip), "%s", info->src_ip);
 	s->state = S_TLS;
-	return PX_NEXT;
+	return STEP_NEXT;
 }
 
 /*
@@ -1242,7 +1243,7 @@ proxy_read_header(mps_session_t *s)
 			mps_log(MPS_LOG_ERROR, "out of memory reading the PROXY "
 			    "header from %s", s->peer);
 			session_finalize(s);
-			return PX_GONE;
+			return STEP_GONE;
 		}
 		px->have = 0;
 	}
@@ -1252,7 +1253,7 @@ proxy_read_header(mps_session_t *s)
 		n = recv(s->io.fd, px->buf + px->have, sizeof(px->buf) - px->have,
 		    MSG_PEEK);
 		if (n < 0 && would_block())
-			return PX_WAIT;
+			return STEP_WAIT;
 		if (n <= 0) {
 			/* A trusted balancer that closes before any header is
 			 * most likely a TCP health check without PROXY. (The
@@ -1261,7 +1262,7 @@ proxy_read_header(mps_session_t *s)
 			mps_log(MPS_LOG_DEBUG, "%s closed the connection before "
 			    "its PROXY header", s->peer);
 			session_finalize(s);
-			return PX_GONE;
+			return STEP_GONE;
 		}
 		rc = mps_proxy_parse(px->buf, px->have + (size_t)n, &info, &used,
 		    &why);
@@ -1270,7 +1271,7 @@ proxy_read_header(mps_session_t *s)
 			    "(AMTProxyTrusted): %s; connection refused", s->peer,
 			    why);
 			session_finalize(s);
-			return PX_GONE;
+			return STEP_GONE;
 		}
 		/* Take exactly the header's bytes, all of them peeked (a
 		 * stream socket's queue gives them back in full). */
@@ -1279,7 +1280,7 @@ proxy_read_header(mps_session_t *s)
 			mps_log(MPS_LOG_WARNING, "reading the PROXY header from %s "
 			    "failed", s->peer);
 			session_finalize(s);
-			return PX_GONE;
+			return STEP_GONE;
 		}
 		px->have = used;
 		if (rc == MPS_PROXY_DONE)
@@ -1299,35 +1300,35 @@ proxy_step(mps_session_t *s)
 	if (s->px_mode == PX_HEADER) {
 		int r = proxy_read_header(s);
 
-		if (r != PX_NEXT || s->state != S_PROXY)
+		if (r != STEP_NEXT || s->state != S_PROXY)
 			return r;
 	}
 	n = recv(s->io.fd, first, s->px_mode == PX_SNIFF ? sizeof(first) : 1,
 	    MSG_PEEK);
 	if (n < 0 && would_block())
-		return PX_WAIT;
+		return STEP_WAIT;
 	if (s->px_mode == PX_SNIFF) {
 		if (n > 0 && mps_proxy_looks_like(first, (size_t)n)) {
 			proxy_refuse(&px_forged_log, "PROXY header from %s, which "
 			    "is not in AMTProxyTrusted: connection refused",
 			    s->peer);
 			session_finalize(s);
-			return PX_GONE;
+			return STEP_GONE;
 		}
 		/* A device of its own: TLS (or plain APF) reports an end or
 		 * an error as for any device. */
 		s->state = S_TLS;
-		return PX_NEXT;
+		return STEP_NEXT;
 	}
 	/* PX_LOCAL */
 	if (n <= 0) {
 		mps_log(MPS_LOG_DEBUG, "%s: balancer health check (PROXY header "
 		    "without client) ended", s->peer);
 		session_finalize(s);
-		return PX_GONE;
+		return STEP_GONE;
 	}
 	s->state = S_TLS;
-	return PX_NEXT;
+	return STEP_NEXT;
 }
 
 /* ---- the pump: all I/O of a session ----------------------------------- */
@@ -1434,9 +1435,9 @@ session_pump_body(mps_session_t *s)
 
 	if (s->state == S_PROXY) {
 		switch (proxy_step(s)) {
-		case PX_WAIT:
+		case STEP_WAIT:
 			goto wait;
-		case PX_GONE:
+		case STEP_GONE:
 			return;
 		default:
 			break;
