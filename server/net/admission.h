@@ -19,7 +19,9 @@
  *     every device's): at most per_address pre-auth connections from one IPv4
  *     address or one IPv6 /64 (an attacker gets a /64 as easily as one
  *     address; nginx's limit_conn and HAProxy's stick tables key on the
- *     address the same way);
+ *     address the same way). A trusted balancer's connection
+ *     (AMTProxyProtocol) is checked again when its PROXY header names the
+ *     device: mps_admission_move;
  *   - full: at most max pre-auth connections in all;
  *   - early random drop, OpenSSH's MaxStartups start:rate:full: from
  *     drop_start connections on, a new one is refused with probability
