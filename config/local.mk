@@ -16,6 +16,12 @@ EXTRA_DIST += config/mps_dynamic.config \
 	config/demo/mps.config config/demo/mps_dynamic.config \
 	config/demo/NotificationList.config config/demo/AuthorizedServersList.config \
 	config/demo/AMTAuthFile.txt config/demo/SocksAuthFile.txt
+## Examples that are not configuration of mpsd itself: the HAProxy
+## front end of several instances (issue 14).
+mpsexamplesdir = $(docdir)/examples
+mpsexamples_DATA = config/haproxy-mps.cfg
+EXTRA_DIST += config/haproxy-mps.cfg
+
 ## The man pages name the configured paths too (the default -c, PluginDir,
 ## LogFilePath, PidFile), so that they agree with the binary.
 man_MANS = config/mps.config.5 server/mpsd.8

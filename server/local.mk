@@ -19,7 +19,7 @@ noinst_LTLIBRARIES += server/libmpsconfig.la
 server_libmpsconfig_la_SOURCES = \
 	server/config/config.h server/config/config_errors.c server/config/config_errors.h \
 	server/config/config_static.c server/config/config_dynamic.c server/config/config_lists.c \
-	server/config/config_xml.c server/config/config_xml.h
+	server/config/config_xml.c server/config/config_xml.h server/config/config_prefix.c
 server_libmpsconfig_la_CPPFLAGS = $(AM_CPPFLAGS) $(HIREDIS_CPPFLAGS)
 server_libmpsconfig_la_LIBADD = $(EXPAT_LIBS) $(APR_LIBS)
 
@@ -63,7 +63,8 @@ server_libmpsnet_la_SOURCES = \
 	server/net/stream.c server/net/stream.h server/auth/auth_throttle.c server/auth/auth_throttle.h \
 	server/auth/login_budget.c server/auth/login_budget.h \
 	server/auth/auth_job.c server/auth/auth_job.h \
-	server/net/live.c server/net/live.h
+	server/net/live.c server/net/live.h \
+	server/net/proxy_header.c server/net/proxy_header.h
 server_libmpsnet_la_LIBADD = $(OPENSSL_LIBS) $(APR_LIBS)
 
 # What a device may reach outside: the address check and the

@@ -138,6 +138,15 @@ tests_unit_test_admission_LDADD = server/libmpsnet.la server/libmpslog.la \
 	server/libmpsbase.la $(APR_LIBS) $(OPENSSL_LIBS) $(CHECK_LIBS)
 TESTS += tests/unit/test_admission
 
+# The PROXY protocol parser, AMTProxyTrusted lists, the slot's move.
+check_PROGRAMS += tests/unit/test_proxy_header
+tests_unit_test_proxy_header_SOURCES = $(UNIT_COMMON) tests/unit/test_proxy_header.c
+tests_unit_test_proxy_header_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_proxy_header_LDADD = server/libmpsnet.la server/libmpsconfig.la \
+	server/libmpslog.la server/libmpsbase.la $(EXPAT_LIBS) $(APR_LIBS) \
+	$(OPENSSL_LIBS) $(CHECK_LIBS)
+TESTS += tests/unit/test_proxy_header
+
 # The tunnel under a fake channel layer (the test fills channel_ops).
 check_PROGRAMS += tests/unit/test_tunnel
 tests_unit_test_tunnel_SOURCES = $(UNIT_COMMON) tests/unit/test_tunnel.c
@@ -237,6 +246,9 @@ tests_fuzz_replay_socks_front_LDADD = $(FUZZ_FRONT_LDADD)
 check_PROGRAMS += tests/fuzz/replay_http_front
 tests_fuzz_replay_http_front_SOURCES = tests/fuzz/fuzz_http_front.c tests/fuzz/fuzz_front.h tests/fuzz/replay_main.c
 tests_fuzz_replay_http_front_LDADD = $(FUZZ_FRONT_LDADD)
+check_PROGRAMS += tests/fuzz/replay_proxy_header
+tests_fuzz_replay_proxy_header_SOURCES = tests/fuzz/fuzz_proxy_header.c tests/fuzz/replay_main.c
+tests_fuzz_replay_proxy_header_LDADD = server/libmpsnet.la server/libmpsbase.la $(APR_LIBS) $(OPENSSL_LIBS)
 check_PROGRAMS += tests/fuzz/replay_channel
 tests_fuzz_replay_channel_SOURCES = tests/fuzz/fuzz_channel.c tests/fuzz/replay_main.c
 tests_fuzz_replay_channel_LDADD = server/libmpsapf.la server/libmpsbase.la $(APR_LIBS)
@@ -249,6 +261,10 @@ noinst_PROGRAMS += tests/fuzz/fuzz_apf
 tests_fuzz_fuzz_apf_SOURCES = tests/fuzz/fuzz_apf.c
 tests_fuzz_fuzz_apf_LDFLAGS = -fsanitize=fuzzer
 tests_fuzz_fuzz_apf_LDADD = server/libmpsapf.la server/libmpsbase.la $(APR_LIBS)
+noinst_PROGRAMS += tests/fuzz/fuzz_proxy_header
+tests_fuzz_fuzz_proxy_header_SOURCES = tests/fuzz/fuzz_proxy_header.c
+tests_fuzz_fuzz_proxy_header_LDFLAGS = -fsanitize=fuzzer
+tests_fuzz_fuzz_proxy_header_LDADD = server/libmpsnet.la server/libmpsbase.la $(APR_LIBS) $(OPENSSL_LIBS)
 noinst_PROGRAMS += tests/fuzz/fuzz_socks5
 tests_fuzz_fuzz_socks5_SOURCES = tests/fuzz/fuzz_socks5.c
 tests_fuzz_fuzz_socks5_LDFLAGS = -fsanitize=fuzzer
@@ -317,7 +333,8 @@ INTEGRATION_TESTS = tests/integration/startup.sh tests/integration/config_check.
 	tests/integration/notifications.sh tests/integration/privdrop.sh \
 	tests/integration/safety.sh tests/integration/stray_signals.sh \
 	tests/integration/systemd_unit.sh tests/integration/manpages.sh \
-	tests/integration/cluster_directory.sh tests/integration/log_syslog.sh
+	tests/integration/cluster_directory.sh tests/integration/log_syslog.sh \
+	tests/integration/balancer_haproxy.sh
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += tests/peers/udp_catch.py tests/peers/wsevent_sink.py \
 	tests/peers/probe_auth.c

@@ -80,6 +80,14 @@ typedef struct mps_config_t {
 	apr_port_t http_listen_port;	/* HttpListenPort, default 8080 */
 	const char *mps_address;	/* MpsAddress (ext.): address announced in
 					 * notifications; default SocksListenIP */
+	/* PROXY protocol on the AMT port (ext., Network group): a TCP
+	 * balancer's header naming the device's real address. */
+	int amt_proxy_protocol;			/* AMTProxyProtocol, default false */
+	const char *amt_proxy_trusted;		/* AMTProxyTrusted: addresses and
+						 * prefixes allowed to send one,
+						 * default "" */
+	apr_array_header_t *amt_proxy_trusted_list; /* of mps_config_prefix_t,
+						 * parsed from the above */
 
 	/* <Logger> */
 	const char *heading;		/* Heading */
@@ -290,6 +298,25 @@ int mps_authorized_servers_allows(const apr_array_header_t *servers,
  */
 const char *mps_config_split_hostport(const char *text, const char **host,
     apr_port_t *port, apr_pool_t *pool);
+
+/* An address prefix: "10.0.0.0/8", "2001:db8::/32", or one address. */
+typedef struct mps_config_prefix_t {
+	int family;			/* AF_INET or AF_INET6 */
+	unsigned char addr[16];
+	unsigned bits;			/* 0..32 or 0..128 */
+} mps_config_prefix_t;
+
+/*
+ * Parses a list of prefixes separated by spaces or commas into *list (an
+ * array of mps_config_prefix_t, empty for ""). IPv4-mapped IPv6 entries
+ * become IPv4. Returns NULL, or what is wrong with the first bad entry.
+ */
+const char *mps_config_prefix_list_parse(const char *text,
+    apr_array_header_t **list, apr_pool_t *pool);
+
+/* Whether the address literal ip is inside one of list's prefixes. */
+int mps_config_prefix_list_match(const apr_array_header_t *list,
+    const char *ip);
 
 /* Whether an instance id is acceptable: 1..64 of A-Z a-z 0-9 . _ - */
 int mps_config_instance_id_ok(const char *id);

@@ -136,6 +136,8 @@ static const struct keyword keywords[] = {
 	{ G_NETWORK, "HttpListenIP", KW_LISTEN_IP, F(http_listen_ip), 0, 0, NULL },
 	{ G_NETWORK, "HttpListenPort", KW_PORT, F(http_listen_port), 0, 0, NULL },
 	{ G_NETWORK, "MpsAddress", KW_HOST, F(mps_address), 0, 0, NULL },
+	{ G_NETWORK, "AMTProxyProtocol", KW_BOOL, F(amt_proxy_protocol), 0, 0, NULL },
+	{ G_NETWORK, "AMTProxyTrusted", KW_STRING, F(amt_proxy_trusted), 0, 0, NULL },
 
 	{ G_LOGGER, "Heading", KW_STRING, F(heading), 0, 0, NULL },
 	{ G_LOGGER, "LogFilePath", KW_PATH, F(log_file_path), 0, 0, NULL },
@@ -257,6 +259,9 @@ mps_config_defaults(mps_config_t *cfg, apr_pool_t *pool)
 	cfg->http_listen_ip = cfg->socks_listen_ip;
 	cfg->http_listen_port = 8080;
 	cfg->mps_address = cfg->socks_listen_ip;
+	cfg->amt_proxy_protocol = 0;
+	cfg->amt_proxy_trusted = "";
+	cfg->amt_proxy_trusted_list = NULL;
 
 	cfg->heading = DEFAULT_HEADING;
 	cfg->log_file_path = MPS_LOGDIR;
@@ -877,6 +882,40 @@ check_listener_pair(struct parse *p, const struct listener *a,
 	    a->port_name, b->port_name, (unsigned)a->port, a->ip, b->ip);
 }
 
+/*
+ * AMTProxyTrusted is parsed here (the list the AMT side matches accepts
+ * against). AMTProxyProtocol without anyone trusted would refuse every
+ * header: an error, not a silent lock-out. A list without the protocol
+ * on does nothing: a warning.
+ */
+static void
+check_proxy(struct parse *p)
+{
+	mps_config_t *cfg = p->cfg;
+	int on = kw(G_NETWORK, "AMTProxyProtocol");
+	int trusted = kw(G_NETWORK, "AMTProxyTrusted");
+	const char *why;
+
+	why = mps_config_prefix_list_parse(bad(p, trusted) ? "" :
+	    cfg->amt_proxy_trusted, &cfg->amt_proxy_trusted_list, p->pool);
+	if (why != NULL) {
+		reject(p, trusted, p->seen[trusted].line, "%s", why);
+		cfg->amt_proxy_trusted_list = apr_array_make(p->pool, 1,
+		    sizeof(mps_config_prefix_t));
+		return;
+	}
+	if (cfg->amt_proxy_protocol && !bad(p, on) &&
+	    cfg->amt_proxy_trusted_list->nelts == 0)
+		mps_config_error(p->errs, p->path, blame_line(p, &on, 1),
+		    "<AMTProxyProtocol> is true but <AMTProxyTrusted> lists no "
+		    "address allowed to send the PROXY header");
+	else if (!cfg->amt_proxy_protocol && !bad(p, on) &&
+	    cfg->amt_proxy_trusted_list->nelts > 0)
+		mps_config_warning(p->errs, p->path, p->seen[trusted].line,
+		    "<AMTProxyTrusted> is set but <AMTProxyProtocol> is false; "
+		    "the list is not used");
+}
+
 static void
 check_network(struct parse *p)
 {
@@ -894,6 +933,7 @@ check_network(struct parse *p)
 	check_listener_pair(p, &amt, &socks);
 	check_listener_pair(p, &amt, &http);
 	check_listener_pair(p, &socks, &http);
+	check_proxy(p);
 
 	/* The default MpsAddress is SocksListenIP; a wildcard there would
 	 * be announced to consoles as an address they cannot use. Only a

@@ -5,6 +5,8 @@
  * Life of a session, all on its strand:
  *
  *   accept [pre-auth budget, admission.h]
+ *          -> [AMTProxyProtocol: the PROXY header from a trusted balancer;
+ *             the session takes the device's address from it]
  *          -> TLS handshake (deadline for it and the login: the smaller
  *             of HandshakeTimeout and PreAuthTimeout)
  *          -> PROTOCOLVERSION -> SERVICE_REQUEST auth@ -> USERAUTH_REQUEST
@@ -32,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "admission.h"
@@ -46,6 +49,7 @@
 #include "mps_status.h"
 #include "notify.h"
 #include "outbound.h"
+#include "proxy_header.h"
 #include "sockwrap.h"
 #include "stream.h"
 #include "tls.h"
@@ -72,6 +76,7 @@ _Static_assert(MPS_CONFIG_MAX_FORWARDS <= MPS_REGISTRY_MAX_PORTS,
 #define FULL_LOG_INTERVAL apr_time_from_sec(10)
 
 typedef enum {
+	S_PROXY,		/* PROXY header (AMTProxyProtocol), before TLS */
 	S_TLS,			/* TLS handshake */
 	S_VERSION,		/* waiting for PROTOCOLVERSION */
 	S_AUTH_SERVICE,		/* waiting for SERVICE_REQUEST auth@ */
@@ -121,12 +126,36 @@ struct mps_session_t {
 	char uuid[MPS_APF_UUID_TEXT_SIZE];
 	char peer[64];			/* ip:port */
 	char ip[48];			/* ip alone, for the login throttle */
+	unsigned admit_flags;		/* what the pre-auth slot is held as */
+	unsigned px_mode;		/* in S_PROXY: PX_HEADER, PX_SNIFF, PX_LOCAL */
+	struct proxy_read *px;		/* PX_HEADER: the header so far */
 	mps_session_t *prev, *next;	/* side->list */
 };
 
+/*
+ * What S_PROXY waits for:
+ *   PX_HEADER  the connection comes from an AMTProxyTrusted address: a
+ *              PROXY header must come first, or the connection goes;
+ *   PX_SNIFF   AMTProxyProtocol is on but the address is not trusted: a
+ *              device connecting directly is fine, but a PROXY header
+ *              from it is a forgery and is refused (one peek decides);
+ *   PX_LOCAL   the header named no client (HAProxy's health check sends
+ *              v2 LOCAL and closes): a close now is the check ending,
+ *              logged at DEBUG, not a failed TLS handshake; any byte goes
+ *              on to TLS with the balancer's address, as the spec says.
+ */
+enum { PX_HEADER, PX_SNIFF, PX_LOCAL };
+
+/* The header's bytes received so far; allocated only while S_PROXY
+ * waits for a trusted header, so a tunnel does not carry it. */
+struct proxy_read {
+	size_t have;
+	unsigned char buf[MPS_PROXY_MAX];
+};
+
 static const char *const state_names[] = {
-	"TLS handshake", "protocol version", "auth service", "user auth",
-	"authentication", "authentication failed", "pfwd service", "active",
+	"PROXY header", "TLS handshake", "protocol version", "auth service",
+	"user auth", "authentication", "authentication failed", "pfwd service", "active",
 	"closing", "closed"
 };
 
@@ -179,6 +208,7 @@ session_free_task(void *arg)
 	}
 	mps_strand_release(s->strand);
 	free(s->cert_cn);
+	free(s->px);
 	free(s);
 	atomic_fetch_sub(&side->live, 1);
 }
@@ -238,7 +268,7 @@ static int
 reading_allowed(const mps_session_t *s)
 {
 	return s->state < S_CLOSING && s->state != S_AUTH_PENDING &&
-	    s->state != S_AUTH_FAILED && s->state != S_TLS;
+	    s->state != S_AUTH_FAILED && s->state > S_TLS;
 }
 
 /* Reading and parsing the device's input, unless the channel layer
@@ -441,8 +471,7 @@ static void
 preauth_release(mps_session_t *s)
 {
 	if (s->preauth && s->side->admission != NULL)
-		mps_admission_leave(s->side->admission, s->ip,
-		    admit_flags(s->side));
+		mps_admission_leave(s->side->admission, s->ip, s->admit_flags);
 	s->preauth = 0;
 }
 
@@ -470,6 +499,8 @@ session_finalize(mps_session_t *s)
 	}
 	account_bytes(s);
 	mps_stream_close(&s->io);
+	free(s->px);
+	s->px = NULL;
 	if (s->counted)
 		atomic_fetch_sub(&side->active, 1);
 	s->counted = 0;
@@ -1112,6 +1143,194 @@ parse_input(mps_session_t *s)
 	}
 }
 
+/* ---- the PROXY header (AMTProxyProtocol) ------------------------------ */
+
+/* What proxy_step leaves the pump to do: wait for the socket, nothing
+ * (the session is finalized), or go on with the state it set. */
+enum { STEP_WAIT, STEP_GONE, STEP_NEXT };
+
+/* Refusals a flood could repeat: one WARNING per FULL_LOG_INTERVAL each. */
+static mps_ratelog_t px_bad_log, px_forged_log;
+
+static void MPS_PRINTF(2, 3)
+proxy_refuse(mps_ratelog_t *rl, const char *fmt, ...)
+{
+	unsigned long missed = 0;
+	char line[384];
+	va_list ap;
+
+	if (!mps_ratelog_allow(rl, apr_time_now(), FULL_LOG_INTERVAL, &missed))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	mps_log(MPS_LOG_WARNING, "%s (and %lu more since the last such "
+	    "message)", line, missed);
+}
+
+static int
+would_block(void)
+{
+	return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
+}
+
+/*
+ * A whole header: the device's address replaces the balancer's in
+ * everything that names the peer from now on (logs, the login throttle,
+ * the registry entry the admin API and metrics show), and the pre-auth
+ * slot moves to it, so MaxPreAuthPerAddress applies to each device
+ * behind the balancer, in plain mode too.
+ */
+static int
+proxy_apply(mps_session_t *s, const mps_proxy_info_t *info)
+{
+	mps_amt_side_t *side = s->side;
+	char peer[sizeof(s->peer)];
+
+	free(s->px);
+	s->px = NULL;
+	if (info->local) {
+		mps_log(MPS_LOG_DEBUG, "PROXY v%d header from %s names no "
+		    "client (%s): the connection keeps the balancer's address",
+		    info->version, s->peer, info->version == 2 ? "LOCAL" :
+		    "UNKNOWN");
+		s->px_mode = PX_LOCAL;
+		return STEP_NEXT;
+	}
+	if (info->family == AF_INET6)
+		snprintf(peer, sizeof(peer), "[%s]:%u", info->src_ip,
+		    (unsigned)info->src_port);
+	else
+		snprintf(peer, sizeof(peer), "%s:%u", info->src_ip,
+		    (unsigned)info->src_port);
+	if (s->preauth && side->admission != NULL &&
+	    mps_admission_move(side->admission, s->ip, s->admit_flags,
+	    info->src_ip, 0, "AMT") != MPS_ADMIT_OK) {
+		/* Counted and logged by the budget, naming the device. */
+		s->preauth = 0;
+		session_finalize(s);
+		return STEP_GONE;
+	}
+	s->admit_flags = 0;
+	mps_log(MPS_LOG_DEBUG, "PROXY v%d header from %s: the device is %s "
+	    "(%u TLVs ignored)", info->version, s->peer, peer, info->tlvs);
+	snprintf(s->peer, sizeof(s->peer), "%s", peer);
+	snprintf(s->ip, sizeof(s->ip), "%s", info->src_ip);
+	s->state = S_TLS;
+	return STEP_NEXT;
+}
+
+/*
+ * Reads the header of a trusted balancer. Bytes are peeked, and only
+ * those that are surely header are taken from the socket: the parser says
+ * where the header ends, so the TLS ClientHello (or plain APF) after it
+ * stays for the stream. Whatever a peek shows is either the header's
+ * beginning (taken, so the next poll waits for more instead of spinning)
+ * or decides it.
+ */
+static int
+proxy_read_header(mps_session_t *s)
+{
+	struct proxy_read *px = s->px;
+	mps_proxy_info_t info;
+	const char *why;
+	size_t used;
+	ssize_t n, got;
+
+	if (px == NULL) {
+		px = s->px = malloc(sizeof(*px));
+		if (px == NULL) {
+			mps_log(MPS_LOG_ERROR, "out of memory reading the PROXY "
+			    "header from %s", s->peer);
+			session_finalize(s);
+			return STEP_GONE;
+		}
+		px->have = 0;
+	}
+	for (;;) {
+		mps_proxy_rc_t rc;
+
+		n = recv(s->io.fd, px->buf + px->have, sizeof(px->buf) - px->have,
+		    MSG_PEEK);
+		if (n < 0 && would_block())
+			return STEP_WAIT;
+		if (n <= 0) {
+			/* A trusted balancer that closes before any header is
+			 * most likely a TCP health check without PROXY. (The
+			 * parser ends every header within the buffer, so a
+			 * full buffer, a zero-length peek, cannot happen.) */
+			mps_log(MPS_LOG_DEBUG, "%s closed the connection before "
+			    "its PROXY header", s->peer);
+			session_finalize(s);
+			return STEP_GONE;
+		}
+		rc = mps_proxy_parse(px->buf, px->have + (size_t)n, &info, &used,
+		    &why);
+		if (rc == MPS_PROXY_BAD) {
+			proxy_refuse(&px_bad_log, "invalid PROXY header from %s "
+			    "(AMTProxyTrusted): %s; connection refused", s->peer,
+			    why);
+			session_finalize(s);
+			return STEP_GONE;
+		}
+		/* Take exactly the header's bytes, all of them peeked (a
+		 * stream socket's queue gives them back in full). */
+		got = recv(s->io.fd, px->buf + px->have, used - px->have, 0);
+		if (got < 0 || (size_t)got != used - px->have) {
+			mps_log(MPS_LOG_WARNING, "reading the PROXY header from %s "
+			    "failed", s->peer);
+			session_finalize(s);
+			return STEP_GONE;
+		}
+		px->have = used;
+		if (rc == MPS_PROXY_DONE)
+			return proxy_apply(s, &info);
+		/* MORE: all that was there is taken; the next peek finds new
+		 * bytes or would block, and the poll waits for them. */
+	}
+}
+
+/* S_PROXY's work; see PX_HEADER, PX_SNIFF and PX_LOCAL. */
+static int
+proxy_step(mps_session_t *s)
+{
+	unsigned char first[12];
+	ssize_t n;
+
+	if (s->px_mode == PX_HEADER) {
+		int r = proxy_read_header(s);
+
+		if (r != STEP_NEXT || s->state != S_PROXY)
+			return r;
+	}
+	n = recv(s->io.fd, first, s->px_mode == PX_SNIFF ? sizeof(first) : 1,
+	    MSG_PEEK);
+	if (n < 0 && would_block())
+		return STEP_WAIT;
+	if (s->px_mode == PX_SNIFF) {
+		if (n > 0 && mps_proxy_looks_like(first, (size_t)n)) {
+			proxy_refuse(&px_forged_log, "PROXY header from %s, which "
+			    "is not in AMTProxyTrusted: connection refused",
+			    s->peer);
+			session_finalize(s);
+			return STEP_GONE;
+		}
+		/* A device of its own: TLS (or plain APF) reports an end or
+		 * an error as for any device. */
+		s->state = S_TLS;
+		return STEP_NEXT;
+	}
+	/* PX_LOCAL */
+	if (n <= 0) {
+		mps_log(MPS_LOG_DEBUG, "%s: balancer health check (PROXY header "
+		    "without client) ended", s->peer);
+		session_finalize(s);
+		return STEP_GONE;
+	}
+	s->state = S_TLS;
+	return STEP_NEXT;
+}
+
 /* ---- the pump: all I/O of a session ----------------------------------- */
 
 static void
@@ -1198,7 +1417,7 @@ again:
 	/* While a login is decided, or the channel layer holds the input,
 	 * input waits in the socket: nothing is watched but pending
 	 * output. */
-	ev = mps_stream_events(&s->io, input_wanted(s) || s->state == S_TLS);
+	ev = mps_stream_events(&s->io, input_wanted(s) || s->state <= S_TLS);
 	if (ev == 0 && s->state == S_CLOSING) {
 		session_finalize(s);
 		return;
@@ -1214,6 +1433,16 @@ session_pump_body(mps_session_t *s)
 	char err[256];
 	apr_status_t rv;
 
+	if (s->state == S_PROXY) {
+		switch (proxy_step(s)) {
+		case STEP_WAIT:
+			goto wait;
+		case STEP_GONE:
+			return;
+		default:
+			break;
+		}
+	}
 	if (s->state == S_TLS) {
 		rv = mps_stream_handshake(&s->io, err, sizeof(err));
 		if (rv == APR_EAGAIN)
@@ -1312,11 +1541,28 @@ session_deadline(void *arg)
 	if (s->state != S_CLOSED && close_req_take(s))
 		return;
 	switch (s->state) {
+	case S_PROXY:
+		if (s->px_mode == PX_HEADER) {
+			static mps_ratelog_t px_log;
+			unsigned long missed = 0;
+
+			if (mps_ratelog_allow(&px_log, now, FULL_LOG_INTERVAL,
+			    &missed))
+				mps_log(MPS_LOG_WARNING, "no PROXY header from %s "
+				    "(AMTProxyTrusted) within %ld s: closed (and "
+				    "%lu more since the last such message)", s->peer,
+				    (long)apr_time_sec(handshake_deadline(side->cfg)),
+				    missed);
+			session_finalize(s);
+			break;
+		}
+		/* Waiting for the device's first byte: as S_TLS. */
+		/* FALLTHROUGH */
 	case S_TLS:
 	case S_VERSION:
 	case S_AUTH_SERVICE:
 	case S_USERAUTH:
-		if (s->state == S_TLS) {
+		if (s->state <= S_TLS) {
 			/* One line per FULL_LOG_INTERVAL: an idle-socket
 			 * flood makes thousands of these, and the metric
 			 * counts every one. */
@@ -1523,25 +1769,32 @@ mps_amt_accept(void *ctx, int fd, const char *peer)
 	mps_session_t *s;
 	SSL *ssl = NULL;
 	char ip[sizeof(s->ip)];
+	int proxied;
+	unsigned flags;
 
 	/* The pre-auth budget first, before any allocation or TLS work: a
-	 * refused socket costs one close. */
+	 * refused socket costs one close. A trusted balancer's connection
+	 * counts in the total only until its header names the device: the
+	 * balancer's address is every device's. */
 	mps_peer_split(peer, ip, sizeof(ip), NULL);
+	proxied = side->cfg->amt_proxy_protocol &&
+	    mps_config_prefix_list_match(side->cfg->amt_proxy_trusted_list, ip);
+	flags = proxied ? MPS_ADMIT_ANY_ADDRESS : admit_flags(side);
 	if (side->admission != NULL &&
-	    mps_admission_enter(side->admission, ip, "AMT",
-	    admit_flags(side)) != MPS_ADMIT_OK) {
+	    mps_admission_enter(side->admission, ip, "AMT", flags) !=
+	    MPS_ADMIT_OK) {
 		close(fd);
 		return;
 	}
 	s = calloc(1, sizeof(*s));
 	if (s == NULL) {
 		if (side->admission != NULL)
-			mps_admission_leave(side->admission, ip,
-			    admit_flags(side));
+			mps_admission_leave(side->admission, ip, flags);
 		close(fd);
 		return;
 	}
 	s->side = side;
+	s->admit_flags = flags;
 	s->io.fd = -1;
 	s->preauth = side->admission != NULL;
 	/* Two references: the connection's, and ours until the session is
@@ -1549,7 +1802,8 @@ mps_amt_accept(void *ctx, int fd, const char *peer)
 	atomic_init(&s->refs, 2);
 	atomic_init(&s->close_req, 0);
 	/* Plain mode passes S_TLS at once: its "handshake" is done. */
-	s->state = S_TLS;
+	s->state = side->cfg->amt_proxy_protocol ? S_PROXY : S_TLS;
+	s->px_mode = proxied ? PX_HEADER : PX_SNIFF;
 	snprintf(s->peer, sizeof(s->peer), "%s", peer);
 	memcpy(s->ip, ip, sizeof(s->ip));
 	s->strand = mps_strand_create(side->workers);

@@ -335,6 +335,49 @@ mps_admission_leave(mps_admission_t *a, const char *ip, unsigned flags)
 		mps_metric_gauge_add(MPS_M_PREAUTH_OPEN, -1);
 }
 
+mps_admit_t
+mps_admission_move(mps_admission_t *a, const char *from_ip,
+    unsigned from_flags, const char *to_ip, unsigned to_flags,
+    const char *what)
+{
+	struct addr_key k;
+	struct slot *s;
+	uint32_t home;
+	mps_admit_t r = MPS_ADMIT_OK;
+	unsigned held;
+
+	pthread_mutex_lock(&a->lock);
+	held = a->count;
+	/* The old address's share first: deleting its slot may shift
+	 * others, so the new one is looked up after. */
+	if (!(from_flags & MPS_ADMIT_ANY_ADDRESS)) {
+		addr_key_of(from_ip, &k);
+		s = slot_find(a, &k, &home);
+		if (s->count > 0 && --s->count == 0)
+			slot_delete(a, (uint32_t)(s - a->table));
+	}
+	addr_key_of(to_ip, &k);
+	s = (to_flags & MPS_ADMIT_ANY_ADDRESS) ? NULL : slot_find(a, &k, &home);
+	if (s != NULL && s->count >= a->lim.per_address) {
+		r = MPS_ADMIT_ADDRESS;
+		if (a->count > 0)
+			a->count--;
+	} else if (s != NULL) {
+		if (s->count == 0) {
+			memcpy(s->key, k.key, KEY_LEN);
+			s->family = k.family;
+			s->home = home;
+		}
+		s->count++;
+	}
+	pthread_mutex_unlock(&a->lock);
+	if (r != MPS_ADMIT_OK) {
+		mps_metric_gauge_add(MPS_M_PREAUTH_OPEN, -1);
+		log_refusal(a, r, held, what, to_ip);
+	}
+	return r;
+}
+
 unsigned
 mps_admission_count(mps_admission_t *a)
 {

@@ -19,7 +19,9 @@
  *     every device's): at most per_address pre-auth connections from one IPv4
  *     address or one IPv6 /64 (an attacker gets a /64 as easily as one
  *     address; nginx's limit_conn and HAProxy's stick tables key on the
- *     address the same way);
+ *     address the same way). A trusted balancer's connection
+ *     (AMTProxyProtocol) is checked again when its PROXY header names the
+ *     device: mps_admission_move;
  *   - full: at most max pre-auth connections in all;
  *   - early random drop, OpenSSH's MaxStartups start:rate:full: from
  *     drop_start connections on, a new one is refused with probability
@@ -95,6 +97,19 @@ mps_admit_t mps_admission_enter(mps_admission_t *a, const char *ip,
 /* Gives back the slot of a connection from ip, entered with flags. */
 void mps_admission_leave(mps_admission_t *a, const char *ip,
     unsigned flags);
+
+/*
+ * Moves a held slot from the address it was entered with to to_ip, the
+ * client's real address once a PROXY header has named it (the slot was
+ * entered under the balancer's address with MPS_ADMIT_ANY_ADDRESS). The
+ * total is unchanged. If to_ip already holds MaxPreAuthPerAddress slots
+ * the move is refused (MPS_ADMIT_ADDRESS, counted and logged naming
+ * to_ip) and the slot is given back entirely: the caller holds nothing
+ * and closes the connection.
+ */
+mps_admit_t mps_admission_move(mps_admission_t *a, const char *from_ip,
+    unsigned from_flags, const char *to_ip, unsigned to_flags,
+    const char *what);
 
 /* Pre-auth connections held now, in all and from ip's address (tests,
  * status). */

@@ -140,6 +140,9 @@ static const char usage_text[] =
 "                         misbehaving device's wait for rejection\n"
 "                         (default 30)\n"
 "  --duration S           end the run cleanly after S seconds\n"
+"  --reconnect S          a device the MPS dropped, or that could not\n"
+"                         connect, connects again after S seconds (as AMT\n"
+"                         does after losing its MPS), until the run ends\n"
 "\n"
 "Misbehaving (tests of the server's defences):\n"
 "  --misbehave MODE       truncate: half a PROTOCOLVERSION, then silence\n"
@@ -179,7 +182,7 @@ enum {
 	OPT_VERBOSE, OPT_STATS_EVERY, OPT_READY_FILE, OPT_PET, OPT_PET_COUNT,
 	OPT_DIRECT_COUNT,
 	OPT_DIRECT, OPT_DIRECT_SAVE, OPT_ACTION_DELAY, OPT_WINDOW_ADJUST,
-	OPT_IGNORE_WINDOW, OPT_FORWARD_NO_REPLY
+	OPT_IGNORE_WINDOW, OPT_FORWARD_NO_REPLY, OPT_RECONNECT
 };
 
 static const struct option long_options[] = {
@@ -187,6 +190,7 @@ static const struct option long_options[] = {
 	{ "host", required_argument, NULL, OPT_HOST },
 	{ "port", required_argument, NULL, OPT_PORT },
 	{ "source", required_argument, NULL, OPT_SOURCE },
+	{ "reconnect", required_argument, NULL, OPT_RECONNECT },
 	{ "tls", required_argument, NULL, OPT_TLS },
 	{ "ca", required_argument, NULL, OPT_CA },
 	{ "insecure", no_argument, NULL, OPT_INSECURE },
@@ -573,6 +577,9 @@ parse_option(int c, const char *arg, const char **port)
 		break;
 	case OPT_DURATION:
 		sim_opt.duration_ms = parse_ms("--duration", arg);
+		break;
+	case OPT_RECONNECT:
+		sim_opt.reconnect_ms = parse_ms("--reconnect", arg);
 		break;
 	case OPT_MISBEHAVE:
 		if ((mb = sim_misbehave_parse(arg)) < 0)

@@ -186,6 +186,7 @@ typedef struct sim_opts {
 	uint32_t connect_timeout_ms;
 	uint32_t reply_timeout_ms;
 	uint32_t duration_ms;
+	uint32_t reconnect_ms;		/* --reconnect: 0 = a device ends once */
 	/* reports */
 	int quiet;
 	int verbose;
@@ -263,6 +264,7 @@ typedef struct sim_device {
 	unsigned ka_outstanding : 1;	/* a KEEPALIVE_REQUEST awaits reply */
 	unsigned mb_sent : 1;		/* misbehaviour bytes queued */
 	unsigned cancel_pending : 1;	/* a cancel-tcpip-forward's reply */
+	unsigned reconnect : 1;		/* DS_DONE, starting again at heap_key */
 	uint8_t next_port;		/* index in opts.ports forwarded now */
 	uint8_t end_state;		/* state when the end began, reported */
 	int32_t disc_received;		/* DISCONNECT reason from MPS, or -1 */

@@ -246,6 +246,18 @@ finalize(sim_device *d, sim_closer closer, const char *error)
 	sim_g.c.active--;
 	report_end(d, last_state);
 	settle(d);
+	/* --reconnect: a device that lost its MPS (dropped, refused, or
+	 * never connected) tries again, as firmware does; one that ended
+	 * by its own choice or misbehaved does not. It stays active, so
+	 * the run waits for it. */
+	if (sim_opt.reconnect_ms != 0 && !sim_g.shutting_down &&
+	    d->misbehave == SIM_MB_NONE &&
+	    (!d->connected || d->closer == SIM_BY_SERVER)) {
+		d->reconnect = 1;
+		sim_g.c.active++;
+		sim_heap_set(d, sim_g.now + sim_opt.reconnect_ms);
+		sim_dev_say(d, 0, "reconnect-in ms=%u", sim_opt.reconnect_ms);
+	}
 }
 
 /*
@@ -1405,6 +1417,21 @@ void
 sim_device_on_timer(sim_device *d)
 {
 	uint64_t now = sim_g.now;
+
+	if (d->state == DS_DONE) {
+		if (d->reconnect) {
+			uint32_t slot = d->index - sim_opt.first_index;
+
+			sim_g.c.active--;
+			if (sim_g.shutting_down)
+				return;
+			/* A new connection of the same device (index,
+			 * UUID, FQDN); finalize freed everything. */
+			sim_device_init(d, slot);
+			sim_device_start(d);
+		}
+		return;
+	}
 
 	if (d->deadline != 0 && now >= d->deadline) {
 		d->deadline = 0;

@@ -338,6 +338,8 @@ static const struct param_row param_rows[] = {
 	{ "Network", "HttpListenIP", "::1", "", O(http_listen_ip), K_STR, "::1", 0 },
 	{ "Network", "HttpListenPort", "08081", "", O(http_listen_port), K_PORT, NULL, 8081 },
 	{ "Network", "MpsAddress", "mps.example.com", "", O(mps_address), K_STR, "mps.example.com", 0 },
+	{ "Network", "AMTProxyProtocol", "TRUE", "<AMTProxyTrusted>127.0.0.1</AMTProxyTrusted>", O(amt_proxy_protocol), K_INT, NULL, 1 },
+	{ "Network", "AMTProxyTrusted", " 10.0.0.0/8, ::1 ", "<AMTProxyProtocol>true</AMTProxyProtocol>", O(amt_proxy_trusted), K_STR, "10.0.0.0/8, ::1", 0 },
 	{ "Logger", "Heading", "  My &amp; <![CDATA[<MPS>]]> log&#x21;  ", "", O(heading), K_STR, "My & <MPS> log!", 0 },
 	{ "Logger", "LogFilePath", "logs", "", O(log_file_path), K_STR, "logs", 0 },
 	{ "Logger", "LogFileName", "x.log", "", O(log_file_name), K_STR, "x.log", 0 },
@@ -470,17 +472,17 @@ START_TEST(test_each_parameter)
 }
 END_TEST
 
-/* The table above must name every parameter once: 73 as of this
- * writing (72 in a build without hiredis, which refuses Backend redis).
+/* The table above must name every parameter once: 75 as of this
+ * writing (74 in a build without hiredis, which refuses Backend redis).
  * A new parameter needs a row here (and in the sample). */
 START_TEST(test_parameter_table_complete)
 {
 	int i, j;
 
 #ifdef MPS_WITH_REDIS
-	ck_assert_int_eq(NPARAMS, 73);
+	ck_assert_int_eq(NPARAMS, 75);
 #else
-	ck_assert_int_eq(NPARAMS, 72);
+	ck_assert_int_eq(NPARAMS, 74);
 #endif
 	for (i = 0; i < NPARAMS; i++)
 		for (j = i + 1; j < NPARAMS; j++)
@@ -664,6 +666,9 @@ static const struct bad_row bad_rows[] = {
 	{ "Network", "MpsAddress", "10.0.0.256", "<MpsAddress> \"10.0.0.256\" is not an IP address or host name" },
 	{ "Network", "MpsAddress", "-a.example.com", "<MpsAddress> \"-a.example.com\" is not an IP address or host name" },
 	{ "Network", "MpsAddress", "0.0.0.0", "<MpsAddress> \"0.0.0.0\" is a wildcard address; give the address consoles can reach mpsd at" },
+	{ "Network", "AMTProxyProtocol", "on", "<AMTProxyProtocol> \"on\" is not a boolean (true or false)" },
+	{ "Network", "AMTProxyTrusted", "10.0.0.0/33", "<AMTProxyTrusted> \"10.0.0.0/33\" is not an address or address/prefix-length" },
+	{ "Network", "AMTProxyTrusted", "127.0.0.1 haproxy.example", "<AMTProxyTrusted> \"haproxy.example\" is not an address or address/prefix-length" },
 	{ "Logger", "LogFilePath", "  ", "<LogFilePath> is empty" },
 	{ "Logger", "LogFileName", "logs/mps.log", "<LogFileName> \"logs/mps.log\" is a path; give a file name (the directory is set separately)" },
 	{ "Files", "PluginDir", "", "<PluginDir> is empty" },
@@ -1205,6 +1210,48 @@ START_TEST(test_mps_address_wildcard_warning)
 	/* Given explicitly: no warning. */
 	load_good(network_xml("<SocksListenIP>0.0.0.0</SocksListenIP>"
 	    "<MpsAddress>mps.example.com</MpsAddress>"));
+}
+END_TEST
+
+/* AMTProxyProtocol: off by default with nobody trusted; on with nobody
+ * trusted is an error (every header would be refused); a list while it
+ * is off is a warning; the list is parsed for the AMT side. */
+START_TEST(test_proxy_protocol)
+{
+	mps_config_errors_t *errs;
+	mps_config_t *cfg;
+	const char *path;
+
+	cfg = load_good("<MPS>" PLAIN "</MPS>");
+	ck_assert_int_eq(cfg->amt_proxy_protocol, 0);
+	ck_assert_str_eq(cfg->amt_proxy_trusted, "");
+	ck_assert_ptr_nonnull(cfg->amt_proxy_trusted_list);
+	ck_assert_int_eq(cfg->amt_proxy_trusted_list->nelts, 0);
+
+	cfg = load_good(network_xml("<AMTProxyProtocol>true</AMTProxyProtocol>"
+	    "<AMTProxyTrusted>127.0.0.1 10.0.0.0/8</AMTProxyTrusted>"));
+	ck_assert_int_eq(cfg->amt_proxy_trusted_list->nelts, 2);
+	ck_assert(mps_config_prefix_list_match(cfg->amt_proxy_trusted_list,
+	    "10.9.8.7"));
+	ck_assert(!mps_config_prefix_list_match(cfg->amt_proxy_trusted_list,
+	    "127.0.0.2"));
+
+	load_one_error(network_xml("\n<AMTProxyProtocol>true"
+	    "</AMTProxyProtocol>"), 4, "<AMTProxyProtocol> is true but "
+	    "<AMTProxyTrusted> lists no address allowed to send the PROXY "
+	    "header");
+	load_one_error(network_xml("\n<AMTProxyProtocol>true"
+	    "</AMTProxyProtocol><AMTProxyTrusted> </AMTProxyTrusted>"), 4,
+	    "<AMTProxyProtocol> is true but <AMTProxyTrusted> lists no address "
+	    "allowed to send the PROXY header");
+
+	path = static_file(network_xml("\n<AMTProxyTrusted>127.0.0.1"
+	    "</AMTProxyTrusted>"));
+	load_static(path, &errs, NULL);
+	ck_assert_int_eq(errs->errors->nelts, 0);
+	ck_assert_int_eq(errs->warnings->nelts, 1);
+	ck_assert_str_eq(warning_at(errs, 0), msg(path, 4, "<AMTProxyTrusted> "
+	    "is set but <AMTProxyProtocol> is false; the list is not used"));
 }
 END_TEST
 
@@ -2182,6 +2229,7 @@ unit_suite(void)
 	tcase_add_test(tc, test_tls_requirements);
 	tcase_add_test(tc, test_tls_plain_verify_warning);
 	tcase_add_test(tc, test_mps_address_wildcard_warning);
+	tcase_add_test(tc, test_proxy_protocol);
 	tcase_add_test(tc, test_all_errors_reported);
 	tcase_add_test(tc, test_errors_collector);
 
