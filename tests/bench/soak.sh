@@ -38,6 +38,7 @@
 # - RSS: the late median under churn <= 1.25 x baseline + 2 MiB and final
 #   <= baseline + 2 MiB; under ASan only reported (its quarantine holds up
 #   to 256 MiB of freed memory, so RSS measures ASan, see lib.sh);
+# - every SIGHUP reloaded (none refused);
 # - no request that had to succeed failed, no wrong password got through,
 #   no stable device was dropped, no churning run that ended normally had
 #   a failed device;
@@ -333,7 +334,11 @@ burst_bad=$(cnt '^burst rc=[1-9]')
 burst_req=$(awk '/^burst / { for (i = 1; i <= NF; i++) if ($i ~ /^requests=/) { split($i, a, "="); s += a[2] } } END { print s + 0 }' "$EV")
 burst_err=$(awk '/^burst / { for (i = 1; i <= NF; i++) if ($i ~ /^errors=/) { split($i, a, "="); s += a[2] } } END { print s + 0 }' "$EV")
 reloads=$(cnt '^reload sent')
-reloads_logged=$(cat "$D"/log/mps.log* 2>/dev/null | grep -c 'Received SIGHUP' || true)
+# Reloads done: the configuration generation (1 at start) of the last
+# reload line, which survives the log's rotation (an hour rotates the
+# first reloads' lines away).
+gen=$(cat "$D"/log/mps.log* 2>/dev/null | sed -n 's/.*SIGHUP: reloaded: generation \([0-9]*\).*/\1/p' | sort -n | tail -n 1)
+reloads_logged=$(( ${gen:-1} - 1 ))
 reload_refused=$(cat "$D"/log/mps.log* 2>/dev/null | grep -c 'reload refused' || true)
 stable_dropped=$(grep -c 'outcome=dropped\|outcome=failed' "$T/stable.out" || true)
 log_err=$(cat "$D"/log/mps.log* 2>/dev/null | grep -c '\[LM ERROR\]' || true)
@@ -346,7 +351,7 @@ echo "console requests to stable devices: $req_ok good, $req_bad failed"
 echo "wrong passwords: $wp_ok refused, $wp_bad NOT refused as they should be"
 echo "requests to churning devices: $ch_ok good, $ch_bad failed (allowed: the device may be away)"
 echo "socks_load bursts: $bursts, $burst_req requests, $burst_err errors, $burst_bad runs with a failure"
-echo "SIGHUP reloads: $reloads sent, $reloads_logged logged, $reload_refused refused"
+echo "SIGHUP reloads: $reloads sent, $reloads_logged done (configuration generation $((reloads_logged + 1))), $reload_refused refused"
 echo "mpsd log: $log_err ERROR lines, $log_warn WARNING lines (the wrong passwords' are aggregated per minute)"
 echo "stable devices: alive to the end $stable_alive, exit $stable_rc, dropped or failed $stable_dropped"
 echo "mpsd: running at the end $mpsd_up, exit status $mpsd_rc, sanitizer reports $san; load average $la on $(nproc) cores"
@@ -371,6 +376,7 @@ fi
 [ "$runs_failed" = 0 ] || fail "$runs_failed device runs had a failed device"
 [ "$stable_alive" = 1 ] && [ "$stable_rc" = 0 ] && [ "$stable_dropped" = 0 ] || fail "a stable device was dropped"
 [ "$reload_refused" = 0 ] || fail "a reload was refused"
+[ "$reloads_logged" = "$reloads" ] || fail "$reloads SIGHUPs sent, $reloads_logged reloads done"
 [ "$mpsd_up" = 1 ] && [ "$mpsd_rc" = 0 ] || fail "mpsd did not stop cleanly (running $mpsd_up, exit $mpsd_rc)"
 [ "$san" = 0 ] || fail "$san sanitizer reports in $D/stderr"
 echo "verdict: $verdict"
