@@ -36,6 +36,7 @@
 #include "apf_session.h"
 #include "channel_relay.h"
 #include "console_priv.h"
+#include "direct_tcpip_priv.h"
 #include "poller.h"
 #include "sockwrap.h"
 #include "workers.h"
@@ -225,8 +226,15 @@ setup(void)
 static void
 teardown(void)
 {
+	int i;
+
 	ck_assert_uint_eq(mps_console_side_shutdown(&consoles,
 	    apr_time_from_sec(5)), 0);
+	/* Every outgoing connection ended with its channel or the tunnel
+	 * and was freed by its strand. */
+	for (i = 0; i < 500 && mps_direct_tcpip_live() > 0; i++)
+		apr_sleep(apr_time_from_msec(10));
+	ck_assert_uint_eq(mps_direct_tcpip_live(), 0);
 	mps_strand_release(tun.strand);
 	mps_poller_stop(poller);
 	pthread_join(poller_thread, NULL);
@@ -279,24 +287,7 @@ run_on_strand(void (*fn)(void *arg), void *arg)
 
 #define NPEERS 3
 
-static void test_refused(mps_console_t *c, open_result why)
-{
-	(void)c;
-	(void)why;
-}
-
-static void test_opened(mps_console_t *c)
-{
-	(void)c;
-}
-
-static const front_ops test_ops = {
-	.name = "test",
-	.opened = test_opened,
-	.refused = test_refused,
-};
-
-static mps_console_t *peer[NPEERS];
+static mps_direct_conn_t *peer[NPEERS];
 static int far_end[NPEERS];		/* the test's end of each socketpair */
 
 typedef struct open_args {
@@ -313,19 +304,52 @@ open_peers(void *arg)
 		ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK,
 		    0, sv), 0);
 		far_end[i] = sv[1];
-		peer[i] = mps_console_outgoing(&consoles, &test_ops, sv[0],
-		    tun.strand, "test-peer");
+		/* The outgoing connection of a device-opened channel, on a
+		 * socketpair end: connected at once, so it confirms as soon
+		 * as it is watched. */
+		peer[i] = mps_direct_tcpip_begin(&tun, (apr_uint32_t)(100 + i),
+		    65536, "target", 9, sv[0], "test-peer");
 		ck_assert_ptr_nonnull(peer[i]);
-		ck_assert_int_eq(mps_relay_accept_open(&tun, peer[i],
-		    (apr_uint32_t)(100 + i), 65536), APR_SUCCESS);
-		ck_assert_ptr_nonnull(peer[i]->chan);
-		ck_assert_int_eq(peer[i]->chan->state, MPS_CHAN_PENDING);
+		ck_assert_ptr_nonnull(peer[i]->cp.chan);
+		ck_assert_int_eq(peer[i]->cp.chan->state, MPS_CHAN_PENDING);
 		if (a->confirm) {
-			mps_relay_confirm_open(peer[i]);
-			ck_assert_int_eq(peer[i]->phase, C_RELAY);
+			mps_direct_tcpip_wait_connect(peer[i]);
 		}
 	}
 	ck_assert_ptr_nonnull(tun.chans);
+}
+
+static int peers_relaying;
+
+static void
+count_relaying(void *arg)
+{
+	int i;
+
+	(void)arg;
+	peers_relaying = 0;
+	for (i = 0; i < NPEERS; i++)
+		if (peer[i]->state == D_RELAY && peer[i]->cp.relaying)
+			peers_relaying++;
+}
+
+/* Opens NPEERS device-opened channels; with confirm, waits (up to 5 s)
+ * until every connection confirmed its channel. */
+static void
+open_all(int confirm)
+{
+	open_args a = { confirm };
+	int tries;
+
+	run_on_strand((void (*)(void *))open_peers, &a);
+	for (tries = 0; confirm && tries < 500; tries++) {
+		run_on_strand(count_relaying, NULL);
+		if (peers_relaying == NPEERS)
+			break;
+		apr_sleep(apr_time_from_msec(10));
+	}
+	if (confirm)
+		ck_assert_int_eq(peers_relaying, NPEERS);
 }
 
 /* Every further message fails to queue: the output is at its cap. */
@@ -382,7 +406,7 @@ START_TEST(tunnel_closes_inside_idle_sweep)
 	open_args a = { 1 };
 
 	cfg.channel_idle_timeout = 1;	/* 1 us: every channel is idle */
-	run_on_strand((void (*)(void *))open_peers, &a);
+	open_all(a.confirm);
 	run_on_strand(fill_output, NULL);
 	wait_closed();		/* the sweep fires after 1 s */
 	ck_assert_msg(strstr(tun.why, "CHANNEL_CLOSE") != NULL, "%s", tun.why);
@@ -398,7 +422,7 @@ START_TEST(tunnel_closes_inside_open_timeout)
 	open_args a = { 0 };
 
 	cfg.channel_open_timeout = 1;	/* 1 us */
-	run_on_strand((void (*)(void *))open_peers, &a);
+	open_all(a.confirm);
 	run_on_strand(fill_output, NULL);
 	wait_closed();
 	ck_assert_msg(strstr(tun.why, "CHANNEL_OPEN_FAILURE") != NULL, "%s",
@@ -426,7 +450,7 @@ block_all(void *arg)
 	for (i = 0; i < NPEERS; i++) {
 		/* Blocked peers are not watched: only the drain resumes them. */
 		(void)mps_poller_unwatch(poller, peer[i]->reg);
-		peer[i]->blocked = 1;
+		peer[i]->cp.blocked = 1;
 		/* Something for the peer, so that its flush meets the closed
 		 * socket. */
 		ck_assert_int_eq(mps_buf_put(&peer[i]->down, "x", 1),
@@ -440,7 +464,7 @@ START_TEST(tunnel_closes_inside_resume_walk)
 	open_args a = { 1 };
 	int i;
 
-	run_on_strand((void (*)(void *))open_peers, &a);
+	open_all(a.confirm);
 	run_on_strand(block_all, NULL);
 	for (i = 0; i < NPEERS; i++) {
 		close(far_end[i]);
@@ -467,7 +491,7 @@ peers_send(void *arg)
 	for (i = 0; i < NPEERS; i++) {
 		/* Blocked peers are not watched: only the drain resumes them. */
 		(void)mps_poller_unwatch(poller, peer[i]->reg);
-		peer[i]->blocked = 1;
+		peer[i]->cp.blocked = 1;
 		ck_assert_int_eq(send(far_end[i], "hello", 5, 0), 5);
 	}
 	tun.wants_room = 0;
@@ -482,7 +506,7 @@ all_woken(void *arg)
 
 	(void)arg;
 	for (i = 0; i < NPEERS; i++)
-		ck_assert_msg(!peer[i]->blocked, "peer %d still blocked", i);
+		ck_assert_msg(!peer[i]->cp.blocked, "peer %d still blocked", i);
 	/* Three CHANNEL_DATA of 5 bytes each (9-byte header). */
 	ck_assert_uint_eq(mps_buf_len(&tun.out) - before, NPEERS * (9 + 5));
 	ck_assert_int_eq(atomic_load(&tun.closes), 0);
@@ -504,7 +528,7 @@ START_TEST(output_drained_wakes_every_blocked_peer)
 	open_args a = { 1 };
 	int i;
 
-	run_on_strand((void (*)(void *))open_peers, &a);
+	open_all(a.confirm);
 	run_on_strand(peers_send, NULL);
 	run_on_strand(drained, NULL);
 	run_on_strand(all_woken, NULL);
@@ -533,7 +557,7 @@ no_room(void *arg)
 	tun.wants_room = 0;
 	/* Only the drain may resume it (as in the test above). */
 	(void)mps_poller_unwatch(poller, peer[0]->reg);
-	peer[0]->blocked = 1;
+	peer[0]->cp.blocked = 1;
 }
 
 /* Read on the strand: the layer's fields belong to it. */
@@ -541,7 +565,7 @@ static void
 still_blocked(void *arg)
 {
 	(void)arg;
-	ck_assert(peer[0]->blocked);
+	ck_assert(peer[0]->cp.blocked);
 	ck_assert_int_eq(tun.wants_room, 1);
 }
 
@@ -550,7 +574,7 @@ START_TEST(no_room_blocks_and_waits)
 	open_args a = { 1 };
 	int i;
 
-	run_on_strand((void (*)(void *))open_peers, &a);
+	open_all(a.confirm);
 	run_on_strand(no_room, NULL);
 	ck_assert_int_eq(send(far_end[0], "hello", 5, 0), 5);
 	run_on_strand(drained, NULL);	/* drained while still full */
@@ -594,7 +618,7 @@ device_sends(void *arg)
 	if (d->chan == NULL) {
 		/* Only while the peer is surely alive: a closed one is
 		 * freed, its channel stays until collected. */
-		d->chan = peer[d->peer]->chan;
+		d->chan = peer[d->peer]->cp.chan;
 		ck_assert_ptr_nonnull(d->chan);
 		(void)setsockopt(peer[d->peer]->fd, SOL_SOCKET, SO_SNDBUF,
 		    &small, sizeof(small));
@@ -670,7 +694,7 @@ START_TEST(overrun_holds_input_until_peer_drains)
 	int tries = 0;
 
 	ck_assert_uint_eq(cfg.channel_window_overrun, 1024 * 1024);
-	run_on_strand((void (*)(void *))open_peers, &a);
+	open_all(a.confirm);
 	run_on_strand(device_sends, &d);
 	run_on_strand(take_snap, &d);
 	/* The peer read nothing: it went beyond the 64 KiB window, and the
@@ -754,7 +778,7 @@ START_TEST(overrun_past_bound_closes_that_channel_only)
 	int tries = 0;
 
 	cfg.channel_window_overrun = 1024;	/* under one message */
-	run_on_strand((void (*)(void *))open_peers, &a);
+	open_all(a.confirm);
 	run_on_strand(device_sends, &d);
 	run_on_strand(take_snap, &d);
 	ck_assert_int_eq(atomic_load(&tun.closes), 0);
@@ -801,7 +825,7 @@ START_TEST(overrun_strict_ends_the_tunnel)
 	int i, tries = 0;
 
 	cfg.channel_window_overrun = 0;
-	run_on_strand((void (*)(void *))open_peers, &a);
+	open_all(a.confirm);
 	run_on_strand(device_sends, &d);
 	wait_closed();
 	ck_assert_msg(strstr(tun.why, "CHANNEL_DATA") != NULL, "%s", tun.why);
