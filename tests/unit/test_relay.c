@@ -215,7 +215,6 @@ setup(void)
 	amt.cfg = &cfg;
 	amt.poller = poller;
 	amt.workers = workers;
-	amt.consoles = &consoles;
 	amt.channel_ops = mps_relay_tunnel_ops;
 	memset(&tun, 0, sizeof(tun));
 	tun.side = &amt;
