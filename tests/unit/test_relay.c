@@ -885,9 +885,11 @@ copy_out(void *arg)
 		seen = realloc(seen, seen_cap);
 		ck_assert_ptr_nonnull(seen);
 	}
-	memcpy(seen + seen_len, mps_buf_ptr(&tun.out), n);
-	seen_len += n;
-	(void)mps_buf_consume(&tun.out, n);
+	if (n > 0) {
+		memcpy(seen + seen_len, mps_buf_ptr(&tun.out), n);
+		seen_len += n;
+		(void)mps_buf_consume(&tun.out, n);
+	}
 	if (tun.wants_room && tun.active) {
 		tun.wants_room = 0;
 		amt.channel_ops.output_drained(&tun);
