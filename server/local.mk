@@ -89,9 +89,12 @@ server_libmpsdevice_la_LIBADD = $(OPENSSL_LIBS) $(APR_LIBS)
 noinst_LTLIBRARIES += server/libmpschannels.la
 server_libmpschannels_la_SOURCES = \
 	server/device/channel_relay.c server/device/channel_relay.h \
+	server/device/channel_peer.h \
 	server/console/console.c server/console/console.h server/console/console_priv.h \
+	server/console/console_metrics.h \
 	server/console/socks_front.c server/console/http_front.c \
-	server/outbound/direct_tcpip.c server/outbound/direct_tcpip.h
+	server/outbound/direct_tcpip.c server/outbound/direct_tcpip.h \
+	server/outbound/direct_tcpip_priv.h
 server_libmpschannels_la_LIBADD = $(APR_LIBS)
 
 # The admin API: libmicrohttpd listener, routes, JSON views, metrics

@@ -1217,7 +1217,6 @@ start_device_side(mps_server_t *srv, char *err, size_t errsize)
 		return rv;
 	}
 	srv->consoles_started = 1;
-	srv->amt.consoles = &srv->consoles;
 	/* The channel layer over the tunnels, with device-opened channels
 	 * from the outbound module. */
 	srv->amt.channel_ops = mps_relay_tunnel_ops;

@@ -12,6 +12,8 @@
 #include "console_priv.h"
 
 #include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +55,8 @@
 
 static void front_io(void *arg);
 static void front_deadline(void *arg);
+static void console_attach(void *arg);
+static const mps_chan_peer_ops_t console_peer_ops;
 
 int
 mps_console_port_allowed(apr_port_t port)
@@ -172,26 +176,16 @@ mps_console_finalize(mps_console_t *c)
 
 /* ---- channel lines ------------------------------------------------------ */
 
-/* What the channel lines say about the two ends besides the device. For
- * a management console (SOCKS, HTTP): the front, the device port it asked
- * for and the console's login name. direct-tcpip has no console login:
- * the device itself asked mpsd to connect to the target. */
+/* What the channel lines say about the two ends besides the device: the
+ * front, the device port it asked for and the console's login name. */
 static void
 channel_ends(const mps_console_t *c, char *who, size_t who_size, char *what,
     size_t what_size)
 {
-	/* Only the console fronts log the guide's console end. */
-	if (c->ops->log_shutdown) {
-		snprintf(who, who_size, "management console %s", c->ip);
-		snprintf(what, what_size, "%s, device port %u, console %s, "
-		    "console user \"%s\"", c->ops->name, (unsigned)c->port,
-		    c->peer, c->user);
-	} else {
-		snprintf(who, who_size, "direct-tcpip target %s", c->peer);
-		/* connect_host: the name the device asked for. */
-		snprintf(what, what_size, "direct-tcpip to %.100s:%u asked by "
-		    "the device", c->connect_host, (unsigned)c->port);
-	}
+	snprintf(who, who_size, "management console %s", c->ip);
+	snprintf(what, what_size, "%s, device port %u, console %s, "
+	    "console user \"%s\"", c->ops->name, (unsigned)c->port,
+	    c->peer, c->user);
 }
 
 void
@@ -637,9 +631,11 @@ mps_console_resolve(mps_console_t *c, const char *host, apr_port_t port)
  *   2. console_leave, posted to home: it runs after every task already
  *      queued there for the console (a poll or timer firing overtaken by
  *      step 1, which finds C_MOVING and does nothing). It sets home to
- *      the device's strand under list_lock and posts mps_relay_attach()
+ *      the device's strand under list_lock and posts console_attach()
  *      there; from then on the old strand never touches the console.
- *   3. mps_relay_attach() on the device's strand.
+ *   3. console_attach() on the device's strand opens the channel
+ *      (mps_relay_open()); from then on the channel layer reaches the
+ *      console only through its peer ops (c->cp, below).
  *
  * So at every moment one strand owns the console's fields (console_priv.h
  * OWNERSHIP), and the front end that called mps_console_move() may still
@@ -678,7 +674,7 @@ console_leave(void *arg)
 	pthread_mutex_lock(&side->list_lock);
 	c->home = dest;
 	pthread_mutex_unlock(&side->list_lock);
-	if (mps_strand_post_ex(dest, mps_relay_attach, move_discard, c) ==
+	if (mps_strand_post_ex(dest, console_attach, move_discard, c) ==
 	    APR_SUCCESS)
 		return;		/* the console is the device strand's now */
 	pthread_mutex_lock(&side->list_lock);
@@ -737,12 +733,299 @@ mps_console_move(mps_console_t *c)
 		mps_poller_release(side->poller, c->reg);
 		c->reg = NULL;
 	}
-	c->session = mps_device_session(c->dev);
+	c->cp.session = mps_device_session(c->dev);
 	c->phase = C_MOVING;
 	mps_console_ref(c);
 	if (mps_strand_post_ex(c->home, console_leave, move_discard, c) !=
 	    APR_SUCCESS)
 		move_failed(c);
+}
+
+/* ---- the console as a channel peer (device strand) ---------------------- */
+
+/* The console whose peer p is (p is c->cp). */
+static mps_console_t *
+console_of(const mps_chan_peer_t *p)
+{
+	return (mps_console_t *)(void *)((char *)(uintptr_t)p -
+	    offsetof(mps_console_t, cp));
+}
+
+/* The console's socket, registered on the device's strand while it is
+ * relayed. A firing overtaken by a close or a switch finds the console
+ * in another phase (same strand: no race) and does nothing. */
+static void
+relay_io(void *arg)
+{
+	mps_console_t *c = arg;
+	apr_int16_t ev;
+
+	if (c->phase != C_RELAY || c->reg == NULL)
+		return;
+	ev = mps_pollreg_events(c->reg);
+	mps_relay_peer_io(&c->cp, (ev & (APR_POLLERR | APR_POLLNVAL)) != 0 &&
+	    (ev & APR_POLLIN) == 0);
+}
+
+static int
+peer_deliver(mps_chan_peer_t *p, const void *data, size_t n)
+{
+	mps_console_t *c = console_of(p);
+
+	if (mps_buf_put(&c->down, data, n) != APR_SUCCESS)
+		return -1;
+	if (!c->raw)
+		c->ops->from_device(c, data, n);
+	return 0;
+}
+
+static int
+peer_flush(mps_chan_peer_t *p, size_t *took)
+{
+	return mps_console_flush(console_of(p), took);
+}
+
+static size_t
+peer_unsent(const mps_chan_peer_t *p)
+{
+	return mps_buf_len(&console_of(p)->down);
+}
+
+/* c->up holds what goes to the device before the socket is read again:
+ * bytes sent along with the request (raw), or what the HTTP front end
+ * made of the console's requests (to_device). */
+static ssize_t
+peer_pending(mps_chan_peer_t *p, int fill)
+{
+	mps_console_t *c = console_of(p);
+
+	if (!c->raw && fill && !c->eof && mps_buf_len(&c->up) == 0) {
+		if (mps_buf_len(&c->in) < mps_buf_max_size(&c->in) &&
+		    mps_console_read(c, 65536) < 0)
+			return -1;
+		/* An error reply is queued behind the responses: stop
+		 * reading; CLOSE once they are flushed. */
+		if (c->ops->to_device(c) < 0)
+			c->eof = 1;
+	}
+	if (c->eof)
+		p->input_ended = 1;
+	return (ssize_t)mps_buf_len(&c->up);
+}
+
+static ssize_t
+peer_read(mps_chan_peer_t *p, void *dst, size_t max)
+{
+	mps_console_t *c = console_of(p);
+	size_t held = mps_buf_len(&c->up);
+	ssize_t n;
+
+	if (held > 0) {
+		n = (ssize_t)(held < max ? held : max);
+		memcpy(dst, mps_buf_ptr(&c->up), (size_t)n);
+		(void)mps_buf_consume(&c->up, (size_t)n);
+		c->bytes_up += (unsigned long long)n;
+		return n;
+	}
+	if (!c->raw || c->eof)
+		return 0;
+	do
+		n = recv(c->fd, dst, max, 0);
+	while (n < 0 && errno == EINTR);
+	if (n > 0) {
+		c->bytes_up += (unsigned long long)n;
+		return n;
+	}
+	if (n == 0) {
+		c->eof = 1;
+		p->input_ended = 1;
+		return 0;
+	}
+	return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+}
+
+static int
+peer_wait(mps_chan_peer_t *p, int want_input)
+{
+	mps_console_t *c = console_of(p);
+	apr_int16_t ev = 0;
+
+	if (mps_buf_len(&c->down) > 0)
+		ev |= APR_POLLOUT;
+	if (want_input && (c->raw ? mps_buf_len(&c->up) == 0 :
+	    mps_buf_len(&c->up) < mps_buf_max_size(&c->up)))
+		ev |= APR_POLLIN;
+	if (ev == 0)
+		return 0;
+	return mps_poller_watch(c->side->poller, c->reg, ev) == APR_SUCCESS ?
+	    0 : -1;
+}
+
+static void
+peer_opened(mps_chan_peer_t *p)
+{
+	mps_console_t *c = console_of(p);
+
+	c->phase = C_RELAY;
+	mps_console_log_channel_open(c, p->chan);
+	c->ops->opened(c);
+}
+
+static void
+peer_refused(mps_chan_peer_t *p, mps_peer_refusal why)
+{
+	mps_console_t *c = console_of(p);
+	open_result r = OPEN_INTERNAL;
+
+	switch (why) {
+	case MPS_PEER_NO_DEVICE:
+		r = OPEN_NO_DEVICE;
+		break;
+	case MPS_PEER_DEVICE_REFUSED:
+		r = OPEN_DEVICE_REFUSED;
+		break;
+	case MPS_PEER_TOO_MANY:
+		r = OPEN_TOO_MANY;
+		break;
+	case MPS_PEER_TIMEOUT:
+		r = OPEN_TIMEOUT;
+		break;
+	case MPS_PEER_INTERNAL:
+		r = OPEN_INTERNAL;
+		break;
+	}
+	c->ops->refused(c, r);
+	mps_console_close_soon(c);
+}
+
+static void
+peer_closed(mps_chan_peer_t *p, mps_peer_close why)
+{
+	mps_console_t *c = console_of(p);
+	size_t n;
+
+	if (why == MPS_PEER_TUNNEL_GONE)
+		(void)mps_console_flush(c, &n);
+	/* The guide logs the end of every console connection that had a
+	 * channel, whichever side ended it (an idle close is logged as
+	 * such by the channel layer). */
+	if (why != MPS_PEER_IDLE && c->ops->log_shutdown)
+		mps_log(MPS_LOG_INFO, "[%s] management console has shutdown",
+		    c->ip);
+	/* mps_console_finalize writes the channel's close line. */
+	mps_console_finalize(c);
+}
+
+/* A keep-alive HTTP console whose next request names another device
+ * leaves this channel and goes through the hand-over again. */
+static int
+peer_settle(mps_chan_peer_t *p)
+{
+	mps_console_t *c = console_of(p);
+	char host[MPS_REGISTRY_FQDN_SIZE];
+	apr_port_t port = 0;
+	open_result why;
+
+	if (c->raw || c->ops->switch_ready == NULL ||
+	    !c->ops->switch_ready(c, host, sizeof(host), &port))
+		return 0;
+	/* The old channel's close line, before the console is renamed for
+	 * the new device. */
+	mps_console_log_channel_close(c);
+	mps_relay_detach(p);
+	/* A poll firing may already be queued on this strand: the hand-over
+	 * (mps_console_move) leaves this strand only after it, and the
+	 * firing finds the console moving and does nothing. */
+	c->phase = C_FRONT;
+	why = mps_console_resolve(c, host, port);
+	if (why != OPEN_OK) {
+		c->ops->refused(c, why);
+		mps_console_close_soon(c);
+		return 1;
+	}
+	c->ops->switched(c);
+	mps_console_move(c);
+	return 1;
+}
+
+static const mps_chan_peer_ops_t console_peer_ops = {
+	.deliver = peer_deliver,
+	.flush = peer_flush,
+	.unsent = peer_unsent,
+	.pending = peer_pending,
+	.read = peer_read,
+	.wait = peer_wait,
+	.opened = peer_opened,
+	.refused = peer_refused,
+	.closed = peer_closed,
+	.settle = peer_settle,
+};
+
+static void
+attach_refuse(mps_console_t *c, open_result why)
+{
+	c->ops->refused(c, why);
+	mps_console_close_soon(c);
+}
+
+/* Posted to the device's strand by the hand-over: open a forwarded-tcpip
+ * channel for the console. */
+static void
+console_attach(void *arg)
+{
+	mps_console_t *c = arg;
+	mps_session_t *t = c->cp.session;
+	const mps_config_t *cfg = mps_tunnel_side(t)->cfg;
+	char name[MPS_DEVICE_LOG_NAME_SIZE];
+	apr_status_t rv;
+
+	if (c->phase != C_MOVING)
+		goto out;	/* closed meanwhile */
+	c->phase = C_OPENING;
+	c->cp.port = c->port;
+	if (!mps_tunnel_is_active(t) || !mps_device_is_registered(c->dev)) {
+		mps_log(MPS_LOG_WARNING, "%s console %s: Intel remote client %s "
+		    "disconnected before the channel opened", c->ops->name,
+		    c->peer, c->device_name);
+		attach_refuse(c, OPEN_NO_DEVICE);
+		goto out;
+	}
+	rv = mps_relay_open(t, &c->cp, c->connect_host, c->port, c->ip,
+	    c->peer_port);
+	if (rv != APR_SUCCESS) {
+		if (rv == APR_ENOSPC)
+			mps_log(MPS_LOG_WARNING, "%s console %s: Intel remote "
+			    "client %s already has %d channels "
+			    "(MaxChannelsPerDevice)", c->ops->name, c->peer,
+			    mps_tunnel_name(t, name, sizeof(name)),
+			    cfg->max_channels_per_device);
+		attach_refuse(c, rv == APR_ENOSPC ? OPEN_TOO_MANY : OPEN_INTERNAL);
+		goto out;
+	}
+	/* The device's bytes for the console: the window, and the overrun
+	 * tolerated beyond it, bound them. */
+	(void)mps_buf_set_max_size(&c->down,
+	    (size_t)c->cp.chan->local_window_max +
+	    cfg->channel_window_overrun + mps_buf_len(&c->down));
+	/* Bytes the console sent along with its request go first. */
+	if (mps_buf_len(&c->in) > 0 && c->raw) {
+		if (mps_buf_put(&c->up, mps_buf_ptr(&c->in),
+		    mps_buf_len(&c->in)) != APR_SUCCESS) {
+			mps_relay_detach(&c->cp);
+			attach_refuse(c, OPEN_INTERNAL);
+			goto out;
+		}
+		mps_buf_reset(&c->in);
+	}
+	rv = mps_poller_register(c->side->poller, &c->reg, c->wrap,
+	    mps_tunnel_strand(t), relay_io, c);
+	if (rv != APR_SUCCESS) {
+		mps_relay_detach(&c->cp);
+		attach_refuse(c, OPEN_INTERNAL);
+		goto out;
+	}
+out:
+	mps_console_unref(c);	/* the move's reference */
 }
 
 /* ---- accept -------------------------------------------------------------- */
@@ -786,6 +1069,9 @@ console_accept(mps_console_side_t *side, const front_ops *ops, int fd,
 	c->preauth = side->admission != NULL;
 	c->side = side;
 	c->ops = ops;
+	c->cp.ops = &console_peer_ops;
+	c->cp.peer = c->peer;
+	c->cp.device_name = c->device_name;
 	c->fd = fd;
 	c->phase = C_FRONT;
 	atomic_init(&c->refs, 1);
@@ -825,42 +1111,6 @@ console_accept(mps_console_side_t *side, const front_ops *ops, int fd,
 		mps_log(MPS_LOG_ERROR, "cannot watch the console %s", peer);
 		mps_console_finalize(c);
 	}
-}
-
-mps_console_t *
-mps_console_outgoing(mps_console_side_t *side, const front_ops *ops, int fd,
-    mps_strand_t *strand, const char *peer)
-{
-	mps_console_t *c = calloc(1, sizeof(*c));
-
-	if (c != NULL)
-		c->wrap = mps_sockwrap_get(fd);
-	if (c == NULL || c->wrap == NULL) {
-		free(c);
-		close(fd);
-		return NULL;
-	}
-	c->side = side;
-	c->ops = ops;
-	c->fd = fd;
-	c->phase = C_OPENING;
-	c->raw = 1;
-	atomic_init(&c->refs, 1);
-	snprintf(c->peer, sizeof(c->peer), "%s", peer);
-	mps_peer_split(peer, c->ip, sizeof(c->ip), &c->peer_port);
-	mps_buf_init(&c->in, 0);
-	mps_buf_init(&c->up, (size_t)side->cfg->channel_window_size);
-	mps_buf_init(&c->down, (size_t)side->cfg->channel_window_size);
-	c->home = strand;	/* no own strand: it never leaves this one */
-	mps_timer_init(&c->timer, strand, NULL, c);
-	atomic_fetch_add(&side->live, 1);
-	pthread_mutex_lock(&side->list_lock);
-	c->next = side->list;
-	if (side->list != NULL)
-		side->list->prev = c;
-	side->list = c;
-	pthread_mutex_unlock(&side->list_lock);
-	return c;
 }
 
 void

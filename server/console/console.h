@@ -13,10 +13,12 @@
  *      device (by FQDN or UUID), a port the device forwarded, and a port
  *      among the AMT ports. mpsd never connects anywhere else: it is not
  *      an open proxy.
- *   2. the device's strand, for the channel (channel_relay.c): from the
- *      CHANNEL_OPEN to the last byte, every console event and every APF
- *      channel message of that device run in one order, so the channel
- *      table, the windows and the tunnel's output need no lock.
+ *   2. the device's strand, for the channel: console.c opens it there
+ *      and is its peer (channel_peer.h) for the channel layer
+ *      (channel_relay.c). From the CHANNEL_OPEN to the last byte, every
+ *      console event and every APF channel message of that device run
+ *      in one order, so the channel table, the windows and the tunnel's
+ *      output need no lock.
  *
  * The hand-over between them happens while the console's socket is not
  * watched (registrations are one-shot), so no event can be delivered to

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * console_priv.h: one console connection, shared by the files of the
- * console side: console.c (life cycle, socket I/O, the hand-over),
- * socks_front.c and http_front.c (the two front ends), and the peers of
- * a channel: channel_relay.c (the channel, on the device's strand) and
- * direct_tcpip.c (the outgoing connection of a device-opened channel,
- * which uses the same socket and buffers).
+ * console side only: console.c (life cycle, socket I/O, the hand-over,
+ * and the console as a channel peer) and socks_front.c and http_front.c
+ * (the two front ends). The channel layer sees a console only through
+ * its embedded peer (c->cp, channel_peer.h) once it reached its device's
+ * strand; the outgoing connection of a direct-tcpip channel is a peer of
+ * its own (outbound/direct_tcpip.c) and no console.
  *
  * OWNERSHIP. A console's fields are read and written only by tasks of
  * the strand that runs it, c->home; refs is atomic and home itself is
@@ -23,6 +24,7 @@
 #include "auth_job.h"
 #include "buf.h"
 #include "channel.h"
+#include "channel_peer.h"
 #include "console.h"
 #include "log.h"
 #include "timer.h"
@@ -102,26 +104,25 @@ struct mps_console_t {
 	mps_buf_t down;			/* replies, then device bytes */
 	unsigned eof:1;			/* the console sent FIN */
 	unsigned raw:1;			/* console bytes go out as they are */
-	unsigned blocked:1;		/* waits for the tunnel's output */
 	unsigned watching:1;		/* the registration is armed */
 	unsigned close_after_down:1;	/* close once down is flushed */
-	unsigned in_pump:1;
 	unsigned counted:1;		/* holds a MaxConsoles slot */
 	unsigned preauth:1;		/* holds a pre-auth slot (admission.h) */
 	unsigned throttled:1;		/* login refused unasked: over budget */
 
 	/* The target, once chosen. */
 	mps_device_t *dev;		/* referenced */
-	struct mps_session_t *session;	/* the tunnel (apf_session.h) */
-	mps_chan_t *chan;		/* NULL until opened and once detached */
-	apr_uint32_t remote_window_max;	/* largest window the device offered */
+	/* The console as its channel's peer (channel_peer.h): the tunnel,
+	 * the channel and the channel layer's flow state. Device strand
+	 * only, from the hand-over on. */
+	mps_chan_peer_t cp;
 	apr_port_t port;
 	char device_name[MPS_DEVICE_LOG_NAME_SIZE];	/* for logs */
 	char connect_host[MPS_REGISTRY_FQDN_SIZE];	/* for CHANNEL_OPEN */
 
 	unsigned long long bytes_up, bytes_down;
 	/* For the channel's open and close lines (mps_console_log_channel):
-	 * the APF channel numbers, kept because c->chan goes before the
+	 * the APF channel numbers, kept because c->cp.chan goes before the
 	 * close line is written, and when the channel opened. */
 	unsigned chan_logged:1;		/* the open line went out */
 	apr_uint32_t chan_remote, chan_local;
@@ -142,9 +143,10 @@ extern const front_ops mps_http_front;
 /* ---- console.c ---- */
 
 /*
- * The INFO line for the channel's open (opened != 0, from chan) and,
- * once the console is finalized, its close with bytes each way and the
- * duration. One line each, for SOCKS, HTTP and direct-tcpip alike.
+ * The INFO line for the channel's open (from chan) and, once the console
+ * is finalized, its close with bytes each way and the duration. One line
+ * each, for SOCKS and HTTP alike (direct_tcpip.c writes the same lines
+ * for its connections).
  */
 void mps_console_log_channel_open(mps_console_t *c, const mps_chan_t *chan);
 /* The close line now (once per open line): for a console leaving its
@@ -181,8 +183,8 @@ open_result mps_console_resolve(mps_console_t *c, const char *host,
     apr_port_t port);
 
 /*
- * Hands the console to its device's strand (c->dev), which opens the
- * channel (mps_relay_attach()). Called on the strand that runs it now,
+ * Hands the console to its device's strand (c->dev), where console.c
+ * opens the channel (mps_relay_open()). Called on the strand that runs it now,
  * with nothing watched; the console is C_MOVING from here on, and the
  * move itself happens in a later task of this strand (see console.c).
  */
@@ -194,15 +196,7 @@ void mps_console_close_soon(mps_console_t *c);
 
 /* Closes at once (socket, registration) and drops the connection's
  * reference. Any phase, on the strand that runs the console. The
- * channel must already be detached (c->chan NULL). */
+ * channel must already be detached (c->cp.chan NULL). */
 void mps_console_finalize(mps_console_t *c);
-
-/* ---- console.c, for device-initiated connections ---- */
-
-/* A console object for an outgoing connection (fd connecting, not yet
- * registered) that runs on strand from the start. NULL when out of
- * memory (fd is then closed). */
-mps_console_t *mps_console_outgoing(mps_console_side_t *side,
-    const front_ops *ops, int fd, mps_strand_t *strand, const char *peer);
 
 #endif /* MPS_CONSOLE_PRIV_H */

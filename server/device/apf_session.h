@@ -78,9 +78,8 @@ typedef struct mps_amt_side_t {
 	mps_live_slot_t *settings;
 	mps_auth_throttle_t *throttle;
 	/* Device-initiated traffic (PET alerts, direct-tcpip): the
-	 * AuthorizedServersList filter and where consoles' state lives. */
+	 * AuthorizedServersList filter (outbound.h). */
 	const apr_array_header_t *authorized_servers;
-	struct mps_console_side_t *consoles;
 	struct mps_udp_relay_t *udp;
 	struct mps_notifier_t *notifier;	/* NULL without subscribers */
 	/* Which instance holds which device (directory.h): every login is

@@ -3,7 +3,10 @@
  * channel.h: the channel bookkeeping of one APF tunnel.
  *
  * Pure state: ids, windows and the close handshake. No sockets, no APF
- * encoding, no logging and no buffers. The device session decodes a
+ * encoding, no logging and no buffers. "Console" below means the
+ * channel's peer, whatever it is (channel_peer.h): a management console
+ * for the channels mpsd opens, the outgoing TCP connection
+ * (direct_tcpip.c) for those the device opens. The device session decodes a
  * message, calls the matching mps_chan_* event, and does the I/O the
  * answer asks for (send CHANNEL_CLOSE, send WINDOW_ADJUST, stop or resume
  * reading a console). Modelled on OpenSSH's channels.c + nchan.c.
@@ -91,7 +94,8 @@
  *
  * CHANNELS THE DEVICE OPENS (CHANNEL_OPEN direct-tcpip): mps_chan_accept()
  * allocates our id and takes the device's id and window at once; the
- * channel is PENDING while mpsd connects, and our answer ends that:
+ * channel is PENDING while mpsd connects (its peer is the outgoing
+ * connection, not a console), and our answer ends that:
  * mps_chan_confirm() (we send CHANNEL_OPEN_CONFIRMATION; the channel is
  * OPEN and behaves as any other) or mps_chan_refuse() (we send
  * CHANNEL_OPEN_FAILURE; the channel is finished). The device does not
@@ -167,7 +171,7 @@ typedef struct mps_chan_t {
 	apr_uint32_t remote_maxpacket;	/* our cap per CHANNEL_DATA */
 
 	apr_time_t last_activity;	/* open, confirmation, data either way */
-	void *owner;			/* the console connection; NULL once gone */
+	void *owner;			/* the peer (channel_peer.h); NULL once gone */
 	struct mps_chan_table_t *table;	/* private: the table (for its clock) */
 } mps_chan_t;
 

@@ -37,7 +37,6 @@
  * and frees the table.
  */
 #include "channel_relay.h"
-#include "console_priv.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -67,8 +66,7 @@ typedef struct relay {
 	apr_time_t held_since;		/* when input_held was set */
 } relay;
 
-static void relay_pump(mps_console_t *c);
-static void relay_io(void *arg);
+static void relay_pump(mps_chan_peer_t *p);
 static void relay_sweep(void *arg);
 
 /* ---- the per-tunnel state ------------------------------------------------ */
@@ -252,136 +250,89 @@ send_close(relay *r, mps_chan_t *chan)
 /* Detaches the peer from its channel (which may then be collected) and
  * sends CHANNEL_CLOSE if that makes it due. */
 static void
-detach(relay *r, mps_console_t *c)
+detach(relay *r, mps_chan_peer_t *p)
 {
-	mps_chan_t *chan = c->chan;
+	mps_chan_t *chan = p->chan;
 
+	p->relaying = 0;
+	p->blocked = 0;
 	if (chan == NULL)
 		return;
-	c->chan = NULL;
+	p->chan = NULL;
 	if (mps_chan_console_gone(chan) && r != NULL)
 		(void)send_close(r, chan);
 }
 
-/* The peer went away or is closed by us: detach, log, close. The channel
- * is collected at the end of the strand's task (never inside a walk). */
+/* The peer went away or is closed by us: detach, then the peer closes
+ * (and is not touched again). The channel is collected at the end of the
+ * strand's task (never inside a walk). */
 static void
-console_done(relay *r, mps_console_t *c)
+peer_done(relay *r, mps_chan_peer_t *p, mps_peer_close why)
 {
-	detach(r, c);
-	/* The guide logs the end of every console connection that had a
-	 * channel, whichever side ended it. */
-	if (c->ops->log_shutdown)
-		mps_log(MPS_LOG_INFO, "[%s] management console has shutdown",
-		    c->ip);
-	/* mps_console_finalize writes the channel's close line. */
-	mps_console_finalize(c);
+	detach(r, p);
+	p->ops->closed(p, why);
 	if (r != NULL)
 		mps_tunnel_kick(r->t);
 }
 
-/* ---- attach: a console arrives on the device's strand ------------------- */
-
+/* No channel for the peer after all: detach, then the peer ends. */
 static void
-attach_refuse(mps_console_t *c, open_result why)
+peer_refused(relay *r, mps_chan_peer_t *p, mps_peer_refusal why)
 {
-	c->ops->refused(c, why);
-	mps_console_close_soon(c);
+	detach(r, p);
+	p->ops->refused(p, why);
 }
 
-void
-mps_relay_attach(void *arg)
+/* ---- forwarded-tcpip: a console asks for a channel ---------------------- */
+
+apr_status_t
+mps_relay_open(mps_session_t *t, mps_chan_peer_t *p, const char *host,
+    apr_port_t port, const char *orig_ip, apr_port_t orig_port)
 {
-	mps_console_t *c = arg;
-	mps_session_t *t = c->session;
 	const mps_config_t *cfg = mps_tunnel_side(t)->cfg;
-	char name[MPS_DEVICE_LOG_NAME_SIZE];
 	mps_chan_t *chan = NULL;
 	mps_buf_t *out;
 	relay *r;
 	apr_status_t rv;
 
-	if (c->phase != C_MOVING)
-		goto out;	/* closed meanwhile */
-	c->phase = C_OPENING;
-	if (!mps_tunnel_is_active(t) || !mps_device_is_registered(c->dev)) {
-		mps_log(MPS_LOG_WARNING, "%s console %s: Intel remote client %s "
-		    "disconnected before the channel opened", c->ops->name,
-		    c->peer, c->device_name);
-		attach_refuse(c, OPEN_NO_DEVICE);
-		goto out;
-	}
-	if ((r = relay_for(t)) == NULL) {
-		attach_refuse(c, OPEN_INTERNAL);
-		goto out;
-	}
-	rv = mps_chan_open(r->chans, c, cfg->channel_window_size, &chan);
+	if ((r = relay_for(t)) == NULL)
+		return APR_ENOMEM;
+	rv = mps_chan_open(r->chans, p, cfg->channel_window_size, &chan);
 	if (rv != APR_SUCCESS) {
-		if (rv == APR_ENOSPC)
-			mps_log(MPS_LOG_WARNING, "%s console %s: Intel remote "
-			    "client %s already has %d channels "
-			    "(MaxChannelsPerDevice)", c->ops->name, c->peer,
-			    mps_tunnel_name(t, name, sizeof(name)),
-			    cfg->max_channels_per_device);
-		attach_refuse(c, rv == APR_ENOSPC ? OPEN_TOO_MANY : OPEN_INTERNAL);
 		collect(r);
-		goto out;
+		return rv;
 	}
 	report_channels(r);
 	out = output(r);
 	if (out == NULL || mps_apf_encode_channel_open(out,
 	    mps_apf_cstr(MPS_APF_CHAN_FORWARDED_TCPIP), chan->local_id,
-	    chan->local_window_max, mps_apf_cstr(c->connect_host), c->port,
-	    mps_apf_cstr(c->ip), c->peer_port) != APR_SUCCESS) {
+	    chan->local_window_max, mps_apf_cstr(host), port,
+	    mps_apf_cstr(orig_ip), orig_port) != APR_SUCCESS) {
 		/* Nothing was sent: the channel can go at once. */
 		(void)mps_chan_on_open_failure(r->chans, chan->local_id,
 		    MPS_CHAN_OPEN_RESOURCE_SHORTAGE, &chan);
 		(void)mps_chan_console_gone(chan);
-		attach_refuse(c, OPEN_INTERNAL);
 		collect(r);
-		goto out;
+		return APR_ENOMEM;
 	}
-	c->chan = chan;
-	/* The device's bytes for the console: the window, and the overrun
-	 * tolerated beyond it, bound them. */
-	(void)mps_buf_set_max_size(&c->down, (size_t)chan->local_window_max +
-	    cfg->channel_window_overrun + mps_buf_len(&c->down));
-	/* Bytes the console sent along with its request go first. */
-	if (mps_buf_len(&c->in) > 0 && c->raw) {
-		if (mps_buf_put(&c->up, mps_buf_ptr(&c->in),
-		    mps_buf_len(&c->in)) != APR_SUCCESS) {
-			c->chan = NULL;
-			(void)mps_chan_console_gone(chan);
-			attach_refuse(c, OPEN_INTERNAL);
-			goto out;
-		}
-		mps_buf_reset(&c->in);
-	}
-	rv = mps_poller_register(mps_tunnel_side(t)->poller, &c->reg, c->wrap,
-	    mps_tunnel_strand(t), relay_io, c);
-	if (rv != APR_SUCCESS) {
-		c->chan = NULL;
-		(void)mps_chan_console_gone(chan);
-		attach_refuse(c, OPEN_INTERNAL);
-		goto out;
-	}
+	p->chan = chan;
+	p->session = t;
+	p->relaying = 0;
+	p->blocked = 0;
+	p->input_ended = 0;
+	p->remote_window_max = 0;
 	mps_tunnel_kick(t);
-	collect(relay_get(t));
-out:
-	mps_console_unref(c);	/* the move's reference */
+	return APR_SUCCESS;
 }
 
-/* Relaying starts for a channel the device opened. */
-static void
-relay_begin(relay *r, mps_console_t *c)
+void
+mps_relay_detach(mps_chan_peer_t *p)
 {
-	c->phase = C_RELAY;
-	if (mps_poller_register(mps_tunnel_side(r->t)->poller, &c->reg, c->wrap,
-	    mps_tunnel_strand(r->t), relay_io, c) != APR_SUCCESS) {
-		console_done(r, c);
-		return;
-	}
-	relay_pump(c);
+	relay *r = relay_get(p->session);
+
+	detach(r, p);
+	if (r != NULL)
+		mps_tunnel_kick(r->t);
 }
 
 /* ---- peer -> device ------------------------------------------------------ */
@@ -397,19 +348,19 @@ relay_begin(relay *r, mps_console_t *c)
  * as it consumes them; with none, any budget is used.
  */
 static apr_uint32_t
-usable_budget(mps_console_t *c, size_t waiting)
+usable_budget(mps_chan_peer_t *p, size_t waiting)
 {
-	mps_chan_t *chan = c->chan;
+	mps_chan_t *chan = p->chan;
 	apr_uint32_t budget = mps_chan_send_budget(chan);
 	apr_uint32_t threshold;
 
 	if (budget == 0)
 		return 0;
-	if (chan->remote_window > c->remote_window_max)
-		c->remote_window_max = chan->remote_window;
-	if (chan->remote_window >= c->remote_window_max)
+	if (chan->remote_window > p->remote_window_max)
+		p->remote_window_max = chan->remote_window;
+	if (chan->remote_window >= p->remote_window_max)
 		return budget;		/* nothing in flight */
-	threshold = c->remote_window_max / 2;
+	threshold = p->remote_window_max / 2;
 	if (threshold > chan->remote_maxpacket)
 		threshold = chan->remote_maxpacket;
 	if (waiting > 0 && waiting < threshold)
@@ -419,218 +370,125 @@ usable_budget(mps_console_t *c, size_t waiting)
 
 /* No output room: the peer waits, and the tunnel will say when. */
 static void
-block(mps_console_t *c)
+block(mps_chan_peer_t *p)
 {
-	c->blocked = 1;
-	mps_tunnel_wait_room(c->session);
-}
-
-/* Sends from c->up while the window allows. Returns the bytes sent. */
-static size_t
-send_up(mps_console_t *c, size_t limit)
-{
-	mps_session_t *t = c->session;
-	mps_chan_t *chan = c->chan;
-	size_t sent = 0;
-
-	while (mps_buf_len(&c->up) > 0 && sent < limit) {
-		size_t n = mps_buf_len(&c->up);
-		apr_uint32_t budget = usable_budget(c, n);
-		mps_buf_t *out;
-
-		if (budget == 0)
-			break;
-		if (mps_tunnel_room(t) == 0 || (out = mps_tunnel_output(t)) ==
-		    NULL) {
-			block(c);
-			break;
-		}
-		if (n > budget)
-			n = budget;
-		if (mps_apf_encode_channel_data(out, chan->remote_id,
-		    mps_buf_ptr(&c->up), n) != APR_SUCCESS) {
-			block(c);
-			break;
-		}
-		(void)mps_chan_on_sent(chan, n);
-		(void)mps_buf_consume(&c->up, n);
-		c->bytes_up += n;
-		sent += n;
-	}
-	return sent;
+	p->blocked = 1;
+	mps_tunnel_wait_room(p->session);
 }
 
 /*
- * Reads the peer straight into a CHANNEL_DATA in the tunnel's output (no
- * copy). Returns the bytes read, 0 when it must wait (or at EOF: c->eof),
- * -1 when the peer is gone.
+ * One CHANNEL_DATA from the peer, read straight into the tunnel's output
+ * (no copy). held: what the peer already holds (sent first, alone).
+ * Returns the bytes sent, 0 when it must wait (no window, no room, no
+ * data now, or the end: p->input_ended), -1 when the peer is gone.
  */
 static ssize_t
-read_raw(mps_console_t *c)
+send_data(mps_chan_peer_t *p, size_t held)
 {
-	mps_session_t *t = c->session;
-	mps_chan_t *chan = c->chan;
-	apr_uint32_t budget = usable_budget(c, 0);
+	mps_session_t *t = p->session;
+	mps_chan_t *chan = p->chan;
+	apr_uint32_t budget = usable_budget(p, held);
 	mps_buf_t *out;
 	uint8_t *tail;
 	ssize_t n;
 
 	if (budget == 0)
 		return 0;
+	if (held > 0 && held < budget)
+		budget = (apr_uint32_t)held;
 	if (mps_tunnel_room(t) == 0 || (out = mps_tunnel_output(t)) == NULL ||
 	    mps_buf_reserve(out, MPS_APF_CHANNEL_DATA_HDR_LEN + budget,
 	    &tail) != APR_SUCCESS) {
-		block(c);
+		block(p);
 		return 0;
 	}
-	do
-		n = recv(c->fd, tail + MPS_APF_CHANNEL_DATA_HDR_LEN, budget, 0);
-	while (n < 0 && errno == EINTR);
-	if (n > 0) {
-		(void)mps_apf_channel_data_header(tail, chan->remote_id, (size_t)n);
-		(void)mps_buf_commit(out, MPS_APF_CHANNEL_DATA_HDR_LEN + (size_t)n);
-		(void)mps_chan_on_sent(chan, (size_t)n);
-		c->bytes_up += (unsigned long long)n;
-		return n;
-	}
-	if (n == 0) {
-		c->eof = 1;
-		return 0;
-	}
-	if (errno == EAGAIN || errno == EWOULDBLOCK)
-		return 0;
-	return -1;
+	n = p->ops->read(p, tail + MPS_APF_CHANNEL_DATA_HDR_LEN, budget);
+	if (n <= 0)
+		return n < 0 ? -1 : 0;
+	(void)mps_apf_channel_data_header(tail, chan->remote_id, (size_t)n);
+	(void)mps_buf_commit(out, MPS_APF_CHANNEL_DATA_HDR_LEN + (size_t)n);
+	(void)mps_chan_on_sent(chan, (size_t)n);
+	return n;
 }
 
-/* The peer ended its input: drain what it sent, then CLOSE. */
-static void
-input_ended(relay *r, mps_console_t *c)
+/* Whether the channel may take more from the peer now. */
+static int
+may_read(mps_chan_peer_t *p)
 {
-	mps_chan_t *chan = c->chan;
+	mps_chan_t *chan = p->chan;
 
-	if (chan->istate != MPS_CHAN_IN_OPEN)
-		return;
-	if (mps_chan_console_eof(chan, mps_buf_len(&c->up)))
-		(void)send_close(r, chan);
+	return chan != NULL && chan->state == MPS_CHAN_OPEN &&
+	    !p->input_ended && chan->istate == MPS_CHAN_IN_OPEN &&
+	    !chan->close_sent && !p->blocked && usable_budget(p, 0) > 0;
 }
 
 static int
-console_to_device(relay *r, mps_console_t *c)
+peer_to_device(relay *r, mps_chan_peer_t *p)
 {
-	mps_chan_t *chan = c->chan;
+	mps_chan_t *chan = p->chan;
 	size_t moved = 0;
 
-	c->blocked = 0;
-	while (moved < PASS_BUDGET && c->chan != NULL && !r->closing &&
+	p->blocked = 0;
+	while (moved < PASS_BUDGET && p->chan != NULL && !r->closing &&
 	    chan->state == MPS_CHAN_OPEN && !chan->close_sent) {
-		moved += send_up(c, PASS_BUDGET - moved);
-		if (mps_buf_len(&c->up) > 0) {
-			if (chan->istate == MPS_CHAN_IN_DRAIN)
-				return 0;	/* waits for window */
-			break;
+		ssize_t held = p->ops->pending(p, may_read(p)), n;
+		int ended = p->input_ended;
+
+		if (held < 0)
+			return -1;
+		if (ended && chan->istate == MPS_CHAN_IN_OPEN) {
+			/* The peer ended its input: drain what it holds,
+			 * then CLOSE. */
+			if (mps_chan_console_eof(chan, (size_t)held)) {
+				(void)send_close(r, chan);
+				return 0;
+			}
 		}
-		if (chan->istate == MPS_CHAN_IN_DRAIN) {
+		if (chan->istate == MPS_CHAN_IN_DRAIN && held == 0) {
 			if (mps_chan_input_drained(chan))
 				(void)send_close(r, chan);
 			return 0;
 		}
-		if (c->eof) {
-			input_ended(r, c);
+		if (chan->istate == MPS_CHAN_IN_CLOSED)
 			return 0;
-		}
-		if (c->blocked || usable_budget(c, 0) == 0)
-			break;
-		if (c->raw) {
-			ssize_t n = read_raw(c);
-			if (n < 0)
-				return -1;
-			if (n == 0 && !c->eof)
-				break;
-			moved += (size_t)n;
-			continue;
-		}
-		/* HTTP: parse what the console sent into c->up. */
-		if (mps_buf_len(&c->in) < mps_buf_max_size(&c->in) &&
-		    mps_console_read(c, 65536) < 0)
+		n = send_data(p, (size_t)held);
+		if (n < 0)
 			return -1;
-		if (c->ops->to_device(c) < 0) {
-			/* An error reply is queued behind the responses:
-			 * stop reading; CLOSE once they are flushed. */
-			c->eof = 1;
-			input_ended(r, c);
-			return 0;
-		}
-		if (mps_buf_len(&c->up) == 0 && !c->eof)
+		if (n == 0) {
+			if (!ended && p->input_ended)
+				continue;	/* EOF just now: handle it */
 			break;
+		}
+		moved += (size_t)n;
 	}
 	return 0;
-}
-
-/* ---- moving a keep-alive HTTP console to another device ----------------- */
-
-static void
-relay_switch(relay *r, mps_console_t *c, const char *host, apr_port_t port)
-{
-	open_result why;
-
-	/* The old channel's close line, before the console is renamed for
-	 * the new device. */
-	mps_console_log_channel_close(c);
-	detach(r, c);
-	mps_tunnel_kick(r->t);
-	/* A poll firing may already be queued on this strand: the hand-over
-	 * (mps_console_move) leaves this strand only after it, and the
-	 * firing finds the console moving and does nothing. */
-	c->phase = C_FRONT;
-	c->blocked = 0;
-	why = mps_console_resolve(c, host, port);
-	if (why != OPEN_OK) {
-		c->ops->refused(c, why);
-		mps_console_close_soon(c);
-		return;
-	}
-	c->remote_window_max = 0;
-	c->ops->switched(c);
-	mps_console_move(c);
 }
 
 /* ---- the pump ------------------------------------------------------------ */
 
 static void
-relay_wait(relay *r, mps_console_t *c)
+relay_wait(relay *r, mps_chan_peer_t *p)
 {
-	mps_chan_t *chan = c->chan;
-	apr_int16_t ev = 0;
-
-	if (mps_buf_len(&c->down) > 0)
-		ev |= APR_POLLOUT;
-	if (chan != NULL && chan->state == MPS_CHAN_OPEN && !c->eof &&
-	    chan->istate == MPS_CHAN_IN_OPEN && !chan->close_sent &&
-	    !c->blocked && usable_budget(c, 0) > 0 &&
-	    (c->raw ? mps_buf_len(&c->up) == 0 :
-	    mps_buf_len(&c->up) < mps_buf_max_size(&c->up)))
-		ev |= APR_POLLIN;
-	if (ev == 0)
-		return;	/* woken by a window adjust or the output draining */
-	if (mps_poller_watch(mps_tunnel_side(r->t)->poller, c->reg, ev) !=
-	    APR_SUCCESS)
-		console_done(r, c);
+	if (p->ops->wait(p, may_read(p)) != 0)
+		peer_done(r, p, MPS_PEER_ENDED);
+	/* Else woken by the socket, a window adjust or the output
+	 * draining. */
 }
 
 static void
-relay_pump(mps_console_t *c)
+relay_pump(mps_chan_peer_t *p)
 {
-	relay *r = relay_get(c->session);
-	mps_chan_t *chan = c->chan;
+	relay *r = relay_get(p->session);
+	mps_chan_t *chan = p->chan;
 	apr_uint32_t adjust = 0;
 	size_t n = 0;
 
-	if (r == NULL || c->phase != C_RELAY || c->in_pump)
+	if (r == NULL || !p->relaying || p->in_pump)
 		return;
-	c->in_pump = 1;
-	if (mps_console_flush(c, &n) < 0) {
-		c->in_pump = 0;
-		console_done(r, c);
+	p->in_pump = 1;
+	if (p->ops->flush(p, &n) < 0) {
+		p->in_pump = 0;
+		peer_done(r, p, MPS_PEER_ENDED);
 		return;
 	}
 	if (n > 0 && chan != NULL && chan->state == MPS_CHAN_OPEN &&
@@ -640,62 +498,52 @@ relay_pump(mps_console_t *c)
 
 		if (out == NULL || mps_apf_encode_window_adjust(out,
 		    chan->remote_id, adjust) != APR_SUCCESS) {
-			c->in_pump = 0;
+			p->in_pump = 0;
 			if (out != NULL)
 				queue_failed(r, "WINDOW_ADJUST");
 			return;
 		}
 	}
 	if (chan != NULL && chan->ostate == MPS_CHAN_OUT_DRAIN &&
-	    mps_buf_len(&c->down) == 0) {
+	    p->ops->unsent(p) == 0) {
 		/* The device closed and everything reached the peer. */
-		c->in_pump = 0;
-		console_done(r, c);
+		p->in_pump = 0;
+		peer_done(r, p, MPS_PEER_ENDED);
 		return;
 	}
 	if (chan != NULL && chan->state == MPS_CHAN_OPEN &&
-	    console_to_device(r, c) < 0) {
-		c->in_pump = 0;
-		if (c->phase == C_RELAY && !r->closing)
-			console_done(r, c);
+	    peer_to_device(r, p) < 0) {
+		p->in_pump = 0;
+		if (p->relaying && !r->closing)
+			peer_done(r, p, MPS_PEER_ENDED);
 		return;
 	}
-	c->in_pump = 0;
-	if (c->phase != C_RELAY || r->closing)
+	p->in_pump = 0;
+	if (!p->relaying || r->closing)
 		return;		/* the tunnel ended meanwhile */
-	if (!c->raw && c->ops->switch_ready != NULL) {
-		char host[MPS_REGISTRY_FQDN_SIZE];
-		apr_port_t port = 0;
-
-		if (c->ops->switch_ready(c, host, sizeof(host), &port)) {
-			relay_switch(r, c, host, port);
-			return;
-		}
-	}
-	relay_wait(r, c);
+	if (p->ops->settle != NULL && p->ops->settle(p))
+		return;		/* it left the channel */
+	relay_wait(r, p);
 	mps_tunnel_kick(r->t);
 }
 
-static void
-relay_io(void *arg)
+void
+mps_relay_peer_io(mps_chan_peer_t *p, int lost)
 {
-	mps_console_t *c = arg;
+	mps_session_t *t = p->session;
 	relay *r;
-	apr_int16_t ev;
 
-	/* A firing overtaken by a close or a hand-over finds the console in
-	 * another phase (same strand: no race) and does nothing. */
-	if (c->phase != C_RELAY || c->reg == NULL)
+	/* A firing overtaken by a close or a hand-over finds the peer no
+	 * longer relaying (same strand: no race) and does nothing. */
+	if (!p->relaying)
 		return;
-	if ((r = relay_get(c->session)) == NULL)
+	if ((r = relay_get(t)) == NULL)
 		return;		/* the tunnel is closing: relay_gc ends it */
-	ev = mps_pollreg_events(c->reg);
-	if ((ev & (APR_POLLERR | APR_POLLNVAL)) != 0 &&
-	    (ev & APR_POLLIN) == 0)
-		console_done(r, c);
+	if (lost)
+		peer_done(r, p, MPS_PEER_ENDED);
 	else
-		relay_pump(c);
-	collect(relay_get(c->session));
+		relay_pump(p);
+	collect(relay_get(t));
 }
 
 /* ---- device -> peer: the tunnel's channel messages ----------------------- */
@@ -704,7 +552,7 @@ static void
 on_confirmation(relay *r, const mps_apf_msg_t *m)
 {
 	mps_chan_t *chan = NULL;
-	mps_console_t *c;
+	mps_chan_peer_t *p;
 	int due = 0;
 	apr_status_t rv;
 
@@ -718,13 +566,12 @@ on_confirmation(relay *r, const mps_apf_msg_t *m)
 	}
 	if (due && send_close(r, chan) < 0)
 		return;
-	c = chan->owner;
-	if (c == NULL)
+	p = chan->owner;
+	if (p == NULL)
 		return;		/* the console left while the device answered */
-	c->phase = C_RELAY;
-	mps_console_log_channel_open(c, chan);
-	c->ops->opened(c);
-	relay_pump(c);
+	p->relaying = 1;
+	p->ops->opened(p);
+	relay_pump(p);
 }
 
 static void
@@ -732,7 +579,7 @@ on_open_failure(relay *r, const mps_apf_msg_t *m)
 {
 	char name[MPS_DEVICE_LOG_NAME_SIZE];
 	mps_chan_t *chan = NULL;
-	mps_console_t *c;
+	mps_chan_peer_t *p;
 	apr_status_t rv;
 
 	rv = mps_chan_on_open_failure(r->chans,
@@ -742,18 +589,15 @@ on_open_failure(relay *r, const mps_apf_msg_t *m)
 		protocol_error(r, "CHANNEL_OPEN_FAILURE", rv);
 		return;
 	}
-	c = chan->owner;
-	if (c == NULL)
+	p = chan->owner;
+	if (p == NULL)
 		return;
 	mps_log(MPS_LOG_WARNING, "Intel remote client %s refused a channel "
 	    "to port %u for management console %s: %s (%u)",
-	    mps_tunnel_name(r->t, name, sizeof(name)), (unsigned)c->port,
-	    c->peer, mps_chan_open_failure_name(m->u.channel_open_failure.reason),
+	    mps_tunnel_name(r->t, name, sizeof(name)), (unsigned)p->port,
+	    p->peer, mps_chan_open_failure_name(m->u.channel_open_failure.reason),
 	    (unsigned)m->u.channel_open_failure.reason);
-	c->chan = NULL;
-	(void)mps_chan_console_gone(chan);
-	c->ops->refused(c, OPEN_DEVICE_REFUSED);
-	mps_console_close_soon(c);
+	peer_refused(r, p, MPS_PEER_DEVICE_REFUSED);
 }
 
 static void
@@ -799,14 +643,14 @@ static void
 overrun_close(relay *r, mps_chan_t *chan, const char *why)
 {
 	char name[MPS_DEVICE_LOG_NAME_SIZE];
-	mps_console_t *c = chan->owner;
+	mps_chan_peer_t *p = chan->owner;
 
 	mps_log(MPS_LOG_WARNING, "Intel remote client %s: channel [%u:%u] %s: "
 	    "channel closed, the tunnel stays",
 	    mps_tunnel_name(r->t, name, sizeof(name)), (unsigned)chan->remote_id,
 	    (unsigned)chan->local_id, why);
-	if (c != NULL) {
-		console_done(r, c);
+	if (p != NULL) {
+		peer_done(r, p, MPS_PEER_ENDED);
 		return;
 	}
 	if (!chan->close_sent && send_close(r, chan) == 0)
@@ -818,7 +662,7 @@ on_data(relay *r, const mps_apf_msg_t *m)
 {
 	mps_apf_str_t data = m->u.channel_data.data;
 	mps_chan_t *chan = NULL;
-	mps_console_t *c;
+	mps_chan_peer_t *p;
 	apr_uint32_t window = 0;
 	int overran = 0;
 	apr_status_t rv;
@@ -844,20 +688,18 @@ on_data(relay *r, const mps_apf_msg_t *m)
 	}
 	if (!overran && chan->overran)
 		warn_overrun(r, chan, data.len, window);
-	c = chan->owner;
-	if (c == NULL || chan->ostate == MPS_CHAN_OUT_CLOSED || data.len == 0)
+	p = chan->owner;
+	if (p == NULL || chan->ostate == MPS_CHAN_OUT_CLOSED || data.len == 0)
 		return;		/* the peer is gone: dropped */
-	if (mps_buf_put(&c->down, data.ptr, data.len) != APR_SUCCESS) {
+	if (p->ops->deliver(p, data.ptr, data.len) != 0) {
 		/* Cannot happen while the window holds; if it does, the
 		 * peer loses its channel rather than a byte silently. */
 		mps_log(MPS_LOG_ERROR, "management console %s: no room for the "
-		    "device's data: channel closed", c->peer);
-		console_done(r, c);
+		    "device's data: channel closed", p->peer);
+		peer_done(r, p, MPS_PEER_ENDED);
 		return;
 	}
-	if (!c->raw)
-		c->ops->from_device(c, data.ptr, data.len);
-	relay_pump(c);
+	relay_pump(p);
 	/* Whatever the peer did not take at once beyond the window stops
 	 * the tunnel's input; collect resumes it once the peer drained. */
 	if (mps_chan_held(chan) > 0)	/* 0 once the peer is gone */
@@ -934,7 +776,7 @@ mps_relay_refuse_open(mps_session_t *t, apr_uint32_t sender,
 }
 
 apr_status_t
-mps_relay_accept_open(mps_session_t *t, mps_console_t *conn,
+mps_relay_accept_open(mps_session_t *t, mps_chan_peer_t *p,
     apr_uint32_t sender, apr_uint32_t window)
 {
 	const mps_config_t *cfg = mps_tunnel_side(t)->cfg;
@@ -944,29 +786,31 @@ mps_relay_accept_open(mps_session_t *t, mps_console_t *conn,
 
 	if (r == NULL)
 		return APR_ENOMEM;
-	rv = mps_chan_accept(r->chans, conn, sender, window,
+	rv = mps_chan_accept(r->chans, p, sender, window,
 	    cfg->channel_window_size, &chan);
 	if (rv != APR_SUCCESS) {
 		collect(r);
 		return rv;
 	}
-	conn->chan = chan;
-	conn->session = t;
-	(void)mps_buf_set_max_size(&conn->down, (size_t)chan->local_window_max +
-	    cfg->channel_window_overrun);
+	p->chan = chan;
+	p->session = t;
+	p->relaying = 0;
+	p->blocked = 0;
+	p->input_ended = 0;
+	p->remote_window_max = 0;
 	report_channels(r);
 	return APR_SUCCESS;
 }
 
 void
-mps_relay_confirm_open(mps_console_t *conn)
+mps_relay_confirm_open(mps_chan_peer_t *p)
 {
-	relay *r = relay_get(conn->session);
-	mps_chan_t *chan = conn->chan;
+	relay *r = relay_get(p->session);
+	mps_chan_t *chan = p->chan;
 	mps_buf_t *out;
 	int due = 0;
 
-	if (r == NULL || chan == NULL)
+	if (r == NULL || chan == NULL || chan->state != MPS_CHAN_PENDING)
 		return;		/* the tunnel is closing: relay_gc ends it */
 	out = output(r);
 	if (out == NULL || mps_apf_encode_channel_open_confirmation(out,
@@ -977,56 +821,54 @@ mps_relay_confirm_open(mps_console_t *conn)
 		return;
 	}
 	(void)mps_chan_confirm(chan, &due);
-	if (conn->reg != NULL) {
-		mps_poller_release(mps_tunnel_side(r->t)->poller, conn->reg);
-		conn->reg = NULL;
-	}
-	relay_begin(r, conn);
+	p->relaying = 1;
+	p->ops->opened(p);
+	relay_pump(p);
 	mps_tunnel_kick(r->t);
 }
 
-void
-mps_relay_fail_open(mps_console_t *conn, apr_uint32_t reason)
+/* The device hears CHANNEL_OPEN_FAILURE for a PENDING channel, which is
+ * finished and left by its peer. */
+static void
+fail_pending(relay *r, mps_chan_peer_t *p, apr_uint32_t reason)
 {
-	relay *r = relay_get(conn->session);
-	mps_chan_t *chan = conn->chan;
+	mps_chan_t *chan = p->chan;
 
 	if (r != NULL && chan != NULL && chan->state == MPS_CHAN_PENDING) {
 		(void)mps_chan_refuse(chan, reason);
 		mps_relay_refuse_open(r->t, chan->remote_id, reason);
 	}
-	if (conn->chan != NULL) {
-		conn->chan = NULL;
-		(void)mps_chan_console_gone(chan);
-	}
-	mps_console_finalize(conn);
+	detach(r, p);
+}
+
+void
+mps_relay_fail_open(mps_chan_peer_t *p, apr_uint32_t reason)
+{
+	fail_pending(relay_get(p->session), p, reason);
 }
 
 /* ---- the tunnel's end, its output, its timers ---------------------------- */
 
 static void
-close_console_of(void *arg, mps_chan_t *chan)
+close_peer_of(void *arg, mps_chan_t *chan)
 {
-	mps_console_t *c = chan->owner;
-	size_t n;
+	relay *r = arg;
+	mps_chan_peer_t *p = chan->owner;
+	int relaying;
 
-	(void)arg;
-	if (c == NULL)
+	if (p == NULL)
 		return;
-	c->chan = NULL;
-	(void)mps_chan_console_gone(chan);
-	if (c->phase == C_OPENING && chan->state != MPS_CHAN_PENDING) {
-		c->ops->refused(c, OPEN_NO_DEVICE);
-		mps_console_close_soon(c);
+	relaying = p->relaying;
+	detach(r, p);
+	if (!relaying) {
+		/* Still waiting for the device's answer, or (a channel the
+		 * device opened) still connecting. */
+		p->ops->refused(p, MPS_PEER_NO_DEVICE);
 		return;
 	}
 	/* What already arrived from the device still goes out if the
 	 * socket takes it now; then the peer sees the close. */
-	(void)mps_console_flush(c, &n);
-	if (c->ops->log_shutdown)
-		mps_log(MPS_LOG_INFO, "[%s] management console has shutdown",
-		    c->ip);
-	mps_console_finalize(c);
+	p->ops->closed(p, MPS_PEER_TUNNEL_GONE);
 }
 
 /* The tunnel's end, a task after the closing op: every peer of the tunnel
@@ -1038,7 +880,7 @@ relay_gc(void *arg)
 	relay *r = arg;
 
 	if (r->chans != NULL) {
-		mps_chan_table_foreach(r->chans, close_console_of, r);
+		mps_chan_table_foreach(r->chans, close_peer_of, r);
 		mps_chan_table_destroy(r->chans);
 	}
 	free(r);
@@ -1081,9 +923,9 @@ relay_output_drained(mps_session_t *t)
 	for (k = 0; k < cap && !r->closing; k++) {
 		unsigned id = (r->cursor + k) % cap;
 		mps_chan_t *chan = mps_chan_table_at(r->chans, id);
-		mps_console_t *c = chan != NULL ? chan->owner : NULL;
+		mps_chan_peer_t *p = chan != NULL ? chan->owner : NULL;
 
-		if (c == NULL || !c->blocked || c->phase != C_RELAY)
+		if (p == NULL || !p->blocked || !p->relaying)
 			continue;
 		if (mps_tunnel_room(t) == 0) {
 			/* The rest wait for the next drain, first in line. */
@@ -1091,7 +933,7 @@ relay_output_drained(mps_session_t *t)
 			mps_tunnel_wait_room(t);
 			break;
 		}
-		relay_pump(c);
+		relay_pump(p);
 	}
 	r->walking--;
 	collect(relay_get(t));
@@ -1102,47 +944,43 @@ open_timed_out(void *arg, mps_chan_t *chan)
 {
 	relay *r = arg;
 	char name[MPS_DEVICE_LOG_NAME_SIZE];
-	mps_console_t *c = chan->owner;
+	mps_chan_peer_t *p = chan->owner;
 
-	if (r->closing || c == NULL || (chan->state != MPS_CHAN_OPENING &&
+	if (r->closing || p == NULL || (chan->state != MPS_CHAN_OPENING &&
 	    chan->state != MPS_CHAN_PENDING))
 		return;
 	if (chan->state == MPS_CHAN_PENDING) {
 		/* Our connect for the device: it hears OPEN_FAILURE. */
-		c->ops->refused(c, OPEN_TIMEOUT);
-		mps_relay_fail_open(c, MPS_CHAN_OPEN_CONNECT_FAILED);
+		fail_pending(r, p, MPS_CHAN_OPEN_CONNECT_FAILED);
+		p->ops->refused(p, MPS_PEER_TIMEOUT);
 		return;
 	}
 	mps_log(MPS_LOG_WARNING, "Intel remote client %s did not answer the "
 	    "channel to port %u for management console %s within %ld s",
-	    mps_tunnel_name(r->t, name, sizeof(name)), (unsigned)c->port,
-	    c->peer,
+	    mps_tunnel_name(r->t, name, sizeof(name)), (unsigned)p->port,
+	    p->peer,
 	    (long)apr_time_sec(mps_tunnel_side(r->t)->cfg->channel_open_timeout));
 	/* The channel keeps its id until the device answers (then CLOSE
 	 * goes). */
-	c->ops->refused(c, OPEN_TIMEOUT);
-	c->chan = NULL;
-	(void)mps_chan_console_gone(chan);
-	mps_console_close_soon(c);
+	peer_refused(r, p, MPS_PEER_TIMEOUT);
 }
 
 static void
 idle_closed(void *arg, mps_chan_t *chan)
 {
 	relay *r = arg;
-	mps_console_t *c = chan->owner;
+	mps_chan_peer_t *p = chan->owner;
 
-	if (r->closing || chan->state != MPS_CHAN_OPEN || c == NULL)
+	if (r->closing || chan->state != MPS_CHAN_OPEN || p == NULL)
 		return;
 	mps_log(MPS_LOG_INFO, "Channel between Intel remote client %s and "
 	    "management console %s idle for %ld s (ChannelIdleTimeout): "
-	    "closed", c->device_name, c->peer,
+	    "closed", p->device_name, p->peer,
 	    (long)apr_time_sec(mps_tunnel_side(r->t)->cfg->channel_idle_timeout));
 	if (!chan->close_sent && send_close(r, chan) < 0)
 		return;
-	c->chan = NULL;
-	(void)mps_chan_console_gone(chan);
-	mps_console_finalize(c);
+	detach(r, p);
+	p->ops->closed(p, MPS_PEER_IDLE);
 }
 
 /*

@@ -8,11 +8,16 @@
  * the channel table (channel.h), the windows and the tunnel's output need
  * no lock.
  *
+ * The far end of a channel is a peer (channel_peer.h): a console
+ * (console.c) or the outgoing connection of a direct-tcpip channel
+ * (direct_tcpip.c). The layer knows peers only through their ops; the
+ * peers call the functions below. Nothing here names a console.
+ *
  * The layer sits ABOVE the tunnel: it registers mps_relay_tunnel_ops with
  * the device side and reaches the tunnel only through the tunnel API of
  * apf_session.h (queue output, room left, close, kick, name, strand).
- * The tunnel never calls into this file by name, and the outbound module
- * (direct_tcpip.h) sits above both.
+ * The tunnel never calls into this file by name; the console side and
+ * the outbound module (direct_tcpip.h) sit above both.
  *
  * Lifetime: the per-tunnel state (table, sweep timer) is made on the
  * first channel and kept in the tunnel's slot. When the tunnel ends, the
@@ -25,39 +30,60 @@
 
 #include "apf_session.h"
 #include "channel.h"
-
-struct mps_console_t;
+#include "channel_peer.h"
 
 /* The ops the device side calls (apf_session.h). on_device_open is NULL
  * here: the outbound module fills it in (direct_tcpip.h), and a tunnel
  * without it refuses CHANNEL_OPEN. */
 extern const mps_tunnel_ops_t mps_relay_tunnel_ops;
 
-/* Posted to the device's strand by the console hand-over
- * (mps_console_move()): open a forwarded-tcpip channel for the console. */
-void mps_relay_attach(void *console);
+/* ---- every peer (on the tunnel's strand) ---- */
 
-/* ---- channels the device opens (for direct_tcpip.c) ---- */
+/* The peer's socket is ready (lost: it reported an error or hang-up):
+ * the channel flushes the device's bytes, reads the peer's, sees its EOF,
+ * or ends it (ops->closed). A stale firing (the peer no longer relaying)
+ * does nothing. */
+void mps_relay_peer_io(mps_chan_peer_t *p, int lost);
+
+/* The peer leaves its channel (CLOSE goes to the device when due); the
+ * channel layer does not touch it again. An HTTP console moving on to
+ * another device, or a peer giving up before its channel was usable. */
+void mps_relay_detach(mps_chan_peer_t *p);
+
+/* ---- channels mpsd opens for a console (forwarded-tcpip) ---- */
+
+/*
+ * Sends CHANNEL_OPEN forwarded-tcpip to host:port (from orig_ip:orig_port)
+ * with p as the channel's peer; on success p->chan and p->session are set
+ * and p waits for the device: ops->opened or ops->refused follows (the
+ * latter also on ChannelOpenTimeout). APR_ENOSPC: MaxChannelsPerDevice
+ * reached; any error leaves p untouched.
+ */
+apr_status_t mps_relay_open(mps_session_t *t, mps_chan_peer_t *p,
+    const char *host, apr_port_t port, const char *orig_ip,
+    apr_port_t orig_port);
+
+/* ---- channels the device opens (direct_tcpip.c) ---- */
 
 /*
  * A CHANNEL_OPEN from the device with sender id and window, whose peer
- * is conn (connecting, not yet registered): allocates a PENDING channel
- * (channel.h) owned by conn, sets conn->chan and conn->session, and arms
- * the open timeout (ChannelOpenTimeout: then the sweep refuses it and
- * finalizes conn). APR_ENOSPC: MaxChannelsPerDevice reached; any error
- * leaves conn untouched (the caller refuses the open and finalizes it).
+ * is p (connecting): allocates a PENDING channel (channel.h), sets
+ * p->chan and p->session, and arms the open timeout (ChannelOpenTimeout:
+ * then the device hears CHANNEL_OPEN_FAILURE 2 and p gets ops->refused
+ * MPS_PEER_TIMEOUT). APR_ENOSPC: MaxChannelsPerDevice reached; any error
+ * leaves p untouched (the caller refuses the open).
  */
-apr_status_t mps_relay_accept_open(mps_session_t *t, struct mps_console_t *conn,
+apr_status_t mps_relay_accept_open(mps_session_t *t, mps_chan_peer_t *p,
     apr_uint32_t sender, apr_uint32_t window);
 
-/* conn's connection is up: CHANNEL_OPEN_CONFIRMATION goes out and the
- * channel is relayed like a console's. Closes the tunnel if the answer
- * cannot be queued. */
-void mps_relay_confirm_open(struct mps_console_t *conn);
+/* p's connection is up: CHANNEL_OPEN_CONFIRMATION goes out, ops->opened
+ * runs and the channel is relayed like a console's. Closes the tunnel if
+ * the answer cannot be queued. */
+void mps_relay_confirm_open(mps_chan_peer_t *p);
 
-/* conn's connection failed: CHANNEL_OPEN_FAILURE reason goes out, the
- * channel is finished and conn finalized. */
-void mps_relay_fail_open(struct mps_console_t *conn, apr_uint32_t reason);
+/* p's connection failed: CHANNEL_OPEN_FAILURE reason goes out and p
+ * leaves the channel (no op is called: the caller ends p). */
+void mps_relay_fail_open(mps_chan_peer_t *p, apr_uint32_t reason);
 
 /* A CHANNEL_OPEN refused before any channel was allocated. */
 void mps_relay_refuse_open(mps_session_t *t, apr_uint32_t sender,

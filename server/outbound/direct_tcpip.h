@@ -10,7 +10,10 @@
  * bounded by ChannelOpenTimeout. A failure or timeout is
  * CHANNEL_OPEN_FAILURE 2. Once connected, the channel is confirmed and
  * relayed by the channel layer (channel_relay.h) with the same windows as
- * a console's.
+ * a console's: the connection is the channel's peer (channel_peer.h),
+ * with its own socket, buffer and registration on the device's strand
+ * (direct_tcpip_priv.h). It is not a console and console.c knows
+ * nothing of it.
  */
 #ifndef MPS_DIRECT_TCPIP_H
 #define MPS_DIRECT_TCPIP_H

@@ -9,8 +9,9 @@
  * close_soon, authenticate, resolve, move). This header implements those
  * calls itself, with the phase changes console.c makes, and plays the
  * parts of console.c (front_io, auth_done), of the device's strand
- * (channel_relay.c: opened/refused, the pump's to_device, from_device,
- * relay_switch) and of the console (reading its replies) in an order the
+ * (console.c's peer ops as channel_relay.c drives them: opened/refused,
+ * the pump's to_device, from_device, the device switch of peer_settle)
+ * and of the console (reading its replies) in an order the
  * input chooses. No socket, no thread: one execution is one connection.
  * console.c itself (sockets, poller, strands, the hand-over) is NOT
  * exercised here.
@@ -205,7 +206,7 @@ ff_pump(mps_console_t *c)
 
 		if (memchr(host, '\0', sizeof(host)) == NULL)
 			abort();
-		/* relay_switch */
+		/* console.c peer_settle */
 		c->phase = C_FRONT;
 		why = mps_console_resolve(c, host, port);
 		if (why != OPEN_OK) {
