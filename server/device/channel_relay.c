@@ -51,6 +51,11 @@
 
 /* Peer bytes moved per pass before other work of the strand runs. */
 #define PASS_BUDGET (256 * 1024)
+/* Device bytes a raw peer's down buffer gathers for one deferred send
+ * (relay_flush); beyond, it is written at once. While a channel is busy
+ * its down buffer keeps its storage up to the window (which bounds it
+ * anyway) and the sweep frees it once empty. */
+#define DOWN_BATCH (256 * 1024)
 /* How often open timeouts and idle channels are looked for. */
 #define SWEEP_INTERVAL apr_time_from_sec(1)
 
@@ -62,6 +67,7 @@ typedef struct relay {
 	unsigned walking;		/* walks of chans on the stack */
 	unsigned cursor;		/* where the next resume starts */
 	unsigned closing:1;		/* the tunnel ends: queue nothing */
+	unsigned flush_posted:1;	/* a relay_flush task is queued */
 	unsigned input_held:1;		/* a channel holds data beyond its
 					 * window: the tunnel is not read */
 	apr_time_t held_since;		/* when input_held was set */
@@ -128,6 +134,7 @@ relay_for(mps_session_t *t)
 		/* The config range is the table's: this cannot fail. */
 		(void)mps_chan_table_set_overrun(r->chans,
 		    cfg->channel_window_overrun);
+		mps_tunnel_keep_buffers(t, 1);
 	}
 	arm_sweep(r);
 	return r;
@@ -202,6 +209,7 @@ collect(relay *r)
 		mps_chan_table_destroy(r->chans);
 		r->chans = NULL;
 		mps_timer_cancel(timers_of(r), &r->sweep);
+		mps_tunnel_keep_buffers(r->t, 0);
 	}
 	report_channels(r);
 }
@@ -346,6 +354,7 @@ mps_relay_attach(void *arg)
 	 * tolerated beyond it, bound them. */
 	(void)mps_buf_set_max_size(&c->down, (size_t)chan->local_window_max +
 	    cfg->channel_window_overrun + mps_buf_len(&c->down));
+	mps_buf_set_keep(&c->down, chan->local_window_max);
 	/* Bytes the console sent along with its request go first. */
 	if (mps_buf_len(&c->in) > 0 && c->raw) {
 		if (mps_buf_put(&c->up, mps_buf_ptr(&c->in),
@@ -357,6 +366,7 @@ mps_relay_attach(void *arg)
 		}
 		mps_buf_reset(&c->in);
 	}
+	c->readable = 1;
 	rv = mps_poller_register(mps_tunnel_side(t)->poller, &c->reg, c->wrap,
 	    mps_tunnel_strand(t), relay_io, c);
 	if (rv != APR_SUCCESS) {
@@ -376,6 +386,7 @@ static void
 relay_begin(relay *r, mps_console_t *c)
 {
 	c->phase = C_RELAY;
+	c->readable = 1;
 	if (mps_poller_register(mps_tunnel_side(r->t)->poller, &c->reg, c->wrap,
 	    mps_tunnel_strand(r->t), relay_io, c) != APR_SUCCESS) {
 		console_done(r, c);
@@ -475,8 +486,8 @@ read_raw(mps_console_t *c)
 	uint8_t *tail;
 	ssize_t n;
 
-	if (budget == 0)
-		return 0;
+	if (budget == 0 || !c->readable)
+		return 0;	/* !readable: its POLLIN will say when */
 	if (mps_tunnel_room(t) == 0 || (out = mps_tunnel_output(t)) == NULL ||
 	    mps_buf_reserve(out, MPS_APF_CHANNEL_DATA_HDR_LEN + budget,
 	    &tail) != APR_SUCCESS) {
@@ -497,8 +508,13 @@ read_raw(mps_console_t *c)
 		c->eof = 1;
 		return 0;
 	}
-	if (errno == EAGAIN || errno == EWOULDBLOCK)
+	if (errno == EAGAIN || errno == EWOULDBLOCK) {
+		/* No recv() again until a POLLIN: device data arriving for
+		 * this channel pumps it, and must not probe an empty socket
+		 * each time. */
+		c->readable = 0;
 		return 0;
+	}
 	return -1;
 }
 
@@ -690,6 +706,8 @@ relay_io(void *arg)
 	if ((r = relay_get(c->session)) == NULL)
 		return;		/* the tunnel is closing: relay_gc ends it */
 	ev = mps_pollreg_events(c->reg);
+	if ((ev & (APR_POLLIN | APR_POLLHUP | APR_POLLERR)) != 0)
+		c->readable = 1;
 	if ((ev & (APR_POLLERR | APR_POLLNVAL)) != 0 &&
 	    (ev & APR_POLLIN) == 0)
 		console_done(r, c);
@@ -813,6 +831,54 @@ overrun_close(relay *r, mps_chan_t *chan, const char *why)
 		mps_tunnel_kick(r->t);
 }
 
+/*
+ * The deferred flush: device data for raw peers is queued in their down
+ * buffers while the tunnel parses what one read brought (a burst is many
+ * CHANNEL_DATA), and written by this task, which runs right after that
+ * pass on the same strand: one send() per peer per burst instead of one
+ * per message. The task holds the tunnel, not the state (the tunnel
+ * outlives every task posted to its strand; the state may be gone).
+ */
+static void
+relay_flush(void *arg)
+{
+	mps_session_t *t = arg;
+	relay *r = relay_get(t);
+	unsigned id, cap;
+
+	if (r == NULL)
+		return;
+	r->flush_posted = 0;
+	if (r->chans == NULL)
+		return;
+	cap = mps_chan_table_capacity(r->chans);
+	r->walking++;
+	for (id = 0; id < cap && !r->closing; id++) {
+		mps_chan_t *chan = mps_chan_table_at(r->chans, id);
+		mps_console_t *c = chan != NULL ? chan->owner : NULL;
+
+		if (c != NULL && c->phase == C_RELAY &&
+		    mps_buf_len(&c->down) > 0)
+			relay_pump(c);
+	}
+	r->walking--;
+	collect(relay_get(t));
+}
+
+/* Queues relay_flush unless it is queued already. 0 when it could not
+ * be (no memory): the caller writes at once instead. */
+static int
+defer_flush(relay *r)
+{
+	if (r->flush_posted)
+		return 1;
+	if (mps_strand_post(mps_tunnel_strand(r->t), relay_flush, r->t) !=
+	    APR_SUCCESS)
+		return 0;
+	r->flush_posted = 1;
+	return 1;
+}
+
 static void
 on_data(relay *r, const mps_apf_msg_t *m)
 {
@@ -857,6 +923,12 @@ on_data(relay *r, const mps_apf_msg_t *m)
 	}
 	if (!c->raw)
 		c->ops->from_device(c, data.ptr, data.len);
+	else if (mps_chan_held(chan) == 0 && mps_buf_len(&c->down) <
+	    DOWN_BATCH && defer_flush(r)) {
+		/* Within the window: the peer gets it with whatever else
+		 * the rest of this read brings, in one send(). */
+		return;
+	}
 	relay_pump(c);
 	/* Whatever the peer did not take at once beyond the window stops
 	 * the tunnel's input; collect resumes it once the peer drained. */
@@ -954,6 +1026,7 @@ mps_relay_accept_open(mps_session_t *t, mps_console_t *conn,
 	conn->session = t;
 	(void)mps_buf_set_max_size(&conn->down, (size_t)chan->local_window_max +
 	    cfg->channel_window_overrun);
+	mps_buf_set_keep(&conn->down, chan->local_window_max);
 	report_channels(r);
 	return APR_SUCCESS;
 }
@@ -1166,6 +1239,26 @@ close_holders(relay *r)
 	}
 }
 
+/* Once a sweep: storage kept for traffic (mps_buf_set_keep) that is
+ * empty now is freed, so that a channel or tunnel whose traffic stopped
+ * holds it at most a sweep interval; a busy one allocates it again once
+ * a second instead of on every pass. */
+static void
+trim_buffers(relay *r)
+{
+	unsigned id, cap = mps_chan_table_capacity(r->chans);
+
+	for (id = 0; id < cap; id++) {
+		mps_chan_t *chan = mps_chan_table_at(r->chans, id);
+		mps_console_t *c = chan != NULL ? chan->owner : NULL;
+
+		if (c != NULL)
+			mps_buf_trim(&c->down);
+	}
+	mps_tunnel_keep_buffers(r->t, 0);
+	mps_tunnel_keep_buffers(r->t, 1);
+}
+
 /* The sweep timer, on the strand: open timeouts and idle channels. */
 static void
 relay_sweep(void *arg)
@@ -1185,6 +1278,8 @@ relay_sweep(void *arg)
 	if (!r->closing && r->input_held &&
 	    now - r->held_since >= cfg->idle_timeout)
 		close_holders(r);
+	if (!r->closing)
+		trim_buffers(r);
 	r->walking--;
 	if (r->closing)
 		return;

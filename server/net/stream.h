@@ -19,6 +19,10 @@
 
 #include "buf.h"
 
+/* Bytes one read() from a TLS socket may take (OpenSSL's read-ahead
+ * buffer, held only while it holds bytes): several 16 KiB records. */
+#define MPS_STREAM_READ_AHEAD	(128 * 1024)
+
 typedef struct mps_stream_t {
 	int fd;
 	SSL *ssl;			/* NULL for plain TCP */
@@ -35,6 +39,15 @@ typedef struct mps_stream_t {
 /* Takes ownership of fd and ssl (ssl may be NULL). */
 void mps_stream_init(mps_stream_t *s, int fd, SSL *ssl, size_t in_max,
     size_t out_max);
+
+/*
+ * keep 1 while the stream carries bulk traffic: its buffers and OpenSSL's
+ * record buffers keep their storage when they empty (up to keep_bytes
+ * for ours), instead of being freed and allocated again on every pass.
+ * keep 0 (an idle stream, the default) frees what is empty now, and
+ * OpenSSL's buffers at their next use.
+ */
+void mps_stream_keep_buffers(mps_stream_t *s, int keep, size_t keep_bytes);
 
 /* Closes the socket and frees the SSL object and both buffers. */
 void mps_stream_close(mps_stream_t *s);
