@@ -498,6 +498,11 @@ read_raw(mps_console_t *c)
 		n = recv(c->fd, tail + MPS_APF_CHANNEL_DATA_HDR_LEN, budget, 0);
 	while (n < 0 && errno == EINTR);
 	if (n > 0) {
+		/* A short read drained the socket (a stream socket hands
+		 * over all it holds, up to the size asked): no recv() that
+		 * would only say EAGAIN until the next POLLIN. */
+		if ((size_t)n < budget)
+			c->readable = 0;
 		(void)mps_apf_channel_data_header(tail, chan->remote_id, (size_t)n);
 		(void)mps_buf_commit(out, MPS_APF_CHANNEL_DATA_HDR_LEN + (size_t)n);
 		(void)mps_chan_on_sent(chan, (size_t)n);
