@@ -475,6 +475,9 @@ peers_send(void *arg)
 		/* Blocked peers are not watched: only the drain resumes them. */
 		(void)mps_poller_unwatch(poller, peer[i]->reg);
 		peer[i]->blocked = 1;
+		/* As in mpsd: a raw peer blocks only in the middle of
+		 * reading it (its socket was readable). */
+		peer[i]->readable = 1;
 		ck_assert_int_eq(send(far_end[i], "hello", 5, 0), 5);
 	}
 	tun.wants_room = 0;
@@ -541,6 +544,7 @@ no_room(void *arg)
 	/* Only the drain may resume it (as in the test above). */
 	(void)mps_poller_unwatch(poller, peer[0]->reg);
 	peer[0]->blocked = 1;
+	peer[0]->readable = 1;
 }
 
 /* Read on the strand: the layer's fields belong to it. */
