@@ -8,7 +8,8 @@
  *
  * Memory: the input and output buffers allocate only while they hold
  * bytes (see buf.h), and OpenSSL runs in release-buffers mode, so an idle
- * stream costs the SSL object and this struct.
+ * stream costs the SSL object and this struct. While the owner says the
+ * stream is busy (mps_stream_keep_buffers), both keep their storage.
  */
 #ifndef MPS_STREAM_H
 #define MPS_STREAM_H
