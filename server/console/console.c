@@ -763,6 +763,8 @@ relay_io(void *arg)
 	if (c->phase != C_RELAY || c->reg == NULL)
 		return;
 	ev = mps_pollreg_events(c->reg);
+	if ((ev & (APR_POLLIN | APR_POLLHUP | APR_POLLERR)) != 0)
+		c->readable = 1;
 	mps_relay_peer_io(&c->cp, (ev & (APR_POLLERR | APR_POLLNVAL)) != 0 &&
 	    (ev & APR_POLLIN) == 0);
 }
@@ -827,12 +829,17 @@ peer_read(mps_chan_peer_t *p, void *dst, size_t max)
 		c->bytes_up += (unsigned long long)n;
 		return n;
 	}
-	if (!c->raw || c->eof)
-		return 0;
+	if (!c->raw || c->eof || !c->readable)
+		return 0;	/* !readable: its POLLIN will say when */
 	do
 		n = recv(c->fd, dst, max, 0);
 	while (n < 0 && errno == EINTR);
 	if (n > 0) {
+		/* A short read drained the socket (a stream socket hands
+		 * over all it holds, up to the size asked): no recv() that
+		 * would only say EAGAIN until the next POLLIN. */
+		if ((size_t)n < max)
+			c->readable = 0;
 		c->bytes_up += (unsigned long long)n;
 		return n;
 	}
@@ -841,7 +848,14 @@ peer_read(mps_chan_peer_t *p, void *dst, size_t max)
 		p->input_ended = 1;
 		return 0;
 	}
-	return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+	if (errno == EAGAIN || errno == EWOULDBLOCK) {
+		/* No recv() again until a POLLIN: device data arriving for
+		 * this channel pumps it, and must not probe an empty socket
+		 * each time. */
+		c->readable = 0;
+		return 0;
+	}
+	return -1;
 }
 
 static int
@@ -948,6 +962,13 @@ peer_settle(mps_chan_peer_t *p)
 	return 1;
 }
 
+/* Storage kept for the traffic (mps_buf_set_keep) goes once empty. */
+static void
+peer_trim(mps_chan_peer_t *p)
+{
+	mps_buf_trim(&console_of(p)->down);
+}
+
 static const mps_chan_peer_ops_t console_peer_ops = {
 	.deliver = peer_deliver,
 	.flush = peer_flush,
@@ -959,6 +980,7 @@ static const mps_chan_peer_ops_t console_peer_ops = {
 	.refused = peer_refused,
 	.closed = peer_closed,
 	.settle = peer_settle,
+	.trim = peer_trim,
 };
 
 static void
@@ -1007,6 +1029,7 @@ console_attach(void *arg)
 	(void)mps_buf_set_max_size(&c->down,
 	    (size_t)c->cp.chan->local_window_max +
 	    cfg->channel_window_overrun + mps_buf_len(&c->down));
+	mps_buf_set_keep(&c->down, c->cp.chan->local_window_max);
 	/* Bytes the console sent along with its request go first. */
 	if (mps_buf_len(&c->in) > 0 && c->raw) {
 		if (mps_buf_put(&c->up, mps_buf_ptr(&c->in),
@@ -1017,6 +1040,7 @@ console_attach(void *arg)
 		}
 		mps_buf_reset(&c->in);
 	}
+	c->readable = 1;
 	rv = mps_poller_register(c->side->poller, &c->reg, c->wrap,
 	    mps_tunnel_strand(t), relay_io, c);
 	if (rv != APR_SUCCESS) {

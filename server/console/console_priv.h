@@ -109,6 +109,8 @@ struct mps_console_t {
 	unsigned counted:1;		/* holds a MaxConsoles slot */
 	unsigned preauth:1;		/* holds a pre-auth slot (admission.h) */
 	unsigned throttled:1;		/* login refused unasked: over budget */
+	unsigned readable:1;		/* relay: the socket may hold input
+					 * (cleared at EAGAIN, set by POLLIN) */
 
 	/* The target, once chosen. */
 	mps_device_t *dev;		/* referenced */

@@ -174,9 +174,28 @@ mps_buf_consume(mps_buf_t *b, size_t n)
 		return APR_SUCCESS;
 	/* Empty: the next append starts at the front, no memmove needed. */
 	b->off = b->size = 0;
-	if (b->alloc > MPS_BUF_KEEP_MAX)
+	if (b->alloc > MPS_BUF_KEEP_MAX && b->alloc > b->keep)
 		(void)relocate(b, 0);	/* freeing cannot fail */
 	return APR_SUCCESS;
+}
+
+void
+mps_buf_set_keep(mps_buf_t *b, size_t keep)
+{
+	if (b->readonly)
+		return;
+	b->keep = keep;
+	if (keep == 0)
+		mps_buf_trim(b);
+}
+
+void
+mps_buf_trim(mps_buf_t *b)
+{
+	if (b->readonly || live(b) != 0 || b->alloc <= MPS_BUF_KEEP_MAX)
+		return;
+	b->off = b->size = 0;
+	(void)relocate(b, 0);	/* freeing cannot fail */
 }
 
 void

@@ -81,6 +81,7 @@ typedef struct mps_buf_t {
 	size_t size;		/* end of the contents */
 	size_t alloc;		/* bytes of storage at d */
 	size_t max_size;	/* cap on mps_buf_len() and on alloc */
+	size_t keep;		/* storage up to this survives emptying */
 	int readonly;		/* a view: never written, never freed */
 } mps_buf_t;
 
@@ -107,6 +108,20 @@ void mps_buf_free(mps_buf_t *b);
  */
 apr_status_t mps_buf_set_max_size(mps_buf_t *b, size_t max_size);
 
+/*
+ * Storage up to keep bytes is kept when the writer empties (beyond
+ * MPS_BUF_KEEP_MAX, which is always kept): for a buffer that fills and
+ * empties on every pass of a busy stream, so that it is not freed,
+ * wiped, allocated and grown again each time. 0 (the default) restores
+ * freeing, and frees the storage now if the buffer is empty. The owner
+ * bounds how long a buffer keeps storage (mps_buf_trim() from a timer).
+ */
+void mps_buf_set_keep(mps_buf_t *b, size_t keep);
+
+/* Frees an empty writer's storage beyond MPS_BUF_KEEP_MAX now, whatever
+ * its keep (which stays set). */
+void mps_buf_trim(mps_buf_t *b);
+
 /* ---- State ---- */
 
 /* Number of unconsumed bytes (the "remaining" bytes of a reader). */
@@ -131,7 +146,8 @@ size_t mps_buf_alloc_size(const mps_buf_t *b);
 /*
  * Drops the first n bytes. MPS_NEED_MORE (nothing dropped) when fewer are
  * there. On a writer, emptying resets the offsets and frees storage
- * larger than MPS_BUF_KEEP_MAX. This is also "skip" for a reader.
+ * larger than MPS_BUF_KEEP_MAX and than its keep (mps_buf_set_keep()).
+ * This is also "skip" for a reader.
  */
 apr_status_t mps_buf_consume(mps_buf_t *b, size_t n);
 

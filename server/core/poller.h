@@ -2,10 +2,11 @@
 /*
  * poller.h: the one thread that waits for sockets and timers.
  *
- * The poller owns an apr_pollset (epoll) and the timer heap. It learns
- * readiness and queues work; it never reads, writes, authenticates or
- * resolves. Registrations are ONE-SHOT: when a watched socket becomes
- * ready, the poller takes it out of the pollset, stores the returned
+ * The poller owns an epoll set (on Linux directly, with EPOLLONESHOT;
+ * elsewhere an apr_pollset) and the timer heap. It learns readiness and
+ * queues work; it never reads, writes, authenticates or resolves.
+ * Registrations are ONE-SHOT: when a watched socket becomes ready, the
+ * poller disarms it (on Linux the kernel does), stores the returned
  * events in the registration and posts the registration's function to its
  * strand. The task does its I/O and calls mps_poller_watch() again when it
  * wants more. So a socket is either in the pollset (the poller owns it)

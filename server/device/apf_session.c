@@ -54,8 +54,11 @@
 #include "stream.h"
 #include "tls.h"
 
-/* Bytes read per turn before yielding to other strands. */
-#define READ_BUDGET (64 * 1024)
+/* Bytes read (and parsed) at a time, and per pass before yielding to
+ * other strands; a pass that used its whole budget goes on in a task of
+ * its own, without a round trip through the poller. */
+#define READ_CHUNK (64 * 1024)
+#define READ_BUDGET (256 * 1024)
 /* Queued output a session may hold (control messages; channels bound
  * their own data by windows). */
 #define OUT_MAX (256 * 1024)
@@ -116,6 +119,7 @@ struct mps_session_t {
 	unsigned in_pump:1;		/* session_pump is on the stack */
 	unsigned wants_room:1;		/* the channel layer waits for room */
 	unsigned input_held:1;		/* the channel layer stopped input */
+	unsigned more_input:1;		/* the last pass stopped at its budget */
 	unsigned listed:1;		/* in side->list */
 	unsigned notified:1;		/* subscribers heard CONNECTED */
 	apr_uint32_t trigger;
@@ -389,6 +393,15 @@ mps_tunnel_hold_input(mps_session_t *s, int hold)
 	if (!s->pump_queued && mps_strand_post(s->strand, session_pump, s) ==
 	    APR_SUCCESS)
 		s->pump_queued = 1;
+}
+
+void
+mps_tunnel_keep_buffers(mps_session_t *s, int keep)
+{
+	/* One pass's input (a chunk and a partial message) and the output
+	 * a pass fills: the tunnel's whole OUT_MAX. */
+	mps_stream_keep_buffers(&s->io, keep && s->state == S_ACTIVE,
+	    OUT_MAX);
 }
 
 void
@@ -1407,8 +1420,9 @@ again:
 		}
 	}
 
-	if (input_wanted(s) && mps_stream_pending(&s->io)) {
-		/* TLS holds decrypted bytes no poll would announce. */
+	if (input_wanted(s) && (s->more_input || mps_stream_pending(&s->io))) {
+		/* TLS holds decrypted bytes no poll would announce, or the
+		 * pass stopped at its budget with more in the socket. */
 		if (!s->pump_queued && mps_strand_post(s->strand, session_pump,
 		    s) == APR_SUCCESS)
 			s->pump_queued = 1;
@@ -1465,13 +1479,30 @@ session_pump_body(mps_session_t *s)
 		handshake_done(s);
 	}
 
+	s->more_input = 0;
 	if (input_wanted(s)) {
-		rv = mps_stream_read(&s->io, READ_BUDGET, err, sizeof(err));
-		if (mps_buf_len(&s->io.in) > 0)
-			s->last_rx = apr_time_now();
-		parse_input(s);
-		if (s->state == S_CLOSED)
-			return;
+		unsigned long long start = s->io.bytes_in, before;
+
+		/* A chunk at a time, parsed before the next is read, so that
+		 * the input buffer stays one chunk (plus a message) while a
+		 * pass moves up to READ_BUDGET. */
+		for (;;) {
+			before = s->io.bytes_in;
+			rv = mps_stream_read(&s->io, READ_CHUNK, err,
+			    sizeof(err));
+			if (mps_buf_len(&s->io.in) > 0)
+				s->last_rx = apr_time_now();
+			parse_input(s);
+			if (s->state == S_CLOSED)
+				return;
+			if (rv != APR_SUCCESS || !input_wanted(s) ||
+			    s->io.bytes_in - before < READ_CHUNK)
+				break;	/* drained, ended, or held */
+			if (s->io.bytes_in - start >= READ_BUDGET) {
+				s->more_input = 1;
+				break;
+			}
+		}
 		if (rv == APR_EOF && s->state < S_CLOSING) {
 			/* DEBUG either way: an authenticated device's end has
 			 * the guide's line, and an unauthenticated one's is

@@ -160,6 +160,16 @@ void mps_tunnel_wait_room(mps_session_t *t);
  */
 void mps_tunnel_hold_input(mps_session_t *t, int hold);
 
+/*
+ * The channel layer carries traffic (keep 1) or none (keep 0): while it
+ * does, the tunnel's buffers keep their storage when they empty instead
+ * of freeing and growing it again on every pass. The layer calls keep 0
+ * when its last channel ends, and 0 then 1 from its sweep (once a
+ * second), so that a tunnel holds kept storage at most that long after
+ * its traffic stopped.
+ */
+void mps_tunnel_keep_buffers(mps_session_t *t, int keep);
+
 /* Output was queued: write it now, or at the end of the running pass. */
 void mps_tunnel_kick(mps_session_t *t);
 

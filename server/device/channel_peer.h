@@ -22,6 +22,7 @@
  *                for no more)
  *     wait       arm the peer's socket: input only when the channel says
  *                it may take some, output while bytes are unsent
+ *     trim       once a sweep: free empty buffers kept for traffic
  *     opened, refused, closed, settle: the channel's life, below
  *
  *   peer -> channel (channel_relay.h)
@@ -98,6 +99,9 @@ typedef struct mps_chan_peer_ops {
 	 * channel here (mps_relay_detach()) to go elsewhere, and returns 1
 	 * when it did. May be NULL. */
 	int (*settle)(mps_chan_peer_t *p);
+	/* Once a sweep: free buffer storage kept for traffic that is empty
+	 * now (mps_buf_trim). May be NULL. */
+	void (*trim)(mps_chan_peer_t *p);
 } mps_chan_peer_ops_t;
 
 /*

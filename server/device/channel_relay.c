@@ -50,6 +50,11 @@
 
 /* Peer bytes moved per pass before other work of the strand runs. */
 #define PASS_BUDGET (256 * 1024)
+/* Device bytes a raw peer's down buffer gathers for one deferred send
+ * (relay_flush); beyond, it is written at once. While a channel is busy
+ * its down buffer keeps its storage up to the window (which bounds it
+ * anyway) and the sweep frees it once empty. */
+#define DOWN_BATCH (256 * 1024)
 /* How often open timeouts and idle channels are looked for. */
 #define SWEEP_INTERVAL apr_time_from_sec(1)
 
@@ -61,6 +66,7 @@ typedef struct relay {
 	unsigned walking;		/* walks of chans on the stack */
 	unsigned cursor;		/* where the next resume starts */
 	unsigned closing:1;		/* the tunnel ends: queue nothing */
+	unsigned flush_posted:1;	/* a relay_flush task is queued */
 	unsigned input_held:1;		/* a channel holds data beyond its
 					 * window: the tunnel is not read */
 	apr_time_t held_since;		/* when input_held was set */
@@ -126,6 +132,7 @@ relay_for(mps_session_t *t)
 		/* The config range is the table's: this cannot fail. */
 		(void)mps_chan_table_set_overrun(r->chans,
 		    cfg->channel_window_overrun);
+		mps_tunnel_keep_buffers(t, 1);
 	}
 	arm_sweep(r);
 	return r;
@@ -200,6 +207,7 @@ collect(relay *r)
 		mps_chan_table_destroy(r->chans);
 		r->chans = NULL;
 		mps_timer_cancel(timers_of(r), &r->sweep);
+		mps_tunnel_keep_buffers(r->t, 0);
 	}
 	report_channels(r);
 }
@@ -657,6 +665,53 @@ overrun_close(relay *r, mps_chan_t *chan, const char *why)
 		mps_tunnel_kick(r->t);
 }
 
+/*
+ * The deferred flush: device data for raw peers is queued in their down
+ * buffers while the tunnel parses what one read brought (a burst is many
+ * CHANNEL_DATA), and written by this task, which runs right after that
+ * pass on the same strand: one send() per peer per burst instead of one
+ * per message. The task holds the tunnel, not the state (the tunnel
+ * outlives every task posted to its strand; the state may be gone).
+ */
+static void
+relay_flush(void *arg)
+{
+	mps_session_t *t = arg;
+	relay *r = relay_get(t);
+	unsigned id, cap;
+
+	if (r == NULL)
+		return;
+	r->flush_posted = 0;
+	if (r->chans == NULL)
+		return;
+	cap = mps_chan_table_capacity(r->chans);
+	r->walking++;
+	for (id = 0; id < cap && !r->closing; id++) {
+		mps_chan_t *chan = mps_chan_table_at(r->chans, id);
+		mps_chan_peer_t *p = chan != NULL ? chan->owner : NULL;
+
+		if (p != NULL && p->relaying && p->ops->unsent(p) > 0)
+			relay_pump(p);
+	}
+	r->walking--;
+	collect(relay_get(t));
+}
+
+/* Queues relay_flush unless it is queued already. 0 when it could not
+ * be (no memory): the caller writes at once instead. */
+static int
+defer_flush(relay *r)
+{
+	if (r->flush_posted)
+		return 1;
+	if (mps_strand_post(mps_tunnel_strand(r->t), relay_flush, r->t) !=
+	    APR_SUCCESS)
+		return 0;
+	r->flush_posted = 1;
+	return 1;
+}
+
 static void
 on_data(relay *r, const mps_apf_msg_t *m)
 {
@@ -697,6 +752,12 @@ on_data(relay *r, const mps_apf_msg_t *m)
 		mps_log(MPS_LOG_ERROR, "management console %s: no room for the "
 		    "device's data: channel closed", p->peer);
 		peer_done(r, p, MPS_PEER_ENDED);
+		return;
+	}
+	if (mps_chan_held(chan) == 0 && p->ops->unsent(p) < DOWN_BATCH &&
+	    defer_flush(r)) {
+		/* Within the window: the peer gets it with whatever else
+		 * the rest of this read brings, in one send(). */
 		return;
 	}
 	relay_pump(p);
@@ -1004,6 +1065,26 @@ close_holders(relay *r)
 	}
 }
 
+/* Once a sweep: storage kept for traffic (mps_buf_set_keep) that is
+ * empty now is freed, so that a channel or tunnel whose traffic stopped
+ * holds it at most a sweep interval; a busy one allocates it again once
+ * a second instead of on every pass. */
+static void
+trim_buffers(relay *r)
+{
+	unsigned id, cap = mps_chan_table_capacity(r->chans);
+
+	for (id = 0; id < cap; id++) {
+		mps_chan_t *chan = mps_chan_table_at(r->chans, id);
+		mps_chan_peer_t *p = chan != NULL ? chan->owner : NULL;
+
+		if (p != NULL && p->ops->trim != NULL)
+			p->ops->trim(p);
+	}
+	mps_tunnel_keep_buffers(r->t, 0);
+	mps_tunnel_keep_buffers(r->t, 1);
+}
+
 /* The sweep timer, on the strand: open timeouts and idle channels. */
 static void
 relay_sweep(void *arg)
@@ -1023,6 +1104,8 @@ relay_sweep(void *arg)
 	if (!r->closing && r->input_held &&
 	    now - r->held_since >= cfg->idle_timeout)
 		close_holders(r);
+	if (!r->closing)
+		trim_buffers(r);
 	r->walking--;
 	if (r->closing)
 		return;

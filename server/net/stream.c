@@ -28,11 +28,34 @@ mps_stream_init(mps_stream_t *s, int fd, SSL *ssl, size_t in_max,
 		SSL_set_options(ssl, SSL_OP_IGNORE_UNEXPECTED_EOF);
 		SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE |
 		    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+		/*
+		 * Read-ahead: one read() takes whatever the socket holds, up
+		 * to MPS_STREAM_READ_AHEAD, instead of a 5-byte record header
+		 * and then the body (two or three read() per record, and one
+		 * more that ends in EAGAIN). The buffer is allocated only
+		 * while bytes are in it (release-buffers mode), so an idle
+		 * tunnel still holds none.
+		 */
+		SSL_set_read_ahead(ssl, 1);
+		SSL_set_default_read_buffer_len(ssl, MPS_STREAM_READ_AHEAD);
 		SSL_set_fd(ssl, fd);
 		SSL_set_accept_state(ssl);
 	} else {
 		s->handshake_done = 1;
 	}
+}
+
+void
+mps_stream_keep_buffers(mps_stream_t *s, int keep, size_t keep_bytes)
+{
+	mps_buf_set_keep(&s->in, keep ? keep_bytes : 0);
+	mps_buf_set_keep(&s->out, keep ? keep_bytes : 0);
+	if (s->ssl == NULL)
+		return;
+	if (keep)
+		SSL_clear_mode(s->ssl, SSL_MODE_RELEASE_BUFFERS);
+	else
+		SSL_set_mode(s->ssl, SSL_MODE_RELEASE_BUFFERS);
 }
 
 void

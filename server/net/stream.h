@@ -8,7 +8,8 @@
  *
  * Memory: the input and output buffers allocate only while they hold
  * bytes (see buf.h), and OpenSSL runs in release-buffers mode, so an idle
- * stream costs the SSL object and this struct.
+ * stream costs the SSL object and this struct. While the owner says the
+ * stream is busy (mps_stream_keep_buffers), both keep their storage.
  */
 #ifndef MPS_STREAM_H
 #define MPS_STREAM_H
@@ -18,6 +19,10 @@
 #include <openssl/ssl.h>
 
 #include "buf.h"
+
+/* Bytes one read() from a TLS socket may take (OpenSSL's read-ahead
+ * buffer, held only while it holds bytes): several 16 KiB records. */
+#define MPS_STREAM_READ_AHEAD	(128 * 1024)
 
 typedef struct mps_stream_t {
 	int fd;
@@ -35,6 +40,15 @@ typedef struct mps_stream_t {
 /* Takes ownership of fd and ssl (ssl may be NULL). */
 void mps_stream_init(mps_stream_t *s, int fd, SSL *ssl, size_t in_max,
     size_t out_max);
+
+/*
+ * keep 1 while the stream carries bulk traffic: its buffers and OpenSSL's
+ * record buffers keep their storage when they empty (up to keep_bytes
+ * for ours), instead of being freed and allocated again on every pass.
+ * keep 0 (an idle stream, the default) frees what is empty now, and
+ * OpenSSL's buffers at their next use.
+ */
+void mps_stream_keep_buffers(mps_stream_t *s, int keep, size_t keep_bytes);
 
 /* Closes the socket and frees the SSL object and both buffers. */
 void mps_stream_close(mps_stream_t *s);

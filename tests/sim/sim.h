@@ -50,13 +50,20 @@
 #define SIM_MAX_PORTS		16	/* tcpip-forward ports per device */
 #define SIM_MAX_TARGETS		16	/* --target entries */
 #define SIM_CHANNELS_CAP	1024	/* channels per device, absolute */
-#define SIM_IO_CHUNK		16384	/* one read or write, one TLS record */
+#define SIM_IO_CHUNK		16384	/* one TLS record; one --direct or
+					 * source message */
+/* One read from a target or from the MPS: several records' worth, so
+ * that a bulk transfer costs few syscalls (the simulator is half of
+ * the benchmarks' chain). */
+#define SIM_READ_CHUNK		65536
+/* OpenSSL's read-ahead buffer: one read() takes what the socket holds. */
+#define SIM_TLS_READ_AHEAD	(128 * 1024)
 /* Output queued to the MPS above which a device stops producing more
  * (reading its targets, answering): the push-back of slow MPS sockets. */
-#define SIM_OUT_HIGH_WATER	(32 * 1024)
+#define SIM_OUT_HIGH_WATER	(256 * 1024)
 /* Hard cap on a device's output queue: high water + one chunk + replies,
  * and room for the oversized data of --misbehave overrun. */
-#define SIM_OUT_MAX		(MPS_APF_MAX_DATA + 2 * SIM_IO_CHUNK)
+#define SIM_OUT_MAX		(MPS_APF_MAX_DATA + 2 * SIM_READ_CHUNK)
 #define SIM_FQDN_MAX		256
 #define SIM_CLOSE_GRACE_MS	2000	/* flush + wait for EOF when closing */
 #define SIM_MAX_ACTIONS		16	/* --pet and --direct entries, each */

@@ -33,6 +33,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -84,7 +85,7 @@ in_max_size(void)
 	 */
 	if (frame < 8192)
 		frame = 8192;
-	return frame + SIM_IO_CHUNK;
+	return frame + SIM_READ_CHUNK;
 }
 
 void
@@ -512,7 +513,9 @@ flush(sim_device *d)
 	while ((len = mps_buf_len(&d->out)) > 0) {
 		if (!trickle_due(d))
 			return;
-		n = len < SIM_IO_CHUNK ? len : SIM_IO_CHUNK;
+		/* All of it in one call: OpenSSL cuts it into full
+		 * records (partial writes tell how far it got). */
+		n = len < INT_MAX ? len : INT_MAX;
 		/* slowloris: one byte (one TLS record) per second. */
 		if (d->misbehave == SIM_MB_SLOWLORIS && d->state != DS_CLOSING)
 			n = 1;
@@ -1248,7 +1251,7 @@ process_input(sim_device *d)
  * an idle device, whose read ends in EAGAIN, then holds no storage at
  * all (a reserve-then-read would pin a whole chunk per idle device).
  */
-static uint8_t scratch[SIM_IO_CHUNK];
+static uint8_t scratch[SIM_READ_CHUNK];
 
 static void
 read_input(sim_device *d)

@@ -1072,10 +1072,12 @@ source_pump(sim_channel *ch)
 
 /* Target reads land here first (one thread), so that a read ending in
  * EAGAIN leaves no reserved chunk behind in the device's output. */
-static uint8_t scratch[SIM_IO_CHUNK];
+static uint8_t scratch[SIM_READ_CHUNK];
 
-static void
-read_target(sim_channel *ch)
+/* One read of the target: 1 when it filled the read (more may wait),
+ * 0 when it is done for now. */
+static int
+read_target_once(sim_channel *ch)
 {
 	sim_device *d = ch->dev;
 	size_t room = sim_device_out_room(d), n;
@@ -1084,7 +1086,7 @@ read_target(sim_channel *ch)
 
 	if (room <= MPS_APF_CHANNEL_DATA_HDR_LEN || send_allowance(ch) == 0 ||
 	    ch->close_sent || ch->close_rcvd || !device_live(d))
-		return;
+		return 0;
 	n = cap_size(room - MPS_APF_CHANNEL_DATA_HDR_LEN, send_allowance(ch));
 	if (n > sizeof(scratch))
 		n = sizeof(scratch);
@@ -1094,21 +1096,31 @@ read_target(sim_channel *ch)
 		if ((rv = mps_apf_encode_channel_data(&d->out, ch->remote_id,
 		    scratch, (size_t)r)) != APR_SUCCESS) {
 			(void)sim_device_queued(d, rv, MPS_APF_CHANNEL_DATA);
-			return;
+			return 0;
 		}
 		account_sent(ch, (size_t)r);
 		if (sim_opt.verbose)
 			sim_dev_say(d, 0,
 			    "send CHANNEL_DATA channel=%u len=%zd", ch->id, r);
-		return;
+		return (size_t)r == n;
 	}
 	if (r == 0) {
 		ch->target_eof = 1;
 		send_close(ch);
-		return;
+		return 0;
 	}
 	if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
 		target_gone(ch, errno_token(errno));
+	return 0;
+}
+
+/* Reads the target while it fills whole reads and the output has room
+ * (up to SIM_OUT_HIGH_WATER): one wake-up per burst, not per read. */
+static void
+read_target(sim_channel *ch)
+{
+	while (ch->state != CH_DEAD && ch->io.fd >= 0 && read_target_once(ch))
+		;
 }
 
 static void

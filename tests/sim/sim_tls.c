@@ -178,6 +178,10 @@ sim_tls_ctx_new(char *err, size_t errsize)
 	 */
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
 	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+	/* Read-ahead: one read() per burst, not two or three per record
+	 * (the buffer is held only while it holds bytes). */
+	SSL_CTX_set_read_ahead(ctx, 1);
+	SSL_CTX_set_default_read_buffer_len(ctx, SIM_TLS_READ_AHEAD);
 	/* A server closing without close_notify is a plain EOF here: the
 	 * report says who closed, not how politely. */
 	SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF |

@@ -95,6 +95,13 @@ mps_tunnel_kick(mps_session_t *t)
 }
 
 void
+mps_tunnel_keep_buffers(mps_session_t *t, int keep)
+{
+	(void)t;
+	(void)keep;
+}
+
+void
 mps_tunnel_close(mps_session_t *t, apr_uint32_t reason, mps_log_level_t level,
     const char *fmt, ...)
 {
