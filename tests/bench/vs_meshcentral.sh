@@ -135,7 +135,7 @@ wave_end() {
 # ---- mpsd ---------------------------------------------------------------
 D=$T/mpsd
 make_config "$D" \
-	"s|</MPS>|<Limits><MaxConnections>$((devices + 100))</MaxConnections><MaxPreAuthConnections>$((devices + 100))</MaxPreAuthConnections><MaxPreAuthPerAddress>$((devices + 100))</MaxPreAuthPerAddress><PreAuthDropStart>$((devices + 100))</PreAuthDropStart><PreAuthTimeout>120</PreAuthTimeout></Limits><TLS><HandshakeTimeout>120</HandshakeTimeout></TLS></MPS>|"
+	"s|</MPS>|<Limits><MaxConnections>$((devices + 100))</MaxConnections><MaxPreAuthConnections>$((devices + 100))</MaxPreAuthConnections><MaxPreAuthPerAddress>$((devices + 100))</MaxPreAuthPerAddress><PreAuthDropStart>$((devices + 100))</PreAuthDropStart><PreAuthTimeout>120</PreAuthTimeout><AuthQueueLength>$((devices + 100))</AuthQueueLength><AuthQueueTimeout>120</AuthQueueTimeout></Limits><TLS><HandshakeTimeout>120</HandshakeTimeout></TLS></MPS>|"
 # Two <TLS> groups would be an error: fold the added one into the first.
 sed -i -e ':a;N;$!ba' -e 's|</TLS>\(.*\)<TLS><HandshakeTimeout>120</HandshakeTimeout></TLS>|<HandshakeTimeout>120</HandshakeTimeout></TLS>\1|' "$D/mps.config"
 set_trace_levels "$D" "ERROR|WARNING"
