@@ -141,6 +141,7 @@ noinst_LTLIBRARIES += server/libmpsapf.la
 server_libmpsapf_la_SOURCES = server/core/buf.c server/core/buf.h \
 	server/device/apf_codec.c server/device/apf_codec.h \
 	server/console/socks5.c server/console/socks5.h \
+	server/console/peer_header.c server/console/peer_header.h \
 	server/device/channel.c server/device/channel.h
 server_libmpsapf_la_LIBADD = $(APR_LIBS)
 

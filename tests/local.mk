@@ -240,6 +240,10 @@ tests_fuzz_replay_http_front_LDADD = $(FUZZ_FRONT_LDADD)
 check_PROGRAMS += tests/fuzz/replay_channel
 tests_fuzz_replay_channel_SOURCES = tests/fuzz/fuzz_channel.c tests/fuzz/replay_main.c
 tests_fuzz_replay_channel_LDADD = server/libmpsapf.la server/libmpsbase.la $(APR_LIBS)
+# Issue 14: the instance-to-instance link's header and answer.
+check_PROGRAMS += tests/fuzz/replay_peer_header
+tests_fuzz_replay_peer_header_SOURCES = tests/fuzz/fuzz_peer_header.c tests/fuzz/replay_main.c
+tests_fuzz_replay_peer_header_LDADD = server/libmpsapf.la server/libmpsbase.la $(APR_LIBS)
 
 TESTS += tests/fuzz/replay.sh
 EXTRA_DIST += tests/fuzz/replay.sh tests/fuzz/README.md tests/fuzz/corpus \
@@ -303,6 +307,10 @@ noinst_PROGRAMS += tests/fuzz/fuzz_channel
 tests_fuzz_fuzz_channel_SOURCES = tests/fuzz/fuzz_channel.c
 tests_fuzz_fuzz_channel_LDFLAGS = -fsanitize=fuzzer
 tests_fuzz_fuzz_channel_LDADD = server/libmpsapf.la server/libmpsbase.la $(APR_LIBS)
+noinst_PROGRAMS += tests/fuzz/fuzz_peer_header
+tests_fuzz_fuzz_peer_header_SOURCES = tests/fuzz/fuzz_peer_header.c
+tests_fuzz_fuzz_peer_header_LDFLAGS = -fsanitize=fuzzer
+tests_fuzz_fuzz_peer_header_LDADD = server/libmpsapf.la server/libmpsbase.la $(APR_LIBS)
 endif
 
 ## Integration scripts: real mpsd processes on loopback ports.
