@@ -89,8 +89,9 @@ server_libmpschannels_la_SOURCES = \
 	server/device/channel_relay.c server/device/channel_relay.h \
 	server/console/console.c server/console/console.h server/console/console_priv.h \
 	server/console/socks_front.c server/console/http_front.c \
+	server/console/peer_link.c server/console/peer_link.h \
 	server/outbound/direct_tcpip.c server/outbound/direct_tcpip.h
-server_libmpschannels_la_LIBADD = $(APR_LIBS)
+server_libmpschannels_la_LIBADD = $(OPENSSL_LIBS) $(APR_LIBS)
 
 # The admin API: libmicrohttpd listener, routes, JSON views, metrics
 # exposition, status page (server/admin/admin.h).
