@@ -1037,8 +1037,7 @@ directory_takeover(void *arg, const char *uuid, const void *token,
 		mps_log(MPS_LOG_INFO, "Intel remote client %s reconnected to "
 		    "instance %s: its tunnel here is closed (newest wins)",
 		    mps_device_log_name(dev, name, sizeof(name)), instance[0] != '\0' ? instance : "(unknown)");
-		mps_session_request_close(mps_device_session(dev),
-		    MPS_APF_DISCONNECT_BY_APPLICATION, why);
+		mps_session_request_handover(mps_device_session(dev), why);
 	}
 	mps_device_release(dev);
 }
