@@ -325,7 +325,8 @@ INTEGRATION_TESTS = tests/integration/startup.sh tests/integration/config_check.
 	tests/integration/notifications.sh tests/integration/privdrop.sh \
 	tests/integration/safety.sh tests/integration/stray_signals.sh \
 	tests/integration/systemd_unit.sh tests/integration/manpages.sh \
-	tests/integration/cluster_directory.sh tests/integration/log_syslog.sh
+	tests/integration/cluster_directory.sh tests/integration/cluster_forward.sh \
+	tests/integration/log_syslog.sh
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += tests/peers/udp_catch.py tests/peers/wsevent_sink.py \
 	tests/peers/probe_auth.c
