@@ -1352,6 +1352,7 @@ start_admin(mps_server_t *srv, char *err, size_t errsize)
 	src.started = srv->started;
 	src.reload = admin_reload;
 	src.reload_arg = srv;
+	src.directory = srv->directory;
 	if (srv->amt_listener != NULL)
 		src.listeners[src.nlisteners++] = (mps_admin_listener_t){ "amt",
 		    cfg->amt_listen_ip, mps_listener_port(srv->amt_listener),

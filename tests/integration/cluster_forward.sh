@@ -73,10 +73,17 @@ echo "http://127.0.0.1:$(head -n 1 "$T/sub.port")/notify" >"$T/sub.url"
 
 # Many consoles and devices from 127.0.0.1: lift the pre-auth limits.
 LIMITS='<Limits><MaxPreAuthConnections>1000</MaxPreAuthConnections><MaxPreAuthPerAddress>1000</MaxPreAuthPerAddress><PreAuthDropStart>1000</PreAuthDropStart></Limits>'
+MPSCTL=$top_builddir/server/admin/mpsctl
+AP=$(free_port)
+ADMIN="<Admin><Enabled>true</Enabled><ListenPort>$AP</ListenPort><TokenFile>admin.token</TokenFile></Admin>"
 declare -A PID PEER
 for i in a b c; do
 	PEER[$i]=$(free_port)
-	make_config "$T/$i" "s|</MPS>|$LIMITS<Directory><Backend>redis</Backend><RedisAddress>127.0.0.1:$RPORT</RedisAddress><InstanceId>mps-$i</InstanceId><PeerAddress>127.0.0.1:${PEER[$i]}</PeerAddress><PeerListenIP>127.0.0.1</PeerListenIP><PeerListenPort>${PEER[$i]}</PeerListenPort><PeerCertFile>$T/peers/mps-$i.pem</PeerCertFile><PeerKeyFile>$T/peers/mps-$i.key</PeerKeyFile><PeerCAFile>$T/peers/ca.pem</PeerCAFile><PeerTimeout>2</PeerTimeout><TTL>$TTL</TTL><RedisTimeout>1</RedisTimeout></Directory></MPS>|"
+	mkdir -p "$T/$i"
+	openssl rand -hex 24 >"$T/$i/admin.token"
+	chmod 600 "$T/$i/admin.token"
+	[ $i = a ] && admin=$ADMIN || admin=
+	make_config "$T/$i" "s|</MPS>|$LIMITS$admin<Directory><Backend>redis</Backend><RedisAddress>127.0.0.1:$RPORT</RedisAddress><InstanceId>mps-$i</InstanceId><PeerAddress>127.0.0.1:${PEER[$i]}</PeerAddress><PeerListenIP>127.0.0.1</PeerListenIP><PeerListenPort>${PEER[$i]}</PeerListenPort><PeerCertFile>$T/peers/mps-$i.pem</PeerCertFile><PeerKeyFile>$T/peers/mps-$i.key</PeerKeyFile><PeerCAFile>$T/peers/ca.pem</PeerCAFile><PeerTimeout>2</PeerTimeout><TTL>$TTL</TTL><RedisTimeout>1</RedisTimeout></Directory></MPS>|"
 	cp "$T/sub.url" "$T/$i/NotificationList.config"
 	start_mpsd "$T/$i" || { echo "Bail out! mpsd $i did not start"; cat "$T/$i/stderr"; exit 1; }
 	PID[$i]=$MPSD_PID
@@ -109,6 +116,25 @@ SOCKS_A="$CONSOLE_USER:$CONSOLE_PASS@127.0.0.1:$SA"
 HTTP_A="http://$CONSOLE_USER:$CONSOLE_PASS@127.0.0.1:$HA"
 N=4000000
 want=$(sha "$(expected $N)")
+
+# ---- the admin API lists the whole cluster -----------------------------------
+"$MPSCTL" -c "$T/a/mps.config" cluster >"$T/cluster.txt" 2>&1
+ok "mpsctl cluster on A lists C's device as held by mps-c" \
+	grep -Eq "^$UC +dev-c.test +mps-c +127.0.0.1:${PEER[c]} " "$T/cluster.txt"
+ok "... and B's as held by mps-b, A's own by mps-a" sh -c \
+	"grep -Eq '^$UB +dev-b.test +mps-b ' '$T/cluster.txt' && grep -Eq '^$UA +dev-a.test +mps-a ' '$T/cluster.txt'"
+ok "... three devices in the cluster" grep -q "^3 device(s) in the cluster (asked instance mps-a)" "$T/cluster.txt"
+"$MPSCTL" -c "$T/a/mps.config" list >"$T/local.txt" 2>&1
+ok "while mpsctl list shows A's own device only" \
+	sh -c "grep -q '^1 device(s)' '$T/local.txt' && grep -q '^$UA' '$T/local.txt'"
+"$MPSCTL" -c "$T/a/mps.config" --json cluster >"$T/cluster.json" 2>&1
+ok "the JSON names the instance and its ports" python3 -c "
+import json, sys
+j = json.load(open('$T/cluster.json'))
+d = {e['uuid']: e for e in j['devices']}
+assert j['count'] == 3, j
+assert d['$UC']['instance'] == 'mps-c' and 16992 in d['$UC']['ports'], d
+"
 
 # ---- SOCKS through A to the device on C ------------------------------------
 curl -s --max-time 30 --socks5-hostname "$SOCKS_A" -o "$T/socks.get" \
@@ -220,6 +246,9 @@ kill -TERM "$REDIS_PID"
 wait "$REDIS_PID" 2>/dev/null
 ok "A logs the outage" \
 	wait_for 5 file_has "$T/a/log/mps.log" "Redis at 127.0.0.1:$RPORT is unreachable"
+"$MPSCTL" -c "$T/a/mps.config" cluster >"$T/cluster.down" 2>&1
+ok "mpsctl cluster says the directory is unavailable" \
+	grep -q "503 the device directory is unavailable" "$T/cluster.down"
 s=$(unreachable dev-d.test)
 ok "Redis down: a console on A for B's device gets host unreachable in $s s" \
 	unreach_ok "$s"
