@@ -356,7 +356,7 @@ endif
 EXTRA_DIST += tests/bench/channel_throughput.sh tests/bench/socks_rps.sh \
 	tests/bench/idle_tunnels.sh tests/bench/vs_meshcentral.sh \
 	tests/bench/handshake_flood.sh \
-	tests/bench/directory_load.sh \
+	tests/bench/directory_load.sh tests/bench/cluster_forward.sh \
 	tests/bench/README.md
 
 CONSOLE_TESTS = tests/integration/console_socks.sh \
