@@ -83,7 +83,11 @@ for i in a b c; do
 	openssl rand -hex 24 >"$T/$i/admin.token"
 	chmod 600 "$T/$i/admin.token"
 	[ $i = a ] && admin=$ADMIN || admin=
-	make_config "$T/$i" "s|</MPS>|$LIMITS$admin<Directory><Backend>redis</Backend><RedisAddress>127.0.0.1:$RPORT</RedisAddress><InstanceId>mps-$i</InstanceId><PeerAddress>127.0.0.1:${PEER[$i]}</PeerAddress><PeerListenIP>127.0.0.1</PeerListenIP><PeerListenPort>${PEER[$i]}</PeerListenPort><PeerCertFile>$T/peers/mps-$i.pem</PeerCertFile><PeerKeyFile>$T/peers/mps-$i.key</PeerKeyFile><PeerCAFile>$T/peers/ca.pem</PeerCAFile><PeerTimeout>2</PeerTimeout><TTL>$TTL</TTL><RedisTimeout>1</RedisTimeout></Directory></MPS>|"
+	# C knows another console account only: A's consoles reach it
+	# logged in by A (the owner trusts the authenticated link).
+	printf 'owner:owner-secret\n' >"$T/c-socks-users.txt"
+	[ $i = c ] && users="s|<DllParameters>[^<]*SocksAuthFile.txt<|<DllParameters>$T/c-socks-users.txt<|" || users=
+	make_config "$T/$i" ${users:+"$users"} "s|</MPS>|$LIMITS$admin<Directory><Backend>redis</Backend><RedisAddress>127.0.0.1:$RPORT</RedisAddress><InstanceId>mps-$i</InstanceId><PeerAddress>127.0.0.1:${PEER[$i]}</PeerAddress><PeerListenIP>127.0.0.1</PeerListenIP><PeerListenPort>${PEER[$i]}</PeerListenPort><PeerCertFile>$T/peers/mps-$i.pem</PeerCertFile><PeerKeyFile>$T/peers/mps-$i.key</PeerKeyFile><PeerCAFile>$T/peers/ca.pem</PeerCAFile><PeerTimeout>2</PeerTimeout><TTL>$TTL</TTL><RedisTimeout>1</RedisTimeout></Directory></MPS>|"
 	cp "$T/sub.url" "$T/$i/NotificationList.config"
 	start_mpsd "$T/$i" || { echo "Bail out! mpsd $i did not start"; cat "$T/$i/stderr"; exit 1; }
 	PID[$i]=$MPSD_PID
@@ -145,8 +149,11 @@ ok "A logs the forwarding to mps-c" \
 	file_has "$T/a/log/mps.log" "forwarded to instance mps-c (127.0.0.1:${PEER[c]}) for dev-c.test:16992"
 ok "C opened the channel for A's console, with its login name" wait_for 3 \
 	grep -q "Channel between Intel remote client .*dev-c.test.* opened.*peer-link, device port 16992, .*console user \"$CONSOLE_USER\"" "$T/c/log/mps.log"
-ok "the console logged in on A only (C has no login line for it)" \
-	file_lacks "$T/c/log/mps.log" "console login"
+console_ports "$T/c"
+"$PYTHON" "$PROBE_PY" --proxy "127.0.0.1:$SOCKS_PORT" --user "$CONSOLE_USER" \
+	--pass "$CONSOLE_PASS" --host dev-c.test --port 16992 >"$T/c.direct" 2>&1
+ok "C itself refuses A's console account (auth=01)..." grep -q '^auth=01' "$T/c.direct"
+ok "... yet served it through A: the login is A's alone" test "$(sha "$T/socks.get")" = "$want"
 
 # ---- the HTTP proxy through A ----------------------------------------------
 curl -s --max-time 30 -x "$HTTP_A" -o "$T/abs.get" "http://dev-c.test:16992/bytes/$N"
@@ -178,8 +185,8 @@ fast() { awk -v t="$1" 'BEGIN { exit !(t < 3) }'; }
 # unreach_ok SECONDS: fast, and curl saw SOCKS reply 4.
 unreach_ok() { fast "$1" && grep -q '(4)' "$T/unreach.err"; }
 console_ports "$T/c"
-"$PYTHON" "$PROBE_PY" --proxy "127.0.0.1:$SOCKS_PORT" --user "$CONSOLE_USER" \
-	--pass "$CONSOLE_PASS" --host dev-c.test --port 16995 >"$T/local.port" 2>&1
+"$PYTHON" "$PROBE_PY" --proxy "127.0.0.1:$SOCKS_PORT" --user owner \
+	--pass owner-secret --host dev-c.test --port 16995 >"$T/local.port" 2>&1
 probe_a --host dev-c.test --port 16995 >"$T/remote.port" 2>&1
 ok "C's device refuses a channel: A gives the reply C gives ($(grep rep= "$T/local.port"))" \
 	sh -c "grep -q '^rep=05' '$T/local.port' && grep -q '^rep=05' '$T/remote.port'"
