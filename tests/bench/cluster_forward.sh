@@ -9,7 +9,7 @@
 #
 #   1. logins per second: three simulators log N devices (TLS, APF
 #      password login, port forwards) into each instance at once, each
-#      started RATE per second (default 300: 3,000 connects at once
+#      started RATE per second (default 100: 3,000 connects at once
 #      overflow the listen backlogs on a loaded 2-core machine); the time
 #      until all 3 x N are ready, and the directory holds 3 x N.
 #   2. the latency a console pays when served through another instance,
@@ -29,7 +29,7 @@ set -eo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 build=${BUILD:-$top/build}
 N=${1:-1000}
-RATE=${RATE:-300}
+RATE=${RATE:-100}
 secs=${2:-5}
 conns=${3:-10}
 for p in server/mpsd tests/sim/amtsim tests/peers/origin_http tests/bench/socks_load; do
