@@ -60,6 +60,7 @@ server_libmpsnet_la_SOURCES = \
 	server/net/listener.c server/net/listener.h server/net/admission.c server/net/admission.h \
 	server/core/sockwrap.c server/core/sockwrap.h \
 	server/net/stream.c server/net/stream.h server/auth/auth_throttle.c server/auth/auth_throttle.h \
+	server/net/tls_pipe.c server/net/tls_pipe.h \
 	server/auth/login_budget.c server/auth/login_budget.h \
 	server/auth/auth_job.c server/auth/auth_job.h \
 	server/net/live.c server/net/live.h

@@ -123,7 +123,7 @@ tests_unit_test_udp_relay_LDADD = server/libmpsoutbound.la \
 check_PROGRAMS += tests/unit/test_relay
 tests_unit_test_relay_SOURCES = $(UNIT_COMMON) tests/unit/test_relay.c
 tests_unit_test_relay_CFLAGS = $(UNIT_CFLAGS)
-tests_unit_test_relay_LDADD = server/libmpschannels.la server/libmpsnet.la \
+tests_unit_test_relay_LDADD = server/libmpschannels.la server/libmpsnet.la server/libmpstls.la \
 	server/libmpsoutbound.la server/libmpsregistry.la server/libmpshttp.la \
 	server/libmpsapf.la server/libmpsplugin.la server/libmpsconfig.la \
 	server/libmpscore.la server/libmpslog.la server/libmpsbase.la \

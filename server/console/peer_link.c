@@ -15,7 +15,6 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,15 +29,19 @@
 #include "listener.h"
 #include "mps_status.h"
 #include "peer_header.h"
+#include "sockwrap.h"
+#include "stream.h"
+#include "tls_pipe.h"
 
 /* Relay buffer, each way. */
 #define RELAY_BUF (16 * 1024)
-/* How often a waiting link thread looks at the stop flag. */
-#define STOP_POLL_MS 250
-#define LINK_STACK (256 * 1024)
+
+struct link_t;
 
 struct mps_peer_links_t {
 	mps_console_side_t *side;
+	mps_poller_t *poller;
+	mps_workers_t *workers;
 	SSL_CTX *client_ctx;
 	SSL_CTX *server_ctx;
 	mps_peer_lookup_fn lookup;
@@ -48,6 +51,8 @@ struct mps_peer_links_t {
 	unsigned max_links;
 	atomic_uint out_links, in_links;
 	atomic_int stopping;
+	pthread_mutex_t mu;		/* list */
+	struct link_t *list;		/* every link not yet finished */
 };
 
 /* ---- TLS contexts -------------------------------------------------------- */
@@ -135,6 +140,9 @@ mps_peer_links_create(mps_peer_links_t **out, const mps_config_t *cfg,
 		return MPS_ERR_CONFIG;
 	}
 	l->side = side;
+	l->poller = side->poller;
+	l->workers = side->workers;
+	pthread_mutex_init(&l->mu, NULL);
 	l->lookup = lookup;
 	l->lookup_arg = lookup_arg;
 	l->timeout = cfg->directory_peer_timeout;
@@ -147,6 +155,8 @@ mps_peer_links_create(mps_peer_links_t **out, const mps_config_t *cfg,
 	return APR_SUCCESS;
 }
 
+static void links_stop_all(mps_peer_links_t *l);
+
 unsigned
 mps_peer_links_shutdown(mps_peer_links_t *l, apr_interval_time_t timeout)
 {
@@ -155,6 +165,8 @@ mps_peer_links_shutdown(mps_peer_links_t *l, apr_interval_time_t timeout)
 	if (l == NULL)
 		return 0;
 	atomic_store(&l->stopping, 1);
+	/* Each link ends on its strand (the workers must still run). */
+	links_stop_all(l);
 	while (atomic_load(&l->out_links) + atomic_load(&l->in_links) > 0 &&
 	    apr_time_now() < end)
 		apr_sleep(apr_time_from_msec(20));
@@ -168,6 +180,7 @@ mps_peer_links_destroy(mps_peer_links_t *l)
 		return;
 	SSL_CTX_free(l->client_ctx);
 	SSL_CTX_free(l->server_ctx);
+	pthread_mutex_destroy(&l->mu);
 	free(l);
 }
 
@@ -176,97 +189,6 @@ mps_peer_links_count(mps_peer_links_t *l, unsigned *out, unsigned *in)
 {
 	*out = l != NULL ? atomic_load(&l->out_links) : 0;
 	*in = l != NULL ? atomic_load(&l->in_links) : 0;
-}
-
-/* ---- bounded waits -------------------------------------------------------- */
-
-/* Waits for events on fd until deadline (APR time). Returns 1 ready, 0
- * deadline passed, -1 stopping. */
-static int
-wait_fd(mps_peer_links_t *l, int fd, short events, apr_time_t deadline)
-{
-	for (;;) {
-		struct pollfd p = { .fd = fd, .events = events };
-		apr_time_t now = apr_time_now();
-		int ms, r;
-
-		if (atomic_load(&l->stopping))
-			return -1;
-		if (now >= deadline)
-			return 0;
-		ms = (int)apr_time_as_msec(deadline - now) + 1;
-		if (ms > STOP_POLL_MS)
-			ms = STOP_POLL_MS;
-		r = poll(&p, 1, ms);
-		if (r > 0)
-			return 1;
-		if (r < 0 && errno != EINTR)
-			return 1;	/* let the I/O call report it */
-	}
-}
-
-/* Drives a handshake, a read or a write of ssl to completion or the
- * deadline: op returns what SSL_do_handshake/SSL_read/SSL_write do.
- * Returns op's positive result, 0 on a clean close (reads), or -1. */
-static int
-ssl_wait_op(mps_peer_links_t *l, SSL *ssl, int fd, apr_time_t deadline,
-    int (*op)(SSL *, void *, int), void *buf, int n)
-{
-	for (;;) {
-		int r = op(ssl, buf, n), e;
-
-		if (r > 0)
-			return r;
-		e = SSL_get_error(ssl, r);
-		if (e == SSL_ERROR_ZERO_RETURN)
-			return 0;
-		if (e == SSL_ERROR_WANT_READ) {
-			if (wait_fd(l, fd, POLLIN, deadline) != 1)
-				return -1;
-			continue;
-		}
-		if (e == SSL_ERROR_WANT_WRITE) {
-			if (wait_fd(l, fd, POLLOUT, deadline) != 1)
-				return -1;
-			continue;
-		}
-		return -1;
-	}
-}
-
-static int
-op_handshake(SSL *ssl, void *buf, int n)
-{
-	(void)buf;
-	(void)n;
-	return SSL_do_handshake(ssl);
-}
-
-static int
-op_read(SSL *ssl, void *buf, int n)
-{
-	return SSL_read(ssl, buf, n);
-}
-
-static int
-op_write(SSL *ssl, void *buf, int n)
-{
-	return SSL_write(ssl, buf, n);
-}
-
-static int
-ssl_write_all(mps_peer_links_t *l, SSL *ssl, int fd, const uint8_t *p,
-    size_t n, apr_time_t deadline)
-{
-	while (n > 0) {
-		int r = ssl_wait_op(l, ssl, fd, deadline, op_write, (void *)p,
-		    n > INT_MAX ? INT_MAX : (int)n);
-		if (r <= 0)
-			return -1;
-		p += r;
-		n -= (size_t)r;
-	}
-	return 0;
 }
 
 /* "CN=..." of the peer's certificate, for logs. */
@@ -285,142 +207,285 @@ peer_subject(SSL *ssl, char *buf, size_t size)
 		snprintf(buf, size, "(no common name)");
 }
 
-/* ---- the relay ------------------------------------------------------------ */
+/* ---- one link, either way ------------------------------------------------- */
 
-typedef struct relay_buf {
-	uint8_t b[RELAY_BUF];
-	size_t off, len;
-} relay_buf;
+/*
+ * A link runs on a strand of its own (k->strand), created with it: the
+ * connect, the handshakes, the header and the answer are non-blocking
+ * steps that the poller (one-shot watches) and the link's timer post
+ * there; then a tls_pipe on the same strand relays. Only the directory
+ * lookup and the owner's name resolution block: they run as one job in
+ * the blocking lane. The forwarded console's own strand gets the result
+ * (fwd_decide) and hands its socket over.
+ */
+typedef enum {
+	L_LOOKUP = 1,	/* forwarding: the blocking lane looks up */
+	L_CONNECT,	/* forwarding: TCP connect in progress */
+	L_HANDSHAKE,	/* TLS handshake (either way) */
+	L_HEADER,	/* forwarding: the header goes out */
+	L_ANSWER,	/* forwarding: waiting for the owner's answer */
+	L_DECIDE,	/* forwarding: the console's strand decides */
+	L_RELAY,	/* the pipe relays */
+	L_DONE
+} link_phase;
 
-static size_t
-rb_room(const relay_buf *r)
+typedef struct link_t {
+	mps_peer_links_t *links;
+	struct link_t *prev, *next;	/* links->list, under links->mu */
+	int inbound;			/* accepted (else forwarded) */
+	mps_strand_t *strand;		/* the link's own */
+	link_phase phase;
+	atomic_int stop;		/* mps_peer_links_shutdown() */
+
+	int fd;				/* the TCP socket before s holds it */
+	mps_stream_t s;			/* the TLS link until the pipe's */
+	apr_socket_t *wrap;
+	mps_pollreg_t *reg;
+	mps_timer_t timer;		/* PeerTimeout (+ ChannelOpenTimeout) */
+	mps_tls_pipe_t *pipe;		/* L_RELAY */
+	char peer[64];			/* accepted: the other instance */
+
+	/* Forwarding only. */
+	mps_console_t *c;		/* referenced until decided */
+	mps_strand_t *console_strand;	/* where the console waits */
+	mps_peer_header_t h;
+	char front[8];			/* "SOCKS", "HTTP" */
+	char console[64];		/* its peer text, for logs */
+	unsigned looked_up:1;		/* the lookup found an owner */
+	open_result result;
+	char instance[72];
+	char address[256];
+	struct addrinfo *res, *next_ai;
+	char why[256];
+	int console_fd;			/* handed over by fwd_decide */
+	/* What the console object still held: its input past the request
+	 * (up to the front end's 64 KiB) and its reply; sent first. */
+	uint8_t *pre_up, *pre_down;
+	size_t pre_up_len, pre_down_len;
+} link_t;
+
+static void
+link_free_task(void *arg)
 {
-	return RELAY_BUF - r->off - r->len;
+	free(arg);
 }
 
 static void
-rb_compact(relay_buf *r)
+list_add(link_t *k)
 {
-	if (r->off > 0) {
-		memmove(r->b, r->b + r->off, r->len);
-		r->off = 0;
+	mps_peer_links_t *l = k->links;
+
+	pthread_mutex_lock(&l->mu);
+	k->next = l->list;
+	if (l->list != NULL)
+		l->list->prev = k;
+	l->list = k;
+	pthread_mutex_unlock(&l->mu);
+}
+
+static void
+list_remove(link_t *k)
+{
+	mps_peer_links_t *l = k->links;
+
+	pthread_mutex_lock(&l->mu);
+	if (k->prev != NULL)
+		k->prev->next = k->next;
+	else
+		l->list = k->next;
+	if (k->next != NULL)
+		k->next->prev = k->prev;
+	k->prev = k->next = NULL;
+	pthread_mutex_unlock(&l->mu);
+}
+
+static void
+link_unwatch(link_t *k)
+{
+	mps_poller_t *poller = k->links->poller;
+
+	mps_timer_cancel(mps_poller_timers(poller), &k->timer);
+	if (k->reg != NULL) {
+		mps_poller_release(poller, k->reg);
+		k->reg = NULL;
+	}
+	if (k->wrap != NULL) {
+		mps_sockwrap_put(k->wrap);
+		k->wrap = NULL;
 	}
 }
 
 /*
- * Relays plain <-> ssl until both directions are closed, either end
- * fails, or the links stop. to_tls/to_plain may hold bytes already
- * (what the console sent past its request; the front end's reply).
- * A full buffer stops reading from its source: back-pressure.
+ * The end of a link: everything closed, the slot given back. On the
+ * link's strand, or on any thread once the workers stop (a discarded
+ * task). The memory goes in a later task of the strand (strand.h): a
+ * poll or timer firing queued before now finds L_DONE first.
  */
 static void
-relay(mps_peer_links_t *l, SSL *ssl, int tls_fd, int plain_fd,
-    relay_buf *to_tls, relay_buf *to_plain)
+link_finish(link_t *k)
 {
-	int plain_eof = 0, tls_eof = 0, tls_shut = 0, plain_shut = 0;
+	mps_peer_links_t *l = k->links;
+	mps_strand_t *strand = k->strand;
 
-	while (!(tls_shut && plain_shut)) {
-		int progress = 0, tls_want_in = 0, tls_want_out = 0;
-		int plain_want_out = 0;
-		struct pollfd p[2];
-		ssize_t n;
-		int r, e;
+	k->phase = L_DONE;
+	link_unwatch(k);
+	if (k->fd >= 0)
+		close(k->fd);
+	k->fd = -1;
+	mps_stream_close(&k->s);
+	if (k->console_fd >= 0)
+		close(k->console_fd);
+	k->console_fd = -1;
+	free(k->pre_up);
+	free(k->pre_down);
+	k->pre_up = k->pre_down = NULL;
+	if (k->res != NULL)
+		freeaddrinfo(k->res);
+	k->res = NULL;
+	ERR_clear_error();
+	list_remove(k);
+	if (mps_strand_post_ex(strand, link_free_task, link_free_task, k) !=
+	    APR_SUCCESS)
+		free(k);
+	mps_strand_release(strand);
+	/* Last: mps_peer_links_shutdown() waits for this. */
+	atomic_fetch_sub(k->inbound ? &l->in_links : &l->out_links, 1);
+}
 
-		if (atomic_load(&l->stopping))
-			return;
-		/* console -> to_tls */
-		rb_compact(to_tls);
-		if (!plain_eof && rb_room(to_tls) > 0) {
-			n = recv(plain_fd, to_tls->b + to_tls->len,
-			    rb_room(to_tls), 0);
-			if (n > 0) {
-				to_tls->len += (size_t)n;
-				progress = 1;
-			} else if (n == 0)
-				plain_eof = progress = 1;
-			else if (errno != EAGAIN && errno != EWOULDBLOCK &&
-			    errno != EINTR)
-				return;
-		}
-		/* to_tls -> TLS */
-		if (to_tls->len > 0) {
-			ERR_clear_error();
-			r = SSL_write(ssl, to_tls->b + to_tls->off,
-			    (int)to_tls->len);
-			if (r > 0) {
-				to_tls->off += (size_t)r;
-				to_tls->len -= (size_t)r;
-				progress = 1;
-			} else {
-				e = SSL_get_error(ssl, r);
-				if (e == SSL_ERROR_WANT_READ)
-					tls_want_in = 1;
-				else if (e == SSL_ERROR_WANT_WRITE)
-					tls_want_out = 1;
-				else
-					return;
-			}
-		}
-		if (plain_eof && to_tls->len == 0 && !tls_shut) {
-			/* close_notify: the other end sees the console's
-			 * FIN; reading goes on (a half-close). */
-			ERR_clear_error();
-			(void)SSL_shutdown(ssl);
-			tls_shut = progress = 1;
-		}
-		/* TLS -> to_plain */
-		rb_compact(to_plain);
-		if (!tls_eof && rb_room(to_plain) > 0) {
-			ERR_clear_error();
-			r = SSL_read(ssl, to_plain->b + to_plain->len,
-			    (int)rb_room(to_plain));
-			if (r > 0) {
-				to_plain->len += (size_t)r;
-				progress = 1;
-			} else {
-				e = SSL_get_error(ssl, r);
-				if (e == SSL_ERROR_ZERO_RETURN)
-					tls_eof = progress = 1;
-				else if (e == SSL_ERROR_WANT_READ)
-					tls_want_in = 1;
-				else if (e == SSL_ERROR_WANT_WRITE)
-					tls_want_out = 1;
-				else
-					return;	/* reset, or a close without
-						 * close_notify: truncation */
-			}
-		}
-		/* to_plain -> console */
-		if (to_plain->len > 0) {
-			n = send(plain_fd, to_plain->b + to_plain->off,
-			    to_plain->len, MSG_NOSIGNAL);
-			if (n > 0) {
-				to_plain->off += (size_t)n;
-				to_plain->len -= (size_t)n;
-				progress = 1;
-			} else if (n < 0 && (errno == EAGAIN ||
-			    errno == EWOULDBLOCK || errno == EINTR))
-				plain_want_out = 1;
-			else
-				return;
-		}
-		if (tls_eof && to_plain->len == 0 && !plain_shut) {
-			(void)shutdown(plain_fd, SHUT_WR);
-			plain_shut = progress = 1;
-		}
-		if (progress)
-			continue;
-		/* An fd with nothing to wait for is left out (-1): its
-		 * POLLHUP would otherwise wake us at once, forever. */
-		p[0].events = (short)((!plain_eof && rb_room(to_tls) > 0 ?
-		    POLLIN : 0) | (plain_want_out ? POLLOUT : 0));
-		p[0].fd = p[0].events != 0 ? plain_fd : -1;
-		p[1].events = (short)((tls_want_in ? POLLIN : 0) |
-		    (tls_want_out ? POLLOUT : 0));
-		p[1].fd = p[1].events != 0 ? tls_fd : -1;
-		p[0].revents = p[1].revents = 0;
-		(void)poll(p, 2, STOP_POLL_MS);
+static void
+link_finish_task(void *arg)
+{
+	link_finish(arg);
+}
+
+static void
+link_watch(link_t *k, apr_int16_t ev)
+{
+	if (mps_poller_watch(k->links->poller, k->reg, ev) != APR_SUCCESS)
+		atomic_store(&k->stop, 2);	/* seen by the next step */
+}
+
+/* The link's socket into s, watched on the link's strand. */
+static apr_status_t
+link_register(link_t *k, mps_task_fn io)
+{
+	k->wrap = mps_sockwrap_get(k->fd >= 0 ? k->fd : k->s.fd);
+	if (k->wrap == NULL)
+		return APR_ENOMEM;
+	return mps_poller_register(k->links->poller, &k->reg, k->wrap,
+	    k->strand, io, k);
+}
+
+static link_t *
+link_new(mps_peer_links_t *l, int inbound)
+{
+	link_t *k = calloc(1, sizeof(*k));
+
+	if (k == NULL)
+		return NULL;
+	k->strand = mps_strand_create(l->workers);
+	if (k->strand == NULL) {
+		free(k);
+		return NULL;
 	}
+	k->links = l;
+	k->inbound = inbound;
+	k->fd = k->console_fd = -1;
+	mps_stream_init(&k->s, -1, NULL, 0, 0);
+	/* Disarmed; the phases that arm it set its function. */
+	mps_timer_init(&k->timer, k->strand, NULL, k);
+	atomic_init(&k->stop, 0);
+	return k;
+}
+
+/* The pipe's end (tls_pipe.h): on the link's strand. */
+static void
+link_pipe_end(void *arg, int error, const char *why, unsigned long long up,
+    unsigned long long down)
+{
+	link_t *k = arg;
+
+	k->pipe = NULL;
+	if (k->inbound)
+		mps_log(MPS_LOG_DEBUG, "peer link from %s ended (%s): %llu "
+		    "bytes in, %llu out", k->peer, why, up, down);
+	else
+		mps_log(MPS_LOG_DEBUG, "peer link to instance %s for console "
+		    "%s ended (%s): %llu bytes up, %llu down", k->instance,
+		    k->console, why, up, down);
+	link_finish(k);
+}
+
+/* On the link's strand: hands plain_fd and the TLS link to a pipe. */
+static void
+link_relay(link_t *k, int plain_fd, const void *to_plain,
+    size_t to_plain_len, const void *to_tls, size_t to_tls_len)
+{
+	mps_tls_pipe_options_t opt = {
+		.poller = k->links->poller,
+		.strand = k->strand,
+		.buf_size = RELAY_BUF,
+		.end = link_pipe_end,
+		.arg = k,
+	};
+	apr_status_t rv;
+
+	rv = mps_tls_pipe_start(&k->pipe, &opt, plain_fd, &k->s, to_plain,
+	    to_plain_len, to_tls, to_tls_len);
+	if (rv != APR_SUCCESS) {
+		mps_log(MPS_LOG_ERROR, "peer link %s: cannot relay: out of "
+		    "memory", k->inbound ? k->peer : k->instance);
+		link_finish(k);
+		return;
+	}
+	k->phase = L_RELAY;
+	/* A stop that came while the console decided (it found L_DECIDE). */
+	if (atomic_load(&k->stop))
+		mps_tls_pipe_abort(k->pipe);
+}
+
+/* Posted by mps_peer_links_shutdown() while k was listed: it runs before
+ * k's memory goes (link_finish posts that after unlisting). */
+static void fwd_fail(link_t *k, const char *why);
+static void acc_fail(link_t *k, const char *why);
+
+static void
+link_stop_task(void *arg)
+{
+	link_t *k = arg;
+
+	switch (k->phase) {
+	case L_RELAY:
+		if (k->pipe != NULL)
+			mps_tls_pipe_abort(k->pipe);
+		break;
+	case L_CONNECT:
+	case L_HANDSHAKE:
+	case L_HEADER:
+	case L_ANSWER:
+		if (k->inbound)
+			acc_fail(k, "stopping");
+		else
+			fwd_fail(k, "stopping");
+		break;
+	default:
+		/* L_LOOKUP and L_DECIDE look at k->stop when they are
+		 * back; L_DONE has nothing left. */
+		break;
+	}
+}
+
+/* Every link ends soon: a stop task on its strand, posted while it is
+ * listed (so before its memory can go). */
+static void
+links_stop_all(mps_peer_links_t *l)
+{
+	pthread_mutex_lock(&l->mu);
+	for (link_t *k = l->list; k != NULL; k = k->next) {
+		atomic_store(&k->stop, 1);
+		(void)mps_strand_post(k->strand, link_stop_task, k);
+	}
+	pthread_mutex_unlock(&l->mu);
 }
 
 /* ---- connecting to the owner ---------------------------------------------- */
@@ -454,334 +519,423 @@ split_address(const char *addr, char *host, size_t hsize, char *port,
 	return 0;
 }
 
-/* A non-blocking TCP connection to address within deadline, or -1. */
-static int
-connect_to(mps_peer_links_t *l, const char *address, apr_time_t deadline,
-    char *why, size_t whysize)
-{
-	struct addrinfo hints, *res = NULL, *ai;
-	char host[256], port[16];
-	int fd = -1, rc;
-
-	if (split_address(address, host, sizeof(host), port,
-	    sizeof(port)) != 0) {
-		snprintf(why, whysize, "PeerAddress \"%.100s\" is not host:port",
-		    address);
-		return -1;
-	}
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_NUMERICSERV;
-	rc = getaddrinfo(host, port, &hints, &res);
-	if (rc != 0) {
-		snprintf(why, whysize, "%.100s: %s", host, gai_strerror(rc));
-		return -1;
-	}
-	snprintf(why, whysize, "no address");
-	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		int err = 0, one = 1;
-		socklen_t len = sizeof(err);
-
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
-		    SOCK_CLOEXEC, ai->ai_protocol);
-		if (fd < 0) {
-			snprintf(why, whysize, "socket: %s", strerror(errno));
-			continue;
-		}
-		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
-		    sizeof(one));
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
-			break;
-		if (errno == EINPROGRESS) {
-			rc = wait_fd(l, fd, POLLOUT, deadline);
-			if (rc == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR,
-			    &err, &len) == 0 && err == 0)
-				break;
-			snprintf(why, whysize, "%s", rc == 0 ?
-			    "connect timed out (PeerTimeout)" : rc < 0 ?
-			    "stopping" : strerror(err));
-		} else
-			snprintf(why, whysize, "%s", strerror(errno));
-		close(fd);
-		fd = -1;
-	}
-	freeaddrinfo(res);
-	return fd;
-}
-
 /* ---- forwarding a console of this instance -------------------------------- */
 
-typedef struct fwd {
-	mps_peer_links_t *links;
-	mps_console_t *c;		/* referenced until decided */
-	mps_strand_t *strand;		/* where the console waits */
-	mps_peer_header_t h;
-	char front[8];			/* "SOCKS", "HTTP" */
-	char console[64];		/* its peer text, for logs */
+static void fwd_decide(void *arg);
+static void fwd_step(link_t *k);
 
-	/* The thread's findings. */
-	open_result result;
-	char instance[72];
-	char address[256];
-	SSL *ssl;
-	int tls_fd;
-
-	/* The strand's decision (under mu). */
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	int decided;			/* 0 waiting, 1 relay, -1 end */
-	int console_fd;
-	/* What the console object still held: its input past the request
-	 * (up to the front end's 64 KiB) and its reply; sent first. */
-	uint8_t *pre_up, *pre_down;
-	size_t pre_up_len, pre_down_len;
-	relay_buf to_tls, to_plain;
-} fwd;
-
-static void
-fwd_decide_locked(fwd *f, int decision)
-{
-	pthread_mutex_lock(&f->mu);
-	f->decided = decision;
-	pthread_cond_signal(&f->cv);
-	pthread_mutex_unlock(&f->mu);
-}
-
-/* Strand gone with the workers: nothing will decide. */
+/* Workers stopping: the console's strand will not decide. */
 static void
 fwd_discard(void *arg)
 {
-	fwd *f = arg;
-	mps_console_t *c = f->c;
+	link_t *k = arg;
+	mps_console_t *c = k->c;
 
-	f->c = NULL;
-	fwd_decide_locked(f, -1);
-	mps_console_unref(c);
+	k->c = NULL;
+	if (c != NULL)
+		mps_console_unref(c);
+	link_finish(k);
 }
 
-/* On the console's strand: give the console its reply and, when the
- * owner opened, hand its socket to the link thread. */
+/* The result goes to the console's strand; the link waits (nothing
+ * watched, no timer) until fwd_decide posts back. */
 static void
-fwd_decide(void *arg)
+fwd_to_console(link_t *k)
 {
-	fwd *f = arg;
-	mps_console_t *c = f->c;
-	size_t n;
-
-	f->c = NULL;
-	if (c->phase != C_AUTH) {
-		/* Closed meanwhile (shutdown). */
-		fwd_decide_locked(f, -1);
-		mps_console_unref(c);
-		return;
+	link_unwatch(k);
+	if (k->result != OPEN_OK) {
+		mps_stream_close(&k->s);
+		if (k->fd >= 0)
+			close(k->fd);
+		k->fd = -1;
 	}
-	c->phase = C_FRONT;
-	if (f->result != OPEN_OK) {
-		c->ops->refused(c, f->result);
-		mps_console_close_soon(c);
-		fwd_decide_locked(f, -1);
-		mps_console_unref(c);
-		return;
-	}
-	if (f->h.mode == MPS_PEER_MODE_CHANNEL)
-		c->ops->opened(c);	/* the SOCKS or HTTP success reply */
-	/* Both bounded: a front end's input (64 KiB) and its replies. */
-	n = mps_buf_len(&c->down);
-	if (n > 0 && (f->pre_down = malloc(n)) != NULL) {
-		memcpy(f->pre_down, mps_buf_ptr(&c->down), n);
-		f->pre_down_len = n;
-	}
-	n = mps_buf_len(&c->in);
-	if (n > 0 && (f->pre_up = malloc(n)) != NULL) {
-		memcpy(f->pre_up, mps_buf_ptr(&c->in), n);
-		f->pre_up_len = n;
-	}
-	if ((mps_buf_len(&c->down) > 0 && f->pre_down == NULL) ||
-	    (mps_buf_len(&c->in) > 0 && f->pre_up == NULL)) {
-		mps_console_finalize(c);	/* out of memory */
-		fwd_decide_locked(f, -1);
-		mps_console_unref(c);
-		return;
-	}
-	mps_log(MPS_LOG_INFO, "%s console %s (user \"%s\") forwarded to "
-	    "instance %s (%s) for %s:%u", c->ops->name, c->peer, c->user,
-	    f->instance, f->address, f->h.name, (unsigned)f->h.port);
-	pthread_mutex_lock(&f->mu);
-	f->console_fd = c->fd;
-	c->fd = -1;		/* the link thread's now */
-	f->decided = 1;
-	pthread_cond_signal(&f->cv);
-	pthread_mutex_unlock(&f->mu);
-	mps_console_finalize(c);	/* the console object only */
-	mps_console_unref(c);
+	k->phase = L_DECIDE;
+	ERR_clear_error();
+	if (mps_strand_post_ex(k->console_strand, fwd_decide, fwd_discard,
+	    k) != APR_SUCCESS)
+		fwd_discard(k);
 }
 
-static open_result
-fwd_link(fwd *f)
+/* The owner cannot be had: the console gets "no such device" as from a
+ * device not held anywhere (SOCKS 0x04, HTTP 503/404 as before). */
+static void
+fwd_fail(link_t *k, const char *why)
 {
-	mps_peer_links_t *l = f->links;
-	uint8_t hdr[MPS_PEER_HEADER_MAX], ans[MPS_PEER_ANSWER_LEN + RELAY_BUF];
-	size_t hlen, got = 0;
-	apr_time_t deadline = apr_time_now() + l->timeout;
+	mps_log(MPS_LOG_WARNING, "%s console %s asked for %s:%u, held by "
+	    "instance %s at %s: unreachable: %s", k->front, k->console,
+	    k->h.name, (unsigned)k->h.port, k->instance, k->address, why);
+	k->result = OPEN_NO_DEVICE;
+	fwd_to_console(k);
+}
+
+static void
+fwd_timeout(void *arg)
+{
+	link_t *k = arg;
+
+	switch (k->phase) {
+	case L_CONNECT:
+		snprintf(k->why, sizeof(k->why), "connect timed out "
+		    "(PeerTimeout)");
+		fwd_fail(k, k->why);
+		break;
+	case L_HANDSHAKE:
+		fwd_fail(k, "TLS handshake timed out (PeerTimeout)");
+		break;
+	case L_HEADER:
+		fwd_fail(k, "cannot send the header (PeerTimeout)");
+		break;
+	case L_ANSWER:
+		fwd_fail(k, "no answer");
+		break;
+	default:
+		break;
+	}
+}
+
+static void fwd_try_connect(link_t *k);
+
+/* On the link's strand: a poll firing. */
+static void
+fwd_io(void *arg)
+{
+	link_t *k = arg;
+
+	if (k->phase == L_CONNECT) {
+		int err = 0;
+		socklen_t len = sizeof(err);
+
+		if (getsockopt(k->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+			err = errno;
+		if (err == 0 && !(mps_pollreg_events(k->reg) & APR_POLLOUT))
+			err = ECONNREFUSED;
+		if (err != 0) {
+			/* The next address, with the time that is left. */
+			snprintf(k->why, sizeof(k->why), "%s", strerror(err));
+			if (k->reg != NULL)
+				mps_poller_release(k->links->poller, k->reg);
+			k->reg = NULL;
+			mps_sockwrap_put(k->wrap);
+			k->wrap = NULL;
+			close(k->fd);
+			k->fd = -1;
+			fwd_try_connect(k);
+			return;
+		}
+		k->phase = L_HANDSHAKE;
+		/* The socket goes into the stream, TLS as a client. */
+		{
+			SSL *ssl = SSL_new(k->links->client_ctx);
+			uint8_t hdr[MPS_PEER_HEADER_MAX];
+			size_t hlen = mps_peer_header_encode(&k->h, hdr);
+
+			if (ssl == NULL) {
+				fwd_fail(k, "out of memory");
+				return;
+			}
+			mps_stream_init(&k->s, k->fd, ssl, RELAY_BUF +
+			    MPS_PEER_ANSWER_LEN, MPS_PEER_HEADER_MAX);
+			k->fd = -1;
+			SSL_set_connect_state(ssl);
+			/* Queued now, written once the handshake is done. */
+			(void)mps_buf_put(&k->s.out, hdr, hlen);
+		}
+	}
+	fwd_step(k);
+}
+
+static void fwd_decided(void *arg);
+
+static void
+fwd_step_task(void *arg)
+{
+	fwd_step(arg);
+}
+
+/* On the link's strand: the handshake, the header, the answer. */
+static void
+fwd_step(link_t *k)
+{
+	mps_peer_links_t *l = k->links;
 	char why[256], subject[128];
-	unsigned result = OPEN_INTERNAL;
 	apr_status_t rv;
 
-	rv = l->lookup(l->lookup_arg, f->h.name, f->instance,
-	    sizeof(f->instance), f->address, sizeof(f->address));
+	if (k->phase < L_HANDSHAKE || k->phase > L_ANSWER)
+		return;
+	if (atomic_load(&k->stop)) {
+		fwd_fail(k, atomic_load(&k->stop) == 2 ? "cannot watch the "
+		    "socket" : "stopping");
+		return;
+	}
+	if (k->phase == L_HANDSHAKE) {
+		rv = mps_stream_handshake(&k->s, why, sizeof(why));
+		if (rv == APR_EAGAIN) {
+			link_watch(k, mps_stream_events(&k->s, 1));
+			return;
+		}
+		if (rv != APR_SUCCESS) {
+			snprintf(k->why, sizeof(k->why), "%.170s (verify "
+			    "result: %.60s)", why, X509_verify_cert_error_string(
+			    SSL_get_verify_result(k->s.ssl)));
+			fwd_fail(k, k->why);
+			return;
+		}
+		peer_subject(k->s.ssl, subject, sizeof(subject));
+		mps_log(MPS_LOG_DEBUG, "peer link to instance %s (%s, %s) up "
+		    "for console %s", k->instance, k->address, subject,
+		    k->console);
+		k->phase = L_HEADER;
+	}
+	if (k->phase == L_HEADER) {
+		rv = mps_stream_flush(&k->s, why, sizeof(why));
+		if (rv == APR_EAGAIN) {
+			link_watch(k, mps_stream_events(&k->s, 0));
+			return;
+		}
+		if (rv != APR_SUCCESS) {
+			fwd_fail(k, "cannot send the header");
+			return;
+		}
+		/* The owner answers once the device confirmed the channel:
+		 * that takes up to ChannelOpenTimeout on the owner. */
+		k->phase = L_ANSWER;
+		(void)mps_timer_arm(mps_poller_timers(l->poller), &k->timer,
+		    l->timeout + l->open_timeout);
+	}
+	/* L_ANSWER */
+	for (;;) {
+		unsigned result = OPEN_INTERNAL;
+		size_t len = mps_buf_len(&k->s.in);
+
+		rv = mps_peer_answer_parse(mps_buf_ptr(&k->s.in), len,
+		    &result);
+		if (rv == APR_SUCCESS) {
+			/* Bytes after the answer are the console's already
+			 * (a fast HTTP response in the http mode): they stay
+			 * in s.in, which the pipe sends first. */
+			(void)mps_buf_consume(&k->s.in, MPS_PEER_ANSWER_LEN);
+			if (result != OPEN_OK)
+				mps_log(MPS_LOG_WARNING, "%s console %s asked "
+				    "for %s:%u: instance %s refused (%u)",
+				    k->front, k->console, k->h.name,
+				    (unsigned)k->h.port, k->instance, result);
+			k->result = (open_result)result;
+			fwd_to_console(k);
+			return;
+		}
+		if (rv != MPS_NEED_MORE) {
+			fwd_fail(k, "a malformed answer");
+			return;
+		}
+		if (k->s.eof) {
+			fwd_fail(k, "no answer");
+			return;
+		}
+		rv = mps_stream_read(&k->s, RELAY_BUF, why, sizeof(why));
+		if (rv != APR_SUCCESS) {
+			fwd_fail(k, "no answer");
+			return;
+		}
+		if (mps_buf_len(&k->s.in) != len || k->s.eof)
+			continue;
+		break;
+	}
+	if (mps_stream_pending(&k->s)) {
+		if (mps_strand_post(k->strand, fwd_step_task, k) != APR_SUCCESS)
+			fwd_fail(k, "stopping");
+		return;
+	}
+	link_watch(k, mps_stream_events(&k->s, 1));
+}
+
+/* On the link's strand: connects to the next address of the owner. */
+static void
+fwd_try_connect(link_t *k)
+{
+	for (; k->next_ai != NULL; k->next_ai = k->next_ai->ai_next) {
+		struct addrinfo *ai = k->next_ai;
+		int one = 1;
+
+		k->fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
+		    SOCK_CLOEXEC, ai->ai_protocol);
+		if (k->fd < 0) {
+			snprintf(k->why, sizeof(k->why), "socket: %s",
+			    strerror(errno));
+			continue;
+		}
+		(void)setsockopt(k->fd, IPPROTO_TCP, TCP_NODELAY, &one,
+		    sizeof(one));
+		if (connect(k->fd, ai->ai_addr, ai->ai_addrlen) != 0 &&
+		    errno != EINPROGRESS) {
+			snprintf(k->why, sizeof(k->why), "%s", strerror(errno));
+			close(k->fd);
+			k->fd = -1;
+			continue;
+		}
+		k->next_ai = ai->ai_next;
+		if (link_register(k, fwd_io) != APR_SUCCESS) {
+			fwd_fail(k, "out of memory");
+			return;
+		}
+		/* Connected at once or not: the firing tells (POLLOUT). */
+		k->phase = L_CONNECT;
+		link_watch(k, APR_POLLOUT);
+		if (atomic_load(&k->stop) == 2)
+			fwd_fail(k, "cannot watch the socket");
+		return;
+	}
+	fwd_fail(k, k->why[0] != '\0' ? k->why : "no address");
+}
+
+/* On the link's strand, after the lookup. */
+static void
+fwd_looked_up(void *arg)
+{
+	link_t *k = arg;
+	mps_peer_links_t *l = k->links;
+
+	if (!k->looked_up) {
+		k->result = OPEN_NO_DEVICE;	/* logged by the lookup */
+		fwd_to_console(k);
+		return;
+	}
+	if (k->res == NULL) {
+		fwd_fail(k, k->why);
+		return;
+	}
+	if (atomic_load(&k->stop)) {
+		fwd_fail(k, "stopping");
+		return;
+	}
+	/* PeerTimeout bounds the connect, the handshake and the header. */
+	mps_timer_init(&k->timer, k->strand, fwd_timeout, k);
+	(void)mps_timer_arm(mps_poller_timers(l->poller), &k->timer,
+	    l->timeout);
+	k->next_ai = k->res;
+	fwd_try_connect(k);
+}
+
+/* The blocking lane: the directory (up to RedisTimeout) and the
+ * owner's name (DNS). Then back to the link's strand. */
+static void
+fwd_lookup_job(void *arg)
+{
+	link_t *k = arg;
+	mps_peer_links_t *l = k->links;
+	struct addrinfo hints;
+	char host[256], port[16];
+	apr_status_t rv;
+	int rc;
+
+	rv = l->lookup(l->lookup_arg, k->h.name, k->instance,
+	    sizeof(k->instance), k->address, sizeof(k->address));
 	if (rv != APR_SUCCESS) {
 		mps_log(MPS_LOG_WARNING, "%s console %s asked for %s:%u: %s",
-		    f->front, f->console, f->h.name, (unsigned)f->h.port,
+		    k->front, k->console, k->h.name, (unsigned)k->h.port,
 		    rv == APR_NOTFOUND ? "no instance holds that Intel remote "
 		    "client" : rv == APR_EEXIST ? "no such Intel remote client "
 		    "is connected" : "the device directory is unavailable");
-		return OPEN_NO_DEVICE;
-	}
-	f->tls_fd = connect_to(l, f->address, deadline, why, sizeof(why));
-	if (f->tls_fd < 0)
-		goto unreachable;
-	f->ssl = SSL_new(l->client_ctx);
-	if (f->ssl == NULL || SSL_set_fd(f->ssl, f->tls_fd) != 1) {
-		snprintf(why, sizeof(why), "out of memory");
-		goto unreachable;
-	}
-	SSL_set_connect_state(f->ssl);
-	ERR_clear_error();
-	if (ssl_wait_op(l, f->ssl, f->tls_fd, deadline, op_handshake, NULL,
-	    0) != 1) {
-		ssl_reason(why, sizeof(why));
-		snprintf(why + strlen(why), sizeof(why) - strlen(why),
-		    " (TLS handshake; verify result: %s)",
-		    X509_verify_cert_error_string(SSL_get_verify_result(
-		    f->ssl)));
-		goto unreachable;
-	}
-	peer_subject(f->ssl, subject, sizeof(subject));
-	mps_log(MPS_LOG_DEBUG, "peer link to instance %s (%s, %s) up for "
-	    "console %s", f->instance, f->address, subject, f->console);
-	hlen = mps_peer_header_encode(&f->h, hdr);
-	if (hlen == 0)
-		return OPEN_NO_DEVICE;	/* a name the link cannot carry */
-	if (ssl_write_all(l, f->ssl, f->tls_fd, hdr, hlen, deadline) != 0) {
-		snprintf(why, sizeof(why), "cannot send the header");
-		goto unreachable;
-	}
-	/* The owner answers once the device confirmed the channel: that
-	 * takes up to ChannelOpenTimeout on the owner. */
-	deadline = apr_time_now() + l->timeout + l->open_timeout;
-	for (;;) {
-		int r = ssl_wait_op(l, f->ssl, f->tls_fd, deadline, op_read,
-		    ans + got, (int)(sizeof(ans) - got));
-		if (r <= 0) {
-			snprintf(why, sizeof(why), "no answer");
-			goto unreachable;
-		}
-		got += (size_t)r;
-		rv = mps_peer_answer_parse(ans, got, &result);
-		if (rv == APR_SUCCESS)
-			break;
-		if (rv != MPS_NEED_MORE) {
-			snprintf(why, sizeof(why), "a malformed answer");
-			goto unreachable;
+	} else {
+		k->looked_up = 1;
+		if (split_address(k->address, host, sizeof(host), port,
+		    sizeof(port)) != 0)
+			snprintf(k->why, sizeof(k->why), "PeerAddress "
+			    "\"%.100s\" is not host:port", k->address);
+		else {
+			memset(&hints, 0, sizeof(hints));
+			hints.ai_socktype = SOCK_STREAM;
+			hints.ai_flags = AI_NUMERICSERV;
+			rc = getaddrinfo(host, port, &hints, &k->res);
+			if (rc != 0) {
+				k->res = NULL;
+				snprintf(k->why, sizeof(k->why), "%.100s: %s",
+				    host, gai_strerror(rc));
+			}
 		}
 	}
-	/* Bytes after the answer are the console's already (a fast HTTP
-	 * response in the http mode). */
-	memcpy(f->to_plain.b, ans + MPS_PEER_ANSWER_LEN,
-	    got - MPS_PEER_ANSWER_LEN);
-	f->to_plain.len = got - MPS_PEER_ANSWER_LEN;
-	if (result != OPEN_OK)
-		mps_log(MPS_LOG_WARNING, "%s console %s asked for %s:%u: "
-		    "instance %s refused (%u)", f->front, f->console,
-		    f->h.name, (unsigned)f->h.port, f->instance, result);
-	return (open_result)result;
-unreachable:
-	mps_log(MPS_LOG_WARNING, "%s console %s asked for %s:%u, held by "
-	    "instance %s at %s: unreachable: %s", f->front, f->console,
-	    f->h.name, (unsigned)f->h.port, f->instance, f->address, why);
-	return OPEN_NO_DEVICE;
-}
-
-/* Writes the console's pending reply (a few bytes) within PeerTimeout. */
-static int
-send_all(mps_peer_links_t *l, int fd, const uint8_t *p, size_t n)
-{
-	apr_time_t deadline = apr_time_now() + l->timeout;
-
-	while (n > 0) {
-		ssize_t r = send(fd, p, n, MSG_NOSIGNAL);
-
-		if (r > 0) {
-			p += r;
-			n -= (size_t)r;
-		} else if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK ||
-		    errno == EINTR)) {
-			if (wait_fd(l, fd, POLLOUT, deadline) != 1)
-				return -1;
-		} else
-			return -1;
-	}
-	return 0;
-}
-
-static void
-fwd_free(fwd *f)
-{
-	if (f->ssl != NULL)
-		SSL_free(f->ssl);
-	if (f->tls_fd >= 0)
-		close(f->tls_fd);
-	if (f->console_fd >= 0)
-		close(f->console_fd);
-	free(f->pre_up);
-	free(f->pre_down);
-	pthread_mutex_destroy(&f->mu);
-	pthread_cond_destroy(&f->cv);
-	atomic_fetch_sub(&f->links->out_links, 1);
-	free(f);
-}
-
-static void *
-fwd_thread(void *arg)
-{
-	fwd *f = arg;
-	int decided;
-
-	f->result = fwd_link(f);
-	ERR_clear_error();
-	if (mps_strand_post_ex(f->strand, fwd_decide, fwd_discard, f) !=
+	if (mps_strand_post_ex(k->strand, fwd_looked_up, fwd_discard, k) !=
 	    APR_SUCCESS)
-		fwd_discard(f);
-	pthread_mutex_lock(&f->mu);
-	while (f->decided == 0)
-		pthread_cond_wait(&f->cv, &f->mu);
-	decided = f->decided;
-	pthread_mutex_unlock(&f->mu);
-	if (decided == 1 && f->ssl != NULL &&
-	    send_all(f->links, f->console_fd, f->pre_down, f->pre_down_len) ==
-	    0 && ssl_write_all(f->links, f->ssl, f->tls_fd, f->pre_up,
-	    f->pre_up_len, apr_time_now() + f->links->timeout) == 0)
-		relay(f->links, f->ssl, f->tls_fd, f->console_fd, &f->to_tls,
-		    &f->to_plain);
-	ERR_clear_error();
-	fwd_free(f);
-	return NULL;
+		fwd_discard(k);
 }
 
-static int
-spawn(void *(*fn)(void *), void *arg)
+/* On the console's strand: give the console its reply and, when the
+ * owner opened, hand its socket to the link. */
+static void
+fwd_decide(void *arg)
 {
-	pthread_attr_t attr;
-	pthread_t t;
-	int rc;
+	link_t *k = arg;
+	mps_console_t *c = k->c;
+	size_t n;
 
-	if (pthread_attr_init(&attr) != 0)
-		return -1;
-	(void)pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	(void)pthread_attr_setstacksize(&attr, LINK_STACK);
-	rc = pthread_create(&t, &attr, fn, arg);
-	pthread_attr_destroy(&attr);
-	return rc == 0 ? 0 : -1;
+	k->c = NULL;
+	if (c->phase != C_AUTH) {
+		/* Closed meanwhile (shutdown). */
+		mps_console_unref(c);
+		goto finish;
+	}
+	c->phase = C_FRONT;
+	if (k->result != OPEN_OK) {
+		c->ops->refused(c, k->result);
+		mps_console_close_soon(c);
+		mps_console_unref(c);
+		goto finish;
+	}
+	if (k->h.mode == MPS_PEER_MODE_CHANNEL)
+		c->ops->opened(c);	/* the SOCKS or HTTP success reply */
+	/* Both bounded: a front end's input (64 KiB) and its replies. */
+	n = mps_buf_len(&c->down);
+	if (n > 0 && (k->pre_down = malloc(n)) != NULL) {
+		memcpy(k->pre_down, mps_buf_ptr(&c->down), n);
+		k->pre_down_len = n;
+	}
+	n = mps_buf_len(&c->in);
+	if (n > 0 && (k->pre_up = malloc(n)) != NULL) {
+		memcpy(k->pre_up, mps_buf_ptr(&c->in), n);
+		k->pre_up_len = n;
+	}
+	if ((mps_buf_len(&c->down) > 0 && k->pre_down == NULL) ||
+	    (mps_buf_len(&c->in) > 0 && k->pre_up == NULL)) {
+		mps_console_finalize(c);	/* out of memory */
+		mps_console_unref(c);
+		goto finish;
+	}
+	mps_log(MPS_LOG_INFO, "%s console %s (user \"%s\") forwarded to "
+	    "instance %s (%s) for %s:%u", c->ops->name, c->peer, c->user,
+	    k->instance, k->address, k->h.name, (unsigned)k->h.port);
+	/* The hand-over: the socket is the link's from here on (the
+	 * console object no longer closes it); the console is done. */
+	k->console_fd = c->fd;
+	c->fd = -1;
+	mps_console_finalize(c);	/* the console object only */
+	mps_console_unref(c);
+finish:
+	/* Back to the link's strand: relay, or end. */
+	if (mps_strand_post_ex(k->strand, fwd_decided, link_finish_task, k) !=
+	    APR_SUCCESS)
+		link_finish(k);
+}
+
+/* On the link's strand, once the console decided. */
+static void
+fwd_decided(void *arg)
+{
+	link_t *k = arg;
+	int fd = k->console_fd;
+
+	if (fd < 0 || atomic_load(&k->stop)) {
+		link_finish(k);
+		return;
+	}
+	k->console_fd = -1;	/* the pipe's (closed by it, even on error) */
+	link_relay(k, fd, k->pre_down, k->pre_down_len, k->pre_up,
+	    k->pre_up_len);
+	/* Copied by the pipe (or k is gone: link_relay failed and
+	 * link_finish freed these and posted k's memory). */
+	if (k->phase == L_RELAY) {
+		free(k->pre_up);
+		free(k->pre_down);
+		k->pre_up = k->pre_down = NULL;
+	}
 }
 
 int
@@ -790,7 +944,8 @@ mps_console_forward(mps_console_t *c, const char *host, apr_port_t port,
 {
 	mps_console_side_t *side = c->side;
 	mps_peer_links_t *l = side->peer;
-	fwd *f;
+	uint8_t hdr[MPS_PEER_HEADER_MAX];
+	link_t *k;
 
 	if (l == NULL || c->trusted || atomic_load(&l->stopping))
 		return -1;
@@ -803,27 +958,31 @@ mps_console_forward(mps_console_t *c, const char *host, apr_port_t port,
 		    c->peer, host, (unsigned)port, l->max_links);
 		return -1;
 	}
-	f = calloc(1, sizeof(*f));
-	if (f == NULL) {
+	k = link_new(l, 0);
+	if (k == NULL) {
 		atomic_fetch_sub(&l->out_links, 1);
 		return -1;
 	}
-	f->links = l;
-	f->c = c;
-	f->strand = c->home;
-	f->tls_fd = f->console_fd = -1;
-	f->h.mode = mode;
-	f->h.port = mode == MPS_PEER_MODE_CHANNEL ? port : 0;
-	snprintf(f->h.name, sizeof(f->h.name), "%s", host);
-	snprintf(f->h.user, sizeof(f->h.user), "%.*s", MPS_PEER_USER_MAX,
+	k->c = c;
+	k->console_strand = c->home;
+	k->phase = L_LOOKUP;
+	k->h.mode = mode;
+	k->h.port = mode == MPS_PEER_MODE_CHANNEL ? port : 0;
+	snprintf(k->h.name, sizeof(k->h.name), "%s", host);
+	snprintf(k->h.user, sizeof(k->h.user), "%.*s", MPS_PEER_USER_MAX,
 	    c->user);
-	for (char *u = f->h.user; *u != '\0'; u++)
+	for (char *u = k->h.user; *u != '\0'; u++)
 		if ((unsigned char)*u < 0x20 || (unsigned char)*u > 0x7e)
 			*u = '?';
-	snprintf(f->front, sizeof(f->front), "%s", c->ops->name);
-	snprintf(f->console, sizeof(f->console), "%s", c->peer);
-	pthread_mutex_init(&f->mu, NULL);
-	pthread_cond_init(&f->cv, NULL);
+	if (mps_peer_header_encode(&k->h, hdr) == 0) {
+		/* A name the link cannot carry: no such device. */
+		mps_strand_release(k->strand);
+		free(k);
+		atomic_fetch_sub(&l->out_links, 1);
+		return -1;
+	}
+	snprintf(k->front, sizeof(k->front), "%s", c->ops->name);
+	snprintf(k->console, sizeof(k->console), "%s", c->peer);
 	/*
 	 * The console waits as for a login (C_AUTH): nothing watched, no
 	 * front deadline (the link's own waits are bounded), and a shutdown
@@ -836,81 +995,98 @@ mps_console_forward(mps_console_t *c, const char *host, apr_port_t port,
 	}
 	c->phase = C_AUTH;
 	mps_console_ref(c);
-	if (spawn(fwd_thread, f) != 0) {
-		mps_log(MPS_LOG_ERROR, "cannot start a peer link thread: %s",
-		    strerror(errno));
-		pthread_mutex_destroy(&f->mu);
-		pthread_cond_destroy(&f->cv);
-		free(f);
-		atomic_fetch_sub(&l->out_links, 1);
+	list_add(k);
+	if (mps_workers_push_ex(l->workers, MPS_LANE_BLOCKING, fwd_lookup_job,
+	    fwd_discard, k) != APR_SUCCESS) {
+		mps_log(MPS_LOG_ERROR, "%s console %s asked for %s:%u: the "
+		    "blocking lane refused the directory lookup", c->ops->name,
+		    c->peer, host, (unsigned)port);
+		k->c = NULL;
+		link_finish(k);
 		c->phase = C_FRONT;
 		c->ops->refused(c, OPEN_INTERNAL);
 		mps_console_close_soon(c);
 		mps_console_unref(c);
-		return 0;
 	}
 	return 0;
 }
 
 /* ---- a link accepted from another instance -------------------------------- */
 
-typedef struct acc {
-	mps_peer_links_t *links;
-	int fd;
-	char peer[64];
-} acc;
-
-static void *
-acc_thread(void *arg)
+static void
+acc_fail(link_t *k, const char *why)
 {
-	acc *a = arg;
-	mps_peer_links_t *l = a->links;
-	relay_buf *to_tls = NULL, *to_plain = NULL;
-	SSL *ssl = SSL_new(l->server_ctx);
-	char why[256], subject[128];
-	int sp[2] = { -1, -1 };
+	mps_log(MPS_LOG_WARNING, "peer link from %s refused: %s", k->peer,
+	    why);
+	link_finish(k);
+}
 
-	if (ssl == NULL || SSL_set_fd(ssl, a->fd) != 1)
-		goto out;
-	SSL_set_accept_state(ssl);
-	ERR_clear_error();
-	if (ssl_wait_op(l, ssl, a->fd, apr_time_now() + l->timeout,
-	    op_handshake, NULL, 0) != 1) {
-		ssl_reason(why, sizeof(why));
-		mps_log(MPS_LOG_WARNING, "peer link from %s refused: %s "
-		    "(verify result: %s)", a->peer, why,
-		    X509_verify_cert_error_string(SSL_get_verify_result(ssl)));
-		goto out;
+static void
+acc_timeout(void *arg)
+{
+	link_t *k = arg;
+
+	if (k->phase == L_HANDSHAKE)
+		acc_fail(k, "TLS handshake timed out (PeerTimeout)");
+}
+
+/* On the link's strand: the TLS server handshake (a client certificate
+ * required, PeerCAFile), then the pipe to a new peer console. */
+static void
+acc_io(void *arg)
+{
+	link_t *k = arg;
+	char why[256], subject[128];
+	apr_status_t rv;
+	int sp[2];
+
+	if (k->phase != L_HANDSHAKE)
+		return;
+	if (atomic_load(&k->stop)) {
+		acc_fail(k, atomic_load(&k->stop) == 2 ? "cannot watch the "
+		    "socket" : "stopping");
+		return;
 	}
-	peer_subject(ssl, subject, sizeof(subject));
-	mps_log(MPS_LOG_DEBUG, "peer link from %s (%s) up", a->peer, subject);
-	to_tls = calloc(1, sizeof(*to_tls));
-	to_plain = calloc(1, sizeof(*to_plain));
-	if (to_tls == NULL || to_plain == NULL ||
-	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
-	    sp) != 0)
-		goto out;
-	/* sp[0] is the peer console's (it owns and closes it). */
-	mps_peer_console_accept(l->side, sp[0], a->peer);
-	relay(l, ssl, a->fd, sp[1], to_tls, to_plain);
-out:
-	ERR_clear_error();
-	if (sp[1] >= 0)
-		close(sp[1]);
-	SSL_free(ssl);
-	close(a->fd);
-	free(to_tls);
-	free(to_plain);
-	atomic_fetch_sub(&l->in_links, 1);
-	free(a);
-	return NULL;
+	rv = mps_stream_handshake(&k->s, why, sizeof(why));
+	if (rv == APR_EAGAIN) {
+		link_watch(k, mps_stream_events(&k->s, 1));
+		return;
+	}
+	if (rv != APR_SUCCESS) {
+		char text[400];
+
+		snprintf(text, sizeof(text), "%.255s (verify result: %.120s)", why,
+		    X509_verify_cert_error_string(SSL_get_verify_result(
+		    k->s.ssl)));
+		acc_fail(k, text);
+		return;
+	}
+	peer_subject(k->s.ssl, subject, sizeof(subject));
+	mps_log(MPS_LOG_DEBUG, "peer link from %s (%s) up", k->peer, subject);
+	link_unwatch(k);
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
+	    sp) != 0) {
+		acc_fail(k, strerror(errno));
+		return;
+	}
+	/* sp[0] is the peer console's (it owns and closes it); the pipe
+	 * relays sp[1] <-> the TLS link. */
+	mps_peer_console_accept(k->links->side, sp[0], k->peer);
+	link_relay(k, sp[1], NULL, 0, NULL, 0);
+}
+
+static void
+acc_io_task(void *arg)
+{
+	acc_io(arg);
 }
 
 void
 mps_peer_accept(void *ctx, int fd, const char *peer)
 {
 	mps_peer_links_t *l = ctx;
-	acc *a;
+	link_t *k;
+	SSL *ssl;
 
 	if (atomic_load(&l->stopping)) {
 		close(fd);
@@ -923,19 +1099,30 @@ mps_peer_accept(void *ctx, int fd, const char *peer)
 		close(fd);
 		return;
 	}
-	a = calloc(1, sizeof(*a));
-	if (a == NULL) {
+	k = link_new(l, 1);
+	ssl = k != NULL ? SSL_new(l->server_ctx) : NULL;
+	if (ssl == NULL) {
+		mps_log(MPS_LOG_ERROR, "peer link from %s: out of memory", peer);
+		if (k != NULL) {
+			mps_strand_release(k->strand);
+			free(k);
+		}
 		atomic_fetch_sub(&l->in_links, 1);
 		close(fd);
 		return;
 	}
-	a->links = l;
-	a->fd = fd;
-	snprintf(a->peer, sizeof(a->peer), "%s", peer);
-	if (spawn(acc_thread, a) != 0) {
-		atomic_fetch_sub(&l->in_links, 1);
-		close(fd);
-		free(a);
+	snprintf(k->peer, sizeof(k->peer), "%s", peer);
+	mps_stream_init(&k->s, fd, ssl, RELAY_BUF, RELAY_BUF);	/* server */
+	k->phase = L_HANDSHAKE;
+	mps_timer_init(&k->timer, k->strand, acc_timeout, k);
+	list_add(k);
+	if (link_register(k, acc_io) != APR_SUCCESS ||
+	    mps_timer_arm(mps_poller_timers(l->poller), &k->timer,
+	    l->timeout) != APR_SUCCESS ||
+	    mps_strand_post(k->strand, acc_io_task, k) != APR_SUCCESS) {
+		mps_log(MPS_LOG_ERROR, "peer link from %s: cannot watch it",
+		    peer);
+		link_finish(k);
 	}
 }
 
