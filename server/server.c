@@ -887,8 +887,8 @@ signal_thread_main(void *arg)
 			/* First: its thread reads the notifier and the
 			 * registry, which go below. */
 			mps_admin_stop(srv->admin);
-			/* Forwarded consoles first (their threads may still
-			 * hand a console to its strand). */
+			/* Forwarded consoles first (a link may still hand a
+			 * console's socket to its pipe). */
 			(void)mps_peer_links_shutdown(srv->peer_links,
 			    apr_time_from_sec(1));
 			/* Consoles and tunnels close while the poller still
@@ -1144,7 +1144,7 @@ mps_server_bind(mps_server_t *srv, int bind_ports, char *err, size_t errsize)
 }
 
 /*
- * The peer link's directory lookup (a link thread; may wait up to
+ * The peer link's directory lookup (the blocking lane; may wait up to
  * RedisTimeout): where another instance holds the device.
  */
 static apr_status_t
@@ -1492,8 +1492,8 @@ mps_server_shutdown(mps_server_t *srv)
 		mps_notifier_destroy(srv->notifier);
 		srv->notifier = NULL;
 	}
-	/* Link threads hand consoles to strands: they end while the
-	 * workers run. One still stuck is left running (and its state). */
+	/* Links end on their strands: while the workers run. One still
+	 * waiting for the directory is left (and the links' state). */
 	if (mps_peer_links_shutdown(srv->peer_links, apr_time_from_sec(2)) ==
 	    0) {
 		srv->consoles.peer = NULL;

@@ -130,6 +130,16 @@ tests_unit_test_relay_LDADD = server/libmpschannels.la server/libmpsnet.la serve
 	$(EXPAT_LIBS) $(LTDL_LIBS) $(APU_LIBS) $(APR_LIBS) $(OPENSSL_LIBS) $(CHECK_LIBS)
 TESTS += tests/unit/test_relay
 
+# The peer link's relay: a plain socket <-> a TLS stream on one strand,
+# real poller and TLS over loopback TCP.
+check_PROGRAMS += tests/unit/test_tls_pipe
+tests_unit_test_tls_pipe_SOURCES = $(UNIT_COMMON) tests/unit/test_tls_pipe.c
+tests_unit_test_tls_pipe_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_tls_pipe_LDADD = server/libmpsnet.la server/libmpstls.la \
+	server/libmpscore.la server/libmpslog.la server/libmpsbase.la \
+	$(APU_LIBS) $(APR_LIBS) $(OPENSSL_LIBS) $(CHECK_LIBS)
+TESTS += tests/unit/test_tls_pipe
+
 # The pre-auth budget (server/net/admission.c).
 check_PROGRAMS += tests/unit/test_admission
 tests_unit_test_admission_SOURCES = $(UNIT_COMMON) tests/unit/test_admission.c

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * peer_link.c: see peer_link.h. Three parts: the link threads (TLS over
- * non-blocking sockets driven by poll(), every wait bounded), the
- * forwarding of a console of this instance (mps_console_forward), and
- * the "peer" front end that serves a link accepted from another
- * instance.
+ * peer_link.c: see peer_link.h. Four parts: the links (each on a strand
+ * of its own, driven by the poller and a timer, relaying through a
+ * tls_pipe), the forwarding of a console of this instance
+ * (mps_console_forward), the links accepted from other instances, and
+ * the "peer" front end that serves them.
  */
 #include "console_priv.h"
 #include "peer_link.h"
