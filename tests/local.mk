@@ -135,7 +135,7 @@ TESTS += tests/unit/test_relay
 check_PROGRAMS += tests/unit/test_tls_pipe
 tests_unit_test_tls_pipe_SOURCES = $(UNIT_COMMON) tests/unit/test_tls_pipe.c
 tests_unit_test_tls_pipe_CFLAGS = $(UNIT_CFLAGS)
-tests_unit_test_tls_pipe_LDADD = server/libmpsnet.la server/libmpstls.la \
+tests_unit_test_tls_pipe_LDADD = server/libmpsnet.la server/libmpstls.la server/libmpsapf.la \
 	server/libmpscore.la server/libmpslog.la server/libmpsbase.la \
 	$(APU_LIBS) $(APR_LIBS) $(OPENSSL_LIBS) $(CHECK_LIBS)
 TESTS += tests/unit/test_tls_pipe

@@ -170,6 +170,70 @@ code=$(curl -s --max-time 10 -o /dev/null -w '%{http_code}' -x "http://127.0.0.1
 	"http://dev-c.test:16992/bytes/10")
 ok "without credentials A answers 407 itself (got $code)" test "$code" = 407
 
+# ---- no thread per forwarded console -----------------------------------------
+# HOLD consoles on A for C's device, open at once (one client process,
+# each console logged in and its channel opened before the next), then
+# each carries a request: the links relay on the event core, so neither
+# instance's thread count grows with them (a thread per link would add
+# HOLD on each). Under MaxChannelsPerDevice (32) of the one device.
+threads() { awk '/^Threads:/ { print $2 }' "/proc/$1/status"; }
+HOLD=30
+ta0=$(threads "${PID[a]}")
+tc0=$(threads "${PID[c]}")
+touch "$T/held"
+python3 - "$SA" "$CONSOLE_USER" "$CONSOLE_PASS" "$HOLD" "$T/held" >"$T/hold.out" 2>&1 <<'PY' &
+import os, socket, struct, sys, time
+port, user, pw, n, flag = int(sys.argv[1]), sys.argv[2].encode(), sys.argv[3].encode(), int(sys.argv[4]), sys.argv[5]
+def recv_n(s, k):
+    b = b""
+    while len(b) < k:
+        c = s.recv(k - len(b))
+        if not c:
+            raise SystemExit("closed after %r" % b)
+        b += c
+    return b
+socks = []
+for i in range(n):
+    s = socket.create_connection(("127.0.0.1", port), timeout=30)
+    s.sendall(b"\x05\x01\x02")
+    assert recv_n(s, 2) == b"\x05\x02"
+    s.sendall(b"\x01" + bytes([len(user)]) + user + bytes([len(pw)]) + pw)
+    assert recv_n(s, 2)[1] == 0
+    host = b"dev-c.test"
+    s.sendall(b"\x05\x01\x00\x03" + bytes([len(host)]) + host + struct.pack(">H", 16992))
+    rep = recv_n(s, 10)
+    assert rep[1] == 0, rep
+    socks.append(s)
+print("held", len(socks), flush=True)
+# The test reads the thread counts now, then removes the flag.
+while os.path.exists(flag):
+    time.sleep(0.1)
+good = 0
+for i, s in enumerate(socks):
+    s.sendall(b"GET /bytes/%d HTTP/1.0\r\n\r\n" % (1000 + i))
+    b = b""
+    while True:
+        c = s.recv(65536)
+        if not c:
+            break
+        b += c
+    if b.startswith(b"HTTP/1.") and len(b.split(b"\r\n\r\n", 1)[1]) == 1000 + i:
+        good += 1
+    s.close()
+print("served", good, flush=True)
+PY
+HOLD_PID=$!
+ok "$HOLD SOCKS consoles on A for C's device, open at once" \
+	wait_for 60 grep -q "^held $HOLD" "$T/hold.out"
+ta1=$(threads "${PID[a]}")
+tc1=$(threads "${PID[c]}")
+rm -f "$T/held"
+ok "A's threads: $ta0 before, $ta1 with $HOLD forwarded consoles" test "$ta1" -le "$ta0"
+ok "C's threads: $tc0 before, $tc1 with $HOLD links accepted" test "$tc1" -le "$tc0"
+ok "... and each of them then carries its request and response" \
+	wait_for 60 grep -q "^served $HOLD" "$T/hold.out"
+wait "$HOLD_PID" 2>/dev/null
+
 # ---- refusals: the same codes as for a device of one's own -----------------
 probe_a() { "$PYTHON" "$PROBE_PY" --proxy "127.0.0.1:$SA" --user "$CONSOLE_USER" --pass "$CONSOLE_PASS" "$@"; }
 # unreachable NAME: curl through A's SOCKS to NAME; "code seconds" of

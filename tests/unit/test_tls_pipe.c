@@ -211,6 +211,9 @@ rig_up(rig_t *r)
 	mps_stream_init(&r->s, tls_a, cssl, 0, 0);
 	SSL_set_connect_state(cssl);
 	r->t_ssl = SSL_new(srv_ctx);
+	/* Partial writes: the back-pressure test counts what got in. */
+	SSL_set_mode(r->t_ssl, SSL_MODE_ENABLE_PARTIAL_WRITE |
+	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	SSL_set_fd(r->t_ssl, r->t_fd);
 	SSL_set_accept_state(r->t_ssl);
 	while (hr != APR_SUCCESS || sr != 1) {
