@@ -884,10 +884,6 @@ mps_peer_console_accept(mps_console_side_t *side, int fd, const char *peer)
 	console_accept(side, &mps_peer_front, fd, peer, 0);
 }
 
-/* (console_accept registers the console before returning, on the
- * listener's... here the link thread's stack; the peer front sets
- * trusted on its first input, before anything else reads it.) */
-
 /* ---- shutdown ----------------------------------------------------------- */
 
 typedef struct close_req {
