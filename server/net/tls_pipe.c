@@ -38,7 +38,7 @@ struct mps_tls_pipe_t {
 	unsigned shut_wants_write:1;	/* SSL_shutdown must be retried */
 	unsigned plain_tcp:1;		/* a reset is possible on error */
 	unsigned ended:1;
-	atomic_int aborted;
+	atomic_int aborted;		/* 1 abort, 2 the poller refused */
 	unsigned long long up, down;	/* bytes relayed each way */
 };
 

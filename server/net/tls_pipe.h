@@ -23,10 +23,9 @@
  * a broken link for a complete transfer. There is no idle deadline: a
  * console may stay idle as long as it likes (the ends have their own).
  *
- * Threads: every function but mps_tls_pipe_abort() runs on the pipe's
- * strand; the poller posts the pipe's I/O there (one-shot watches, one
- * registration per socket). The pipe owns both sockets from
- * mps_tls_pipe_start() on.
+ * Threads: every function runs on the pipe's strand; the poller posts
+ * the pipe's I/O there (one-shot watches, one registration per socket).
+ * The pipe owns both sockets from mps_tls_pipe_start() on.
  */
 #ifndef MPS_TLS_PIPE_H
 #define MPS_TLS_PIPE_H
@@ -74,10 +73,9 @@ apr_status_t mps_tls_pipe_start(mps_tls_pipe_t **pipe,
     size_t to_tls_len);
 
 /*
- * Any thread: makes the pipe end soon (both sockets are shut down; the
- * next task on the strand sees the error and ends it). The caller
- * guarantees that end has not been called yet, e.g. by holding the lock
- * its end callback takes.
+ * On the pipe's strand, before end has run: makes the pipe end soon, as
+ * an error (both sockets are shut down; the pipe's next task sees it and
+ * ends). peer_link.c calls it from a stop task posted to the strand.
  */
 void mps_tls_pipe_abort(mps_tls_pipe_t *pipe);
 
