@@ -176,8 +176,11 @@ ok "without credentials A answers 407 itself (got $code)" test "$code" = 407
 # each carries a request: the links relay on the event core, so neither
 # instance's thread count grows with them (a thread per link would add
 # HOLD on each). Under MaxChannelsPerDevice (32) of the one device.
+# SLACK: a worker lane may start a thread on demand while the lookups or
+# the I/O wait (seen under TSan, 5-15 times slower), up to its configured
+# bound, whatever the number of consoles.
 threads() { awk '/^Threads:/ { print $2 }' "/proc/$1/status"; }
-HOLD=30
+HOLD=30 SLACK=2
 ta0=$(threads "${PID[a]}")
 tc0=$(threads "${PID[c]}")
 touch "$T/held"
@@ -228,8 +231,8 @@ ok "$HOLD SOCKS consoles on A for C's device, open at once" \
 ta1=$(threads "${PID[a]}")
 tc1=$(threads "${PID[c]}")
 rm -f "$T/held"
-ok "A's threads: $ta0 before, $ta1 with $HOLD forwarded consoles" test "$ta1" -le "$ta0"
-ok "C's threads: $tc0 before, $tc1 with $HOLD links accepted" test "$tc1" -le "$tc0"
+ok "A's threads: $ta0 before, $ta1 with $HOLD forwarded consoles" test "$ta1" -le $((ta0 + SLACK))
+ok "C's threads: $tc0 before, $tc1 with $HOLD links accepted" test "$tc1" -le $((tc0 + SLACK))
 ok "... and each of them then carries its request and response" \
 	wait_for 60 grep -q "^served $HOLD" "$T/hold.out"
 wait "$HOLD_PID" 2>/dev/null
