@@ -533,6 +533,7 @@ START_TEST(test_back_pressure)
 	ck_assert_int_eq(memcmp(big, f.down_rx, f.down_len), 0);
 
 	/* plain -> TLS with the TLS reader stopped. */
+	free(f.down_rx);
 	memset(&f, 0, sizeof(f));
 	f.up = big;
 	f.up_len = 8 * BOUND;
