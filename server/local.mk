@@ -61,6 +61,7 @@ server_libmpsnet_la_SOURCES = \
 	server/net/listener.c server/net/listener.h server/net/admission.c server/net/admission.h \
 	server/core/sockwrap.c server/core/sockwrap.h \
 	server/net/stream.c server/net/stream.h server/auth/auth_throttle.c server/auth/auth_throttle.h \
+	server/net/tls_pipe.c server/net/tls_pipe.h \
 	server/auth/login_budget.c server/auth/login_budget.h \
 	server/auth/auth_job.c server/auth/auth_job.h \
 	server/net/live.c server/net/live.h \
@@ -93,9 +94,10 @@ server_libmpschannels_la_SOURCES = \
 	server/console/console.c server/console/console.h server/console/console_priv.h \
 	server/console/console_metrics.h \
 	server/console/socks_front.c server/console/http_front.c \
+	server/console/peer_link.c server/console/peer_link.h \
 	server/outbound/direct_tcpip.c server/outbound/direct_tcpip.h \
 	server/outbound/direct_tcpip_priv.h
-server_libmpschannels_la_LIBADD = $(APR_LIBS)
+server_libmpschannels_la_LIBADD = $(OPENSSL_LIBS) $(APR_LIBS)
 
 # The admin API: libmicrohttpd listener, routes, JSON views, metrics
 # exposition, status page (server/admin/admin.h).
@@ -146,6 +148,7 @@ noinst_LTLIBRARIES += server/libmpsapf.la
 server_libmpsapf_la_SOURCES = server/core/buf.c server/core/buf.h \
 	server/device/apf_codec.c server/device/apf_codec.h \
 	server/console/socks5.c server/console/socks5.h \
+	server/console/peer_header.c server/console/peer_header.h \
 	server/device/channel.c server/device/channel.h
 server_libmpsapf_la_LIBADD = $(APR_LIBS)
 

@@ -7,6 +7,7 @@
 #include "channel_relay.h"
 #include "direct_tcpip.h"
 #include "directory.h"
+#include "peer_link.h"
 #include "notify.h"
 #include "safety_check.h"
 #include "udp_relay.h"
@@ -886,6 +887,10 @@ signal_thread_main(void *arg)
 			/* First: its thread reads the notifier and the
 			 * registry, which go below. */
 			mps_admin_stop(srv->admin);
+			/* Forwarded consoles first (a link may still hand a
+			 * console's socket to its pipe). */
+			(void)mps_peer_links_shutdown(srv->peer_links,
+			    apr_time_from_sec(1));
 			/* Consoles and tunnels close while the poller still
 			 * runs, so that devices get their DISCONNECT. */
 			if (srv->consoles_started)
@@ -1032,8 +1037,7 @@ directory_takeover(void *arg, const char *uuid, const void *token,
 		mps_log(MPS_LOG_INFO, "Intel remote client %s reconnected to "
 		    "instance %s: its tunnel here is closed (newest wins)",
 		    mps_device_log_name(dev, name, sizeof(name)), instance[0] != '\0' ? instance : "(unknown)");
-		mps_session_request_close(mps_device_session(dev),
-		    MPS_APF_DISCONNECT_BY_APPLICATION, why);
+		mps_session_request_handover(mps_device_session(dev), why);
 	}
 	mps_device_release(dev);
 }
@@ -1131,7 +1135,69 @@ mps_server_bind(mps_server_t *srv, int bind_ports, char *err, size_t errsize)
 	if (rv == APR_SUCCESS)
 		rv = mps_listener_bind(&srv->http_listener, "HTTP proxy",
 		    cfg->http_listen_ip, cfg->http_listen_port, err, errsize);
+	if (rv == APR_SUCCESS && cfg->directory_peer_listen_port != 0 &&
+	    cfg->directory_backend == MPS_DIRECTORY_BACKEND_REDIS)
+		rv = mps_listener_bind(&srv->peer_listener, "peer link",
+		    cfg->directory_peer_listen_ip,
+		    (apr_port_t)cfg->directory_peer_listen_port, err, errsize);
 	return rv;
+}
+
+/*
+ * The peer link's directory lookup (the blocking lane; may wait up to
+ * RedisTimeout): where another instance holds the device.
+ */
+static apr_status_t
+peer_lookup(void *arg, const char *name, char *instance, size_t isize,
+    char *address, size_t asize)
+{
+	mps_server_t *srv = arg;
+	mps_dir_record_t rec;
+	apr_status_t rv;
+
+	rv = mps_directory_lookup(srv->directory, name, &rec);
+	if (rv == APR_EINVAL)
+		return APR_NOTFOUND;
+	if (rv != APR_SUCCESS)
+		return rv;
+	if (strcmp(rec.instance, mps_directory_instance(srv->directory)) == 0)
+		return APR_EEXIST;
+	if (rec.peer_address[0] == '\0')
+		return APR_NOTFOUND;	/* an instance without a link */
+	snprintf(instance, isize, "%s", rec.instance);
+	snprintf(address, asize, "%s", rec.peer_address);
+	return APR_SUCCESS;
+}
+
+/* The link's TLS contexts and listener, once the directory and the
+ * console side are up. */
+static apr_status_t
+start_peer_link(mps_server_t *srv, char *err, size_t errsize)
+{
+	const mps_config_t *cfg = srv->cfg;
+	char buf[128];
+	apr_status_t rv;
+
+	if (srv->peer_listener == NULL || srv->directory == NULL)
+		return APR_SUCCESS;
+	rv = mps_peer_links_create(&srv->peer_links, cfg, &srv->consoles,
+	    peer_lookup, srv, err, errsize);
+	if (rv != APR_SUCCESS)
+		return rv;
+	rv = mps_listener_start(srv->peer_listener, srv->poller, srv->workers,
+	    mps_peer_accept, srv->peer_links);
+	if (rv != APR_SUCCESS) {
+		snprintf(err, errsize, "cannot start the peer link listener: %s",
+		    mps_strerror(rv, buf, sizeof(buf)));
+		return rv;
+	}
+	srv->consoles.peer = srv->peer_links;
+	mps_log(MPS_LOG_INFO, "Listening for other instances on %s:%u (peer "
+	    "link, mutual TLS; reached at %s): consoles for their devices are "
+	    "forwarded to them", cfg->directory_peer_listen_ip,
+	    (unsigned)mps_listener_port(srv->peer_listener),
+	    cfg->directory_peer_address);
+	return APR_SUCCESS;
 }
 
 static apr_status_t
@@ -1285,6 +1351,7 @@ start_admin(mps_server_t *srv, char *err, size_t errsize)
 	src.started = srv->started;
 	src.reload = admin_reload;
 	src.reload_arg = srv;
+	src.directory = srv->directory;
 	if (srv->amt_listener != NULL)
 		src.listeners[src.nlisteners++] = (mps_admin_listener_t){ "amt",
 		    cfg->amt_listen_ip, mps_listener_port(srv->amt_listener),
@@ -1368,6 +1435,9 @@ mps_server_start(mps_server_t *srv, char *err, size_t errsize)
 		rv = start_console_side(srv, err, errsize);
 		if (rv != APR_SUCCESS)
 			return rv;
+		rv = start_peer_link(srv, err, errsize);
+		if (rv != APR_SUCCESS)
+			return rv;
 	}
 	rv = start_admin(srv, err, errsize);
 	if (rv != APR_SUCCESS)
@@ -1421,6 +1491,14 @@ mps_server_shutdown(mps_server_t *srv)
 		mps_notifier_destroy(srv->notifier);
 		srv->notifier = NULL;
 	}
+	/* Links end on their strands: while the workers run. One still
+	 * waiting for the directory is left (and the links' state). */
+	if (mps_peer_links_shutdown(srv->peer_links, apr_time_from_sec(2)) ==
+	    0) {
+		srv->consoles.peer = NULL;
+		mps_peer_links_destroy(srv->peer_links);
+		srv->peer_links = NULL;
+	}
 	if (srv->workers != NULL) {
 		mps_workers_destroy(srv->workers);
 		srv->workers = NULL;
@@ -1436,6 +1514,8 @@ mps_server_shutdown(mps_server_t *srv)
 	srv->socks_listener = NULL;
 	mps_listener_destroy(srv->http_listener);
 	srv->http_listener = NULL;
+	mps_listener_destroy(srv->peer_listener);
+	srv->peer_listener = NULL;
 	if (srv->consoles_started) {
 		mps_console_side_destroy(&srv->consoles);
 		srv->consoles_started = 0;

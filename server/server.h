@@ -68,6 +68,9 @@ typedef struct mps_server_t {
 	mps_listener_t *http_listener;
 	mps_console_side_t consoles;
 	int consoles_started;
+	/* The instance-to-instance link (PeerListenPort; NULL: off). */
+	mps_listener_t *peer_listener;
+	struct mps_peer_links_t *peer_links;
 	struct mps_udp_relay_t *udp;	/* PET alerts out */
 
 	/* What a reload swaps (live.h): the SSL_CTX, the authentication

@@ -123,12 +123,22 @@ tests_unit_test_udp_relay_LDADD = server/libmpsoutbound.la \
 check_PROGRAMS += tests/unit/test_relay
 tests_unit_test_relay_SOURCES = $(UNIT_COMMON) tests/unit/test_relay.c
 tests_unit_test_relay_CFLAGS = $(UNIT_CFLAGS)
-tests_unit_test_relay_LDADD = server/libmpschannels.la server/libmpsnet.la \
+tests_unit_test_relay_LDADD = server/libmpschannels.la server/libmpsnet.la server/libmpstls.la \
 	server/libmpsoutbound.la server/libmpsregistry.la server/libmpshttp.la \
 	server/libmpsapf.la server/libmpsplugin.la server/libmpsconfig.la \
 	server/libmpscore.la server/libmpslog.la server/libmpsbase.la \
 	$(EXPAT_LIBS) $(LTDL_LIBS) $(APU_LIBS) $(APR_LIBS) $(OPENSSL_LIBS) $(CHECK_LIBS)
 TESTS += tests/unit/test_relay
+
+# The peer link's relay: a plain socket <-> a TLS stream on one strand,
+# real poller and TLS over loopback TCP.
+check_PROGRAMS += tests/unit/test_tls_pipe
+tests_unit_test_tls_pipe_SOURCES = $(UNIT_COMMON) tests/unit/test_tls_pipe.c
+tests_unit_test_tls_pipe_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_tls_pipe_LDADD = server/libmpsnet.la server/libmpstls.la server/libmpsapf.la \
+	server/libmpscore.la server/libmpslog.la server/libmpsbase.la \
+	$(APU_LIBS) $(APR_LIBS) $(OPENSSL_LIBS) $(CHECK_LIBS)
+TESTS += tests/unit/test_tls_pipe
 
 # The pre-auth budget (server/net/admission.c).
 check_PROGRAMS += tests/unit/test_admission
@@ -252,6 +262,10 @@ tests_fuzz_replay_proxy_header_LDADD = server/libmpsnet.la server/libmpsbase.la 
 check_PROGRAMS += tests/fuzz/replay_channel
 tests_fuzz_replay_channel_SOURCES = tests/fuzz/fuzz_channel.c tests/fuzz/replay_main.c
 tests_fuzz_replay_channel_LDADD = server/libmpsapf.la server/libmpsbase.la $(APR_LIBS)
+# Issue 14: the instance-to-instance link's header and answer.
+check_PROGRAMS += tests/fuzz/replay_peer_header
+tests_fuzz_replay_peer_header_SOURCES = tests/fuzz/fuzz_peer_header.c tests/fuzz/replay_main.c
+tests_fuzz_replay_peer_header_LDADD = server/libmpsapf.la server/libmpsbase.la $(APR_LIBS)
 
 TESTS += tests/fuzz/replay.sh
 EXTRA_DIST += tests/fuzz/replay.sh tests/fuzz/README.md tests/fuzz/corpus \
@@ -319,6 +333,10 @@ noinst_PROGRAMS += tests/fuzz/fuzz_channel
 tests_fuzz_fuzz_channel_SOURCES = tests/fuzz/fuzz_channel.c
 tests_fuzz_fuzz_channel_LDFLAGS = -fsanitize=fuzzer
 tests_fuzz_fuzz_channel_LDADD = server/libmpsapf.la server/libmpsbase.la $(APR_LIBS)
+noinst_PROGRAMS += tests/fuzz/fuzz_peer_header
+tests_fuzz_fuzz_peer_header_SOURCES = tests/fuzz/fuzz_peer_header.c
+tests_fuzz_fuzz_peer_header_LDFLAGS = -fsanitize=fuzzer
+tests_fuzz_fuzz_peer_header_LDADD = server/libmpsapf.la server/libmpsbase.la $(APR_LIBS)
 endif
 
 ## Integration scripts: real mpsd processes on loopback ports.
@@ -333,8 +351,8 @@ INTEGRATION_TESTS = tests/integration/startup.sh tests/integration/config_check.
 	tests/integration/notifications.sh tests/integration/privdrop.sh \
 	tests/integration/safety.sh tests/integration/stray_signals.sh \
 	tests/integration/systemd_unit.sh tests/integration/manpages.sh \
-	tests/integration/cluster_directory.sh tests/integration/log_syslog.sh \
-	tests/integration/balancer_haproxy.sh
+	tests/integration/cluster_directory.sh tests/integration/cluster_forward.sh \
+	tests/integration/log_syslog.sh tests/integration/balancer_haproxy.sh
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += tests/peers/udp_catch.py tests/peers/wsevent_sink.py \
 	tests/peers/probe_auth.c
@@ -364,7 +382,7 @@ endif
 EXTRA_DIST += tests/bench/channel_throughput.sh tests/bench/socks_rps.sh \
 	tests/bench/idle_tunnels.sh tests/bench/vs_meshcentral.sh \
 	tests/bench/handshake_flood.sh \
-	tests/bench/directory_load.sh \
+	tests/bench/directory_load.sh tests/bench/cluster_forward.sh \
 	tests/bench/README.md
 
 CONSOLE_TESTS = tests/integration/console_socks.sh \

@@ -71,6 +71,10 @@ typedef struct mps_admin_source_t {
 	mps_admin_reload_fn reload;		/* NULL: POST /api/v1/reload
 						 * answers 503 */
 	void *reload_arg;
+	/* The devices of the whole cluster (directory.h, on the admin's
+	 * thread: may wait up to RedisTimeout); NULL: GET
+	 * /api/v1/cluster/devices answers 404. */
+	struct mps_directory_t *directory;
 } mps_admin_source_t;
 
 /* Smallest token accepted: 16 characters (openssl rand -hex 16 gives 32). */

@@ -7,6 +7,8 @@
  *   GET  /api/v1/devices                 every connected device
  *   GET  /api/v1/devices/{uuid|fqdn}     one device
  *   POST /api/v1/devices/{id}/disconnect DISCONNECT reason 11
+ *   GET  /api/v1/cluster/devices         every device of every instance,
+ *                                        from the directory (issue 14)
  *   GET  /api/v1/status                  version, uptime, counts...
  *   POST /api/v1/reload                  what SIGHUP does, with the outcome
  *   GET  /metrics                        Prometheus text
@@ -22,6 +24,7 @@
 
 #include "apf_codec.h"
 #include "apf_session.h"
+#include "directory.h"
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
@@ -152,6 +155,79 @@ list_devices(mps_admin_t *a, mps_admin_reply_t *reply)
 	reply_json(reply, MHD_HTTP_OK, mps_admin_devices_json(d, n,
 	    apr_time_now()));
 	free(d);
+}
+
+/*
+ * The directory's view: each device with the instance holding it, that
+ * instance's link address, its ports and since when. Redis unreachable:
+ * 503 (this instance's own list is still /api/v1/devices).
+ */
+static void
+list_cluster(mps_admin_t *a, mps_admin_reply_t *reply)
+{
+	apr_array_header_t *arr = NULL;
+	apr_pool_t *pool;
+	json_t *o, *list;
+	apr_status_t rv;
+	int i;
+
+	if (a->src.directory == NULL) {
+		mps_admin_error(reply, MHD_HTTP_NOT_FOUND, "no such resource");
+		return;
+	}
+	if (apr_pool_create(&pool, NULL) != APR_SUCCESS) {
+		mps_admin_error(reply, MHD_HTTP_INTERNAL_SERVER_ERROR,
+		    "out of memory");
+		return;
+	}
+	rv = mps_directory_list(a->src.directory, &arr, pool);
+	if (rv != APR_SUCCESS) {
+		apr_pool_destroy(pool);
+		mps_admin_error(reply, MHD_HTTP_SERVICE_UNAVAILABLE,
+		    "the device directory is unavailable");
+		return;
+	}
+	list = json_array();
+	for (i = 0; list != NULL && i < arr->nelts; i++) {
+		const mps_dir_record_t *r = &APR_ARRAY_IDX(arr, i,
+		    mps_dir_record_t);
+		json_t *e = json_object(), *ports = json_array();
+		char when[32];
+		unsigned k;
+
+		for (k = 0; ports != NULL && k < r->nports; k++)
+			(void)json_array_append_new(ports,
+			    json_integer(r->ports[k]));
+		mps_admin_iso8601(r->since, when, sizeof(when));
+		if (e == NULL || json_object_set_new(e, "uuid",
+		    json_string(r->uuid)) != 0 ||
+		    json_object_set_new(e, "fqdn", json_string(r->fqdn)) != 0 ||
+		    json_object_set_new(e, "instance",
+		    json_string(r->instance)) != 0 ||
+		    json_object_set_new(e, "instance_address",
+		    json_string(r->peer_address)) != 0 ||
+		    json_object_set_new(e, "ports", ports) != 0 ||
+		    json_object_set_new(e, "connected_since",
+		    json_string(when)) != 0 ||
+		    json_array_append_new(list, e) != 0) {
+			json_decref(list);
+			list = NULL;
+		}
+	}
+	o = json_object();
+	if (o != NULL && list != NULL) {
+		(void)json_object_set_new(o, "instance", json_string(
+		    mps_directory_instance(a->src.directory)));
+		(void)json_object_set_new(o, "count",
+		    json_integer(arr->nelts));
+		(void)json_object_set_new(o, "devices", list);
+	} else {
+		json_decref(list);
+		json_decref(o);
+		o = NULL;	/* reply_json answers 500 */
+	}
+	apr_pool_destroy(pool);
+	reply_json(reply, MHD_HTTP_OK, o);
 }
 
 /* The registered entry for id (UUID or FQDN), with a reference. */
@@ -329,6 +405,12 @@ mps_admin_route(mps_admin_request_t *req, mps_admin_reply_t *reply)
 		if (!post)
 			{ wrong_method(reply, "POST"); return; }
 		reload(req, reply);
+		return;
+	}
+	if (strcmp(p, "/api/v1/cluster/devices") == 0) {
+		if (!get)
+			{ wrong_method(reply, "GET, HEAD"); return; }
+		list_cluster(a, reply);
 		return;
 	}
 	if (strcmp(p, "/api/v1/devices") == 0) {

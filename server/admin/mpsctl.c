@@ -64,6 +64,8 @@ usage(FILE *out)
 	    "[--token-file FILE] COMMAND\n"
 	    "commands:\n"
 	    "  list            connected devices\n"
+	    "  cluster         every instance's devices (Directory Backend "
+	    "redis)\n"
 	    "  show ID         one device (UUID or FQDN)\n"
 	    "  disconnect ID   disconnect a device (APF reason 11)\n"
 	    "  status          version, uptime, counts, listeners, plugins\n"
@@ -125,6 +127,34 @@ print_list(json_t *j)
 		    num(d, "bytes_in"), num(d, "bytes_out"), num(d, "channels"));
 	}
 	printf("%lld device(s)\n", num(j, "count"));
+}
+
+/* The directory's view: which instance holds each device. */
+static void
+print_cluster(json_t *j)
+{
+	json_t *devs = json_object_get(j, "devices"), *d;
+	size_t i, wu = 4, wf = 4, wi = 8;
+	char ports[128];
+
+	json_array_foreach(devs, i, d) {
+		size_t l;
+		if ((l = strlen(str(d, "uuid"))) > wu) wu = l;
+		if ((l = strlen(str(d, "fqdn"))) > wf) wf = l;
+		if ((l = strlen(str(d, "instance"))) > wi) wi = l;
+	}
+	printf("%-*s  %-*s  %-*s  %-21s  %-17s  %s\n", (int)wu, "UUID",
+	    (int)wf, "FQDN", (int)wi, "INSTANCE", "INSTANCE ADDRESS", "PORTS",
+	    "CONNECTED SINCE");
+	json_array_foreach(devs, i, d) {
+		ports_text(d, ports, sizeof(ports));
+		printf("%-*s  %-*s  %-*s  %-21s  %-17s  %s\n", (int)wu,
+		    str(d, "uuid"), (int)wf, str(d, "fqdn"), (int)wi,
+		    str(d, "instance"), str(d, "instance_address"), ports,
+		    str(d, "connected_since"));
+	}
+	printf("%lld device(s) in the cluster (asked instance %s)\n",
+	    num(j, "count"), str(j, "instance"));
 }
 
 static void
@@ -252,6 +282,7 @@ main(int argc, char **argv)
 		}
 		id = argv[i++];
 	} else if (strcmp(cmd, "list") != 0 && strcmp(cmd, "status") != 0 &&
+	    strcmp(cmd, "cluster") != 0 &&
 	    strcmp(cmd, "reload") != 0) {
 		fprintf(stderr, "mpsctl: unknown command \"%s\"\n", cmd);
 		usage(stderr);
@@ -311,6 +342,9 @@ main(int argc, char **argv)
 	if (strcmp(cmd, "list") == 0)
 		curl_easy_setopt(curl, CURLOPT_URL, apr_pstrcat(pool, url,
 		    "/api/v1/devices", NULL));
+	else if (strcmp(cmd, "cluster") == 0)
+		curl_easy_setopt(curl, CURLOPT_URL, apr_pstrcat(pool, url,
+		    "/api/v1/cluster/devices", NULL));
 	else if (strcmp(cmd, "status") == 0)
 		curl_easy_setopt(curl, CURLOPT_URL, apr_pstrcat(pool, url,
 		    "/api/v1/status", NULL));
@@ -375,6 +409,8 @@ main(int argc, char **argv)
 		return 1;
 	} else if (strcmp(cmd, "list") == 0) {
 		print_list(j);
+	} else if (strcmp(cmd, "cluster") == 0) {
+		print_cluster(j);
 	} else if (strcmp(cmd, "show") == 0) {
 		print_device(j);
 	} else if (strcmp(cmd, "status") == 0) {

@@ -211,6 +211,18 @@ typedef struct mps_config_t {
 	const char *directory_peer_address;	/* PeerAddress "host:port",
 						 * default "" (none yet) */
 	apr_interval_time_t directory_ttl;	/* TTL s, default 30 */
+	/* The instance-to-instance link (console forwarding, redis only) */
+	const char *directory_peer_listen_ip;	/* PeerListenIP, default "*" */
+	int directory_peer_listen_port;		/* PeerListenPort, default 0:
+						 * no link, no forwarding */
+	const char *directory_peer_cert_file;	/* PeerCertFile: this instance's
+						 * certificate chain (PEM) */
+	const char *directory_peer_key_file;	/* PeerKeyFile, default: the
+						 * cert file */
+	const char *directory_peer_ca_file;	/* PeerCAFile: the roots peers'
+						 * certificates chain to */
+	apr_interval_time_t directory_peer_timeout; /* PeerTimeout s, default 5 */
+	int directory_max_peer_links;		/* MaxPeerLinks, default 256 */
 } mps_config_t;
 
 /* Fills cfg with every documented default. */

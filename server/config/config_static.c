@@ -225,6 +225,13 @@ static const struct keyword keywords[] = {
 	{ G_DIRECTORY, "InstanceId", KW_STRING, F(directory_instance_id), 0, 0, NULL },
 	{ G_DIRECTORY, "PeerAddress", KW_STRING, F(directory_peer_address), 0, 0, NULL },
 	{ G_DIRECTORY, "TTL", KW_SECONDS, F(directory_ttl), 3, 3600, NULL },
+	{ G_DIRECTORY, "PeerListenIP", KW_LISTEN_IP, F(directory_peer_listen_ip), 0, 0, NULL },
+	{ G_DIRECTORY, "PeerListenPort", KW_INT, F(directory_peer_listen_port), 0, 65535, NULL },
+	{ G_DIRECTORY, "PeerCertFile", KW_PATH, F(directory_peer_cert_file), 0, 0, NULL },
+	{ G_DIRECTORY, "PeerKeyFile", KW_PATH, F(directory_peer_key_file), 0, 0, NULL },
+	{ G_DIRECTORY, "PeerCAFile", KW_PATH, F(directory_peer_ca_file), 0, 0, NULL },
+	{ G_DIRECTORY, "PeerTimeout", KW_SECONDS, F(directory_peer_timeout), 1, 60, NULL },
+	{ G_DIRECTORY, "MaxPeerLinks", KW_INT, F(directory_max_peer_links), 1, 100000, NULL },
 };
 
 #define NKEYWORDS (sizeof(keywords) / sizeof(keywords[0]))
@@ -349,6 +356,13 @@ mps_config_defaults(mps_config_t *cfg, apr_pool_t *pool)
 	cfg->directory_instance_id = NULL;
 	cfg->directory_peer_address = "";
 	cfg->directory_ttl = apr_time_from_sec(30);
+	cfg->directory_peer_listen_ip = "*";
+	cfg->directory_peer_listen_port = 0;
+	cfg->directory_peer_cert_file = NULL;
+	cfg->directory_peer_key_file = NULL;
+	cfg->directory_peer_ca_file = NULL;
+	cfg->directory_peer_timeout = apr_time_from_sec(5);
+	cfg->directory_max_peer_links = 256;
 }
 
 /* ---------------------------------------------------------------- */
@@ -1151,6 +1165,46 @@ mps_config_instance_id_ok(const char *id)
 }
 
 /*
+ * The instance-to-instance link (PeerListenPort set): it forwards
+ * consoles between instances that share a Redis directory, is mutual
+ * TLS with no way to turn verification off, and other instances must
+ * know where to reach it (PeerAddress).
+ */
+static void
+check_peer_link(struct parse *p)
+{
+	mps_config_t *cfg = p->cfg;
+	int port = kw(G_DIRECTORY, "PeerListenPort");
+	int line;
+
+	if (cfg->directory_peer_listen_port == 0 || bad(p, port))
+		return;
+	line = p->seen[port].line;
+	if (cfg->directory_backend != MPS_DIRECTORY_BACKEND_REDIS &&
+	    !bad(p, kw(G_DIRECTORY, "Backend")))
+		mps_config_error(p->errs, p->path, line, "<PeerListenPort> is "
+		    "set but <Backend> is not redis (the link serves instances "
+		    "sharing a Redis directory)");
+	if (cfg->directory_peer_address[0] == '\0' &&
+	    !bad(p, kw(G_DIRECTORY, "PeerAddress")))
+		mps_config_error(p->errs, p->path, line, "<PeerListenPort> is "
+		    "set but <PeerAddress> is empty (where the other instances "
+		    "reach this one)");
+	if (cfg->directory_peer_cert_file == NULL &&
+	    !bad(p, kw(G_DIRECTORY, "PeerCertFile")))
+		mps_config_error(p->errs, p->path, line, "<PeerListenPort> is "
+		    "set but <PeerCertFile> is not (this instance's "
+		    "certificate for the mutual TLS link)");
+	if (cfg->directory_peer_ca_file == NULL &&
+	    !bad(p, kw(G_DIRECTORY, "PeerCAFile")))
+		mps_config_error(p->errs, p->path, line, "<PeerListenPort> is "
+		    "set but <PeerCAFile> is not (the roots other instances' "
+		    "certificates must chain to)");
+	if (cfg->directory_peer_key_file == NULL)
+		cfg->directory_peer_key_file = cfg->directory_peer_cert_file;
+}
+
+/*
  * <Directory>: the addresses must be host:port, the instance id a plain
  * token (it is part of Redis keys and takeover messages), and redis needs
  * a build with hiredis. The password file is only named here; mpsd reads
@@ -1191,6 +1245,7 @@ check_directory(struct parse *p)
 		reject(p, id, p->seen[id].line, "%s is not 1 to 64 letters, "
 		    "digits, '.', '_' or '-'",
 		    mps_config_quote(cfg->directory_instance_id, p->scratch));
+	check_peer_link(p);
 #ifndef MPS_WITH_REDIS
 	if (cfg->directory_backend == MPS_DIRECTORY_BACKEND_REDIS &&
 	    !bad(p, backend))

@@ -596,7 +596,10 @@ mps_console_resolve(mps_console_t *c, const char *host, apr_port_t port)
 	char fqdn[MPS_REGISTRY_FQDN_SIZE];
 
 	if (mps_registry_lookup(c->side->registry, host, &dev) != APR_SUCCESS) {
-		mps_log(MPS_LOG_WARNING, "%s console %s asked for %s:%u: no such "
+		/* With the peer link on, the console may still be forwarded;
+		 * the link logs the outcome. */
+		mps_log(c->side->peer != NULL && !c->trusted ?
+		    MPS_LOG_DEBUG : MPS_LOG_WARNING, "%s console %s asked for %s:%u: no such "
 		    "Intel remote client is connected", c->ops->name, c->peer,
 		    host, (unsigned)port);
 		return OPEN_NO_DEVICE;
@@ -1068,7 +1071,7 @@ front_start(void *arg)
 
 static void
 console_accept(mps_console_side_t *side, const front_ops *ops, int fd,
-    const char *peer)
+    const char *peer, int admit)
 {
 	mps_console_t *c;
 	char ip[sizeof(c->ip)];
@@ -1077,7 +1080,7 @@ console_accept(mps_console_side_t *side, const front_ops *ops, int fd,
 	 * a pre-auth slot only (admission.h); MaxConsoles is checked at the
 	 * hand-over. A refused socket costs one close. */
 	mps_peer_split(peer, ip, sizeof(ip), NULL);
-	if (side->admission != NULL &&
+	if (admit && side->admission != NULL &&
 	    mps_admission_enter(side->admission, ip, ops->name, 0) !=
 	    MPS_ADMIT_OK) {
 		close(fd);
@@ -1090,7 +1093,7 @@ console_accept(mps_console_side_t *side, const front_ops *ops, int fd,
 		close(fd);
 		return;
 	}
-	c->preauth = side->admission != NULL;
+	c->preauth = admit && side->admission != NULL;
 	c->side = side;
 	c->ops = ops;
 	c->cp.ops = &console_peer_ops;
@@ -1140,13 +1143,19 @@ console_accept(mps_console_side_t *side, const front_ops *ops, int fd,
 void
 mps_socks_accept(void *ctx, int fd, const char *peer)
 {
-	console_accept(ctx, &mps_socks_front, fd, peer);
+	console_accept(ctx, &mps_socks_front, fd, peer, 1);
 }
 
 void
 mps_http_accept(void *ctx, int fd, const char *peer)
 {
-	console_accept(ctx, &mps_http_front, fd, peer);
+	console_accept(ctx, &mps_http_front, fd, peer, 1);
+}
+
+void
+mps_peer_console_accept(mps_console_side_t *side, int fd, const char *peer)
+{
+	console_accept(side, &mps_peer_front, fd, peer, 0);
 }
 
 /* ---- shutdown ----------------------------------------------------------- */

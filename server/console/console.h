@@ -55,6 +55,9 @@ typedef struct mps_console_side_t {
 	/* The pre-auth budget, shared with the devices (admission.h);
 	 * NULL: no pre-auth limits (unit tests). */
 	struct mps_admission_t *admission;
+	/* The instance-to-instance link (peer_link.h); NULL: off, a device
+	 * not held here is "host unreachable". */
+	struct mps_peer_links_t *peer;
 
 	atomic_uint active;		/* consoles against MaxConsoles */
 	/* Console login throttling (set up by mps_console_side_init from

@@ -111,6 +111,8 @@ struct mps_console_t {
 	unsigned throttled:1;		/* login refused unasked: over budget */
 	unsigned readable:1;		/* relay: the socket may hold input
 					 * (cleared at EAGAIN, set by POLLIN) */
+	unsigned trusted:1;		/* came over a peer link: the instance
+					 * it came to checked its login */
 
 	/* The target, once chosen. */
 	mps_device_t *dev;		/* referenced */
@@ -141,6 +143,7 @@ struct mps_console_t {
 
 extern const front_ops mps_socks_front;
 extern const front_ops mps_http_front;
+extern const front_ops mps_peer_front;	/* peer_link.c */
 
 /* ---- console.c ---- */
 
@@ -200,5 +203,26 @@ void mps_console_close_soon(mps_console_t *c);
  * reference. Any phase, on the strand that runs the console. The
  * channel must already be detached (c->cp.chan NULL). */
 void mps_console_finalize(mps_console_t *c);
+
+/* ---- peer_link.c, the instance-to-instance link (peer_link.h) ---- */
+
+/*
+ * Front phase, after mps_console_resolve() found no such device here:
+ * forwards the console to the instance that holds host, if the link is
+ * on (side->peer). mode is MPS_PEER_MODE_CHANNEL (SOCKS, HTTP CONNECT:
+ * port is the device port; c->in holds what follows the request) or
+ * MPS_PEER_MODE_HTTP (c->in starts with the request head). Returns -1
+ * when there is nothing to forward to (the caller refuses as before);
+ * 0 when the console is the link's: later, on this strand, it gets
+ * ops->opened or ops->refused as for a device of this instance.
+ */
+int mps_console_forward(mps_console_t *c, const char *host, apr_port_t port,
+    unsigned mode);
+
+/* console.c: a console of the peer front end on fd (one end of the
+ * socketpair a link's TLS pipe relays), outside the pre-auth budget: the
+ * link was authenticated by its certificate. */
+void mps_peer_console_accept(mps_console_side_t *side, int fd,
+    const char *peer);
 
 #endif /* MPS_CONSOLE_PRIV_H */

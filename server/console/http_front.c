@@ -41,6 +41,7 @@
 #include "http_reply.h"
 #include "http_response.h"
 #include "mps_status.h"
+#include "peer_header.h"
 
 /* Requests forwarded whose responses have not ended (pipelining). */
 #define PIPELINE_MAX 32
@@ -170,6 +171,21 @@ check_head(mps_console_t *c, http_front *f)
 	}
 	if (c->side->auth == NULL)
 		return 0;
+	if (c->trusted && f->cred == NULL) {
+		/*
+		 * Over a peer link: the instance the console came to checked
+		 * these credentials. Keep them, so that later requests on the
+		 * connection must carry the same ones, as on one instance.
+		 */
+		if (h->proxy_auth == MPS_HTTP_AUTH_BASIC &&
+		    (f->cred = malloc(h->credentials.len + 1)) != NULL) {
+			memcpy(f->cred, mps_http_span_ptr(h, h->credentials),
+			    h->credentials.len);
+			f->cred[h->credentials.len] = '\0';
+			f->cred_len = h->credentials.len;
+		}
+		return 0;
+	}
 	if (h->proxy_auth != MPS_HTTP_AUTH_BASIC) {
 		mps_log(MPS_LOG_DEBUG, "HTTP console %s: no Basic proxy "
 		    "credentials: 407", c->peer);
@@ -228,6 +244,33 @@ status_for(open_result why)
 
 /* ---- the front phase (own strand) -------------------------------------- */
 
+/*
+ * The device is held by another instance: CONNECT travels as a channel
+ * (the owner answers, this front end replies 200 or the refusal); an
+ * absolute-form request travels whole, head and all, and the owner's
+ * HTTP front end serves the connection from then on (it frames the
+ * requests and responses, rewrites the heads, and keeps the same
+ * statuses). Returns 0 when forwarded, -1 when there is no link.
+ */
+static int
+forward(mps_console_t *c, http_front *f, const char *host, size_t used)
+{
+	apr_port_t port = f->head.port;
+
+	if (c->side->peer == NULL || c->trusted)
+		return -1;
+	if (f->head.is_connect) {
+		/* http_opened writes the 200 for a CONNECT. */
+		f->mode = MODE_CONNECT;
+		(void)mps_buf_consume(&c->in, used);
+		mps_http_head_init(&f->head);
+		return mps_console_forward(c, host, port,
+		    MPS_PEER_MODE_CHANNEL);
+	}
+	mps_http_head_init(&f->head);
+	return mps_console_forward(c, host, 0, MPS_PEER_MODE_HTTP);
+}
+
 static void
 http_input(mps_console_t *c)
 {
@@ -266,6 +309,8 @@ http_input(mps_console_t *c)
 	}
 	host_text(&f->head, host, sizeof(host));
 	why = mps_console_resolve(c, host, f->head.port);
+	if (why == OPEN_NO_DEVICE && forward(c, f, host, used) == 0)
+		return;		/* another instance holds it (peer_link.c) */
 	if (why != OPEN_OK) {
 		mps_metric_console(MPS_FRONT_HTTP, mps_console_metric_result(why));
 		queue_error(c, status_for(why));

@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 
 #include "mps_status.h"
+#include "peer_header.h"
 #include "socks5.h"
 
 typedef enum {
@@ -171,6 +172,9 @@ on_request(mps_console_t *c, socks_front *f)
 	f->atyp = req.atyp;
 	snprintf(f->host, sizeof(f->host), "%s", req.host);
 	why = mps_console_resolve(c, req.host, req.port);
+	if (why == OPEN_NO_DEVICE && mps_console_forward(c, req.host, req.port,
+	    MPS_PEER_MODE_CHANNEL) == 0)
+		return;		/* another instance holds it (peer_link.c) */
 	if (why != OPEN_OK) {
 		c->ops->refused(c, why);
 		mps_console_close_soon(c);

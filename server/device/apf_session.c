@@ -107,6 +107,9 @@ struct mps_session_t {
 	 * 0 none, 1 being written, 2 recorded. Any task of the strand acts
 	 * on a recorded one, so a request survives a failed post. */
 	atomic_int close_req;
+	/* Another instance holds the device now (mps_session_request_
+	 * handover): its close is not a disconnection to report. */
+	atomic_int moved_away;
 	apr_uint32_t close_req_reason;
 	char close_req_why[128];
 	session_state state;
@@ -567,7 +570,15 @@ session_close(mps_session_t *s, apr_uint32_t reason, mps_log_level_t level,
 		    session_name(s, name, sizeof(name)));
 		/* Only a device whose CONNECTED went out, so that
 		 * subscribers always see the pair in order. */
-		if (s->notified && side->notifier != NULL)
+		if (s->notified && side->notifier != NULL &&
+		    atomic_load(&s->moved_away))
+			/* Issue 14: only the owning instance notifies, and
+			 * the device is still connected, elsewhere (that
+			 * instance sent its CONNECTED). */
+			mps_log(MPS_LOG_INFO, "[%s] not notified as "
+			    "disconnected: the device is connected to another "
+			    "instance", session_name(s, name, sizeof(name)));
+		else if (s->notified && side->notifier != NULL)
 			mps_notifier_device_event(side->notifier, s->dev,
 			    MPS_NOTIFY_DISCONNECTED, 0);
 		s->notified = 0;
@@ -1737,6 +1748,13 @@ mps_session_request_close(mps_session_t *s, apr_uint32_t reason,
 		session_unref(s);
 }
 
+void
+mps_session_request_handover(mps_session_t *s, const char *why)
+{
+	atomic_store(&s->moved_away, 1);
+	mps_session_request_close(s, MPS_APF_DISCONNECT_BY_APPLICATION, why);
+}
+
 /* ---- accept ----------------------------------------------------------- */
 
 /* The TLS handshake and the login must end within HandshakeTimeout (as
@@ -1832,6 +1850,7 @@ mps_amt_accept(void *ctx, int fd, const char *peer)
 	 * listed (its first task may end it before that). */
 	atomic_init(&s->refs, 2);
 	atomic_init(&s->close_req, 0);
+	atomic_init(&s->moved_away, 0);
 	/* Plain mode passes S_TLS at once: its "handshake" is done. */
 	s->state = side->cfg->amt_proxy_protocol ? S_PROXY : S_TLS;
 	s->px_mode = proxied ? PX_HEADER : PX_SNIFF;

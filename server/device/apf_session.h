@@ -127,6 +127,12 @@ void mps_amt_side_destroy(mps_amt_side_t *side);
 void mps_session_request_close(mps_session_t *s, apr_uint32_t reason,
     const char *why);
 
+/* The same with reason 11 (by application), for a device that another
+ * instance took over (directory.h): its close sends no DISCONNECTED
+ * notification, since the device is still connected, and only the
+ * instance holding it speaks for it. */
+void mps_session_request_handover(mps_session_t *s, const char *why);
+
 /* ---- The tunnel API: for the channel layer, on the tunnel's strand ---- */
 
 /* Queued tunnel output above which channels stop reading their peers

@@ -408,6 +408,15 @@ static const struct param_row param_rows[] = {
 	{ "Directory", "InstanceId", "mps-1.dc_2", "", O(directory_instance_id), K_STR, "mps-1.dc_2", 0 },
 	{ "Directory", "PeerAddress", "[fd00::1]:4434", "", O(directory_peer_address), K_STR, "[fd00::1]:4434", 0 },
 	{ "Directory", "TTL", "60", "", O(directory_ttl), K_SEC, NULL, 60 },
+	{ "Directory", "PeerListenIP", "127.0.0.2", "", O(directory_peer_listen_ip), K_STR, "127.0.0.2", 0 },
+#ifdef MPS_WITH_REDIS
+	{ "Directory", "PeerListenPort", "4434", "<Backend>redis</Backend><PeerAddress>mps-1:4434</PeerAddress><PeerCertFile>p.pem</PeerCertFile><PeerCAFile>ca.pem</PeerCAFile>", O(directory_peer_listen_port), K_INT, NULL, 4434 },
+#endif
+	{ "Directory", "PeerCertFile", "peer.pem", "", O(directory_peer_cert_file), K_STR, "peer.pem", 0 },
+	{ "Directory", "PeerKeyFile", "peer.key", "", O(directory_peer_key_file), K_STR, "peer.key", 0 },
+	{ "Directory", "PeerCAFile", "peers-ca.pem", "", O(directory_peer_ca_file), K_STR, "peers-ca.pem", 0 },
+	{ "Directory", "PeerTimeout", "9", "", O(directory_peer_timeout), K_SEC, NULL, 9 },
+	{ "Directory", "MaxPeerLinks", "32", "", O(directory_max_peer_links), K_INT, NULL, 32 },
 };
 
 #define NPARAMS ((int)(sizeof(param_rows) / sizeof(param_rows[0])))
@@ -472,17 +481,18 @@ START_TEST(test_each_parameter)
 }
 END_TEST
 
-/* The table above must name every parameter once: 75 as of this
- * writing (74 in a build without hiredis, which refuses Backend redis).
+/* The table above must name every parameter once: 82 as of this
+ * writing (80 in a build without hiredis, which refuses Backend redis
+ * and so the PeerListenPort that needs it).
  * A new parameter needs a row here (and in the sample). */
 START_TEST(test_parameter_table_complete)
 {
 	int i, j;
 
 #ifdef MPS_WITH_REDIS
-	ck_assert_int_eq(NPARAMS, 75);
+	ck_assert_int_eq(NPARAMS, 82);
 #else
-	ck_assert_int_eq(NPARAMS, 74);
+	ck_assert_int_eq(NPARAMS, 80);
 #endif
 	for (i = 0; i < NPARAMS; i++)
 		for (j = i + 1; j < NPARAMS; j++)
@@ -514,6 +524,54 @@ START_TEST(test_directory_addresses)
 	    "</RedisAddress></Directory>" PLAIN "</MPS>");
 	ck_assert_str_eq(cfg->directory_redis_host, "redis.example");
 	ck_assert_uint_eq(cfg->directory_redis_port, 6380);
+}
+END_TEST
+
+/* The instance-to-instance link: off by default; when PeerListenPort
+ * is set, the rest of mutual TLS and the address must be too, and the
+ * key defaults to the certificate file. */
+START_TEST(test_peer_link_requirements)
+{
+	mps_config_t *cfg;
+
+	cfg = load_good("<MPS>" PLAIN "</MPS>");
+	ck_assert_int_eq(cfg->directory_peer_listen_port, 0);
+	ck_assert_str_eq(cfg->directory_peer_listen_ip, "*");
+	ck_assert_ptr_null(cfg->directory_peer_cert_file);
+	ck_assert_ptr_null(cfg->directory_peer_key_file);
+	ck_assert_ptr_null(cfg->directory_peer_ca_file);
+	ck_assert(cfg->directory_peer_timeout == apr_time_from_sec(5));
+	ck_assert_int_eq(cfg->directory_max_peer_links, 256);
+	load_one_error("<MPS>\n<Directory>\n<PeerListenPort>4434"
+	    "</PeerListenPort><PeerAddress>a:1</PeerAddress><PeerCertFile>c"
+	    "</PeerCertFile><PeerCAFile>ca</PeerCAFile>\n</Directory>\n"
+	    PLAIN "\n</MPS>\n", 3, "<PeerListenPort> is set but <Backend> is "
+	    "not redis (the link serves instances sharing a Redis directory)");
+	load_one_error("<MPS>\n<Directory>\n<PeerListenPort>70000"
+	    "</PeerListenPort>\n</Directory>\n" PLAIN "\n</MPS>\n", 3,
+	    "<PeerListenPort> \"70000\" is out of range (0-65535)");
+#ifdef MPS_WITH_REDIS
+	load_one_error("<MPS>\n<Directory><Backend>redis</Backend>\n"
+	    "<PeerListenPort>4434</PeerListenPort><PeerCertFile>c"
+	    "</PeerCertFile><PeerCAFile>ca</PeerCAFile>\n</Directory>\n"
+	    PLAIN "\n</MPS>\n", 3, "<PeerListenPort> is set but <PeerAddress> "
+	    "is empty (where the other instances reach this one)");
+	load_one_error("<MPS>\n<Directory><Backend>redis</Backend>\n"
+	    "<PeerListenPort>4434</PeerListenPort><PeerAddress>a:1"
+	    "</PeerAddress><PeerCAFile>ca</PeerCAFile>\n</Directory>\n"
+	    PLAIN "\n</MPS>\n", 3, "<PeerListenPort> is set but <PeerCertFile> "
+	    "is not (this instance's certificate for the mutual TLS link)");
+	load_one_error("<MPS>\n<Directory><Backend>redis</Backend>\n"
+	    "<PeerListenPort>4434</PeerListenPort><PeerAddress>a:1"
+	    "</PeerAddress><PeerCertFile>c</PeerCertFile>\n</Directory>\n"
+	    PLAIN "\n</MPS>\n", 3, "<PeerListenPort> is set but <PeerCAFile> "
+	    "is not (the roots other instances' certificates must chain to)");
+	cfg = load_good("<MPS><Directory><Backend>redis</Backend>"
+	    "<PeerListenPort>4434</PeerListenPort><PeerAddress>a:1"
+	    "</PeerAddress><PeerCertFile>c.pem</PeerCertFile><PeerCAFile>ca"
+	    "</PeerCAFile></Directory>" PLAIN "</MPS>");
+	ck_assert_str_eq(cfg->directory_peer_key_file, "c.pem");
+#endif
 }
 END_TEST
 
@@ -2198,6 +2256,7 @@ unit_suite(void)
 	tc = new_case(s, "static_bad_values");
 	tcase_add_loop_test(tc, test_bad_value, 0, NBAD);
 	tcase_add_test(tc, test_directory_addresses);
+	tcase_add_test(tc, test_peer_link_requirements);
 	tcase_add_test(tc, test_value_line_is_start_tag);
 
 	tc = new_case(s, "static_structure");
