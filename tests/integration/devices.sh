@@ -31,9 +31,10 @@ sim_bg() {
 }
 
 A=$T/a
-make_config "$A" "s|</Tunnel>||" "s|</MPS>|<Tunnel><IdleTimeout>90</IdleTimeout></Tunnel><Limits><MaxConnections>1000</MaxConnections><MaxPreAuthConnections>1000</MaxPreAuthConnections><MaxPreAuthPerAddress>1000</MaxPreAuthPerAddress><PreAuthDropStart>1000</PreAuthDropStart></Limits></MPS>|"
+make_config "$A" "s|</Tunnel>||" "s|</MPS>|<Tunnel><IdleTimeout>90</IdleTimeout></Tunnel><Limits><MaxConnections>1000</MaxConnections><MaxPreAuthConnections>1000</MaxPreAuthConnections><MaxPreAuthPerAddress>1000</MaxPreAuthPerAddress><PreAuthDropStart>1000</PreAuthDropStart><AuthQueueLength>1000</AuthQueueLength></Limits></MPS>|"
 # (500 devices log in at once below, all from 127.0.0.1: to the pre-auth
-# budget that is a flood, so its limits are raised here.)
+# budget and the device login queue (AuthQueueLength 256) that is a
+# flood, so their limits are raised here.)
 start_mpsd "$A"
 log=$A/log/mps.log
 
