@@ -263,24 +263,12 @@ mps_console_read(mps_console_t *c, size_t max)
 int
 mps_console_flush(mps_console_t *c, size_t *written)
 {
-	*written = 0;
-	while (mps_buf_len(&c->down) > 0) {
-		ssize_t n = send(c->fd, mps_buf_ptr(&c->down),
-		    mps_buf_len(&c->down), MSG_NOSIGNAL);
+	int rc;
 
-		if (n > 0) {
-			(void)mps_buf_consume(&c->down, (size_t)n);
-			*written += (size_t)n;
-			c->bytes_down += (unsigned long long)n;
-			continue;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return 0;
-		return -1;
-	}
-	return 0;
+	*written = 0;
+	rc = mps_buf_send(&c->down, c->fd, written);
+	c->bytes_down += (unsigned long long)*written;
+	return rc;
 }
 
 /* ---- closing ------------------------------------------------------------ */

@@ -11,8 +11,10 @@
  */
 #include "buf.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "mps_status.h"
 
@@ -177,6 +179,26 @@ mps_buf_consume(mps_buf_t *b, size_t n)
 	if (b->alloc > MPS_BUF_KEEP_MAX && b->alloc > b->keep)
 		(void)relocate(b, 0);	/* freeing cannot fail */
 	return APR_SUCCESS;
+}
+
+int
+mps_buf_send(mps_buf_t *b, int fd, size_t *sent)
+{
+	while (live(b) > 0) {
+		ssize_t n = send(fd, mps_buf_ptr(b), live(b), MSG_NOSIGNAL);
+
+		if (n > 0) {
+			(void)mps_buf_consume(b, (size_t)n);
+			*sent += (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		return -1;
+	}
+	return 0;
 }
 
 void

@@ -154,6 +154,14 @@ apr_status_t mps_buf_consume(mps_buf_t *b, size_t n);
 /* Drops everything (same as consuming mps_buf_len() bytes). */
 void mps_buf_reset(mps_buf_t *b);
 
+/*
+ * Sends b's bytes to the non-blocking socket fd (MSG_NOSIGNAL: a peer
+ * gone is an error, not a signal) until b is empty or the socket takes
+ * no more, consuming what went and adding its size to *sent. 0 when b is
+ * empty or the socket would block, -1 on a socket error (errno).
+ */
+int mps_buf_send(mps_buf_t *b, int fd, size_t *sent);
+
 /* Drops bytes from the END so that len remain (rolling back a partly
  * written message). APR_EINVAL when len > mps_buf_len(). Never frees. */
 apr_status_t mps_buf_truncate(mps_buf_t *b, size_t len);

@@ -144,24 +144,12 @@ d_flush(mps_chan_peer_t *p, size_t *took)
 {
 	mps_direct_conn_t *d = conn_of(p);
 
-	*took = 0;
-	while (mps_buf_len(&d->down) > 0) {
-		ssize_t n = send(d->fd, mps_buf_ptr(&d->down),
-		    mps_buf_len(&d->down), MSG_NOSIGNAL);
+	int rc;
 
-		if (n > 0) {
-			(void)mps_buf_consume(&d->down, (size_t)n);
-			*took += (size_t)n;
-			d->bytes_down += (unsigned long long)n;
-			continue;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return 0;
-		return -1;
-	}
-	return 0;
+	*took = 0;
+	rc = mps_buf_send(&d->down, d->fd, took);
+	d->bytes_down += (unsigned long long)*took;
+	return rc;
 }
 
 static size_t

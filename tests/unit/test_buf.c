@@ -17,6 +17,10 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "mps_status.h"
@@ -1391,6 +1395,57 @@ START_TEST(test_line_model)
 }
 END_TEST
 
+/* mps_buf_send: everything in order while the socket takes it, the rest
+ * kept at EAGAIN, and a peer gone an error (no SIGPIPE). */
+START_TEST(test_send)
+{
+	mps_buf_t b;
+	int sv[2];
+	size_t sent = 0, got = 0, total = 0;
+	uint8_t chunk[4096], back[4096];
+	unsigned i;
+	ssize_t n;
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	ck_assert_int_ne(fcntl(sv[0], F_SETFL, O_NONBLOCK), -1);
+	mps_buf_init(&b, 4 * 1024 * 1024);
+	ck_assert_int_eq(mps_buf_send(&b, sv[0], &sent), 0);	/* empty */
+	ck_assert_uint_eq(sent, 0);
+	/* More than the socket holds: it stops at EAGAIN, keeping the rest. */
+	for (i = 0; i < 512; i++) {
+		memset(chunk, (int)(i & 0xff), sizeof(chunk));
+		ck_assert_int_eq(mps_buf_put(&b, chunk, sizeof(chunk)),
+		    APR_SUCCESS);
+	}
+	ck_assert_int_eq(mps_buf_send(&b, sv[0], &sent), 0);
+	ck_assert_uint_gt(sent, 0);
+	ck_assert_uint_eq(sent + mps_buf_len(&b), 512 * sizeof(chunk));
+	ck_assert_uint_gt(mps_buf_len(&b), 0);
+	/* Drain the far end and send the rest: every byte, in order. */
+	while (total < 512 * sizeof(chunk)) {
+		if (mps_buf_len(&b) > 0)
+			ck_assert_int_eq(mps_buf_send(&b, sv[0], &sent), 0);
+		n = read(sv[1], back, sizeof(back));
+		ck_assert_int_gt(n, 0);
+		for (i = 0; i < (unsigned)n; i++)
+			ck_assert_uint_eq(back[i],
+			    (uint8_t)(((total + i) / sizeof(chunk)) & 0xff));
+		total += (size_t)n;
+		got += (size_t)n;
+	}
+	ck_assert_uint_eq(sent, got);
+	ck_assert_uint_eq(mps_buf_len(&b), 0);
+	/* The peer gone: -1 with EPIPE, the bytes kept. */
+	close(sv[1]);
+	ck_assert_int_eq(mps_buf_put(&b, "x", 1), APR_SUCCESS);
+	ck_assert_int_eq(mps_buf_send(&b, sv[0], &sent), -1);
+	ck_assert_int_eq(errno, EPIPE);
+	ck_assert_uint_eq(mps_buf_len(&b), 1);
+	close(sv[0]);
+	mps_buf_free(&b);
+}
+END_TEST
+
 Suite *
 unit_suite(void)
 {
@@ -1422,6 +1477,7 @@ unit_suite(void)
 	tcase_add_test(w, test_lazy_compaction);
 	tcase_add_test(w, test_truncate);
 	tcase_add_test(w, test_set_max_size);
+	tcase_add_test(w, test_send);
 	suite_add_tcase(s, w);
 
 	tcase_add_test(l, test_line_whole);
