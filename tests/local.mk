@@ -393,7 +393,8 @@ CONSOLE_TESTS = tests/integration/console_socks.sh \
 	tests/integration/auth_lanes.sh \
 	tests/integration/floods.sh tests/integration/log_disk_full.sh
 TESTS += $(CONSOLE_TESTS)
-EXTRA_DIST += $(CONSOLE_TESTS) tests/integration/console_lib.sh
+EXTRA_DIST += $(CONSOLE_TESTS) tests/integration/console_lib.sh \
+	tests/integration/cluster_lib.sh
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/lib.sh
 
 if HAVE_CHECK

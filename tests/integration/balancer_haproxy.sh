@@ -12,28 +12,18 @@
 # warning in mpsd's log. One instance killed with SIGKILL: HAProxy marks
 # it down, its devices reconnect through HAProxy to the others, and the
 # directory shows them there.
-. "$(dirname "$0")/console_lib.sh"
+. "$(dirname "$0")/cluster_lib.sh"
 
 require_peers
 if ! command -v haproxy >/dev/null; then
 	echo "1..0 # SKIP haproxy not installed (apt-get install haproxy; scripts/install-deps lists it)"
 	exit 0
 fi
-if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
-	echo "1..0 # SKIP redis-server or redis-cli not installed (apt-get install redis-server)"
-	exit 0
-fi
+require_redis
 
 TTL=3
 NDEV=6
-RPORT=$(free_port)
-redis-server --port "$RPORT" --bind 127.0.0.1 --save "" --appendonly no \
-	--loglevel warning >>"$T/redis.log" 2>&1 &
-REDIS_PID=$!
-track "$REDIS_PID"
-wait_for 10 sh -c "redis-cli -p $RPORT ping 2>/dev/null | grep -q PONG" ||
-	{ echo "1..0 # SKIP redis-server did not start"; exit 0; }
-rcli() { redis-cli -p "$RPORT" --raw "$@" 2>/dev/null; }
+start_redis || { echo "1..0 # SKIP redis-server did not start"; exit 0; }
 holder() { rcli HGET "mps:dev:$1" instance; }
 
 # Pre-auth limits lifted as in the other many-device tests, except

@@ -8,31 +8,17 @@
 # Redis within the TTL; Redis stopped (instances keep serving their own
 # devices and consoles, log the outage once, nothing hangs) and started
 # again empty (every instance writes its devices again).
-. "$(dirname "$0")/console_lib.sh"
+. "$(dirname "$0")/cluster_lib.sh"
 
 require_peers
-if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
-	echo "1..0 # SKIP redis-server or redis-cli not installed (apt-get install redis-server)"
-	exit 0
-fi
+require_redis
 if ! "$MPSD" -V 2>/dev/null | grep -q . ; then
 	echo "1..0 # SKIP mpsd not built"
 	exit 0
 fi
 
 TTL=3
-RPORT=$(free_port)
 
-start_redis() {
-	redis-server --port "$RPORT" --bind 127.0.0.1 --save "" \
-		--appendonly no --loglevel warning >>"$T/redis.log" 2>&1 &
-	REDIS_PID=$!
-	track "$REDIS_PID"
-	wait_for 10 sh -c "redis-cli -p $RPORT ping 2>/dev/null | grep -q PONG"
-}
-rcli() { redis-cli -p "$RPORT" --raw "$@" 2>/dev/null; }
-# r_is EXPECTED ARGS...: redis-cli ARGS prints exactly EXPECTED.
-r_is() { local want=$1; shift; [ "$(rcli "$@")" = "$want" ]; }
 r_gone() { [ "$(rcli EXISTS "$1")" = 0 ]; }
 
 start_redis || { echo "1..0 # SKIP redis-server did not start"; exit 0; }

@@ -13,32 +13,19 @@
 # SIGKILL: its devices leave the directory within the TTL and a console
 # for them gets "host unreachable" at once; Redis down: the same for a
 # device elsewhere, while A's own device still works.
-. "$(dirname "$0")/console_lib.sh"
+. "$(dirname "$0")/cluster_lib.sh"
 
 require_peers
-if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
-	echo "1..0 # SKIP redis-server or redis-cli not installed (apt-get install redis-server)"
-	exit 0
-fi
+require_redis
 if ! command -v curl >/dev/null || ! command -v openssl >/dev/null; then
 	echo "1..0 # SKIP curl or openssl not installed"
 	exit 0
 fi
 
 TTL=3
-RPORT=$(free_port)
 SUB=$top_srcdir/tests/peers/notify_subscriber.py
 WSDL=$top_srcdir/config/MpsNotification.wsdl
 
-start_redis() {
-	redis-server --port "$RPORT" --bind 127.0.0.1 --save "" \
-		--appendonly no --loglevel warning >>"$T/redis.log" 2>&1 &
-	REDIS_PID=$!
-	track "$REDIS_PID"
-	wait_for 10 sh -c "redis-cli -p $RPORT ping 2>/dev/null | grep -q PONG"
-}
-rcli() { redis-cli -p "$RPORT" --raw "$@" 2>/dev/null; }
-r_is() { local want=$1; shift; [ "$(rcli "$@")" = "$want" ]; }
 
 # peer_certs DIR NAME...: a CA of the instances' own and a certificate
 # per name (serverAuth and clientAuth: each instance is both ends).
