@@ -208,7 +208,8 @@ START_TEST(test_v2_inet6_tlvs)
 	ck_assert_uint_eq(info.dst_port, 443);
 	ck_assert_uint_eq(info.tlvs, 3);
 
-	/* A TLV running past the block, and a stub of one. */
+	/* A TLV whose length runs past the block, and one cut short after
+	 * its type and the first byte of its length. */
 	blen = unit_unhex("c0000207 c6336401 c350 4261 01 0005 'h2'", body,
 	    sizeof(body));
 	n = v2(buf, 0x21, 0x11, body, blen);
