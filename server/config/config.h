@@ -162,7 +162,8 @@ typedef struct mps_config_t {
 	int device_auth_threads;	/* DeviceAuthThreads, default 16 */
 	int console_auth_threads;	/* ConsoleAuthThreads, default 8 */
 	int notification_threads;	/* NotificationThreads, default 8 */
-	int auth_queue_length;		/* AuthQueueLength, default 256 (per login lane) */
+	int auth_queue_length;		/* AuthQueueLength, default MaxPreAuthConnections
+					 * (512) (per login lane) */
 	apr_interval_time_t auth_queue_timeout; /* AuthQueueTimeout s, default 15 */
 	int console_login_failures;	/* ConsoleLoginFailures: failed console
 					 * logins per address per minute,

@@ -326,7 +326,7 @@ mps_config_defaults(mps_config_t *cfg, apr_pool_t *pool)
 	cfg->device_auth_threads = 16;
 	cfg->console_auth_threads = 8;
 	cfg->notification_threads = 8;
-	cfg->auth_queue_length = 256;
+	cfg->auth_queue_length = 512;	/* follows MaxPreAuthConnections */
 	cfg->auth_queue_timeout = apr_time_from_sec(15);
 
 	cfg->keepalive_interval = apr_time_from_sec(30);
@@ -1032,6 +1032,15 @@ check_limits(struct parse *p)
 {
 	mps_config_t *cfg = p->cfg;
 	int ks[2];
+
+	ks[0] = kw(G_LIMITS, "AuthQueueLength");
+	/* Not given: as long as MaxPreAuthConnections. Every login waiting
+	 * in a lane holds a pre-auth slot, so a shorter queue would refuse
+	 * devices that admission let in and that already paid for their
+	 * TLS handshake: after a restart, a reconnect burst of 512 devices
+	 * would see some refused and come back later for nothing. */
+	if (!given(p, ks[0]) || bad(p, ks[0]))
+		cfg->auth_queue_length = cfg->max_preauth;
 
 	ks[0] = kw(G_LIMITS, "PreAuthDropStart");
 	ks[1] = kw(G_LIMITS, "MaxPreAuthConnections");

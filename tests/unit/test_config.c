@@ -249,7 +249,7 @@ assert_defaults(const mps_config_t *cfg)
 	ck_assert_int_eq(cfg->device_auth_threads, 16);
 	ck_assert_int_eq(cfg->console_auth_threads, 8);
 	ck_assert_int_eq(cfg->notification_threads, 8);
-	ck_assert_int_eq(cfg->auth_queue_length, 256);
+	ck_assert_int_eq(cfg->auth_queue_length, 512);
 	ck_assert_int_eq(cfg->auth_queue_timeout, apr_time_from_sec(15));
 	ck_assert_int_eq(cfg->console_login_failures, 10);
 	ck_assert_int_eq(cfg->console_user_login_failures, 30);
@@ -1198,6 +1198,25 @@ START_TEST(test_preauth_drop_start)
 	    "<MaxPreAuthConnections>100</MaxPreAuthConnections>")), errs,
 	    pool), APR_SUCCESS);
 	ck_assert_int_eq(cfg->preauth_drop_start, 50);
+}
+END_TEST
+
+/* AuthQueueLength left out follows MaxPreAuthConnections (every waiting
+ * login holds a pre-auth slot); given, it is kept as it is. */
+START_TEST(test_auth_queue_follows_preauth)
+{
+	mps_config_t *cfg;
+	mps_config_errors_t *errs = mps_config_errors_create(pool);
+
+	ck_assert_int_eq(mps_config_load(&cfg, static_file(limits_xml(
+	    "<MaxPreAuthConnections>3000</MaxPreAuthConnections>")), errs,
+	    pool), APR_SUCCESS);
+	ck_assert_int_eq(cfg->auth_queue_length, 3000);
+	ck_assert_int_eq(mps_config_load(&cfg, static_file(limits_xml(
+	    "<MaxPreAuthConnections>3000</MaxPreAuthConnections>"
+	    "<AuthQueueLength>40</AuthQueueLength>")), errs, pool),
+	    APR_SUCCESS);
+	ck_assert_int_eq(cfg->auth_queue_length, 40);
 }
 END_TEST
 
@@ -2285,6 +2304,7 @@ unit_suite(void)
 	tcase_add_test(tc, test_listen_ports_no_conflict);
 	tcase_add_test(tc, test_keepalive_vs_idle);
 	tcase_add_test(tc, test_preauth_drop_start);
+	tcase_add_test(tc, test_auth_queue_follows_preauth);
 	tcase_add_test(tc, test_tls_requirements);
 	tcase_add_test(tc, test_tls_plain_verify_warning);
 	tcase_add_test(tc, test_mps_address_wildcard_warning);
