@@ -1386,6 +1386,7 @@ mps_server_start(mps_server_t *srv, char *err, size_t errsize)
 	apr_status_t rv;
 	char msg[256];
 
+	mps_workers_on_thread_end(mps_tls_thread_end);
 	rv = mps_workers_create_ex(&srv->workers, workers_options(cfg, &wopt),
 	    srv->pool);
 	if (rv != APR_SUCCESS) {

@@ -201,9 +201,22 @@ run_task(mps_workers_t *workers, struct lane *lane, struct task *task)
 	task_done(workers);
 }
 
+/* Set once at startup, read by every thread as it ends. */
+static void (*_Atomic thread_end_hook)(void);
+
+void
+mps_workers_on_thread_end(void (*fn)(void))
+{
+	atomic_store(&thread_end_hook, fn);
+}
+
 static void
 thread_gone(mps_workers_t *workers)
 {
+	void (*end)(void) = atomic_load(&thread_end_hook);
+
+	if (end != NULL)
+		end();
 	/* The last thing the thread does with the workers: after this
 	 * unlock, destroy may free them. */
 	pthread_mutex_lock(&workers->mutex);

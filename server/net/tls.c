@@ -621,3 +621,9 @@ mps_tls_error_describe(const SSL *ssl, char *buf, size_t bufsize)
 		    X509_verify_cert_error_string(verify));
 	return buf;
 }
+
+void
+mps_tls_thread_end(void)
+{
+	OPENSSL_thread_stop();
+}

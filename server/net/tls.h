@@ -72,6 +72,13 @@ void mps_tls_settings_from_config(mps_tls_settings_t *s,
     const mps_config_t *cfg);
 
 /*
+ * Frees OpenSSL's state of the calling thread (its error queue). The
+ * worker threads call it as they end (mps_workers_on_thread_end), so
+ * none is left behind when the process exits.
+ */
+void mps_tls_thread_end(void);
+
+/*
  * Builds a server SSL_CTX from s. On success *ctx is the new context
  * (free it with SSL_CTX_free) and APR_SUCCESS is returned.
  *

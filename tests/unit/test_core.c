@@ -240,6 +240,75 @@ open_stop_gate_later(void *arg)
 	return NULL;
 }
 
+/* Threads seen running a task, and threads seen ending through the hook. */
+static pthread_mutex_t seen_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_t ran_on[16], ended_on[16];
+static int n_ran, n_ended;
+
+static void
+note_thread(pthread_t *set, int *n)
+{
+	int i;
+
+	pthread_mutex_lock(&seen_mu);
+	for (i = 0; i < *n && !pthread_equal(set[i], pthread_self()); i++)
+		;
+	if (i == *n && *n < 16)
+		set[(*n)++] = pthread_self();
+	pthread_mutex_unlock(&seen_mu);
+}
+
+static void
+hook_task(void *arg)
+{
+	(void)arg;
+	note_thread(ran_on, &n_ran);
+	usleep(20000);		/* so that the tasks spread over the threads */
+}
+
+static void
+end_hook(void)
+{
+	note_thread(ended_on, &n_ended);
+}
+
+/* Every thread that ran a task has run the end hook (where mpsd frees
+ * OpenSSL's per-thread state) by the time destroy returns: the threads
+ * are detached, so nothing else could wait for them. */
+START_TEST(workers_thread_end_hook)
+{
+	mps_workers_t *w;
+	apr_pool_t *p;
+	int i, j;
+
+	n_ran = n_ended = 0;
+	mps_workers_on_thread_end(end_hook);
+	ck_assert_int_eq(apr_pool_create(&p, NULL), APR_SUCCESS);
+	ck_assert_int_eq(mps_workers_create(&w, 2, 2, p), APR_SUCCESS);
+	for (i = 0; i < 4; i++) {
+		ck_assert_int_eq(mps_workers_push(w, MPS_LANE_IO, hook_task,
+		    NULL), APR_SUCCESS);
+		ck_assert_int_eq(mps_workers_push(w, MPS_LANE_BLOCKING,
+		    hook_task, NULL), APR_SUCCESS);
+	}
+	usleep(200000);
+	mps_workers_destroy(w);
+	mps_workers_on_thread_end(NULL);
+	pthread_mutex_lock(&seen_mu);
+	ck_assert_int_ge(n_ran, 2);
+	for (i = 0; i < n_ran; i++) {
+		for (j = 0; j < n_ended; j++)
+			if (pthread_equal(ran_on[i], ended_on[j]))
+				break;
+		ck_assert_msg(j < n_ended, "a worker thread ended without "
+		    "the hook (%d ran tasks, %d ran the hook)", n_ran,
+		    n_ended);
+	}
+	pthread_mutex_unlock(&seen_mu);
+	apr_pool_destroy(p);
+}
+END_TEST
+
 START_TEST(workers_destroy_discards)
 {
 	mps_workers_t *w;
@@ -1929,6 +1998,7 @@ unit_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, workers_lanes);
 	tcase_add_test(tc, workers_destroy_discards);
+	tcase_add_test(tc, workers_thread_end_hook);
 	tcase_add_test(tc, lanes_hang_isolated);
 	tcase_add_test(tc, lanes_back_to_back);
 	tcase_add_test(tc, lanes_queue_full);

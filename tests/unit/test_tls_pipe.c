@@ -33,6 +33,7 @@
 #include "poller.h"
 #include "sockwrap.h"
 #include "stream.h"
+#include "tls.h"
 #include "tls_pipe.h"
 #include "workers.h"
 
@@ -100,6 +101,9 @@ static void
 setup(void)
 {
 	ck_assert_int_eq(apr_pool_create(&pool, NULL), APR_SUCCESS);
+	/* As mpsd does: each worker frees its OpenSSL state as it ends, or
+	 * one still ending at exit leaks its error queue. */
+	mps_workers_on_thread_end(mps_tls_thread_end);
 	ck_assert_int_eq(mps_workers_create(&workers, 2, 1, pool), APR_SUCCESS);
 	ck_assert_int_eq(mps_poller_create(&poller, 256, workers, pool),
 	    APR_SUCCESS);
