@@ -140,6 +140,16 @@ tests_unit_test_tls_pipe_LDADD = server/libmpsnet.la server/libmpstls.la server/
 	$(APU_LIBS) $(APR_LIBS) $(OPENSSL_LIBS) $(CHECK_LIBS)
 TESTS += tests/unit/test_tls_pipe
 
+# The TLS byte stream (server/net/stream.h) alone: records gathered into
+# one write() per flush, over loopback TCP with small socket buffers.
+check_PROGRAMS += tests/unit/test_stream
+tests_unit_test_stream_SOURCES = $(UNIT_COMMON) tests/unit/test_stream.c
+tests_unit_test_stream_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_stream_LDADD = server/libmpsnet.la server/libmpstls.la server/libmpsapf.la \
+	server/libmpscore.la server/libmpslog.la server/libmpsbase.la \
+	$(APU_LIBS) $(APR_LIBS) $(OPENSSL_LIBS) $(CHECK_LIBS)
+TESTS += tests/unit/test_stream
+
 # The pre-auth budget (server/net/admission.c).
 check_PROGRAMS += tests/unit/test_admission
 tests_unit_test_admission_SOURCES = $(UNIT_COMMON) tests/unit/test_admission.c

@@ -369,7 +369,9 @@ mps_tunnel_output(mps_session_t *s)
 size_t
 mps_tunnel_room(const mps_session_t *s)
 {
-	size_t n = mps_buf_len(&s->io.out);
+	/* Records gathered for the next write() count as queued: the
+	 * socket has not taken them. */
+	size_t n = mps_stream_out_bytes(&s->io);
 
 	if (s->state != S_ACTIVE || n >= MPS_TUNNEL_OUT_HIGH)
 		return 0;
@@ -1412,7 +1414,7 @@ again:
 		return;
 	}
 	if (s->wants_room && s->state == S_ACTIVE &&
-	    mps_buf_len(&s->io.out) < MPS_TUNNEL_OUT_LOW) {
+	    mps_stream_out_bytes(&s->io) < MPS_TUNNEL_OUT_LOW) {
 		const mps_tunnel_ops_t *ops = &s->side->channel_ops;
 
 		if (rounds++ < DRAIN_ROUNDS) {

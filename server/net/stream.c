@@ -45,6 +45,63 @@ mps_stream_init(mps_stream_t *s, int fd, SSL *ssl, size_t in_max,
 	}
 }
 
+/*
+ * Gathering records: OpenSSL's buffering BIO (BIO_f_buffer) goes between
+ * the SSL and its socket BIO on the write side only. SSL_write() then
+ * encrypts record after record into its buffer, which reaches the socket
+ * when it is full or at the BIO_flush() that ends mps_stream_flush: one
+ * write() per flush instead of one per 16 KiB record. The BIO keeps the
+ * bytes in order and, on a full socket, holds what the socket did not
+ * take (a partial write() keeps the rest), so back-pressure is the same
+ * as before with at most MPS_STREAM_WRITE_GATHER more bytes held; reads
+ * keep the socket BIO as it was.
+ *
+ * Reference counts: the socket BIO is held by the SSL as its read BIO
+ * and by the chain below the buffering BIO.
+ */
+static int
+gather_start(mps_stream_t *s)
+{
+	BIO *sock, *buf;
+
+	if (s->gather != NULL)
+		return 1;
+	if ((sock = SSL_get_wbio(s->ssl)) == NULL ||
+	    (buf = BIO_new(BIO_f_buffer())) == NULL)
+		return 0;
+	if (BIO_set_write_buffer_size(buf, MPS_STREAM_WRITE_GATHER) <= 0 ||
+	    !BIO_up_ref(sock)) {
+		BIO_free(buf);
+		return 0;
+	}
+	(void)BIO_push(buf, sock);
+	SSL_set0_wbio(s->ssl, buf);	/* drops the SSL's own write ref */
+	s->gather = buf;
+	return 1;
+}
+
+/* Back to writing straight to the socket; only once every gathered byte
+ * is written (the caller checks), and frees the gathering buffer. */
+static void
+gather_stop(mps_stream_t *s)
+{
+	BIO *sock;
+
+	if (s->gather == NULL)
+		return;
+	sock = BIO_next(s->gather);
+	if (sock == NULL || !BIO_up_ref(sock))
+		return;		/* keep gathering; freed with the SSL */
+	SSL_set0_wbio(s->ssl, sock);	/* frees the buffering BIO */
+	s->gather = NULL;
+}
+
+static size_t
+gathered(const mps_stream_t *s)
+{
+	return s->gather != NULL ? (size_t)BIO_wpending(s->gather) : 0;
+}
+
 void
 mps_stream_keep_buffers(mps_stream_t *s, int keep, size_t keep_bytes)
 {
@@ -52,10 +109,16 @@ mps_stream_keep_buffers(mps_stream_t *s, int keep, size_t keep_bytes)
 	mps_buf_set_keep(&s->out, keep ? keep_bytes : 0);
 	if (s->ssl == NULL)
 		return;
-	if (keep)
+	s->gather_ok = keep ? 1 : 0;
+	if (keep) {
 		SSL_clear_mode(s->ssl, SSL_MODE_RELEASE_BUFFERS);
-	else
+	} else {
 		SSL_set_mode(s->ssl, SSL_MODE_RELEASE_BUFFERS);
+		/* With records still gathered, the flush that writes the
+		 * last of them stops gathering. */
+		if (gathered(s) == 0)
+			gather_stop(s);
+	}
 }
 
 void
@@ -63,10 +126,15 @@ mps_stream_close(mps_stream_t *s)
 {
 	if (s->ssl != NULL) {
 		/* A close_notify, best effort: the socket is non-blocking and
-		 * the peer may be gone; never wait for its answer. */
-		if (s->handshake_done)
+		 * the peer may be gone; never wait for its answer. Gathered
+		 * records go first (best effort too). */
+		if (s->handshake_done) {
+			if (s->gather != NULL)
+				(void)BIO_flush(s->gather);
 			(void)SSL_shutdown(s->ssl);
-		SSL_free(s->ssl);
+		}
+		SSL_free(s->ssl);	/* frees the gathering BIO too */
+		s->gather = NULL;
 		s->ssl = NULL;
 	}
 	if (s->fd >= 0) {
@@ -225,9 +293,37 @@ mps_stream_read(mps_stream_t *s, size_t max, char *err, size_t errsize)
 	return APR_SUCCESS;
 }
 
+/* Writes what the gathering BIO holds. APR_SUCCESS when all of it is in
+ * the socket, APR_EAGAIN when the socket is full, or an error. */
+static apr_status_t
+gather_flush(mps_stream_t *s, char *err, size_t errsize)
+{
+	if (s->gather == NULL)
+		return APR_SUCCESS;
+	ERR_clear_error();
+	errno = 0;
+	if (BIO_flush(s->gather) <= 0) {
+		if (BIO_should_retry(s->gather))
+			return APR_EAGAIN;
+		if (errno == 0)
+			errno = EPIPE;
+		snprintf(err, errsize, "write: %s", strerror(errno));
+		return APR_FROM_OS_ERROR(errno);
+	}
+	return APR_SUCCESS;
+}
+
 apr_status_t
 mps_stream_flush(mps_stream_t *s, char *err, size_t errsize)
 {
+	apr_status_t rv;
+
+	/* More than one record to write on a busy stream: gather them. A
+	 * single small message (a keepalive, a window adjust) goes as it
+	 * always did, and an idle stream never allocates the buffer. */
+	if (s->ssl != NULL && s->gather_ok && s->handshake_done &&
+	    mps_buf_len(&s->out) > SSL3_RT_MAX_PLAIN_LENGTH)
+		(void)gather_start(s);	/* without it: one write per record */
 	while (mps_buf_len(&s->out) > 0) {
 		const uint8_t *p = mps_buf_ptr(&s->out);
 		size_t n = mps_buf_len(&s->out), done = 0;
@@ -264,7 +360,17 @@ mps_stream_flush(mps_stream_t *s, char *err, size_t errsize)
 		(void)mps_buf_consume(&s->out, done);
 		s->bytes_out += done;
 	}
+	if ((rv = gather_flush(s, err, errsize)) != APR_SUCCESS)
+		return rv;
+	if (s->gather != NULL && !s->gather_ok)
+		gather_stop(s);
 	return APR_SUCCESS;
+}
+
+size_t
+mps_stream_out_bytes(const mps_stream_t *s)
+{
+	return mps_buf_len(&s->out) + gathered(s);
 }
 
 apr_int16_t
@@ -278,6 +384,8 @@ mps_stream_events(const mps_stream_t *s, int want_read)
 		ev |= s->read_wants_write ? APR_POLLOUT : APR_POLLIN;
 	if (mps_buf_len(&s->out) > 0)
 		ev |= s->write_wants_read ? APR_POLLIN : APR_POLLOUT;
+	else if (gathered(s) > 0)
+		ev |= APR_POLLOUT;	/* the socket is all that waits */
 	return ev;
 }
 

@@ -24,6 +24,13 @@
  * buffer, held only while it holds bytes): several 16 KiB records. */
 #define MPS_STREAM_READ_AHEAD	(128 * 1024)
 
+/* What a busy TLS stream gathers of encrypted records before one write():
+ * a full pass of the tunnel's output (MPS_TUNNEL_OUT_HIGH, 128 KiB) and the
+ * records' headers and tags, so that one flush is one write(), not one
+ * write() per 16 KiB record. Allocated only while the stream is kept busy
+ * (mps_stream_keep_buffers) and has more than one record to write. */
+#define MPS_STREAM_WRITE_GATHER	(160 * 1024)
+
 typedef struct mps_stream_t {
 	int fd;
 	SSL *ssl;			/* NULL for plain TCP */
@@ -33,6 +40,10 @@ typedef struct mps_stream_t {
 	unsigned read_wants_write:1;	/* SSL_read returned WANT_WRITE */
 	unsigned write_wants_read:1;	/* SSL_write returned WANT_READ */
 	unsigned eof:1;			/* the peer closed its side */
+	unsigned gather_ok:1;		/* busy: records may be gathered */
+	BIO *gather;			/* OpenSSL's buffering BIO under the
+					 * SSL while it gathers records, or
+					 * NULL (writes go to the socket) */
 	unsigned long long bytes_in;	/* raw bytes read (after TLS) */
 	unsigned long long bytes_out;
 } mps_stream_t;
@@ -44,9 +55,11 @@ void mps_stream_init(mps_stream_t *s, int fd, SSL *ssl, size_t in_max,
 /*
  * keep 1 while the stream carries bulk traffic: its buffers and OpenSSL's
  * record buffers keep their storage when they empty (up to keep_bytes
- * for ours), instead of being freed and allocated again on every pass.
- * keep 0 (an idle stream, the default) frees what is empty now, and
- * OpenSSL's buffers at their next use.
+ * for ours), instead of being freed and allocated again on every pass,
+ * and a TLS stream's flush gathers its records (MPS_STREAM_WRITE_GATHER)
+ * into one write(). keep 0 (an idle stream, the default) frees what is
+ * empty now, and OpenSSL's buffers at their next use; gathered records
+ * not yet written are written first (they stay in order).
  */
 void mps_stream_keep_buffers(mps_stream_t *s, int keep, size_t keep_bytes);
 
@@ -69,14 +82,19 @@ apr_status_t mps_stream_handshake(mps_stream_t *s, char *err, size_t errsize);
 apr_status_t mps_stream_read(mps_stream_t *s, size_t max, char *err,
     size_t errsize);
 
-/* Writes queued output. APR_SUCCESS when s->out is empty, APR_EAGAIN when
- * some remains, or an error. */
+/* Writes queued output. APR_SUCCESS when s->out is empty and every
+ * record is in the socket, APR_EAGAIN when some remains (in s->out or
+ * gathered), or an error. */
 apr_status_t mps_stream_flush(mps_stream_t *s, char *err, size_t errsize);
 
 /* Whether bytes can be read without waiting for the socket: TLS may
  * hold decrypted data that a poll would never announce. The owner reads
  * again (in a new task, to stay fair) instead of watching. */
 int mps_stream_pending(const mps_stream_t *s);
+
+/* Output not yet in the socket: queued in s->out (plain bytes) and
+ * encrypted records gathered for the next write(). */
+size_t mps_stream_out_bytes(const mps_stream_t *s);
 
 /* The poll events to wait for: reading (if want_read) and the pending
  * output, translated through what TLS is waiting for. */

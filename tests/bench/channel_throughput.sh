@@ -116,6 +116,16 @@ finish() {
 	RUN_MBPS=$(awk -v b="$bytes" -v ms="$RUN_MS" 'BEGIN { printf "%.1f", b / ms / 1000 }')
 }
 
+# pump_cpu NAME: the CPU ms per MiB of the two bytepumps of run NAME
+# (each prints its own getrusage at the end: cpu_ms=), "client serve".
+pump_cpu() {
+	local c s
+	c=$(sed -n 's/^result ok .*cpu_ms=\([0-9]*\).*/\1/p' "$T/$1.out")
+	s=$(sed -n 's/^result ok .*cpu_ms=\([0-9]*\).*/\1/p' "$T/$1-serve.out")
+	awk -v c="${c:-0}" -v s="${s:-0}" -v mib="$mb" \
+	    'BEGIN { printf "%.2f %.2f", c / mib, s / mib }'
+}
+
 # run NAME CLIENT-ARGS -- SERVE-ARGS: one transfer through mpsd.
 run() {
 	local name=$1 cargs=() sargs=() t0 sim m0
@@ -141,6 +151,7 @@ run() {
 	# is a few ms), in ms per MiB moved one way.
 	RUN_CPU=$(awk -v m=$(( $(ticks "$MPSD_PID") - m0 )) -v s="$(ticks "$sim")" \
 	    -v hz="$hz" -v mib="$mb" 'BEGIN { printf "%.2f %.2f", m * 1000 / hz / mib, s * 1000 / hz / mib }')
+	RUN_CPU="$RUN_CPU $(pump_cpu "$name")"
 	stat_stop "$name" >>"$T/stats.txt"
 	stop_pid "$sim" >/dev/null || true
 }
@@ -197,6 +208,7 @@ pipe_run() {
 		    -v mib="$mb" 'BEGIN { printf "%.2f", (u + s) * 1000 / mib }')
 		RUN_CPU="$RUN_CPU${RUN_CPU:+ }$sum"
 	done
+	RUN_CPU="$RUN_CPU $(pump_cpu "$name")"
 }
 
 up_c=(--send "$bytes" --recv 0 --no-hash --no-check)
@@ -237,6 +249,19 @@ awk -v cu="$cup" -v cd="$cdown" -v pu="$pcup" -v pd="$pcdown" 'BEGIN {
 	    c[1] + c[2], d[1] + d[2], c[1], c[2], d[1], d[2]
 	printf "  pipe / (mpsd + amtsim)   %9.0f%% %9.0f%%  (the CPU-time form of mpsd / pipe)\n",
 	    100 * (c[1] + c[2]) / (a[1] + a[2]), 100 * (d[1] + d[2]) / (b[1] + b[2])
+	printf "  bytepumps (ends), mpsd   %10.2f %10.2f  (%s + %s, %s + %s)\n",
+	    a[3] + a[4], b[3] + b[4], a[3], a[4], b[3], b[4]
+	printf "  bytepumps (ends), pipe   %10.2f %10.2f\n", c[3] + c[4], d[3] + d[4]
+	tu = a[1] + a[2] + a[3] + a[4]; td = b[1] + b[2] + b[3] + b[4]
+	printf "  whole chain through mpsd %10.2f %10.2f  (4 processes)\n", tu, td
+	printf "  whole chain, socat pipe  %10.2f %10.2f\n",
+	    c[1] + c[2] + c[3] + c[4], d[1] + d[2] + d[3] + d[4]
+	# 1000 MB/s = 953.7 MiB/s; 2 cores give 2000 CPU ms a second.
+	budget = 2000 / (1e9 / 1048576)
+	printf "  2 cores at 1000 MB/s: %.2f ms per MiB for the whole chain; through mpsd it needs %.0f%% / %.0f%% of that,\n",
+	    budget, 100 * tu / budget, 100 * td / budget
+	printf "  i.e. at most %.0f / %.0f MB/s if the chain had both cores to itself\n",
+	    2000 / tu * 1.048576, 2000 / td * 1.048576
 }'
 # The floor: the cipher alone on one core (16 KiB blocks, openssl speed).
 case $CIPHER in

@@ -74,6 +74,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -999,9 +1000,21 @@ transfer(int fd)
 	}
 	if (elapsed < 1e-6)
 		elapsed = 1e-6;
-	say("result ok elapsed_ms=%.0f tx_MBps=%.1f rx_MBps=%.1f",
-	    elapsed * 1000, (double)p.sent / elapsed / 1e6,
-	    (double)p.received / elapsed / 1e6);
+	/* cpu_ms: this process's own CPU (user + system), so that a
+	 * benchmark can add up the whole chain's cost per MiB. */
+	{
+		struct rusage ru;
+		double cpu = 0;
+
+		if (getrusage(RUSAGE_SELF, &ru) == 0)
+			cpu = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) *
+			    1000 + (double)(ru.ru_utime.tv_usec +
+			    ru.ru_stime.tv_usec) / 1000;
+		say("result ok elapsed_ms=%.0f tx_MBps=%.1f rx_MBps=%.1f "
+		    "cpu_ms=%.0f", elapsed * 1000,
+		    (double)p.sent / elapsed / 1e6,
+		    (double)p.received / elapsed / 1e6, cpu);
+	}
 	(void)close(fd);
 	free(p.obuf);
 	free(p.ibuf);

@@ -278,6 +278,9 @@ typedef struct sim_device {
 	int32_t disc_sent;		/* DISCONNECT reason we sent, or -1 */
 	const char *error;		/* static token for the final line */
 	SSL *ssl;			/* NULL in plain mode */
+	BIO *gather;			/* buffering BIO under ssl once bulk
+					 * data flows (records gathered into
+					 * one write()), or NULL */
 	mps_buf_t in;			/* from the MPS, not yet parsed */
 	mps_buf_t out;			/* to the MPS, not yet written */
 	uint64_t t_start;		/* ms: connect started */

@@ -1,0 +1,375 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * test_stream.c: server/net/stream.h over real loopback TCP and a real
+ * TLS session (a self-signed EC certificate made in memory), driven from
+ * the test thread: the stream is the TLS server, the test the client.
+ *
+ * What it checks: a busy stream gathers its TLS records into one write()
+ * per flush (OpenSSL's buffering BIO under the SSL), and what it gathers
+ * reaches the peer complete and in order although the socket takes only
+ * part of it at a time (small socket buffers, a slow reader); gathered
+ * bytes count as pending output (mps_stream_out_bytes, POLLOUT); an idle
+ * stream or a lone small message never gathers; turning "busy" off with
+ * records still gathered writes them first and then stops gathering.
+ */
+#include "unit.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include "stream.h"
+
+#define SOCKBUF (16 * 1024)
+#define OUT_HIGH (128 * 1024)	/* what the tunnel lets queue (room) */
+
+static SSL_CTX *srv_ctx, *cli_ctx;
+
+typedef struct {
+	mps_stream_t s;			/* the server end under test */
+	int cfd;			/* the test's client end */
+	SSL *cssl;
+} rig_t;
+
+static SSL_CTX *
+make_server_ctx(void)
+{
+	EVP_PKEY *key = EVP_EC_gen("P-256");
+	X509 *x = X509_new();
+	X509_NAME *name;
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+
+	ck_assert_ptr_nonnull(key);
+	ck_assert_ptr_nonnull(x);
+	ck_assert_ptr_nonnull(ctx);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+	X509_gmtime_adj(X509_getm_notBefore(x), 0);
+	X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+	X509_set_pubkey(x, key);
+	name = X509_get_subject_name(x);
+	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+	    (const unsigned char *)"stream test", -1, -1, 0);
+	X509_set_issuer_name(x, name);
+	ck_assert_int_gt(X509_sign(x, key, EVP_sha256()), 0);
+	ck_assert_int_eq(SSL_CTX_use_certificate(ctx, x), 1);
+	ck_assert_int_eq(SSL_CTX_use_PrivateKey(ctx, key), 1);
+	X509_free(x);
+	EVP_PKEY_free(key);
+	return ctx;
+}
+
+static void
+setup(void)
+{
+	srv_ctx = make_server_ctx();
+	cli_ctx = SSL_CTX_new(TLS_client_method());
+	ck_assert_ptr_nonnull(cli_ctx);
+	SSL_CTX_set_verify(cli_ctx, SSL_VERIFY_NONE, NULL);
+}
+
+static void
+teardown(void)
+{
+	SSL_CTX_free(srv_ctx);
+	SSL_CTX_free(cli_ctx);
+}
+
+static void
+nonblock(int fd)
+{
+	int one = 1, sz = SOCKBUF;
+
+	ck_assert_int_eq(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK),
+	    0);
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+}
+
+static void
+tcp_pair(int *a, int *b)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sa);
+	int l = socket(AF_INET, SOCK_STREAM, 0);
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_ge(l, 0);
+	ck_assert_int_eq(bind(l, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(listen(l, 1), 0);
+	ck_assert_int_eq(getsockname(l, (struct sockaddr *)&sa, &len), 0);
+	*a = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_ge(*a, 0);
+	/* Before connect(), so that the window stays small. */
+	nonblock(*a);
+	ck_assert(connect(*a, (struct sockaddr *)&sa, sizeof(sa)) == 0 ||
+	    errno == EINPROGRESS);
+	*b = accept(l, NULL, NULL);
+	ck_assert_int_ge(*b, 0);
+	close(l);
+	nonblock(*b);
+}
+
+/* Both ends' handshake, TLS 1.2 (what devices speak) with AES-GCM. */
+static void
+rig_up(rig_t *r)
+{
+	int sfd, i, cdone = 0, sdone = 0;
+	char err[256];
+
+	tcp_pair(&r->cfd, &sfd);
+	SSL *ssl = SSL_new(srv_ctx);
+	ck_assert_ptr_nonnull(ssl);
+	ck_assert_int_eq(SSL_set_max_proto_version(ssl, TLS1_2_VERSION), 1);
+	mps_stream_init(&r->s, sfd, ssl, 64 * 1024, 512 * 1024);
+	r->cssl = SSL_new(cli_ctx);
+	ck_assert_ptr_nonnull(r->cssl);
+	SSL_set_fd(r->cssl, r->cfd);
+	SSL_set_connect_state(r->cssl);
+	for (i = 0; i < 2000 && !(cdone && sdone); i++) {
+		struct pollfd p[2] = { { r->cfd, POLLIN, 0 }, { sfd, POLLIN, 0 } };
+		apr_status_t rv;
+
+		if (!cdone) {
+			int c = SSL_do_handshake(r->cssl);
+			if (c == 1)
+				cdone = 1;
+			else
+				ck_assert_int_eq(SSL_get_error(r->cssl, c),
+				    SSL_ERROR_WANT_READ);
+		}
+		if (!sdone) {
+			rv = mps_stream_handshake(&r->s, err, sizeof(err));
+			if (rv == APR_SUCCESS)
+				sdone = 1;
+			else
+				ck_assert_msg(rv == APR_EAGAIN, "%s", err);
+		}
+		(void)poll(p, 2, 10);
+	}
+	ck_assert(cdone && sdone);
+}
+
+static void
+rig_down(rig_t *r)
+{
+	mps_stream_close(&r->s);
+	SSL_free(r->cssl);
+	close(r->cfd);
+}
+
+/* The byte at offset i of the test stream. */
+static uint8_t
+pattern(unsigned long long i)
+{
+	return (uint8_t)(i * 131 + (i >> 11) * 7 + (i >> 19));
+}
+
+static void
+queue(rig_t *r, unsigned long long *next, size_t n)
+{
+	uint8_t *tail;
+	size_t k;
+
+	ck_assert_int_eq(mps_buf_reserve(&r->s.out, n, &tail), APR_SUCCESS);
+	for (k = 0; k < n; k++)
+		tail[k] = pattern((*next)++);
+	ck_assert_int_eq(mps_buf_commit(&r->s.out, n), APR_SUCCESS);
+}
+
+/* The client reads at most max bytes and checks each against the
+ * pattern; returns how many it read. */
+static size_t
+client_read(rig_t *r, unsigned long long *got, size_t max)
+{
+	uint8_t b[8192];
+	size_t total = 0, n, k;
+
+	while (total < max) {
+		size_t want = max - total < sizeof(b) ? max - total : sizeof(b);
+
+		if (SSL_read_ex(r->cssl, b, want, &n) != 1) {
+			ck_assert_int_eq(SSL_get_error(r->cssl, 0),
+			    SSL_ERROR_WANT_READ);
+			break;
+		}
+		/* One assertion per read, not per byte: every ck_assert
+		 * reports its location to Check's parent process. */
+		for (k = 0; k < n && b[k] == pattern(*got + k); k++)
+			;
+		ck_assert_msg(k == n, "byte %llu out of order or wrong",
+		    *got + k);
+		*got += n;
+		total += n;
+	}
+	return total;
+}
+
+/*
+ * Pushes total bytes from the stream to a reader that takes at most
+ * read_step per turn, the producer keeping at most OUT_HIGH pending as
+ * the tunnel does (its room counts the gathered bytes); keep_until is
+ * the byte count after which the stream is no longer busy. Returns how
+ * many flushes ended with nothing left in s.out but gathered records
+ * the socket had not taken.
+ */
+static int
+push_through(rig_t *r, unsigned long long total, size_t read_step,
+    unsigned long long keep_until, int *gathered_seen)
+{
+	unsigned long long next = 0, got = 0;
+	unsigned seed = 12345;
+	int held = 0, turns = 0;
+	char err[256];
+
+	while (got < total) {
+		size_t pend = mps_stream_out_bytes(&r->s);
+		apr_status_t rv;
+
+		ck_assert_msg(++turns < 200000, "no progress at %llu", got);
+		if (next >= keep_until)
+			mps_stream_keep_buffers(&r->s, 0, 0);
+		/* Messages of 1 byte to 40,000: records are cut anywhere. */
+		while (next < total && pend < OUT_HIGH) {
+			size_t n = 1 + (size_t)(rand_r(&seed) % 40000);
+
+			if (n > total - next)
+				n = (size_t)(total - next);
+			queue(r, &next, n);
+			pend = mps_stream_out_bytes(&r->s);
+		}
+		rv = mps_stream_flush(&r->s, err, sizeof(err));
+		ck_assert_msg(rv == APR_SUCCESS || rv == APR_EAGAIN, "%s", err);
+		if (r->s.gather != NULL)
+			*gathered_seen = 1;
+		/* Bounded: what the producer may queue, one message over it,
+		 * and at most the gathering buffer's worth beyond. */
+		ck_assert_uint_le(mps_stream_out_bytes(&r->s),
+		    OUT_HIGH + 40000 + MPS_STREAM_WRITE_GATHER);
+		if (rv == APR_EAGAIN) {
+			ck_assert(mps_stream_events(&r->s, 0) & APR_POLLOUT);
+			if (mps_buf_len(&r->s.out) == 0) {
+				ck_assert_uint_gt(mps_stream_out_bytes(&r->s), 0);
+				held++;
+			}
+		} else {
+			ck_assert_uint_eq(mps_stream_out_bytes(&r->s), 0);
+			ck_assert_int_eq(mps_stream_events(&r->s, 0), 0);
+		}
+		if (client_read(r, &got, read_step) == 0) {
+			struct pollfd p = { r->cfd, POLLIN, 0 };
+			(void)poll(&p, 1, 5);
+		}
+	}
+	ck_assert_uint_eq(got, total);
+	ck_assert_uint_eq(mps_stream_out_bytes(&r->s), 0);
+	return held;
+}
+
+START_TEST(gathered_records_arrive_whole_and_in_order)
+{
+	rig_t r;
+	int seen = 0, held;
+
+	rig_up(&r);
+	mps_stream_keep_buffers(&r.s, 1, 256 * 1024);
+	/* 8 MiB to a reader of 5,000 bytes a turn behind 16 KiB socket
+	 * buffers: the socket takes part of a gathered burst at a time. */
+	held = push_through(&r, 8ULL << 20, 5000, ~0ULL, &seen);
+	ck_assert_int_eq(seen, 1);
+	ck_assert_int_gt(held, 0);
+	ck_assert_uint_eq(r.s.bytes_out, 8ULL << 20);
+	rig_down(&r);
+}
+END_TEST
+
+START_TEST(idle_stream_and_small_messages_do_not_gather)
+{
+	rig_t r;
+	int seen = 0;
+	unsigned long long next = 0, got = 0;
+	char err[256];
+
+	rig_up(&r);
+	/* Not busy: 1 MiB goes record by record, no gathering buffer. */
+	(void)push_through(&r, 1ULL << 20, 65536, 0, &seen);
+	ck_assert_int_eq(seen, 0);
+	ck_assert_ptr_null(r.s.gather);
+	/* Busy, but one small message (a keepalive): written as it is. */
+	mps_stream_keep_buffers(&r.s, 1, 256 * 1024);
+	next = got = 0;
+	queue(&r, &next, 100);
+	ck_assert_int_eq(mps_stream_flush(&r.s, err, sizeof(err)), APR_SUCCESS);
+	ck_assert_ptr_null(r.s.gather);
+	while (got < 100) {
+		struct pollfd p = { r.cfd, POLLIN, 0 };
+		(void)poll(&p, 1, 100);
+		(void)client_read(&r, &got, 100);
+	}
+	rig_down(&r);
+}
+END_TEST
+
+START_TEST(not_busy_any_more_writes_gathered_then_stops)
+{
+	rig_t r;
+	int seen = 0;
+
+	rig_up(&r);
+	mps_stream_keep_buffers(&r.s, 1, 256 * 1024);
+	/* Busy for the first 3 MiB, then not, with records gathered and a
+	 * slow reader: all 6 MiB arrive in order and gathering ends. */
+	(void)push_through(&r, 6ULL << 20, 3000, 3ULL << 20, &seen);
+	ck_assert_int_eq(seen, 1);
+	ck_assert_ptr_null(r.s.gather);
+	rig_down(&r);
+}
+END_TEST
+
+START_TEST(close_with_records_gathered)
+{
+	rig_t r;
+	unsigned long long next = 0;
+	char err[256];
+	int i;
+
+	rig_up(&r);
+	mps_stream_keep_buffers(&r.s, 1, 256 * 1024);
+	/* Nobody reads: the socket fills, records stay gathered; closing
+	 * frees everything (the sanitizer build checks for leaks). */
+	for (i = 0; i < 4; i++) {
+		queue(&r, &next, 100000);
+		(void)mps_stream_flush(&r.s, err, sizeof(err));
+	}
+	ck_assert_ptr_nonnull(r.s.gather);
+	ck_assert_uint_gt(mps_stream_out_bytes(&r.s), mps_buf_len(&r.s.out));
+	rig_down(&r);
+}
+END_TEST
+
+Suite *
+unit_suite(void)
+{
+	Suite *s = suite_create("stream");
+	TCase *tc = tcase_create("gather");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, gathered_records_arrive_whole_and_in_order);
+	tcase_add_test(tc, idle_stream_and_small_messages_do_not_gather);
+	tcase_add_test(tc, not_busy_any_more_writes_gathered_then_stops);
+	tcase_add_test(tc, close_with_records_gathered);
+	suite_add_tcase(s, tc);
+	return s;
+}
