@@ -56,10 +56,11 @@ void mps_stream_init(mps_stream_t *s, int fd, SSL *ssl, size_t in_max,
  * keep 1 while the stream carries bulk traffic: its buffers and OpenSSL's
  * record buffers keep their storage when they empty (up to keep_bytes
  * for ours), instead of being freed and allocated again on every pass,
- * and a TLS stream's flush gathers its records (MPS_STREAM_WRITE_GATHER)
- * into one write(). keep 0 (an idle stream, the default) frees what is
- * empty now, and OpenSSL's buffers at their next use; gathered records
- * not yet written are written first (they stay in order).
+ * OpenSSL reads ahead up to MPS_STREAM_READ_AHEAD, and a TLS stream's
+ * flush gathers its records (MPS_STREAM_WRITE_GATHER) into one write().
+ * keep 0 (an idle stream, the default) frees what is empty now,
+ * OpenSSL's empty record buffers included; gathered records not yet
+ * written are written first (they stay in order).
  */
 void mps_stream_keep_buffers(mps_stream_t *s, int keep, size_t keep_bytes);
 
