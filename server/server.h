@@ -86,6 +86,8 @@ typedef struct mps_server_t {
 	struct stat dynamic_stat;	/* what was last read */
 	mps_timer_t dynamic_timer;
 	mps_timer_t trim_timer;		/* periodic malloc_trim */
+	apr_time_t trim_deferred_since;	/* first trim put off by logins (0:
+					 * none); blocking lane only */
 
 	/* The admin API (NULL unless <Admin> Enabled): bound with the
 	 * other listeners, started last, stopped first. */

@@ -1837,6 +1837,8 @@ mps_amt_accept(void *ctx, int fd, const char *peer)
 		close(fd);
 		return;
 	}
+	atomic_store_explicit(&side->last_accept, (long long)apr_time_now(),
+	    memory_order_relaxed);
 	s = calloc(1, sizeof(*s));
 	if (s == NULL) {
 		if (side->admission != NULL)
@@ -1907,6 +1909,7 @@ mps_amt_side_init(mps_amt_side_t *side)
 	atomic_init(&side->active, 0);
 	atomic_init(&side->live, 0);
 	atomic_init(&side->open, 0);
+	atomic_init(&side->last_accept, 0);
 	side->list = NULL;
 	pthread_mutex_init(&side->list_lock, NULL);
 	side->throttle = mps_auth_throttle_create();

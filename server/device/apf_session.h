@@ -97,6 +97,9 @@ typedef struct mps_amt_side_t {
 					 * MaxConnections */
 	atomic_uint live;		/* session objects not yet freed */
 	atomic_uint open;		/* sessions not yet finalized */
+	atomic_llong last_accept;	/* apr_time_t of the last connection
+					 * accepted (the heap trim waits
+					 * for a login wave to end) */
 
 	pthread_mutex_t list_lock;	/* every live session, for shutdown */
 	mps_session_t *list;
