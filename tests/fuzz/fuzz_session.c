@@ -137,6 +137,7 @@ typedef struct dchan {
 	int reached;			/* device-opened: the layer saw it */
 	int answer_events;		/* device-opened: answers issued */
 	int64_t send_win;		/* what we may still send */
+	int64_t win_max;		/* the window mpsd offered */
 	int64_t recv_win;		/* what mpsd may still send us */
 	int close_recv;			/* mpsd sent CLOSE */
 } dchan;
@@ -677,6 +678,7 @@ handle_msg(const mps_apf_msg_t *m)
 			d->has_mps_id = 1;
 			d->mps_id = m->u.channel_open.sender;
 			d->send_win = m->u.channel_open.window;
+			d->win_max = m->u.channel_open.window;
 		}
 		break;
 	case MPS_APF_CHANNEL_OPEN_CONFIRMATION:
@@ -693,6 +695,7 @@ handle_msg(const mps_apf_msg_t *m)
 			z.dch[i].has_mps_id = 1;
 			z.dch[i].mps_id = m->u.channel_open_confirmation.sender;
 			z.dch[i].send_win = m->u.channel_open_confirmation.window;
+			z.dch[i].win_max = m->u.channel_open_confirmation.window;
 		}
 		break;
 	case MPS_APF_CHANNEL_WINDOW_ADJUST:
@@ -704,6 +707,12 @@ handle_msg(const mps_apf_msg_t *m)
 			break;
 		}
 		z.dch[i].send_win += m->u.window_adjust.bytes_to_add;
+		/* Only for bytes the console took: never more room than
+		 * the window mpsd offered. */
+		if (!z.dirty && z.dch[i].send_win > z.dch[i].win_max)
+			BUG("WINDOW_ADJUST grants %lld bytes, the window is %lld",
+			    (long long)z.dch[i].send_win,
+			    (long long)z.dch[i].win_max);
 		break;
 	case MPS_APF_CHANNEL_DATA:
 		i = dch_of(m->u.channel_data.recipient);
