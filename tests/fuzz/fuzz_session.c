@@ -1242,7 +1242,8 @@ step_any_type(unsigned k)
 		(void)mps_apf_encode_userauth_request_password(&msg,
 		    mps_apf_cstr("admin"), mps_apf_cstr(MPS_APF_SERVICE_PFWD),
 		    mps_apf_cstr("P@ssw0rd"));
-		dev_send(&msg);
+		if (dev_send(&msg) && z.model == M_USERAUTH)
+			z.model = M_LOGIN_WAIT;
 		return;
 	case MPS_APF_USERAUTH_FAILURE:
 		m.u.userauth_failure.methods = mps_apf_cstr("password");
@@ -1267,7 +1268,9 @@ step_any_type(unsigned k)
 		return;
 	case MPS_APF_PROTOCOLVERSION:
 		(void)mps_apf_encode_protocolversion(&msg, 1, k, 0, z.uuid);
-		dev_send(&msg);
+		/* Where it is allowed, the login moves on as step_login's. */
+		if (dev_send(&msg) && z.model == M_VERSION)
+			z.model = M_AUTH_SERVICE;
 		return;
 	case MPS_APF_DISCONNECT:
 	case MPS_APF_REQUEST_SUCCESS:
@@ -1291,7 +1294,13 @@ step_any_type(unsigned k)
 		mps_buf_reset(&msg);
 		return;
 	}
-	dev_send(&msg);
+	if (!dev_send(&msg))
+		return;
+	/* What an allowed one does to the session's state. */
+	if (t == MPS_APF_SERVICE_REQUEST)	/* the pfwd service */
+		z.model = z.model == M_PFWD ? M_ACTIVE : M_UNKNOWN;
+	else if (t == MPS_APF_DISCONNECT)
+		z.model = M_UNKNOWN;
 }
 
 static void
@@ -1302,7 +1311,8 @@ step_end(unsigned k)
 	switch (k & 3) {
 	case 0:
 		(void)mps_apf_encode_disconnect(&msg, k);
-		dev_send(&msg);
+		if (dev_send(&msg))
+			z.model = M_UNKNOWN;	/* mpsd closes, silently */
 		break;
 	case 1:
 		dev_flush();
