@@ -272,6 +272,26 @@ tests_fuzz_replay_proxy_header_LDADD = server/libmpsnet.la server/libmpsbase.la 
 check_PROGRAMS += tests/fuzz/replay_channel
 tests_fuzz_replay_channel_SOURCES = tests/fuzz/fuzz_channel.c tests/fuzz/replay_main.c
 tests_fuzz_replay_channel_LDADD = server/libmpsapf.la server/libmpsbase.la $(APR_LIBS)
+# The device's tunnel and its channels (apf_session.c, channel_relay.c)
+# driven by APF message sequences: fuzz_exec.c runs strands, lanes,
+# poller and timers inline INSTEAD of libmpscore, apr_time_now() is its
+# virtual clock (--wrap), channel_relay.c is compiled in without the
+# console side (the target brings its own peers).
+FUZZ_SESSION_SOURCES = tests/fuzz/fuzz_session.c tests/fuzz/fuzz_exec.c \
+	tests/fuzz/fuzz_exec.h server/device/channel_relay.c
+FUZZ_SESSION_LDADD = server/libmpsdevice.la server/libmpsdirectory.la \
+	server/libmpsnet.la server/libmpsoutbound.la server/libmpsnotify.la \
+	server/libmpsregistry.la server/libmpstls.la server/libmpsapf.la \
+	server/libmpsplugin.la server/libmpsconfig.la server/libmpslog.la \
+	server/libmpsbase.la $(EXPAT_LIBS) $(LTDL_LIBS) $(APU_LIBS) \
+	$(APR_LIBS) $(OPENSSL_LIBS) $(HIREDIS_LIBS)
+FUZZ_SESSION_WRAP = -Wl,--wrap=apr_time_now
+check_PROGRAMS += tests/fuzz/replay_session
+tests_fuzz_replay_session_SOURCES = $(FUZZ_SESSION_SOURCES) tests/fuzz/replay_main.c
+# Own flags: channel_relay.c is also built, with libtool, for mpsd.
+tests_fuzz_replay_session_CPPFLAGS = $(AM_CPPFLAGS)
+tests_fuzz_replay_session_LDFLAGS = $(FUZZ_SESSION_WRAP)
+tests_fuzz_replay_session_LDADD = $(FUZZ_SESSION_LDADD)
 # Issue 14: the instance-to-instance link's header and answer.
 check_PROGRAMS += tests/fuzz/replay_peer_header
 tests_fuzz_replay_peer_header_SOURCES = tests/fuzz/fuzz_peer_header.c tests/fuzz/replay_main.c
@@ -343,6 +363,11 @@ noinst_PROGRAMS += tests/fuzz/fuzz_channel
 tests_fuzz_fuzz_channel_SOURCES = tests/fuzz/fuzz_channel.c
 tests_fuzz_fuzz_channel_LDFLAGS = -fsanitize=fuzzer
 tests_fuzz_fuzz_channel_LDADD = server/libmpsapf.la server/libmpsbase.la $(APR_LIBS)
+noinst_PROGRAMS += tests/fuzz/fuzz_session
+tests_fuzz_fuzz_session_SOURCES = $(FUZZ_SESSION_SOURCES)
+tests_fuzz_fuzz_session_CPPFLAGS = $(AM_CPPFLAGS)
+tests_fuzz_fuzz_session_LDFLAGS = -fsanitize=fuzzer $(FUZZ_SESSION_WRAP)
+tests_fuzz_fuzz_session_LDADD = $(FUZZ_SESSION_LDADD)
 noinst_PROGRAMS += tests/fuzz/fuzz_peer_header
 tests_fuzz_fuzz_peer_header_SOURCES = tests/fuzz/fuzz_peer_header.c
 tests_fuzz_fuzz_peer_header_LDFLAGS = -fsanitize=fuzzer
