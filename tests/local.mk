@@ -4,6 +4,8 @@
 if HAVE_CHECK
 UNIT_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 UNIT_COMMON = tests/unit/unit_main.c tests/unit/unit.h
+# For the tests that drive a real TLS session.
+UNIT_TLS = tests/unit/unit_tls.c tests/unit/unit_tls.h
 
 check_PROGRAMS += tests/unit/test_log
 tests_unit_test_log_SOURCES = $(UNIT_COMMON) tests/unit/test_log.c
@@ -133,7 +135,7 @@ TESTS += tests/unit/test_relay
 # The peer link's relay: a plain socket <-> a TLS stream on one strand,
 # real poller and TLS over loopback TCP.
 check_PROGRAMS += tests/unit/test_tls_pipe
-tests_unit_test_tls_pipe_SOURCES = $(UNIT_COMMON) tests/unit/test_tls_pipe.c
+tests_unit_test_tls_pipe_SOURCES = $(UNIT_COMMON) $(UNIT_TLS) tests/unit/test_tls_pipe.c
 tests_unit_test_tls_pipe_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_tls_pipe_LDADD = server/libmpsnet.la server/libmpstls.la server/libmpsapf.la \
 	server/libmpscore.la server/libmpslog.la server/libmpsbase.la \
@@ -143,7 +145,7 @@ TESTS += tests/unit/test_tls_pipe
 # The TLS byte stream (server/net/stream.h) alone: records gathered into
 # one write() per flush, over loopback TCP with small socket buffers.
 check_PROGRAMS += tests/unit/test_stream
-tests_unit_test_stream_SOURCES = $(UNIT_COMMON) tests/unit/test_stream.c
+tests_unit_test_stream_SOURCES = $(UNIT_COMMON) $(UNIT_TLS) tests/unit/test_stream.c
 tests_unit_test_stream_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_stream_LDADD = server/libmpsnet.la server/libmpstls.la server/libmpsapf.la \
 	server/libmpscore.la server/libmpslog.la server/libmpsbase.la \

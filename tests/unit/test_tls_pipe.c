@@ -12,6 +12,7 @@
  * the half-close each way, and a TLS peer that vanishes.
  */
 #include "unit.h"
+#include "unit_tls.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -70,33 +71,6 @@ poller_main(void *arg)
 	return NULL;
 }
 
-static SSL_CTX *
-make_server_ctx(void)
-{
-	EVP_PKEY *key = EVP_EC_gen("P-256");
-	X509 *x = X509_new();
-	X509_NAME *name;
-	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
-
-	ck_assert_ptr_nonnull(key);
-	ck_assert_ptr_nonnull(x);
-	ck_assert_ptr_nonnull(ctx);
-	ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
-	X509_gmtime_adj(X509_getm_notBefore(x), 0);
-	X509_gmtime_adj(X509_getm_notAfter(x), 3600);
-	X509_set_pubkey(x, key);
-	name = X509_get_subject_name(x);
-	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-	    (const unsigned char *)"pipe test", -1, -1, 0);
-	X509_set_issuer_name(x, name);
-	ck_assert_int_gt(X509_sign(x, key, EVP_sha256()), 0);
-	ck_assert_int_eq(SSL_CTX_use_certificate(ctx, x), 1);
-	ck_assert_int_eq(SSL_CTX_use_PrivateKey(ctx, key), 1);
-	X509_free(x);
-	EVP_PKEY_free(key);
-	return ctx;
-}
-
 static void
 setup(void)
 {
@@ -109,7 +83,7 @@ setup(void)
 	    APR_SUCCESS);
 	ck_assert_int_eq(pthread_create(&poller_thread, NULL, poller_main,
 	    poller), 0);
-	srv_ctx = make_server_ctx();
+	srv_ctx = unit_tls_server_ctx("pipe test");
 	cli_ctx = SSL_CTX_new(TLS_client_method());
 	ck_assert_ptr_nonnull(cli_ctx);
 	SSL_CTX_set_verify(cli_ctx, SSL_VERIFY_NONE, NULL);
