@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <apr_pools.h>
@@ -361,20 +362,28 @@ flow_round(rig_t *r, flow_t *f)
 static int
 flow_run(rig_t *r, flow_t *f, int (*done)(const flow_t *), int idle_ms)
 {
-	int idle = 0;
+	long long idle_since = -1, now;
+	struct timespec ts;
 
+	/* Idle time on the clock: the poll below returns at once while a
+	 * socket is writable, so counting polls would give up after a few
+	 * milliseconds of a loaded machine not running the pipe's strand. */
 	while (!done(f)) {
 		if (flow_round(r, f))
-			idle = 0;
+			idle_since = -1;
 		else {
 			struct pollfd p[2] = {
 				{ .fd = r->t_plain, .events = POLLIN | POLLOUT },
 				{ .fd = r->t_fd, .events = POLLIN | POLLOUT },
 			};
-			if (idle >= idle_ms)
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			now = ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+			if (idle_since < 0)
+				idle_since = now;
+			else if (now - idle_since >= idle_ms)
 				return 0;
-			(void)poll(p, 2, 5);
-			idle += 5;
+			if (poll(p, 2, 5) > 0)
+				usleep(1000);	/* writable only: do not spin */
 		}
 	}
 	return 1;
