@@ -145,8 +145,10 @@ ok "device kb connects" start_sim kb --fqdn kb.amt.test \
 	--uuid aaaaaaaa-0000-0000-0000-000000000002 --ports 16992 --target "16992=$ORIGIN_ADDR"
 KB=$SIM_PID
 # ka's downloads are far larger than what the kernel's socket buffers can
-# hold, so they are still running when ka dies; kb's take about 3 s.
-SIZE=6000000
+# hold, so they are still running when ka dies; kb's take about 3 s
+# (longer under the sanitizers, whose slower start would otherwise let
+# them finish before ka dies).
+SIZE=$((6000000 * SLOW))
 KA_SIZE=200000000
 expected "$SIZE" >/dev/null
 kpids=()
