@@ -27,7 +27,8 @@ server_libmpsconfig_la_LIBADD = $(EXPAT_LIBS) $(APR_LIBS)
 noinst_LTLIBRARIES += server/libmpscore.la
 server_libmpscore_la_SOURCES = \
 	server/core/poller.c server/core/poller.h server/core/workers.c server/core/workers.h \
-	server/core/strand.c server/core/strand.h server/core/timer.c server/core/timer.h
+	server/core/strand.c server/core/strand.h server/core/timer.c server/core/timer.h \
+	server/core/gate.c server/core/gate.h
 server_libmpscore_la_LIBADD = $(APU_LIBS) $(APR_LIBS)
 
 # Plugin loader (libltdl).

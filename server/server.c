@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* server.c: see server.h. */
 #include "server.h"
+#include "gate.h"
 #include "admin.h"
 #include "admission.h"
 #include "apf_codec.h"
@@ -1294,6 +1295,18 @@ start_device_side(mps_server_t *srv, char *err, size_t errsize)
 		}
 	}
 	srv->amt.admission = srv->admission;
+	/* The device handshakes worked on at once: a login storm waits in
+	 * its sockets instead of starting every handshake together. */
+	if (srv->tls != NULL) {
+		rv = mps_gate_create(&srv->handshakes,
+		    (unsigned)cfg->max_handshakes);
+		if (rv != APR_SUCCESS) {
+			snprintf(err, errsize, "cannot set up MaxHandshakes: "
+			    "out of memory");
+			return rv;
+		}
+		srv->amt.handshakes = srv->handshakes;
+	}
 	/* The console side's shared state first: a device may open a
 	 * direct-tcpip channel as soon as it is connected. */
 	srv->consoles.cfg = cfg;
@@ -1356,6 +1369,10 @@ start_device_side(mps_server_t *srv, char *err, size_t errsize)
 	    "MaxConsoles %d", cfg->max_preauth, cfg->max_preauth_per_address,
 	    cfg->preauth_drop_start, cfg->preauth_drop_rate,
 	    (long)apr_time_sec(cfg->preauth_timeout), cfg->max_consoles);
+	if (srv->handshakes != NULL)
+		mps_log(MPS_LOG_INFO, "Device TLS handshakes: at most %d at "
+		    "once (MaxHandshakes); more wait in arrival order",
+		    cfg->max_handshakes);
 	return APR_SUCCESS;
 }
 
@@ -1557,6 +1574,8 @@ mps_server_shutdown(mps_server_t *srv)
 	}
 	mps_admission_destroy(srv->admission);
 	srv->admission = NULL;
+	mps_gate_destroy(srv->handshakes);
+	srv->handshakes = NULL;
 	/* After the workers (no tunnel records or removes any more), before
 	 * the registry (its takeover callback looks there). The removals of
 	 * the tunnels just closed get a moment to reach Redis, so that a

@@ -62,6 +62,8 @@ typedef struct mps_server_t {
 
 	/* Connections not authenticated yet, from all three listeners. */
 	struct mps_admission_t *admission;
+	/* MaxHandshakes (TLS mode only). */
+	struct mps_gate_t *handshakes;
 
 	/* Console side. */
 	mps_listener_t *socks_listener;

@@ -278,9 +278,10 @@ tests_fuzz_replay_channel_LDADD = server/libmpsapf.la server/libmpsbase.la $(APR
 # driven by APF message sequences: fuzz_exec.c runs strands, lanes,
 # poller and timers inline INSTEAD of libmpscore, apr_time_now() is its
 # virtual clock (--wrap), channel_relay.c is compiled in without the
-# console side (the target brings its own peers).
+# console side (the target brings its own peers), gate.c as it is (the
+# target's tunnels are plain: no handshake slots).
 FUZZ_SESSION_SOURCES = tests/fuzz/fuzz_session.c tests/fuzz/fuzz_exec.c \
-	tests/fuzz/fuzz_exec.h server/device/channel_relay.c
+	tests/fuzz/fuzz_exec.h server/device/channel_relay.c server/core/gate.c
 FUZZ_SESSION_LDADD = server/libmpsdevice.la server/libmpsdirectory.la \
 	server/libmpsnet.la server/libmpsoutbound.la server/libmpsnotify.la \
 	server/libmpsregistry.la server/libmpstls.la server/libmpsapf.la \
@@ -426,7 +427,7 @@ CONSOLE_TESTS = tests/integration/console_socks.sh \
 	tests/integration/console_http.sh tests/integration/console_apache.sh \
 	tests/integration/console_stress.sh \
 	tests/integration/datapath_windows.sh tests/integration/tolerant_clients.sh \
-	tests/integration/preauth_flood.sh \
+	tests/integration/preauth_flood.sh tests/integration/handshake_gate.sh \
 	tests/integration/auth_lanes.sh \
 	tests/integration/floods.sh tests/integration/log_disk_full.sh
 TESTS += $(CONSOLE_TESTS)

@@ -154,6 +154,8 @@ typedef struct mps_config_t {
 	int preauth_drop_start;		/* PreAuthDropStart, default
 					 * MaxPreAuthConnections / 2 (256) */
 	int preauth_drop_rate;		/* PreAuthDropRate %, default 30 */
+	int max_handshakes;		/* MaxHandshakes: device TLS handshakes
+					 * worked on at once, default 512 */
 	apr_interval_time_t preauth_timeout; /* PreAuthTimeout s: accept to
 					 * authenticated, default 10 */
 	int max_channels_per_device;	/* MaxChannelsPerDevice, default 32 */

@@ -187,6 +187,7 @@ static const struct keyword keywords[] = {
 	{ G_LIMITS, "MaxPreAuthPerAddress", KW_INT, F(max_preauth_per_address), 1, 1000000, NULL },
 	{ G_LIMITS, "PreAuthDropStart", KW_INT, F(preauth_drop_start), 0, 1000000, NULL },
 	{ G_LIMITS, "PreAuthDropRate", KW_INT, F(preauth_drop_rate), 0, 100, NULL },
+	{ G_LIMITS, "MaxHandshakes", KW_INT, F(max_handshakes), 1, 1000000, NULL },
 	{ G_LIMITS, "PreAuthTimeout", KW_SECONDS, F(preauth_timeout), 1, 3600, NULL },
 	{ G_LIMITS, "MaxChannelsPerDevice", KW_INT, F(max_channels_per_device), 1, 1024, NULL },
 	{ G_LIMITS, "WorkerThreads", KW_INT, F(worker_threads), 0, 1024, NULL },
@@ -313,6 +314,7 @@ mps_config_defaults(mps_config_t *cfg, apr_pool_t *pool)
 	cfg->max_connections = 1000;
 	cfg->max_consoles = 1000;
 	cfg->max_preauth = 512;
+	cfg->max_handshakes = 512;
 	cfg->max_preauth_per_address = 32;
 	cfg->preauth_drop_start = 256;
 	cfg->preauth_drop_rate = 30;

@@ -69,6 +69,11 @@ static const struct series_desc descs[MPS_M_COUNT] = {
 	[MPS_M_PREAUTH_OPEN] = { "mpsd_preauth_connections", "gauge",
 	    "Device and console connections that have not authenticated yet "
 	    "(held against MaxPreAuthConnections).", NULL },
+	[MPS_M_HANDSHAKES_RUNNING] = { "mpsd_device_handshakes", "gauge",
+	    "Device TLS handshakes under way (held against MaxHandshakes) "
+	    "and waiting for one of its slots.", "state=\"running\"" },
+	[MPS_M_HANDSHAKES_WAITING] = { "mpsd_device_handshakes", NULL, NULL,
+	    "state=\"waiting\"" },
 	[MPS_M_FULL_DEVICES] = { "mpsd_login_refused_full_total", "counter",
 	    "Authenticated devices and consoles refused because their budget "
 	    "(MaxConnections, MaxConsoles) was full.", "side=\"device\"" },

@@ -52,6 +52,10 @@ typedef enum {
 	MPS_M_PREAUTH_REFUSED_DROPPED,	/* early random drop */
 	/* mpsd_preauth_connections (gauge): not authenticated yet */
 	MPS_M_PREAUTH_OPEN,
+	/* mpsd_device_handshakes (gauge): device TLS handshakes under way
+	 * (held against MaxHandshakes) and waiting for a slot */
+	MPS_M_HANDSHAKES_RUNNING,
+	MPS_M_HANDSHAKES_WAITING,
 	/* mpsd_login_refused_full_total{side=...}: authenticated, but the
 	 * side's budget was full */
 	MPS_M_FULL_DEVICES,		/* MaxConnections: DISCONNECT 12 */

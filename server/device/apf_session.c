@@ -31,6 +31,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,7 @@
 #include "apf_codec.h"
 #include "auth_job.h"
 #include "directory.h"
+#include "gate.h"
 #include "timer.h"
 #include "listener.h"
 #include "log.h"
@@ -125,11 +127,16 @@ struct mps_session_t {
 	unsigned more_input:1;		/* the last pass stopped at its budget */
 	unsigned listed:1;		/* in side->list */
 	unsigned notified:1;		/* subscribers heard CONNECTED */
+	unsigned gate_held:1;		/* holds a MaxHandshakes slot */
+	unsigned gate_waiting:1;	/* queued for one (or granted, and
+					 * gate_open is on its way) */
+	unsigned spoke:1;		/* the socket was reported readable */
 	apr_uint32_t trigger;
 	apr_time_t last_rx;
 	unsigned long long reported_in, reported_out;
 	mps_log_limit_t warn_limit;	/* mps_tunnel_warn(): strand only */
 	char *cert_cn;			/* mutual TLS identity, malloc'd */
+	mps_gate_waiter_t gate_wait;	/* side->handshakes' (gate.h) */
 	char uuid[MPS_APF_UUID_TEXT_SIZE];
 	char peer[64];			/* ip:port */
 	char ip[48];			/* ip alone, for the login throttle */
@@ -168,6 +175,7 @@ static const char *const state_names[] = {
 
 static void session_pump(void *arg);
 static void session_io(void *arg);
+static int handshake_slot(mps_session_t *s);
 static void session_deadline(void *arg);
 static apr_interval_time_t handshake_deadline(const mps_config_t *cfg);
 static void session_settled(void *arg);
@@ -493,6 +501,18 @@ preauth_release(mps_session_t *s)
 	s->preauth = 0;
 }
 
+/* Gives the MaxHandshakes slot back (once): the handshake ended, or the
+ * session did. */
+static void
+gate_release(mps_session_t *s)
+{
+	if (s->gate_held) {
+		mps_metric_gauge_add(MPS_M_HANDSHAKES_RUNNING, -1);
+		mps_gate_leave(s->side->handshakes);
+	}
+	s->gate_held = 0;
+}
+
 static void
 session_finalize(mps_session_t *s)
 {
@@ -522,6 +542,14 @@ session_finalize(mps_session_t *s)
 	if (s->counted)
 		atomic_fetch_sub(&side->active, 1);
 	s->counted = 0;
+	gate_release(s);
+	if (s->gate_waiting &&
+	    mps_gate_cancel(side->handshakes, &s->gate_wait)) {
+		mps_metric_gauge_add(MPS_M_HANDSHAKES_WAITING, -1);
+		s->gate_waiting = 0;
+		session_unref(s);	/* the queue's reference */
+	}
+	/* Else granted meanwhile: gate_open() gives the slot back. */
 	preauth_release(s);
 	if (s->dev != NULL) {
 		mps_device_release(s->dev);
@@ -1471,6 +1499,14 @@ session_pump_body(mps_session_t *s)
 		}
 	}
 	if (s->state == S_TLS) {
+		if (!handshake_slot(s)) {
+			/* Before its first bytes: watch for them. */
+			if (!s->gate_waiting && mps_poller_watch(s->side->poller,
+			    s->reg, APR_POLLIN) != APR_SUCCESS)
+				session_close(s, 0, MPS_LOG_ERROR,
+				    "cannot watch the socket");
+			return;
+		}
 		rv = mps_stream_handshake(&s->io, err, sizeof(err));
 		if (rv == APR_EAGAIN)
 			goto wait;
@@ -1490,6 +1526,7 @@ session_pump_body(mps_session_t *s)
 			return;
 		}
 		handshake_done(s);
+		gate_release(s);
 	}
 
 	s->more_input = 0;
@@ -1569,6 +1606,7 @@ session_io(void *arg)
 
 	if (s->state == S_CLOSED)
 		return;
+	s->spoke = 1;		/* readable (or ended): see handshake_slot */
 	if (close_req_take(s))
 		return;		/* the close ran the pump */
 	session_pump(s);
@@ -1769,8 +1807,85 @@ handshake_deadline(const mps_config_t *cfg)
 	    cfg->tls_handshake_timeout : cfg->preauth_timeout;
 }
 
+/* A MaxHandshakes slot came to a waiting session, on its strand (the
+ * hand-over of gate_granted). */
+static void
+gate_open(void *arg)
+{
+	mps_session_t *s = arg;
+
+	s->gate_waiting = 0;
+	s->gate_held = 1;
+	if (s->state == S_CLOSED)
+		gate_release(s);	/* ended while it waited */
+	else if (!close_req_take(s))
+		session_pump(s);	/* the handshake begins */
+	session_unref(s);	/* the queue's reference */
+}
+
+/* gate_open could not be posted: the workers are stopping (nothing
+ * waits for the slot any more), or no memory (give it on). */
+static void
+gate_open_dropped(void *arg)
+{
+	mps_session_t *s = arg;
+
+	mps_metric_gauge_add(MPS_M_HANDSHAKES_RUNNING, -1);
+	if (!mps_workers_stopping(s->side->workers))
+		mps_gate_leave(s->side->handshakes);
+	session_unref(s);
+}
+
+/* The gate's grant(), on the thread that gave the slot back: only the
+ * hand-over to the session's strand happens here (gate.h). */
+static void
+gate_granted(mps_gate_waiter_t *w)
+{
+	mps_session_t *s = (mps_session_t *)(void *)((char *)w -
+	    offsetof(mps_session_t, gate_wait));
+
+	mps_metric_gauge_add(MPS_M_HANDSHAKES_WAITING, -1);
+	mps_metric_gauge_add(MPS_M_HANDSHAKES_RUNNING, 1);
+	if (mps_strand_post_ex(s->strand, gate_open, gate_open_dropped, s) !=
+	    APR_SUCCESS)
+		gate_open_dropped(s);
+}
+
+/*
+ * In S_TLS: may the handshake go on? Yes without MaxHandshakes (plain
+ * mode, unit tests) or with a slot. A slot is asked for only once the
+ * device has sent something: an idle socket (a flood of them, see
+ * admission.h) never holds one, and a device that waits for a slot
+ * waits unread, with nothing of its handshake allocated. Returns 0 when
+ * the pass must wait: for the first bytes (the caller watches) or for a
+ * slot (gate_open pumps again; nothing is watched meanwhile).
+ */
+static int
+handshake_slot(mps_session_t *s)
+{
+	if (s->gate_held || s->side->handshakes == NULL || s->io.ssl == NULL)
+		return 1;
+	if (s->gate_waiting || !s->spoke)
+		return 0;
+	s->gate_wait.grant = gate_granted;
+	session_ref(s);		/* the queue's, for gate_open */
+	/* Counted first: the grant may come at once. */
+	mps_metric_gauge_add(MPS_M_HANDSHAKES_WAITING, 1);
+	if (!mps_gate_enter(s->side->handshakes, &s->gate_wait)) {
+		s->gate_waiting = 1;
+		return 0;
+	}
+	mps_metric_gauge_add(MPS_M_HANDSHAKES_WAITING, -1);
+	mps_metric_gauge_add(MPS_M_HANDSHAKES_RUNNING, 1);
+	session_unref(s);
+	s->gate_held = 1;
+	return 1;
+}
+
 /* The first task of a session, on its strand: watch the socket, start
- * the handshake deadline. */
+ * the handshake deadline (a wait for a MaxHandshakes slot counts in it:
+ * a device that waited too long is closed as one whose handshake did not
+ * end in time). */
 static void
 session_start(void *arg)
 {

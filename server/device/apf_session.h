@@ -93,6 +93,10 @@ typedef struct mps_amt_side_t {
 	/* The pre-auth budget, shared with the consoles (admission.h);
 	 * NULL: no pre-auth limits (unit tests). */
 	struct mps_admission_t *admission;
+	/* MaxHandshakes: the TLS handshakes worked on at once (gate.h);
+	 * the others wait, unread, in arrival order. NULL: no limit
+	 * (plain mode, unit tests). */
+	struct mps_gate_t *handshakes;
 	atomic_uint active;		/* authenticated sessions, against
 					 * MaxConnections */
 	atomic_uint live;		/* session objects not yet freed */

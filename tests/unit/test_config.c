@@ -239,6 +239,7 @@ assert_defaults(const mps_config_t *cfg)
 	ck_assert_int_eq(cfg->max_connections, 1000);
 	ck_assert_int_eq(cfg->max_consoles, 1000);
 	ck_assert_int_eq(cfg->max_preauth, 512);
+	ck_assert_int_eq(cfg->max_handshakes, 512);
 	ck_assert_int_eq(cfg->max_preauth_per_address, 32);
 	ck_assert_int_eq(cfg->preauth_drop_start, 256);
 	ck_assert_int_eq(cfg->preauth_drop_rate, 30);
@@ -375,6 +376,7 @@ static const struct param_row param_rows[] = {
 	{ "Limits", "MaxConsoles", "200", "", O(max_consoles), K_INT, NULL, 200 },
 	{ "Limits", "MaxPreAuthConnections", "2000", "", O(max_preauth), K_INT, NULL, 2000 },
 	{ "Limits", "MaxPreAuthPerAddress", "4", "", O(max_preauth_per_address), K_INT, NULL, 4 },
+	{ "Limits", "MaxHandshakes", "64", "", O(max_handshakes), K_INT, NULL, 64 },
 	{ "Limits", "PreAuthDropStart", "100", "", O(preauth_drop_start), K_INT, NULL, 100 },
 	{ "Limits", "PreAuthDropRate", "0", "", O(preauth_drop_rate), K_INT, NULL, 0 },
 	{ "Limits", "PreAuthTimeout", "3", "", O(preauth_timeout), K_SEC, NULL, 3 },
@@ -490,9 +492,9 @@ START_TEST(test_parameter_table_complete)
 	int i, j;
 
 #ifdef MPS_WITH_REDIS
-	ck_assert_int_eq(NPARAMS, 82);
+	ck_assert_int_eq(NPARAMS, 83);
 #else
-	ck_assert_int_eq(NPARAMS, 80);
+	ck_assert_int_eq(NPARAMS, 81);
 #endif
 	for (i = 0; i < NPARAMS; i++)
 		for (j = i + 1; j < NPARAMS; j++)
@@ -686,6 +688,7 @@ static const struct bad_row bad_rows[] = {
 	{ "Limits", "MaxConsoles", "0", "<MaxConsoles> \"0\" is out of range (1-1000000)" },
 	{ "Limits", "MaxPreAuthConnections", "0", "<MaxPreAuthConnections> \"0\" is out of range (1-1000000)" },
 	{ "Limits", "MaxPreAuthPerAddress", "0", "<MaxPreAuthPerAddress> \"0\" is out of range (1-1000000)" },
+	{ "Limits", "MaxHandshakes", "0", "<MaxHandshakes> \"0\" is out of range (1-1000000)" },
 	{ "Limits", "PreAuthDropStart", "-1", "<PreAuthDropStart> \"-1\" is out of range (0-1000000)" },
 	{ "Limits", "PreAuthDropRate", "101", "<PreAuthDropRate> \"101\" is out of range (0-100)" },
 	{ "Limits", "PreAuthTimeout", "0", "<PreAuthTimeout> \"0\" is out of range (1-3600 seconds)" },

@@ -10,6 +10,7 @@
  */
 #include "unit.h"
 
+#include "gate.h"
 #include "keyed_sets.h"
 #include "metrics.h"
 #include "mps_status.h"
@@ -1987,6 +1988,175 @@ START_TEST(keyed_sets_long_keys)
 }
 END_TEST
 
+
+/* ---- gate (MaxHandshakes) ----------------------------------------------- */
+
+struct gate_probe {
+	mps_gate_waiter_t w;
+	int id;
+	int granted;
+};
+
+static int gate_order[16];
+static int gate_granted_n;
+
+static void
+gate_probe_grant(mps_gate_waiter_t *w)
+{
+	struct gate_probe *p = (struct gate_probe *)(void *)w;
+
+	p->granted++;
+	gate_order[gate_granted_n++] = p->id;
+}
+
+START_TEST(gate_fifo_and_handover)
+{
+	mps_gate_t *g;
+	struct gate_probe p[5];
+	unsigned holders, waiting;
+	int i;
+
+	memset(p, 0, sizeof(p));
+	gate_granted_n = 0;
+	ck_assert_int_eq(mps_gate_create(&g, 0), APR_EINVAL);
+	ck_assert_int_eq(mps_gate_create(&g, 2), APR_SUCCESS);
+	for (i = 0; i < 5; i++) {
+		p[i].id = i;
+		p[i].w.grant = gate_probe_grant;
+	}
+	/* Two at once; the other three wait, in arrival order. */
+	ck_assert_int_eq(mps_gate_enter(g, &p[0].w), 1);
+	ck_assert_int_eq(mps_gate_enter(g, &p[1].w), 1);
+	ck_assert_int_eq(mps_gate_enter(g, &p[2].w), 0);
+	ck_assert_int_eq(mps_gate_enter(g, &p[3].w), 0);
+	ck_assert_int_eq(mps_gate_enter(g, &p[4].w), 0);
+	mps_gate_counts(g, &holders, &waiting);
+	ck_assert_uint_eq(holders, 2);
+	ck_assert_uint_eq(waiting, 3);
+	/* One leaves: its slot goes to the oldest waiter, at once, and a
+	 * newcomer does not overtake the ones still queued. */
+	mps_gate_leave(g);
+	ck_assert_int_eq(gate_granted_n, 1);
+	ck_assert_int_eq(gate_order[0], 2);
+	mps_gate_counts(g, &holders, &waiting);
+	ck_assert_uint_eq(holders, 2);
+	ck_assert_uint_eq(waiting, 2);
+	/* A queued waiter gives up: never granted; a granted one cannot. */
+	ck_assert_int_eq(mps_gate_cancel(g, &p[3].w), 1);
+	ck_assert_int_eq(mps_gate_cancel(g, &p[2].w), 0);
+	mps_gate_leave(g);
+	ck_assert_int_eq(gate_granted_n, 2);
+	ck_assert_int_eq(gate_order[1], 4);
+	ck_assert_int_eq(p[3].granted, 0);
+	/* Nobody waits: slots go back to the pool, and a newcomer enters. */
+	mps_gate_leave(g);
+	mps_gate_counts(g, &holders, &waiting);
+	ck_assert_uint_eq(holders, 1);
+	ck_assert_uint_eq(waiting, 0);
+	ck_assert_int_eq(mps_gate_enter(g, &p[3].w), 1);
+	mps_gate_leave(g);
+	mps_gate_leave(g);
+	mps_gate_counts(g, &holders, &waiting);
+	ck_assert_uint_eq(holders, 0);
+	ck_assert_int_eq(gate_granted_n, 2);
+	mps_gate_destroy(g);
+}
+END_TEST
+
+/* Threads enter, hold a moment, leave; a queued one waits for its
+ * grant (which comes on the leaving thread, as in mpsd). Never more than
+ * max inside at once, and everybody gets in. */
+#define GATE_THREADS	8
+#define GATE_ROUNDS	300
+#define GATE_MAX	3
+
+struct gate_runner {
+	mps_gate_waiter_t w;
+	mps_gate_t *g;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int go;
+};
+
+static atomic_int gate_inside, gate_peak, gate_entries;
+
+static void
+gate_runner_grant(mps_gate_waiter_t *w)
+{
+	struct gate_runner *r = (struct gate_runner *)(void *)w;
+
+	pthread_mutex_lock(&r->lock);
+	r->go = 1;
+	pthread_cond_signal(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+}
+
+static void *
+gate_runner_main(void *arg)
+{
+	struct gate_runner *r = arg;
+	int i, n, peak;
+
+	for (i = 0; i < GATE_ROUNDS; i++) {
+		pthread_mutex_lock(&r->lock);
+		r->go = 0;
+		pthread_mutex_unlock(&r->lock);
+		r->w.grant = gate_runner_grant;
+		if (!mps_gate_enter(r->g, &r->w)) {
+			pthread_mutex_lock(&r->lock);
+			while (!r->go)
+				pthread_cond_wait(&r->cond, &r->lock);
+			pthread_mutex_unlock(&r->lock);
+		}
+		n = atomic_fetch_add(&gate_inside, 1) + 1;
+		peak = atomic_load(&gate_peak);
+		while (n > peak && !atomic_compare_exchange_weak(&gate_peak,
+		    &peak, n))
+			;
+		atomic_fetch_add(&gate_entries, 1);
+		sched_yield();
+		atomic_fetch_sub(&gate_inside, 1);
+		mps_gate_leave(r->g);
+	}
+	return NULL;
+}
+
+START_TEST(gate_threads_bounded)
+{
+	mps_gate_t *g;
+	struct gate_runner r[GATE_THREADS];
+	pthread_t t[GATE_THREADS];
+	unsigned holders, waiting;
+	int i;
+
+	atomic_store(&gate_inside, 0);
+	atomic_store(&gate_peak, 0);
+	atomic_store(&gate_entries, 0);
+	ck_assert_int_eq(mps_gate_create(&g, GATE_MAX), APR_SUCCESS);
+	for (i = 0; i < GATE_THREADS; i++) {
+		memset(&r[i], 0, sizeof(r[i]));
+		r[i].g = g;
+		pthread_mutex_init(&r[i].lock, NULL);
+		pthread_cond_init(&r[i].cond, NULL);
+		ck_assert_int_eq(pthread_create(&t[i], NULL, gate_runner_main,
+		    &r[i]), 0);
+	}
+	for (i = 0; i < GATE_THREADS; i++)
+		pthread_join(t[i], NULL);
+	ck_assert_int_eq(atomic_load(&gate_entries), GATE_THREADS * GATE_ROUNDS);
+	ck_assert_int_le(atomic_load(&gate_peak), GATE_MAX);
+	ck_assert_int_ge(atomic_load(&gate_peak), 2);
+	mps_gate_counts(g, &holders, &waiting);
+	ck_assert_uint_eq(holders, 0);
+	ck_assert_uint_eq(waiting, 0);
+	for (i = 0; i < GATE_THREADS; i++) {
+		pthread_mutex_destroy(&r[i].lock);
+		pthread_cond_destroy(&r[i].cond);
+	}
+	mps_gate_destroy(g);
+}
+END_TEST
+
 Suite *
 unit_suite(void)
 {
@@ -2043,6 +2213,11 @@ unit_suite(void)
 	tcase_add_test(tc, keyed_sets_own_record);
 	tcase_add_test(tc, keyed_sets_takeover_lowest);
 	tcase_add_test(tc, keyed_sets_long_keys);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("gate");
+	tcase_add_test(tc, gate_fifo_and_handover);
+	tcase_add_test(tc, gate_threads_bounded);
 	suite_add_tcase(s, tc);
 	return s;
 }
