@@ -67,7 +67,8 @@ sed 's/^/  /' "$T/direct.out"
 echo "through mpsd's SOCKS port and $devices device tunnels:"
 # mpsd's and the devices' CPU during this run, per request (these hold
 # under load, unlike requests/s); PERF=1 also counts mpsd's syscalls
-# and context switches per request with perf stat.
+# and context switches per request with perf stat, and records mpsd's
+# profile (perf record -g, the data kept in the printed folder).
 hz=$(getconf CLK_TCK)
 ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 STAT_EVENTS=syscalls:sys_enter_read,syscalls:sys_enter_write,syscalls:sys_enter_recvfrom,syscalls:sys_enter_sendto,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_epoll_ctl,syscalls:sys_enter_futex,context-switches
@@ -75,6 +76,8 @@ stat_pid=
 if [ "${PERF:-0}" = 1 ]; then
 	perf stat -x, -e "$STAT_EVENTS" -p "$MPSD_PID" -o "$T/load.stat" 2>/dev/null &
 	stat_pid=$!
+	perf record -F 999 -g -p "$MPSD_PID" -o "$T/perf.data" >/dev/null 2>&1 &
+	rec_pid=$!
 	sleep 0.3
 fi
 m0=$(ticks "$MPSD_PID")
@@ -85,8 +88,10 @@ s0=$(ticks "$SIM_PID")
 m1=$(ticks "$MPSD_PID")
 s1=$(ticks "$SIM_PID")
 if [ -n "$stat_pid" ]; then
-	kill -INT "$stat_pid" 2>/dev/null || true
-	wait "$stat_pid" || true
+	kill -INT "$stat_pid" "$rec_pid" 2>/dev/null || true
+	wait "$stat_pid" "$rec_pid" || true
+	KEEP_TMP=1
+	echo "mpsd's profile: perf report -i $T/perf.data (kept)"
 fi
 sed 's/^/  /' "$T/load.out"
 rps=$(sed -n 's/^result .* rps=\([0-9]*\).*/\1/p' "$T/load.out")
