@@ -303,6 +303,11 @@ op_opened(mps_chan_peer_t *p)
 	if (!p->relaying || p->chan == NULL)
 		BUG("opened without a relaying channel");
 	TRACE("  peer %d opened\n", c->idx);
+	/* A device-opened channel: mpsd queued CHANNEL_OPEN_CONFIRMATION
+	 * just before this call. Counted here, not after the confirm: the
+	 * peer may close within it (its socket already ended). */
+	if (c->kind == 1 && c->dch >= 0)
+		z.dch[c->dch].answer_events++;
 	c->state = P_OPEN;
 	c->cap = (size_t)p->chan->local_window_max + cfg.channel_window_overrun;
 }
@@ -483,9 +488,7 @@ peer_answer_task(void *arg)
 		c->state = P_DONE;
 		return;
 	}
-	mps_relay_confirm_open(&c->p);
-	if (c->state == P_OPEN && live && c->dch >= 0)
-		z.dch[c->dch].answer_events++;
+	mps_relay_confirm_open(&c->p);	/* op_opened counts the answer */
 }
 
 /* ---- the login plugin ---- */
