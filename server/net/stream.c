@@ -304,8 +304,13 @@ mps_stream_read(mps_stream_t *s, size_t max, char *err, size_t errsize)
 		(void)mps_buf_commit(&s->in, got);
 		s->bytes_in += got;
 		total += got;
-		/* A short plain read means the socket is drained. */
-		if (s->ssl == NULL && got < want)
+		/* A short plain read means the socket is drained. So does,
+		 * most likely, a short TLS read that left nothing in
+		 * OpenSSL's buffer: stop rather than pay a read() that says
+		 * EAGAIN (one per message of a login's dozen round trips).
+		 * Bytes that did arrive meanwhile are not lost: the poller's
+		 * re-arm is level-triggered and reports them at once. */
+		if (got < want && (s->ssl == NULL || !SSL_has_pending(s->ssl)))
 			break;
 	}
 	return APR_SUCCESS;

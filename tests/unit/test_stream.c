@@ -442,6 +442,81 @@ START_TEST(read_ahead_only_while_busy)
 }
 END_TEST
 
+/* read() calls on the server's socket BIO, and those that found nothing. */
+static int sock_reads, sock_empty_reads;
+
+static long
+count_reads(BIO *b, int oper, const char *argp, size_t len, int argi,
+    long argl, int ret, size_t *processed)
+{
+	(void)b; (void)argp; (void)len; (void)argi; (void)argl;
+	(void)processed;
+	if (oper == (BIO_CB_READ | BIO_CB_RETURN)) {
+		sock_reads++;
+		if (ret <= 0)
+			sock_empty_reads++;
+	}
+	return ret;
+}
+
+static void
+wait_readable(int fd)
+{
+	struct pollfd p = { fd, POLLIN, 0 };
+
+	ck_assert_int_eq(poll(&p, 1, 5000), 1);
+}
+
+/* A small message (a login's APF message) costs one read(): a short TLS
+ * read with nothing left in OpenSSL's buffer ends the call, without the
+ * read() that would only say EAGAIN; and nothing sent is lost by it. */
+START_TEST(short_tls_read_stops_without_eagain)
+{
+	rig_t r;
+	uint8_t msg[100];
+	size_t w, k;
+	char err[256];
+
+	rig_up(&r);
+	BIO_set_callback_ex(SSL_get_rbio(r.s.ssl), count_reads);
+	for (k = 0; k < sizeof(msg); k++)
+		msg[k] = pattern(k);
+	/* One message. */
+	sock_reads = sock_empty_reads = 0;
+	ck_assert_int_eq(SSL_write_ex(r.cssl, msg, sizeof(msg), &w), 1);
+	wait_readable(r.s.fd);
+	ck_assert_int_eq(mps_stream_read(&r.s, 64 * 1024, err, sizeof(err)),
+	    APR_SUCCESS);
+	ck_assert_uint_eq(mps_buf_len(&r.s.in), sizeof(msg));
+	ck_assert_int_eq(sock_reads, 1);
+	ck_assert_int_eq(sock_empty_reads, 0);
+	ck_assert_int_eq(memcmp(mps_buf_ptr(&r.s.in), msg, sizeof(msg)), 0);
+	(void)mps_buf_consume(&r.s.in, sizeof(msg));
+	/* Two records in the socket: one read() takes both (read-ahead),
+	 * and the call returns both. */
+	sock_reads = sock_empty_reads = 0;
+	ck_assert_int_eq(SSL_write_ex(r.cssl, msg, sizeof(msg), &w), 1);
+	ck_assert_int_eq(SSL_write_ex(r.cssl, msg, 50, &w), 1);
+	usleep(20000);
+	wait_readable(r.s.fd);
+	ck_assert_int_eq(mps_stream_read(&r.s, 64 * 1024, err, sizeof(err)),
+	    APR_SUCCESS);
+	ck_assert_uint_eq(mps_buf_len(&r.s.in), sizeof(msg) + 50);
+	ck_assert_int_eq(sock_empty_reads, 0);
+	ck_assert_int_eq(memcmp(mps_buf_ptr(&r.s.in) + sizeof(msg), msg, 50),
+	    0);
+	(void)mps_buf_consume(&r.s.in, sizeof(msg) + 50);
+	/* What comes after the call is read by the next, as the poller's
+	 * level-triggered re-arm reports it. */
+	ck_assert_int_eq(SSL_write_ex(r.cssl, msg, 30, &w), 1);
+	wait_readable(r.s.fd);
+	ck_assert_int_eq(mps_stream_read(&r.s, 64 * 1024, err, sizeof(err)),
+	    APR_SUCCESS);
+	ck_assert_uint_eq(mps_buf_len(&r.s.in), 30);
+	rig_down(&r);
+}
+END_TEST
+
 Suite *
 unit_suite(void)
 {
@@ -464,6 +539,7 @@ unit_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, read_ahead_only_while_busy);
+	tcase_add_test(tc, short_tls_read_stops_without_eagain);
 	suite_add_tcase(s, tc);
 	return s;
 }
