@@ -17,6 +17,13 @@
 # 11's goal on the 2-core machine: at least 20,000 requests a second with
 # at most 1 ms added at p99.
 #
+# It also prints where the cores go per request (socks_load and
+# origin_http from the direct run and again through mpsd, mpsd and the
+# simulated devices), and from that the most requests a second the
+# machine can carry through this chain, with mpsd as it is and as if it
+# cost nothing: all four programs share the two cores here, so the
+# latency added at the goal's rate is mostly waiting for a core.
+#
 # Run from a built tree: tests/bench/socks_rps.sh 100 10
 # (uses build/ unless BUILD names another build directory).
 set -eo pipefail
@@ -60,17 +67,24 @@ start_sim devs "${simargs[@]}" ||
 	{ echo "the devices did not connect" >&2; cat "$T/devs.out" >&2; exit 1; }
 
 echo "$conns connections over $devices devices (devices over $mode), $secs s, GET /small (100-byte body)"
+hz=$(getconf CLK_TCK)
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# load_cpu FILE: the CPU seconds of the load generator, from the `times`
+# its shell wrote to FILE when it ended (the children's line).
+load_cpu() { awk 'NR == 2 { split($1, u, /[ms]/); split($2, y, /[ms]/);
+	printf "%.3f", u[1] * 60 + u[2] + y[1] * 60 + y[2] }' "$1"; }
 echo "straight to origin_http (no mpsd):"
-"$LOAD" --direct "127.0.0.1:$ORIGIN_PORT" --target 'dev-%d.amt.test:16992' \
-	--devices "$devices" --connections "$conns" --duration "$secs" >"$T/direct.out" || true
+o0=$(ticks "$ORIGIN_PID")
+bash -c '"$@"; times >&2' _ "$LOAD" --direct "127.0.0.1:$ORIGIN_PORT" \
+	--target 'dev-%d.amt.test:16992' --devices "$devices" \
+	--connections "$conns" --duration "$secs" >"$T/direct.out" 2>"$T/direct.times" || true
+o1=$(ticks "$ORIGIN_PID")
 sed 's/^/  /' "$T/direct.out"
 echo "through mpsd's SOCKS port and $devices device tunnels:"
 # mpsd's and the devices' CPU during this run, per request (these hold
 # under load, unlike requests/s); PERF=1 also counts mpsd's syscalls
 # and context switches per request with perf stat, and records mpsd's
 # profile (perf record -g, the data kept in the printed folder).
-hz=$(getconf CLK_TCK)
-ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 STAT_EVENTS=syscalls:sys_enter_read,syscalls:sys_enter_write,syscalls:sys_enter_recvfrom,syscalls:sys_enter_sendto,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_epoll_ctl,syscalls:sys_enter_futex,context-switches
 stat_pid=
 if [ "${PERF:-0}" = 1 ]; then
@@ -82,11 +96,14 @@ if [ "${PERF:-0}" = 1 ]; then
 fi
 m0=$(ticks "$MPSD_PID")
 s0=$(ticks "$SIM_PID")
-"$LOAD" --socks "127.0.0.1:$SOCKS_PORT" --user "$CONSOLE_USER" --pass "$CONSOLE_PASS" \
+o2=$(ticks "$ORIGIN_PID")
+bash -c '"$@"; times >&2' _ "$LOAD" --socks "127.0.0.1:$SOCKS_PORT" \
+	--user "$CONSOLE_USER" --pass "$CONSOLE_PASS" \
 	--target 'dev-%d.amt.test:16992' --devices "$devices" --connections "$conns" \
-	--duration "$secs" >"$T/load.out" || true
+	--duration "$secs" >"$T/load.out" 2>"$T/load.times" || true
 m1=$(ticks "$MPSD_PID")
 s1=$(ticks "$SIM_PID")
+o3=$(ticks "$ORIGIN_PID")
 if [ -n "$stat_pid" ]; then
 	kill -INT "$stat_pid" "$rec_pid" 2>/dev/null || true
 	wait "$stat_pid" "$rec_pid" || true
@@ -96,9 +113,26 @@ fi
 sed 's/^/  /' "$T/load.out"
 rps=$(sed -n 's/^result .* rps=\([0-9]*\).*/\1/p' "$T/load.out")
 reqs=$(sed -n 's/^result requests=\([0-9]*\).*/\1/p' "$T/load.out")
-awk -v m=$((m1 - m0)) -v s=$((s1 - s0)) -v hz="$hz" -v n="${reqs:-0}" 'BEGIN {
-	if (n > 0) printf "CPU per request: mpsd %.1f us, amtsim %.1f us (from /proc ticks)\n",
-	    m * 1e6 / hz / n, s * 1e6 / hz / n }'
+dreqs=$(sed -n 's/^result requests=\([0-9]*\).*/\1/p' "$T/direct.out")
+# Where the two cores go, per request: what a 2-core machine can carry
+# through this chain at most, and what it would carry if mpsd cost
+# nothing (the load generator, the origin and the simulated devices share
+# the cores with it here; in the field the devices are elsewhere).
+awk -v m=$((m1 - m0)) -v s=$((s1 - s0)) -v o=$((o3 - o2)) -v od=$((o1 - o0)) \
+    -v l="$(load_cpu "$T/load.times")" -v ld="$(load_cpu "$T/direct.times")" \
+    -v hz="$hz" -v n="${reqs:-0}" -v nd="${dreqs:-0}" -v cores="$(nproc)" 'BEGIN {
+	if (n <= 0 || nd <= 0) exit
+	mu = m * 1e6 / hz / n; su = s * 1e6 / hz / n
+	ou = o * 1e6 / hz / n; lu = l * 1e6 / n
+	dou = od * 1e6 / hz / nd; dlu = ld * 1e6 / nd
+	printf "CPU per request: mpsd %.1f us, amtsim %.1f us (from /proc ticks)\n", mu, su
+	printf "CPU per request, direct run: socks_load %.1f + origin_http %.1f = %.1f us: %d cores carry at most %.0f/s\n",
+	    dlu, dou, dlu + dou, cores, cores * 1e6 / (dlu + dou)
+	printf "CPU per request, through mpsd: socks_load %.1f + origin_http %.1f + mpsd %.1f + amtsim %.1f = %.1f us: %d cores carry at most %.0f/s;\n",
+	    lu, ou, mu, su, lu + ou + mu + su, cores, cores * 1e6 / (lu + ou + mu + su)
+	printf "  with mpsd costing nothing at most %.0f/s; at 20000/s this chain would keep the cores %.0f%% busy\n",
+	    cores * 1e6 / (lu + ou + su), (lu + ou + mu + su) * 20000 / (cores * 1e6) * 100
+}'
 if [ -n "$stat_pid" ]; then
 	awk -F, -v n="${reqs:-0}" '/^[0-9]/ && n > 0 { ev = $3; sub(/^syscalls:sys_enter_/, "", ev)
 		line = line sprintf(" %s=%.2f", ev, $1 / n) }
