@@ -1060,6 +1060,11 @@ recipient(int i)
 		 * model loses track. */
 		if (z.dch[i].close_sent)
 			z.dirty = 1;
+		/* The same once we refused mpsd's open: the channel ended
+		 * with our OPEN_FAILURE. */
+		if (z.dch[i].by_mpsd && z.dch[i].answered &&
+		    !z.dch[i].dev_sent)
+			z.dirty = 1;
 		return z.dch[i].mps_id;
 	}
 	/* Some id mpsd may or may not use: the model loses track. */
