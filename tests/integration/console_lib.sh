@@ -198,3 +198,22 @@ still_running() {
 	state=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)
 	[ -n "$state" ] && [ "$state" != Z ]
 }
+
+# The admin API in a test's configuration:
+# admin_settings PORT: the <Admin> element that turns it on at PORT, with
+# the token in admin.token (next to mps.config);
+# admin_token DIR: writes DIR's token (mode 600) and sets TOKEN;
+# metric NAME: NAME's sample in /metrics of the API at ADMIN_PORT, NAME
+# with its labels as written (nothing when absent).
+admin_settings() {
+	echo "<Admin><Enabled>true</Enabled><ListenPort>$1</ListenPort><TokenFile>admin.token</TokenFile></Admin>"
+}
+admin_token() {
+	openssl rand -hex 24 >"$1/admin.token"
+	chmod 600 "$1/admin.token"
+	TOKEN=$(cat "$1/admin.token")
+}
+metric() {
+	curl -sS --max-time 10 -H "Authorization: Bearer $TOKEN" \
+		"http://127.0.0.1:$ADMIN_PORT/metrics" | awk -v k="$1" '$1 == k { print $2 }'
+}

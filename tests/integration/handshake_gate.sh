@@ -18,24 +18,21 @@
 require_peers
 
 A=$T/a
-AP=$(free_port)
+ADMIN_PORT=$(free_port)
 make_config "$A" \
-	"$(tunnel_settings "<Limits><MaxHandshakes>2</MaxHandshakes><MaxPreAuthConnections>600</MaxPreAuthConnections><MaxPreAuthPerAddress>600</MaxPreAuthPerAddress><PreAuthDropStart>600</PreAuthDropStart><PreAuthTimeout>30</PreAuthTimeout><AuthQueueLength>600</AuthQueueLength></Limits><Admin><Enabled>true</Enabled><ListenPort>$AP</ListenPort><TokenFile>admin.token</TokenFile></Admin>")"
-openssl rand -hex 24 >"$A/admin.token"
-chmod 600 "$A/admin.token"
+	"$(tunnel_settings "<Limits><MaxHandshakes>2</MaxHandshakes><MaxPreAuthConnections>600</MaxPreAuthConnections><MaxPreAuthPerAddress>600</MaxPreAuthPerAddress><PreAuthDropStart>600</PreAuthDropStart><PreAuthTimeout>30</PreAuthTimeout><AuthQueueLength>600</AuthQueueLength></Limits>$(admin_settings "$ADMIN_PORT")")"
+admin_token "$A"
 ok "mpsd starts with MaxHandshakes 2" start_mpsd "$A"
 log=$A/log/mps.log
 ok "... and says so" file_has "$log" \
 	"Device TLS handshakes: at most 2 at once (MaxHandshakes); more wait in arrival order"
 console_ports "$A"
-TOKEN=$(cat "$A/admin.token")
 
-metric() {
-	curl -sS --max-time 10 -H "Authorization: Bearer $TOKEN" \
-		"http://127.0.0.1:$AP/metrics" | awk -v k="$1" '$1 == k { print $2 }'
-}
 running() { metric 'mpsd_device_handshakes{state="running"}'; }
 waiting() { metric 'mpsd_device_handshakes{state="waiting"}'; }
+# running_is N, waiting_is N: for wait_for.
+running_is() { test "$(running)" = "$1"; }
+waiting_is() { test "$(waiting)" = "$1"; }
 ready_in() { wait_for "$1" test -f "$T/$2.ready" && grep -q ' failed=0' "$T/$2.ready"; }
 # stall: a connection that sends a TLS record header and nothing more:
 # mpsd reads it, takes a slot and waits for the rest of the ClientHello.
@@ -68,7 +65,7 @@ stall
 ST1=$STALL
 stall
 ST2=$STALL
-ok "two stalled handshakes hold both slots" wait_for 5 sh -c "[ \"\$(curl -sS -H 'Authorization: Bearer $TOKEN' http://127.0.0.1:$AP/metrics | awk '\$1 == \"mpsd_device_handshakes{state=\\\"running\\\"}\" { print \$2 }')\" = 2 ]"
+ok "two stalled handshakes hold both slots" wait_for 5 running_is 2
 rm -f "$T/second.ready"
 "$SIM" --port "$AMT_PORT" --ca "$T/certs/ca.pem" --server-name localhost \
 	--ready-file "$T/second.ready" --fqdn second.amt.test --first-index 2 --ports 16992 \
@@ -85,7 +82,7 @@ diag "after the second device's login: running $r, waiting $w"
 ok "... and nothing waits any more" test "$w" = 0
 ok "... one slot still held by the other stalled handshake" test "$r" = 1
 kill "$ST2"
-ok "the slots are free once it goes" wait_for 5 sh -c "[ \"\$(curl -sS -H 'Authorization: Bearer $TOKEN' http://127.0.0.1:$AP/metrics | awk '\$1 == \"mpsd_device_handshakes{state=\\\"running\\\"}\" { print \$2 }')\" = 0 ]"
+ok "the slots are free once it goes" wait_for 5 running_is 0
 
 # ---- 3. a storm of 200 devices through 2 slots -------------------------
 samples=$T/samples
@@ -93,7 +90,7 @@ samples=$T/samples
 (
 	while :; do
 		curl -sS --max-time 5 -H "Authorization: Bearer $TOKEN" \
-			"http://127.0.0.1:$AP/metrics" |
+			"http://127.0.0.1:$ADMIN_PORT/metrics" |
 			awk '$1 ~ /^mpsd_device_handshakes/ { printf "%s ", $2 } END { print "" }'
 	done >>"$samples"
 ) &
@@ -120,13 +117,12 @@ stop_pid "$MPSD_PID"
 rc=$?
 ok "mpsd stops cleanly with 200 tunnels open" test $rc = 0
 B=$T/b
-BP=$(free_port)
+ADMIN_PORT=$(free_port)
 make_config "$B" \
-	"$(tunnel_settings "<Limits><MaxHandshakes>1</MaxHandshakes><PreAuthTimeout>3</PreAuthTimeout></Limits><Admin><Enabled>true</Enabled><ListenPort>$BP</ListenPort><TokenFile>admin.token</TokenFile></Admin>")"
-cp "$A/admin.token" "$B/admin.token"
+	"$(tunnel_settings "<Limits><MaxHandshakes>1</MaxHandshakes><PreAuthTimeout>3</PreAuthTimeout></Limits>$(admin_settings "$ADMIN_PORT")")"
+admin_token "$B"
 ok "mpsd starts with MaxHandshakes 1 and a 3 s deadline" start_mpsd "$B"
 console_ports "$B"
-AP=$BP
 stall
 sleep 0.5
 t0=$(date +%s%N)

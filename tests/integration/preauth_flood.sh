@@ -33,22 +33,15 @@ start_origin --quiet || { echo "Bail out! origin_http did not start"; exit 1; }
 ORIGIN_ADDR=127.0.0.1:$ORIGIN_PORT
 
 A=$T/a
-AP=$(free_port)
-make_config "$A" "s|</MPS>|<Admin><Enabled>true</Enabled><ListenPort>$AP</ListenPort><TokenFile>admin.token</TokenFile></Admin></MPS>|"
-openssl rand -hex 24 >"$A/admin.token"
-chmod 600 "$A/admin.token"
+ADMIN_PORT=$(free_port)
+AP=$ADMIN_PORT
+make_config "$A" "$(tunnel_settings "$(admin_settings "$ADMIN_PORT")")"
+admin_token "$A"
 ok "mpsd starts with the default pre-auth limits" start_mpsd "$A"
 log=$A/log/mps.log
 ok "... and says which" file_has "$log" \
 	"Unauthenticated connections: at most 512, 32 per address, random drop from 256 at 30%, 10 s to log in; MaxConsoles 1000"
 console_ports "$A"
-TOKEN=$(cat "$A/admin.token")
-
-# metric NAME: a sample of /metrics (NAME with its labels, as written).
-metric() {
-	curl -sS --max-time 10 -H "Authorization: Bearer $TOKEN" \
-		"http://127.0.0.1:$AP/metrics" | awk -v k="$1" '$1 == k { print $2 }'
-}
 fds() { find "/proc/$MPSD_PID/fd" -mindepth 1 -maxdepth 1 | wc -l; }
 
 # flood NAME SOURCES SECONDS: idle_flood in the background on all three
