@@ -34,7 +34,9 @@
  * thread on its way, or the lane is at its thread limit with every
  * thread busy: a task waits only behind its own lane's work.
  *
- * QUEUE BOUNDS. A push beyond queue_max is refused (MPS_ERR_QUEUE_FULL).
+ * QUEUE BOUNDS. A push that would leave more than queue_max tasks WAITING
+ * is refused (MPS_ERR_QUEUE_FULL); a task a thread is already on its way
+ * to (claimed, or just created) does not wait.
  * A task pushed with an "expired" callback on a lane with a queue
  * timeout carries a deadline; one thread (the reaper, started only when
  * some lane has a timeout) waits for the earliest deadline at the head of
@@ -93,6 +95,8 @@ struct lane {
 	apr_size_t idle;	/* waiting, not claimed by a push */
 	apr_size_t wakeups;	/* claims no waiting thread took yet */
 	apr_size_t running;	/* threads inside a task */
+	apr_size_t starting;	/* threads created that have not yet
+				 * looked at the FIFO */
 	apr_size_t max_threads;
 	apr_size_t keep;	/* idle threads that never retire */
 	apr_interval_time_t idle_wait;	/* 0: idle threads never retire */
@@ -278,6 +282,7 @@ lane_main(void *arg)
 
 	thread_workers = workers;
 	pthread_mutex_lock(&lane->lock);
+	lane->starting--;
 	for (;;) {
 		task = lane->head;
 		if (task == NULL) {
@@ -319,11 +324,13 @@ lane_spawn(struct lane *lane)
 	workers->threads++;
 	pthread_mutex_unlock(&workers->mutex);
 	lane->threads++;
+	lane->starting++;
 	e = pthread_create(&t, &attr, lane_main, lane);
 	(void)pthread_attr_destroy(&attr);
 	if (e == 0)
 		return APR_SUCCESS;
 	lane->threads--;
+	lane->starting--;
 	pthread_mutex_lock(&workers->mutex);
 	workers->threads--;
 	pthread_mutex_unlock(&workers->mutex);
@@ -372,7 +379,13 @@ mps_workers_push_timed(mps_workers_t *workers, mps_lane_t lane_id,
 		return MPS_ERR_SHUTDOWN;
 	}
 	pthread_mutex_lock(&lane->lock);
-	if (lane->queue_max > 0 && lane->queued >= lane->queue_max) {
+	/* The bound is on tasks that will WAIT: those a thread is already
+	 * on its way to (a claimed idle one, or one just created) do not
+	 * count. Counting them refused, in a burst faster than threads
+	 * start, logins the lane had threads for (4 threads and a queue of
+	 * 8 took 9 logins of a storm, not 12, on a loaded machine). */
+	if (lane->queue_max > 0 &&
+	    lane->queued >= lane->queue_max + lane->wakeups + lane->starting) {
 		lane->refused_full++;
 		pthread_mutex_unlock(&lane->lock);
 		mps_metric_lane_refused((unsigned)lane_id,

@@ -549,6 +549,43 @@ START_TEST(lanes_queue_full)
 }
 END_TEST
 
+/* A burst into a lane with no thread started yet: tasks that a thread is
+ * on its way to do not count against the queue bound, so a lane of 4
+ * threads and a queue of 8 takes 12 at once, whatever the threads'
+ * start-up takes (on a loaded machine it took 9), and refuses the 13th. */
+START_TEST(lanes_burst_counts_threads_on_their_way)
+{
+	mps_workers_options_t o;
+	mps_lane_stats_t st;
+	mps_workers_t *w;
+	apr_pool_t *p;
+	int k;
+
+	lane_latches_init();
+	ck_assert_int_eq(apr_pool_create(&p, NULL), APR_SUCCESS);
+	mps_workers_options_init(&o, 2, 2);
+	o.lanes[MPS_LANE_DEVICE_AUTH].threads = 4;
+	o.lanes[MPS_LANE_DEVICE_AUTH].queue_max = 8;
+	ck_assert_int_eq(mps_workers_create_ex(&w, &o, p), APR_SUCCESS);
+	for (k = 0; k < 12; k++)
+		ck_assert_msg(mps_workers_push(w, MPS_LANE_DEVICE_AUTH,
+		    hang_task, NULL) == APR_SUCCESS, "push %d of 12 refused", k);
+	ck_assert(latch_wait(&hang_started, 4, 3000));
+	ck_assert_int_eq(mps_workers_push(w, MPS_LANE_DEVICE_AUTH, hang_task,
+	    NULL), MPS_ERR_QUEUE_FULL);
+	ck_assert_int_eq(mps_workers_lane_stats(w, MPS_LANE_DEVICE_AUTH, &st),
+	    APR_SUCCESS);
+	ck_assert_uint_eq(st.running, 4);
+	ck_assert_uint_eq(st.queued, 8);
+	ck_assert_uint_eq(st.refused_full, 1);
+	latch_add(&hang_gate, 1);
+	ck_assert(latch_wait(&hang_done, 12, 5000));
+	mps_workers_destroy(w);
+	apr_pool_destroy(p);
+	lane_latches_destroy();
+}
+END_TEST
+
 /* A task that waits past the queue timeout expires, although every
  * thread of its lane is stuck; one without an expired hook waits on. */
 START_TEST(lanes_queue_timeout)
@@ -2172,6 +2209,7 @@ unit_suite(void)
 	tcase_add_test(tc, lanes_hang_isolated);
 	tcase_add_test(tc, lanes_back_to_back);
 	tcase_add_test(tc, lanes_queue_full);
+	tcase_add_test(tc, lanes_burst_counts_threads_on_their_way);
 	tcase_add_test(tc, lanes_queue_timeout);
 	tcase_add_test(tc, lanes_bad_options);
 	suite_add_tcase(s, tc);
