@@ -488,6 +488,38 @@ fx_timers_armed(void)
 	return the_poller != NULL ? the_poller->timers.len : 0;
 }
 
+void
+fx_describe(FILE *f)
+{
+	mps_pollreg_t *r;
+	apr_size_t i;
+
+	fprintf(f, "fx: now %lld, %s\n", (long long)fx_now,
+	    fx_idle() ? "no task queued" : "tasks queued");
+	if (the_poller == NULL)
+		return;
+	for (r = the_poller->regs; r != NULL; r = r->next) {
+		apr_os_sock_t fd = -1;
+		struct pollfd pfd;
+		int n;
+
+		(void)apr_os_sock_get(&fd, r->sock);
+		pfd.fd = fd;
+		pfd.events = POLLIN | POLLOUT;
+		pfd.revents = 0;
+		n = poll(&pfd, 1, 0);
+		fprintf(f, "fx: registration fd %d watched 0x%x last fired 0x%x "
+		    "strand queued %u running %d; poll now %d revents 0x%x\n",
+		    (int)fd, (unsigned)r->watched, (unsigned)r->fired,
+		    r->strand != NULL ? r->strand->queued : 0,
+		    r->strand != NULL ? r->strand->running : 0, n,
+		    (unsigned)pfd.revents);
+	}
+	for (i = 0; i < the_poller->timers.len; i++)
+		fprintf(f, "fx: timer due in %lld us\n",
+		    (long long)(the_poller->timers.list[i]->when - fx_now));
+}
+
 /* ---- the poller ---- */
 
 apr_status_t

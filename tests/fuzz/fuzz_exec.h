@@ -8,6 +8,8 @@
 
 #include <stddef.h>
 
+#include <stdio.h>
+
 #include <apr_time.h>
 
 /* The virtual clock (the target's apr_time_now()). */
@@ -31,6 +33,10 @@ void fx_advance(apr_interval_time_t by, size_t max_tasks);
 apr_size_t fx_timers_armed(void);
 /* Strands created and not yet freed. */
 long fx_strands_alive(void);
+/* Writes the registrations (socket, events watched, readiness now) and
+ * the armed timers to f: what a target prints before it aborts on a
+ * session that stopped moving. */
+void fx_describe(FILE *f);
 /* Frees the poller (aborts if a registration or timer is left). */
 void fx_poller_destroy(void);
 

@@ -56,6 +56,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -656,6 +657,7 @@ handle_msg(const mps_apf_msg_t *m)
 	TRACE("  <- %s\n", mps_apf_msg_name(m->type));
 	switch (m->type) {
 	case MPS_APF_DISCONNECT:
+		TRACE("     reason %u\n", (unsigned)m->u.disconnect.reason);
 		z.saw_disconnect = 1;
 		z.disc_reason = m->u.disconnect.reason;
 		z.model = M_UNKNOWN;
@@ -795,6 +797,24 @@ read_all(void)
 
 static int dev_send_raw_msg(mps_buf_t *b, uint8_t type);
 
+/* Where things stand, before an abort on a session that stopped moving:
+ * the device's view, then the inline core's (registrations, timers). */
+static void
+describe(void)
+{
+	struct pollfd pfd = { .fd = z.fd, .events = POLLIN | POLLOUT };
+	int n = poll(&pfd, 1, 0);
+
+	fprintf(stderr, "device: model %d%s, %lu messages read (last %s), "
+	    "%zu bytes unparsed, %zu unsent, eof %d, wr_shut %d, "
+	    "disconnect %d, lost_sync %d; its socket: poll %d revents 0x%x\n",
+	    z.model, z.dirty ? " dirty" : "", z.msgs,
+	    mps_apf_msg_name(z.last_type), mps_buf_len(&z.rx),
+	    mps_buf_len(&z.tx), z.eof, z.wr_shut, z.saw_disconnect,
+	    z.lost_sync, n, (unsigned)pfd.revents);
+	fx_describe(stderr);
+}
+
 /* A message not allowed in the state the session is known to be in:
  * DISCONNECT 2 alone, then the end. */
 static void
@@ -805,9 +825,11 @@ check_refused(mps_buf_t *b, uint8_t type)
 	before = z.msgs;
 	(void)mps_buf_put(&z.tx, mps_buf_ptr(b), mps_buf_len(b));
 	read_all();
-	if (!z.eof)
+	if (!z.eof) {
+		describe();
 		BUG("%s in a state that does not allow it: the connection "
 		    "did not end", mps_apf_msg_name(type));
+	}
 	if (!z.saw_disconnect || z.disc_reason !=
 	    MPS_APF_DISCONNECT_PROTOCOL_ERROR)
 		BUG("%s in a state that does not allow it: no DISCONNECT 2 "
@@ -1358,15 +1380,18 @@ step_end(unsigned k)
 
 /* ---- one execution ---- */
 
+/* mpsd's log goes to /dev/null, or with FZ_LOG=DIR to DIR/fz.log (to see
+ * why mpsd did what a trace shows). */
 static void
 quiet_log(void)
 {
 	mps_log_options_t o;
 	mps_logger_t *l = NULL;
+	const char *dir = getenv("FZ_LOG");
 
 	memset(&o, 0, sizeof(o));
-	o.dir = "/dev";
-	o.file_name = "null";
+	o.dir = dir != NULL ? dir : "/dev";
+	o.file_name = dir != NULL ? "fz.log" : "null";
 	o.max_files = 1;
 	o.levels = MPS_LOG_ALL_LEVELS;
 	if (mps_logger_open(&l, &o) == APR_SUCCESS)
