@@ -488,6 +488,18 @@ fx_timers_armed(void)
 	return the_poller != NULL ? the_poller->timers.len : 0;
 }
 
+apr_size_t
+fx_registrations(void)
+{
+	mps_pollreg_t *r;
+	apr_size_t n = 0;
+
+	if (the_poller != NULL)
+		for (r = the_poller->regs; r != NULL; r = r->next)
+			n++;
+	return n;
+}
+
 void
 fx_describe(FILE *f)
 {

@@ -31,6 +31,8 @@ int fx_fire_ready(void);
 void fx_advance(apr_interval_time_t by, size_t max_tasks);
 /* Timers armed now. */
 apr_size_t fx_timers_armed(void);
+/* Poller registrations not yet released. */
+apr_size_t fx_registrations(void);
 /* Strands created and not yet freed. */
 long fx_strands_alive(void);
 /* Writes the registrations (socket, events watched, readiness now) and

@@ -1558,6 +1558,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    (size_t)fx_timers_armed());
 	if (fx_strands_alive() != 0)
 		BUG("%ld strands left", fx_strands_alive());
+	/* A registration left over would be polled in the next execution
+	 * with a wrapper freed since (its descriptor number may well be
+	 * that execution's socket): caught here, in the execution that
+	 * left it. */
+	if (fx_registrations() != 0)
+		BUG("%zu poller registrations left", (size_t)fx_registrations());
 	if (mps_registry_count(registry) != 0)
 		BUG("devices left in the registry");
 	close(z.fd);
