@@ -166,6 +166,8 @@ static struct {
 	 * can tell: MPS_APF_F_SUCCESS_PORT). */
 	uint8_t greq[64];
 	unsigned greq_head, greq_len;
+	int send_errno;			/* the last failure of send() that
+					 * was not mpsd's close */
 	int lost_sync;			/* dirty input made mpsd's stream
 					 * unreadable for us */
 	fz_peer *peers[MAX_PEERS];
@@ -525,6 +527,14 @@ dev_flush(void)
 		}
 		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return;
+		/* Only these say that mpsd closed. Any other failure (a
+		 * signal, a kernel short of buffers) sent nothing: the bytes
+		 * wait for the next flush, as EAGAIN's do, instead of being
+		 * taken for lost while mpsd is still there. */
+		if (w < 0 && errno != EPIPE && errno != ECONNRESET) {
+			z.send_errno = errno;
+			return;
+		}
 		/* mpsd closed: what we had is lost, as on a real wire. */
 		mps_buf_reset(&z.tx);
 		z.wr_shut = 1;
@@ -807,11 +817,12 @@ describe(void)
 
 	fprintf(stderr, "device: model %d%s, %lu messages read (last %s), "
 	    "%zu bytes unparsed, %zu unsent, eof %d, wr_shut %d, "
-	    "disconnect %d, lost_sync %d; its socket: poll %d revents 0x%x\n",
+	    "disconnect %d, lost_sync %d, last send error %d; its socket: "
+	    "poll %d revents 0x%x\n",
 	    z.model, z.dirty ? " dirty" : "", z.msgs,
 	    mps_apf_msg_name(z.last_type), mps_buf_len(&z.rx),
 	    mps_buf_len(&z.tx), z.eof, z.wr_shut, z.saw_disconnect,
-	    z.lost_sync, n, (unsigned)pfd.revents);
+	    z.lost_sync, z.send_errno, n, (unsigned)pfd.revents);
 	fx_describe(stderr);
 }
 
