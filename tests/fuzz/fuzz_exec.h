@@ -7,7 +7,6 @@
 #define MPS_FUZZ_EXEC_H
 
 #include <stddef.h>
-
 #include <stdio.h>
 
 #include <apr_time.h>
