@@ -805,6 +805,39 @@ START_TEST(test_unknown_element_hints)
 }
 END_TEST
 
+/* A hint needs a distance of at most 2, counted exactly up to there:
+ * the shortcuts of edit_distance (length difference, a row already past
+ * the limit) must neither drop a hint at 2 nor give one at 3. */
+START_TEST(test_unknown_element_hint_distance)
+{
+	static const struct {
+		const char *name, *hint;
+	} rows[] = {
+		/* Two characters short, long, or changed: a hint. */
+		{ "MpsAddre", " (did you mean <MpsAddress>?)" },
+		{ "MpsAddressXY", " (did you mean <MpsAddress>?)" },
+		{ "MbsAddrexs", " (did you mean <MpsAddress>?)" },
+		{ "xMpsAddresx", " (did you mean <MpsAddress>?)" },
+		/* Three: none. */
+		{ "MpsAddr", "" },
+		{ "MpsAddressXYZ", "" },
+		{ "MbsAddqexs", "" },
+		{ "xMpsAddrssxy", "" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		char xml[256], want[160];
+
+		snprintf(xml, sizeof(xml), "<MPS>" PLAIN "\n<Network><%s>x"
+		    "</%s></Network></MPS>", rows[i].name, rows[i].name);
+		snprintf(want, sizeof(want), "unknown element <%s> in "
+		    "<Network>%s", rows[i].name, rows[i].hint);
+		load_one_error(xml, 2, want);
+	}
+}
+END_TEST
+
 START_TEST(test_unknown_group)
 {
 	load_one_error("<MPS>" PLAIN "\n\n<Netwrk>\n<AMTListenPort>1"
@@ -2284,6 +2317,7 @@ unit_suite(void)
 	tc = new_case(s, "static_structure");
 	tcase_add_test(tc, test_unknown_element);
 	tcase_add_test(tc, test_unknown_element_hints);
+	tcase_add_test(tc, test_unknown_element_hint_distance);
 	tcase_add_test(tc, test_unknown_group);
 	tcase_add_test(tc, test_duplicate_element);
 	tcase_add_test(tc, test_duplicate_element_value_checked);
