@@ -1408,7 +1408,10 @@ start_admin(mps_server_t *srv, char *err, size_t errsize)
 		    cfg->http_listen_ip, mps_listener_port(srv->http_listener),
 		    "http-proxy" };
 	/* Copies: a reload retires the instances (DllName, hence the path,
-	 * changes only with a restart). */
+	 * changes only with a restart). Before 0e9334c the admin thread read
+	 * a retired instance's freed path (a segfault in strlen). The
+	 * notifier is never reloaded today; it is copied all the same, so
+	 * that no pointer the admin thread holds depends on a plugin. */
 	src.plugins[src.nplugins++] = (mps_admin_plugin_t){ "device_auth",
 	    srv->amt_auth != NULL ? apr_pstrdup(srv->pool,
 	    mps_plugin_path(srv->amt_auth->plugin)) : NULL };
@@ -1416,8 +1419,8 @@ start_admin(mps_server_t *srv, char *err, size_t errsize)
 	    srv->socks_auth != NULL ? apr_pstrdup(srv->pool,
 	    mps_plugin_path(srv->socks_auth->plugin)) : NULL };
 	src.plugins[src.nplugins++] = (mps_admin_plugin_t){ "notifier",
-	    srv->notify_plugin != NULL ? mps_plugin_path(srv->notify_plugin) :
-	    NULL };
+	    srv->notify_plugin != NULL ? apr_pstrdup(srv->pool,
+	    mps_plugin_path(srv->notify_plugin)) : NULL };
 	return mps_admin_start(srv->admin, &src, err, errsize);
 }
 

@@ -56,7 +56,11 @@ typedef struct mps_admin_reload_result_t {
 typedef void (*mps_admin_reload_fn)(void *arg, const char *who,
     mps_admin_reload_result_t *result);
 
-/* What the admin listener reads; filled by server.c before start. */
+/* What the admin listener reads; filled by server.c before start.
+ * Every string and object it points to must live until mps_admin_stop()
+ * has joined the admin thread: that thread reads them at any time, so
+ * nothing a reload may free (a retired plugin instance's pool, a scratch
+ * configuration) may be handed over without a copy. */
 typedef struct mps_admin_source_t {
 	const mps_config_t *cfg;
 	mps_registry_t *registry;		/* NULL: no device side */
