@@ -355,6 +355,101 @@ START_TEST(output_drained_comes_round_after_round)
 }
 END_TEST
 
+/* ---- freeing while the workers stop ---------------------------------- */
+
+/* setup()'s two I/O threads, and the two more the lane may grow. */
+#define IO_LANE_MAX 4
+
+static atomic_int blockers_running;
+static atomic_int blockers_go;
+
+static void
+block_io_thread(void *arg)
+{
+	(void)arg;
+	atomic_fetch_add(&blockers_running, 1);
+	while (!atomic_load(&blockers_go))
+		apr_sleep(apr_time_from_msec(1));
+}
+
+static void *
+destroy_workers(void *arg)
+{
+	mps_workers_destroy(arg);
+	return NULL;
+}
+
+/*
+ * The session's last reference goes while its free can still be queued,
+ * and the workers stop before that task runs: the strand drops the task,
+ * and the session must be freed all the same (its discard hook), not
+ * lost. mpsd's stop met this when a notification let go of a device just
+ * before SIGTERM: LeakSanitizer found the session and its strand leaked
+ * in notifications.sh. Every I/O thread the lane may have (it grows to
+ * twice io_threads when all are busy) is held, so that the free stays
+ * queued until the workers are stopping.
+ */
+START_TEST(free_queued_when_the_workers_stop_still_frees)
+{
+	static const uint8_t uuid[MPS_APF_UUID_LEN] = { 1, 2, 3, 4 };
+	char name[MPS_APF_UUID_TEXT_SIZE];
+	mps_device_t *dev = NULL;
+	pthread_t stopper;
+	mps_buf_t b;
+	int i;
+
+	setup();
+	login();
+	mps_apf_uuid_to_text(uuid, name);
+	ck_assert_int_eq(mps_registry_lookup(registry, name, &dev),
+	    APR_SUCCESS);
+	/* The device leaves; our reference keeps the registry entry, and
+	 * with it the session, alive. */
+	mps_buf_init(&b, 4096);
+	ck_assert_int_eq(mps_apf_encode_disconnect(&b, 11), APR_SUCCESS);
+	send_buf(&b);
+	mps_buf_free(&b);
+	for (i = 0; i < 5000 && atomic_load(&side.open) > 0; i++)
+		apr_sleep(apr_time_from_msec(1));
+	ck_assert_uint_eq(atomic_load(&side.open), 0);
+	ck_assert_msg(atomic_load(&side.live) == 1, "closed: %u sessions "
+	    "live, not the one our reference keeps", atomic_load(&side.live));
+	mps_poller_stop(poller);
+	pthread_join(poller_thread, NULL);
+
+	atomic_store(&blockers_running, 0);
+	atomic_store(&blockers_go, 0);
+	for (i = 0; i < IO_LANE_MAX; i++)
+		ck_assert_int_eq(mps_workers_push(workers, MPS_LANE_IO,
+		    block_io_thread, NULL), APR_SUCCESS);
+	for (i = 0; i < 5000 && atomic_load(&blockers_running) < IO_LANE_MAX;
+	    i++)
+		apr_sleep(apr_time_from_msec(1));
+	ck_assert_int_eq(atomic_load(&blockers_running), IO_LANE_MAX);
+	/* The last reference: the free is queued behind the blockers. */
+	mps_device_release(dev);
+	ck_assert_msg(atomic_load(&side.live) == 1, "released: %u sessions "
+	    "live, not the one whose free is queued", atomic_load(&side.live));
+	ck_assert_int_eq(pthread_create(&stopper, NULL, destroy_workers,
+	    workers), 0);
+	for (i = 0; i < 5000 && !mps_workers_stopping(workers); i++)
+		apr_sleep(apr_time_from_msec(1));
+	ck_assert(mps_workers_stopping(workers));
+	atomic_store(&blockers_go, 1);
+	pthread_join(stopper, NULL);
+	ck_assert_msg(atomic_load(&side.live) == 0, "the session whose free "
+	    "the stopping workers dropped was never freed");
+
+	close(dev_fd);
+	dev_fd = -1;
+	mps_buf_free(&rx);
+	mps_amt_side_destroy(&side);
+	mps_registry_destroy(registry);
+	apr_pool_destroy(pool);
+	mps_sockwrap_cleanup();
+}
+END_TEST
+
 Suite *
 unit_suite(void)
 {
@@ -366,6 +461,11 @@ unit_suite(void)
 	tcase_add_test(tc, channel_message_without_channels_is_refused);
 	tcase_add_test(tc, channel_messages_reach_the_layer);
 	tcase_add_test(tc, output_drained_comes_round_after_round);
+	suite_add_tcase(s, tc);
+	/* Sets up by hand: it stops the poller and the workers itself. */
+	tc = tcase_create("stopping");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, free_queued_when_the_workers_stop_still_frees);
 	suite_add_tcase(s, tc);
 	return s;
 }
