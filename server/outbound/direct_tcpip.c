@@ -436,6 +436,8 @@ resolve_done(void *arg)
 	free(job);
 }
 
+static void resolve_discard(void *arg);
+
 static void
 resolve_run(void *arg)
 {
@@ -453,7 +455,10 @@ resolve_run(void *arg)
 		job->addrlen = res->ai_addrlen;
 		freeaddrinfo(res);
 	}
-	if (mps_strand_post(mps_tunnel_strand(job->s), resolve_done, job) != APR_SUCCESS) {
+	/* resolve_discard also when the workers stop before resolve_done
+	 * runs: the job holds the device, hence its session. */
+	if (mps_strand_post_ex(mps_tunnel_strand(job->s), resolve_done,
+	    resolve_discard, job) != APR_SUCCESS) {
 		mps_device_release(job->dev);
 		free(job);
 	}
