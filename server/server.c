@@ -144,11 +144,15 @@ mps_server_load_config(mps_server_t *srv, const char *path,
 	srv->authorized_servers_path = mps_config_resolve(srv->config_dir,
 	    srv->cfg->authorized_servers_file, srv->pool);
 
-	if (mps_dynamic_config_load(&srv->trace_levels, srv->dynamic_path,
-	    errs, srv->pool) != APR_SUCCESS)
-		*dynamic_failed = 1;
-	else if (stat(srv->dynamic_path, &srv->dynamic_stat) != 0)
+	/* Stat first, then read (see mps_server_reload); remembered only
+	 * when the file was read, as before. */
+	if (stat(srv->dynamic_path, &srv->dynamic_stat) != 0)
 		memset(&srv->dynamic_stat, 0, sizeof(srv->dynamic_stat));
+	if (mps_dynamic_config_load(&srv->trace_levels, srv->dynamic_path,
+	    errs, srv->pool) != APR_SUCCESS) {
+		*dynamic_failed = 1;
+		memset(&srv->dynamic_stat, 0, sizeof(srv->dynamic_stat));
+	}
 
 	before = mps_config_error_count(errs);
 	(void)mps_notification_list_load(&srv->subscribers,
@@ -555,7 +559,7 @@ mps_server_reload(mps_server_t *srv, const char *why,
 	const char *list_path, *subs_path;
 	unsigned levels = srv->trace_levels;
 	int subs_changed, i, failed, reinit_amt = 0, reinit_socks = 0;
-	struct stat st;
+	struct stat dyn_st;
 
 	if (res != NULL)
 		memset(res, 0, sizeof(*res));
@@ -580,6 +584,14 @@ mps_server_reload(mps_server_t *srv, const char *why,
 	    ncfg->authorized_servers_file, scratch);
 	subs_path = mps_config_resolve(srv->config_dir,
 	    ncfg->notification_list_file, scratch);
+	/* The file as it is before it is read: a write after this point
+	 * changes what the watcher compares with, so it rereads. A stat
+	 * taken after the read (as before) could record a newer file than
+	 * the one applied, and that edit went unnoticed until the next one
+	 * (signals.sh under TSan: the broken file written just after a
+	 * SIGHUP was never reported). */
+	if (stat(srv->dynamic_path, &dyn_st) != 0)
+		memset(&dyn_st, 0, sizeof(dyn_st));
 	failed = mps_dynamic_config_load(&levels, srv->dynamic_path, errs,
 	    scratch) != APR_SUCCESS;
 	failed |= mps_authorized_servers_load(&servers, list_path, errs,
@@ -680,8 +692,7 @@ mps_server_reload(mps_server_t *srv, const char *why,
 
 	/* Trace levels last, so that the lines above follow the old ones. */
 	pthread_mutex_lock(&srv->reload_lock);
-	if (stat(srv->dynamic_path, &st) == 0)
-		srv->dynamic_stat = st;
+	srv->dynamic_stat = dyn_st;
 	mps_logger_set_levels(mps_log_default(), levels);
 	mps_log_announce(MPS_LOG_INFO, "%s: trace levels %s %s", why,
 	    levels != srv->trace_levels ? "are now" : "unchanged,",
