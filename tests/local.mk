@@ -6,6 +6,7 @@ UNIT_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 UNIT_COMMON = tests/unit/unit_main.c tests/unit/unit.h
 # For the tests that drive a real TLS session.
 UNIT_TLS = tests/unit/unit_tls.c tests/unit/unit_tls.h
+UNIT_WORKERS = tests/unit/unit_workers.c tests/unit/unit_workers.h
 
 check_PROGRAMS += tests/unit/test_log
 tests_unit_test_log_SOURCES = $(UNIT_COMMON) tests/unit/test_log.c
@@ -123,7 +124,7 @@ tests_unit_test_udp_relay_LDADD = server/libmpsoutbound.la \
 # The channel layer over a fake tunnel (the test implements the tunnel
 # API of apf_session.h itself, so libmpsdevice is not linked).
 check_PROGRAMS += tests/unit/test_relay
-tests_unit_test_relay_SOURCES = $(UNIT_COMMON) tests/unit/test_relay.c
+tests_unit_test_relay_SOURCES = $(UNIT_COMMON) $(UNIT_WORKERS) tests/unit/test_relay.c
 tests_unit_test_relay_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_relay_LDADD = server/libmpschannels.la server/libmpsnet.la server/libmpstls.la \
 	server/libmpsoutbound.la server/libmpsregistry.la server/libmpshttp.la \
@@ -171,7 +172,7 @@ TESTS += tests/unit/test_proxy_header
 
 # The tunnel under a fake channel layer (the test fills channel_ops).
 check_PROGRAMS += tests/unit/test_tunnel
-tests_unit_test_tunnel_SOURCES = $(UNIT_COMMON) tests/unit/test_tunnel.c
+tests_unit_test_tunnel_SOURCES = $(UNIT_COMMON) $(UNIT_WORKERS) tests/unit/test_tunnel.c
 tests_unit_test_tunnel_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_tunnel_LDADD = server/libmpsdevice.la server/libmpsdirectory.la server/libmpsnet.la \
 	server/libmpsoutbound.la server/libmpsnotify.la server/libmpsregistry.la \

@@ -21,6 +21,7 @@
 #include "unit.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -41,6 +42,7 @@
 #include "direct_tcpip_priv.h"
 #include "poller.h"
 #include "sockwrap.h"
+#include "unit_workers.h"
 #include "workers.h"
 
 /* ---- the fake tunnel ----------------------------------------------------- */
@@ -1441,6 +1443,54 @@ START_TEST(outgoing_refusals_carry_their_reason)
 }
 END_TEST
 
+/* ---- a console freed while the workers stop ---------------------------- */
+
+/*
+ * As test_tunnel's free_queued_when_the_workers_stop_still_frees, for a
+ * console (bde109f): its last reference goes while every I/O thread is
+ * busy, so its free stays queued on its strand; the workers stop; the
+ * console must be freed all the same, by the discard hook.
+ */
+START_TEST(console_free_queued_when_the_workers_stop_still_frees)
+{
+	mps_console_t *c = NULL;
+	int sv[2], i;
+
+	setup();
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	ck_assert_int_eq(fcntl(sv[0], F_SETFL, O_NONBLOCK), 0);
+	mps_socks_accept(&consoles, sv[0], "127.0.0.1:5555");
+	pthread_mutex_lock(&consoles.list_lock);
+	c = consoles.list;
+	if (c != NULL)
+		mps_console_ref(c);
+	pthread_mutex_unlock(&consoles.list_lock);
+	ck_assert_ptr_nonnull(c);
+	/* The console hangs up: it ends, and only our reference is left. */
+	close(sv[1]);
+	for (i = 0; i < 5000 && atomic_load(&c->refs) > 1; i++)
+		apr_sleep(apr_time_from_msec(1));
+	ck_assert_int_eq(atomic_load(&c->refs), 1);
+	ck_assert_uint_eq(atomic_load(&consoles.live), 1);
+	mps_poller_stop(poller);
+	pthread_join(poller_thread, NULL);
+
+	unit_hold_io_lane(workers);
+	mps_console_unref(c);		/* the free is queued */
+	ck_assert_msg(atomic_load(&consoles.live) == 1, "released: the "
+	    "console was freed before its queued task could run");
+	unit_stop_workers_while_held(workers);
+	ck_assert_msg(atomic_load(&consoles.live) == 0, "the console whose "
+	    "free the stopping workers dropped was never freed");
+
+	mps_strand_release(tun.strand);
+	mps_console_side_destroy(&consoles);
+	mps_buf_free(&tun.out);
+	apr_pool_destroy(pool);
+	mps_sockwrap_cleanup();
+}
+END_TEST
+
 Suite *
 unit_suite(void)
 {
@@ -1467,6 +1517,11 @@ unit_suite(void)
 	tcase_add_test(tc, outgoing_connect_failure_is_open_failure_2);
 	tcase_add_test(tc, outgoing_connect_timeout_is_open_failure_2);
 	tcase_add_test(tc, outgoing_refusals_carry_their_reason);
+	suite_add_tcase(s, tc);
+	/* Sets up by hand: it stops the poller and the workers itself. */
+	tc = tcase_create("stopping");
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, console_free_queued_when_the_workers_stop_still_frees);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -31,6 +31,7 @@
 #include "poller.h"
 #include "registry.h"
 #include "sockwrap.h"
+#include "unit_workers.h"
 #include "workers.h"
 
 /* ---- the fake channel layer -------------------------------------------- */
@@ -357,28 +358,6 @@ END_TEST
 
 /* ---- freeing while the workers stop ---------------------------------- */
 
-/* setup()'s two I/O threads, and the two more the lane may grow. */
-#define IO_LANE_MAX 4
-
-static atomic_int blockers_running;
-static atomic_int blockers_go;
-
-static void
-block_io_thread(void *arg)
-{
-	(void)arg;
-	atomic_fetch_add(&blockers_running, 1);
-	while (!atomic_load(&blockers_go))
-		apr_sleep(apr_time_from_msec(1));
-}
-
-static void *
-destroy_workers(void *arg)
-{
-	mps_workers_destroy(arg);
-	return NULL;
-}
-
 /*
  * The session's last reference goes while its free can still be queued,
  * and the workers stop before that task runs: the strand drops the task,
@@ -394,7 +373,6 @@ START_TEST(free_queued_when_the_workers_stop_still_frees)
 	static const uint8_t uuid[MPS_APF_UUID_LEN] = { 1, 2, 3, 4 };
 	char name[MPS_APF_UUID_TEXT_SIZE];
 	mps_device_t *dev = NULL;
-	pthread_t stopper;
 	mps_buf_t b;
 	int i;
 
@@ -417,26 +395,12 @@ START_TEST(free_queued_when_the_workers_stop_still_frees)
 	mps_poller_stop(poller);
 	pthread_join(poller_thread, NULL);
 
-	atomic_store(&blockers_running, 0);
-	atomic_store(&blockers_go, 0);
-	for (i = 0; i < IO_LANE_MAX; i++)
-		ck_assert_int_eq(mps_workers_push(workers, MPS_LANE_IO,
-		    block_io_thread, NULL), APR_SUCCESS);
-	for (i = 0; i < 5000 && atomic_load(&blockers_running) < IO_LANE_MAX;
-	    i++)
-		apr_sleep(apr_time_from_msec(1));
-	ck_assert_int_eq(atomic_load(&blockers_running), IO_LANE_MAX);
+	unit_hold_io_lane(workers);
 	/* The last reference: the free is queued behind the blockers. */
 	mps_device_release(dev);
 	ck_assert_msg(atomic_load(&side.live) == 1, "released: %u sessions "
 	    "live, not the one whose free is queued", atomic_load(&side.live));
-	ck_assert_int_eq(pthread_create(&stopper, NULL, destroy_workers,
-	    workers), 0);
-	for (i = 0; i < 5000 && !mps_workers_stopping(workers); i++)
-		apr_sleep(apr_time_from_msec(1));
-	ck_assert(mps_workers_stopping(workers));
-	atomic_store(&blockers_go, 1);
-	pthread_join(stopper, NULL);
+	unit_stop_workers_while_held(workers);
 	ck_assert_msg(atomic_load(&side.live) == 0, "the session whose free "
 	    "the stopping workers dropped was never freed");
 
