@@ -19,7 +19,11 @@
  * AFTER releasing its registrations and cancelling its timers. FIFO order
  * guarantees that any task already queued for it (a poll event, a timer
  * firing) has run first; such tasks must check the object's own "closed"
- * state before touching anything else.
+ * state before touching anything else. Post that free with
+ * mps_strand_post_ex() and the free itself as the discard hook: if the
+ * workers stop before it runs, the strand drops it and calls the hook,
+ * after its turn has ended (so the hook may release the strand). A plain
+ * mps_strand_post() of a free loses the object at shutdown.
  */
 #ifndef MPS_STRAND_H
 #define MPS_STRAND_H
