@@ -2100,6 +2100,114 @@ START_TEST(gate_fifo_and_handover)
 }
 END_TEST
 
+/* Pacing: the busy() of these tests, and how often the gate asked. */
+static int gate_busy_now, gate_busy_asked;
+
+static int
+gate_probe_busy(void *arg)
+{
+	(void)arg;
+	gate_busy_asked++;
+	return gate_busy_now;
+}
+
+/* Paced, busy: the floor's holders enter, a newcomer beyond it waits
+ * though max is far; a slot given back below the floor still passes on;
+ * the queue keeps its order when the cores catch up, and a leave then
+ * lets two waiters in (the holders grow back). */
+START_TEST(gate_paced_waits_above_floor_while_busy)
+{
+	mps_gate_t *g;
+	struct gate_probe p[5];
+	unsigned holders, waiting;
+	int i;
+
+	memset(p, 0, sizeof(p));
+	gate_granted_n = 0;
+	gate_busy_asked = 0;
+	gate_busy_now = 1;
+	ck_assert_int_eq(mps_gate_create(&g, 10), APR_SUCCESS);
+	mps_gate_pace(g, 2, gate_probe_busy, NULL);
+	for (i = 0; i < 5; i++) {
+		p[i].id = i;
+		p[i].w.grant = gate_probe_grant;
+	}
+	ck_assert_int_eq(mps_gate_enter(g, &p[0].w), 1);
+	ck_assert_int_eq(mps_gate_enter(g, &p[1].w), 1);
+	/* Below the floor busy() is not even asked. */
+	ck_assert_int_eq(gate_busy_asked, 0);
+	ck_assert_int_eq(mps_gate_enter(g, &p[2].w), 0);
+	ck_assert_int_eq(gate_busy_asked, 1);
+	/* A leave takes the holders below the floor: the slot passes. */
+	mps_gate_leave(g);
+	ck_assert_int_eq(gate_granted_n, 1);
+	ck_assert_int_eq(gate_order[0], 2);
+	ck_assert_int_eq(mps_gate_enter(g, &p[3].w), 0);
+	/* Not busy any more, but a newcomer does not overtake the queue. */
+	gate_busy_now = 0;
+	ck_assert_int_eq(mps_gate_enter(g, &p[4].w), 0);
+	mps_gate_counts(g, &holders, &waiting);
+	ck_assert_uint_eq(holders, 2);
+	ck_assert_uint_eq(waiting, 2);
+	/* One leave, both waiters in, oldest first: the holders grow. */
+	mps_gate_leave(g);
+	ck_assert_int_eq(gate_granted_n, 3);
+	ck_assert_int_eq(gate_order[1], 3);
+	ck_assert_int_eq(gate_order[2], 4);
+	mps_gate_counts(g, &holders, &waiting);
+	ck_assert_uint_eq(holders, 3);
+	ck_assert_uint_eq(waiting, 0);
+	for (i = 0; i < 3; i++)
+		mps_gate_leave(g);
+	mps_gate_counts(g, &holders, &waiting);
+	ck_assert_uint_eq(holders, 0);
+	mps_gate_destroy(g);
+}
+END_TEST
+
+/* Paced, busy: slots given back go to the pool, so the holders shrink,
+ * but never below the floor while someone waits: the last leave above
+ * it still grants, and nobody is left queued with nobody to grant it. */
+START_TEST(gate_paced_busy_shrinks_to_floor)
+{
+	mps_gate_t *g;
+	struct gate_probe p[5];
+	unsigned holders, waiting;
+	int i;
+
+	memset(p, 0, sizeof(p));
+	gate_granted_n = 0;
+	gate_busy_now = 0;
+	ck_assert_int_eq(mps_gate_create(&g, 10), APR_SUCCESS);
+	mps_gate_pace(g, 1, gate_probe_busy, NULL);
+	for (i = 0; i < 5; i++) {
+		p[i].id = i;
+		p[i].w.grant = gate_probe_grant;
+	}
+	for (i = 0; i < 4; i++)
+		ck_assert_int_eq(mps_gate_enter(g, &p[i].w), 1);
+	gate_busy_now = 1;
+	ck_assert_int_eq(mps_gate_enter(g, &p[4].w), 0);
+	/* Three leaves while busy: 4 -> 1 holders, the waiter still waits. */
+	for (i = 0; i < 3; i++) {
+		mps_gate_leave(g);
+		ck_assert_int_eq(gate_granted_n, 0);
+	}
+	mps_gate_counts(g, &holders, &waiting);
+	ck_assert_uint_eq(holders, 1);
+	ck_assert_uint_eq(waiting, 1);
+	/* The last holder leaves: below the floor, so the waiter gets it. */
+	mps_gate_leave(g);
+	ck_assert_int_eq(gate_granted_n, 1);
+	ck_assert_int_eq(gate_order[0], 4);
+	mps_gate_counts(g, &holders, &waiting);
+	ck_assert_uint_eq(holders, 1);
+	ck_assert_uint_eq(waiting, 0);
+	mps_gate_leave(g);
+	mps_gate_destroy(g);
+}
+END_TEST
+
 /* Threads enter, hold a moment, leave; a queued one waits for its
  * grant (which comes on the leaving thread, as in mpsd). Never more than
  * max inside at once, and everybody gets in. */
@@ -2158,7 +2266,18 @@ gate_runner_main(void *arg)
 	return NULL;
 }
 
-START_TEST(gate_threads_bounded)
+/* The threaded runs' busy(): busy two times in three, from any thread. */
+static atomic_int gate_busy_turn;
+
+static int
+gate_sometimes_busy(void *arg)
+{
+	(void)arg;
+	return atomic_fetch_add(&gate_busy_turn, 1) % 3 != 0;
+}
+
+static void
+gate_threads_run(int paced)
 {
 	mps_gate_t *g;
 	struct gate_runner r[GATE_THREADS];
@@ -2170,6 +2289,8 @@ START_TEST(gate_threads_bounded)
 	atomic_store(&gate_peak, 0);
 	atomic_store(&gate_entries, 0);
 	ck_assert_int_eq(mps_gate_create(&g, GATE_MAX), APR_SUCCESS);
+	if (paced)
+		mps_gate_pace(g, 1, gate_sometimes_busy, NULL);
 	for (i = 0; i < GATE_THREADS; i++) {
 		memset(&r[i], 0, sizeof(r[i]));
 		r[i].g = g;
@@ -2191,6 +2312,20 @@ START_TEST(gate_threads_bounded)
 		pthread_cond_destroy(&r[i].cond);
 	}
 	mps_gate_destroy(g);
+}
+
+START_TEST(gate_threads_bounded)
+{
+	gate_threads_run(0);
+}
+END_TEST
+
+/* The same, paced with a busy() that flips: never more than max inside,
+ * and every thread's every round gets in (a waiter left with nobody to
+ * grant it would hang the test). */
+START_TEST(gate_paced_threads_everyone_enters)
+{
+	gate_threads_run(1);
 }
 END_TEST
 
@@ -2256,6 +2391,9 @@ unit_suite(void)
 	tc = tcase_create("gate");
 	tcase_add_test(tc, gate_fifo_and_handover);
 	tcase_add_test(tc, gate_threads_bounded);
+	tcase_add_test(tc, gate_paced_waits_above_floor_while_busy);
+	tcase_add_test(tc, gate_paced_busy_shrinks_to_floor);
+	tcase_add_test(tc, gate_paced_threads_everyone_enters);
 	suite_add_tcase(s, tc);
 	return s;
 }
