@@ -7,7 +7,7 @@
  * usage: socks_load --socks HOST:PORT [--user U --pass P]
  *                   --target FMT [--devices N] [--first K]
  *                   [--connections N] [--duration S] [--path PATH]
- *                   [--timeout S]
+ *                   [--timeout S] [--rate R]
  *        socks_load --direct HOST:PORT --target FMT ...  (no proxy)
  *
  * FMT is HOST:PORT where "%d" in HOST becomes a device index: connection
@@ -19,9 +19,19 @@
  * One thread, epoll; latency is measured per request, from the send to
  * the last byte of the body.
  *
+ * --rate R (requests a second in all) paces the run instead: an open
+ * loop, request k due at start + k/R, sent on an idle connection (one
+ * request in flight per connection); a request due while every
+ * connection is busy waits for one. Its latency then counts from the
+ * moment it was due, not from the send, so time spent waiting behind a
+ * slow server is not left out (wrk2's "coordinated omission"): the
+ * latency a server adds at a given rate, below its saturation.
+ *
  * Output (key=value tokens, stdout):
  *   setup connections=N established=N failed=N ms=N
  *   result requests=N errors=N reconnects=N seconds=F rps=F
+ *          [offered=R late=N]   (--rate: late = sent over 1 ms after
+ *                                their due time, no connection idle)
  *   latency_ms p50=F p90=F p99=F max=F
  *   error what=W ...    (a connection that failed, at most 20 lines)
  * Exit status: 0 when every connection was set up and no request failed,
@@ -46,6 +56,7 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -71,13 +82,14 @@ struct conn {
 	size_t out_len, out_off;
 	char in[BUF_MAX];
 	size_t in_len;
-	uint64_t t_sent;	/* ns, the current request */
+	uint64_t t_sent;	/* ns, the current request (--rate: due) */
+	int in_pool;		/* --rate: on the idle pool */
 };
 
 static struct {
 	const char *socks, *direct, *target, *user, *pass, *path;
 	unsigned devices, first, connections;
-	double duration, timeout;
+	double duration, timeout, rate;
 } opt = {
 	.devices = 1, .connections = 100, .duration = 10, .path = "/small",
 	.timeout = 30,
@@ -94,6 +106,12 @@ static uint64_t requests, errors, reconnects, established, failed;
 static unsigned err_lines;
 static uint32_t *lat;		/* microseconds per request */
 static size_t lat_len, lat_cap;
+/* --rate: idle connections, the next request's due time, the timer. */
+static struct conn **pool;
+static unsigned pool_len;
+static uint64_t next_due, interval_ns, late;
+static int tfd = -1;
+static char tfd_marker;		/* epoll data of the timer */
 
 static void conn_start(struct conn *);
 
@@ -155,7 +173,7 @@ usage(void)
 	    "--target FMT\n"
 	    "           [--devices N] [--first K] [--connections N] "
 	    "[--duration S]\n"
-	    "           [--path PATH] [--timeout S]\n"
+	    "           [--path PATH] [--timeout S] [--rate R]\n"
 	    "       socks_load --direct HOST:PORT --target FMT ...\n");
 	exit(2);
 }
@@ -195,6 +213,8 @@ parse_args(int argc, char **argv)
 			opt.duration = parse_seconds(a, v);
 		else if (strcmp(a, "--timeout") == 0)
 			opt.timeout = parse_seconds(a, v);
+		else if (strcmp(a, "--rate") == 0)
+			opt.rate = parse_uint(a, v, 1, 10000000);
 		else
 			usage();
 	}
@@ -275,8 +295,16 @@ static void
 conn_fail(struct conn *c, const char *what, const char *detail)
 {
 	int was_up = c->st == C_REQUEST || c->st == C_IDLE;
+	unsigned i;
 
 	record_error(c, what, detail);
+	if (c->in_pool) {
+		for (i = 0; i < pool_len && pool[i] != c; i++)
+			;
+		if (i < pool_len)
+			pool[i] = pool[--pool_len];
+		c->in_pool = 0;
+	}
 	if (c->fd >= 0) {
 		(void)epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
 		(void)close(c->fd);
@@ -332,7 +360,7 @@ flush(struct conn *c)
 }
 
 static void
-send_request(struct conn *c)
+send_request_due(struct conn *c, uint64_t due)
 {
 	char req[1024];
 	int n;
@@ -343,9 +371,63 @@ send_request(struct conn *c)
 		die("request too long");
 	queue(c, req, (size_t)n);
 	c->st = C_REQUEST;
-	c->t_sent = now_ns();
+	c->t_sent = due;
 	if (flush(c) != 0)
 		conn_fail(c, "send", strerror(errno));
+}
+
+static void
+send_request(struct conn *c)
+{
+	send_request_due(c, now_ns());
+}
+
+/* --rate: sends every request that is due on idle connections, then
+ * sets the timer for the next one (none while no connection is idle:
+ * the next one back calls this). */
+static void
+pace(void)
+{
+	struct itimerspec its;
+	uint64_t now = now_ns();
+	struct conn *c;
+
+	while (next_due <= now && pool_len > 0) {
+		c = pool[--pool_len];
+		c->in_pool = 0;
+		if (now - next_due > 1000000)
+			late++;
+		send_request_due(c, next_due);
+		next_due += interval_ns;
+		now = now_ns();
+	}
+	memset(&its, 0, sizeof(its));
+	if (pool_len > 0) {
+		its.it_value.tv_sec = (time_t)(next_due / 1000000000u);
+		its.it_value.tv_nsec = (long)(next_due % 1000000000u);
+	}
+	if (timerfd_settime(tfd, TFD_TIMER_ABSTIME, &its, NULL) != 0)
+		die("timerfd_settime: %s", strerror(errno));
+}
+
+/* --rate: a connection has nothing in flight; it waits on the pool. */
+static void
+to_pool(struct conn *c)
+{
+	c->st = C_IDLE;
+	c->in_pool = 1;
+	pool[pool_len++] = c;
+	pace();
+}
+
+/* The next request on c: at once, or paced. */
+static void
+next_request(struct conn *c)
+{
+	if (opt.rate > 0)
+		to_pool(c);
+	else
+		send_request(c);
 }
 
 static void
@@ -375,7 +457,7 @@ conn_up(struct conn *c)
 		c->st = C_IDLE;
 		return;
 	}
-	send_request(c);
+	next_request(c);
 }
 
 static void
@@ -553,7 +635,9 @@ on_input(struct conn *c)
 				return;
 			requests++;
 			record_latency(now_ns() - c->t_sent);
-			send_request(c);
+			next_request(c);
+			if (c->st == C_IDLE)
+				return;		/* on the pool */
 			break;
 		case C_IDLE:
 			if (c->in_len > 0)
@@ -647,8 +731,16 @@ loop(uint64_t deadline_ns, int setup)
 				continue;
 			die("epoll_wait: %s", strerror(errno));
 		}
-		for (i = 0; i < n; i++)
+		for (i = 0; i < n; i++) {
+			if (evs[i].data.ptr == &tfd_marker) {
+				uint64_t ticks;
+
+				(void)!read(tfd, &ticks, sizeof(ticks));
+				pace();
+				continue;
+			}
 			on_event(evs[i].data.ptr, evs[i].events);
+		}
 	}
 }
 
@@ -689,8 +781,22 @@ main(int argc, char **argv)
 	resolve_proxy();
 	if ((epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
 		die("epoll_create1: %s", strerror(errno));
-	if ((conns = calloc(opt.connections, sizeof(*conns))) == NULL)
+	if ((conns = calloc(opt.connections, sizeof(*conns))) == NULL ||
+	    (pool = calloc(opt.connections, sizeof(*pool))) == NULL)
 		die("out of memory");
+	if (opt.rate > 0) {
+		struct epoll_event ev = { .events = EPOLLIN,
+		    .data.ptr = &tfd_marker };
+
+		/* CLOCK_MONOTONIC: the clock of now_ns(). */
+		tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK |
+		    TFD_CLOEXEC);
+		if (tfd < 0 || epoll_ctl(epfd, EPOLL_CTL_ADD, tfd, &ev) != 0)
+			die("timerfd: %s", strerror(errno));
+		interval_ns = (uint64_t)(1e9 / opt.rate);
+		if (interval_ns == 0)
+			interval_ns = 1;
+	}
 
 	t0 = now_ns();
 	for (i = 0; i < opt.connections; i++) {
@@ -716,17 +822,21 @@ main(int argc, char **argv)
 	/* The run: every live connection starts its first request. */
 	running = 1;
 	t_run = now_ns();
+	next_due = t_run;
 	for (i = 0; i < opt.connections; i++)
 		if (conns[i].st == C_IDLE)
-			send_request(&conns[i]);
+			next_request(&conns[i]);
 	loop(t_run + (uint64_t)(opt.duration * 1e9), 0);
 	t_end = now_ns();
 	secs = (double)(t_end - t_run) / 1e9;
 
 	qsort(lat, lat_len, sizeof(*lat), cmp_u32);
 	printf("result requests=%" PRIu64 " errors=%" PRIu64 " reconnects=%"
-	    PRIu64 " seconds=%.2f rps=%.0f\n", requests, errors, reconnects,
+	    PRIu64 " seconds=%.2f rps=%.0f", requests, errors, reconnects,
 	    secs, (double)requests / secs);
+	if (opt.rate > 0)
+		printf(" offered=%.0f late=%" PRIu64, opt.rate, late);
+	printf("\n");
 	printf("latency_ms p50=%.3f p90=%.3f p99=%.3f max=%.3f\n",
 	    percentile(0.50), percentile(0.90), percentile(0.99),
 	    lat_len ? lat[lat_len - 1] / 1000.0 : 0.0);

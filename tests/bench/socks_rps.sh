@@ -17,6 +17,15 @@
 # 11's goal on the 2-core machine: at least 20,000 requests a second with
 # at most 1 ms added at p99.
 #
+# Those runs are closed loops: each connection sends its next request as
+# soon as the last is answered, so they run the two cores flat out and
+# their latency is mostly queueing behind the load itself. The goal's
+# pair (a rate and the latency added at it) is then measured at that
+# rate: RATE requests a second (default 20000) offered in an open loop
+# over the same connections (socks_load --rate: each request due at its
+# time, its latency counted from then), straight to the origin and
+# through mpsd, SECONDS each.
+#
 # It also prints where the cores go per request (socks_load and
 # origin_http from the direct run and again through mpsd, mpsd and the
 # simulated devices), and from that the most requests a second the
@@ -33,6 +42,7 @@ build=${BUILD:-$top/build}
 conns=${1:-100}
 secs=${2:-10}
 devices=${3:-10}
+rate=${RATE:-20000}
 mode=${MODE:-tls}
 for p in server/mpsd tests/sim/amtsim tests/peers/origin_http tests/bench/socks_load; do
 	if [ ! -x "$build/$p" ]; then
@@ -145,8 +155,30 @@ awk -v d50="$(field "$T/direct.out" p50)" -v d99="$(field "$T/direct.out" p99)" 
     -v rps="${rps:-0}" 'BEGIN {
 	printf "latency mpsd adds (through mpsd minus direct, same run): p50 %+.3f ms, p99 %+.3f ms\n",
 	    m50 - d50, m99 - d99
-	printf "goal >= 20000 requests/s with <= 1 ms added p99: %s (%d/s, %+.3f ms)\n",
+	printf "closed loop: >= 20000 requests/s with <= 1 ms added p99: %s (%d/s, %+.3f ms)\n",
 	    (rps >= 20000 && m99 - d99 <= 1) ? "met" : "NOT met", rps, m99 - d99
+}'
+# At the goal's rate, open loop: the latency mpsd adds below saturation.
+echo "at $rate requests/s offered (open loop, latency from each request's due time):"
+"$LOAD" --direct "127.0.0.1:$ORIGIN_PORT" --target 'dev-%d.amt.test:16992' \
+	--devices "$devices" --connections "$conns" --duration "$secs" \
+	--rate "$rate" >"$T/direct_rate.out" || true
+sed 's/^/  direct: /' "$T/direct_rate.out"
+"$LOAD" --socks "127.0.0.1:$SOCKS_PORT" --user "$CONSOLE_USER" --pass "$CONSOLE_PASS" \
+	--target 'dev-%d.amt.test:16992' --devices "$devices" --connections "$conns" \
+	--duration "$secs" --rate "$rate" >"$T/load_rate.out" || true
+sed 's/^/  through mpsd: /' "$T/load_rate.out"
+awk -v d50="$(field "$T/direct_rate.out" p50)" -v d99="$(field "$T/direct_rate.out" p99)" \
+    -v m50="$(field "$T/load_rate.out" p50)" -v m99="$(field "$T/load_rate.out" p99)" \
+    -v rps="$(sed -n 's/^result .* rps=\([0-9]*\).*/\1/p' "$T/load_rate.out")" \
+    -v errs="$(sed -n 's/^result .* errors=\([0-9]*\).*/\1/p' "$T/load_rate.out")" \
+    -v rate="$rate" 'BEGIN {
+	printf "latency mpsd adds at %d/s (through mpsd minus direct): p50 %+.3f ms, p99 %+.3f ms\n",
+	    rate, m50 - d50, m99 - d99
+	# Kept the rate: answered at least 99 % of what was offered.
+	printf "goal >= 20000 requests/s with <= 1 ms added p99, at the rate: %s (%d/s of %d offered, %d errors, %+.3f ms)\n",
+	    (rate >= 20000 && rps >= 0.99 * rate && errs == 0 && m99 - d99 <= 1) ? "met" : "NOT met",
+	    rps, rate, errs, m99 - d99
 }'
 # One connection alone: what a single request pays for the extra hops
 # when nothing queues behind it.
