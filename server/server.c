@@ -969,13 +969,9 @@ signal_thread_main(void *arg)
 /* The pacing's busy(): more tasks wait for an I/O thread than the lane
  * has threads. */
 static int
-io_lane_behind(void *arg)
+io_lane_behind(void *workers)
 {
-	mps_lane_stats_t st;
-
-	if (mps_workers_lane_stats(arg, MPS_LANE_IO, &st) != APR_SUCCESS)
-		return 0;
-	return st.queued > st.threads;
+	return mps_workers_lane_behind(workers, MPS_LANE_IO);
 }
 
 static int

@@ -13,10 +13,14 @@
 #      under way at once (sampled from /metrics), the others waiting;
 #   4. a stalled handshake holds its slot only until its handshake
 #      deadline: the device waiting behind it logs in then;
-#   5. with MaxHandshakes 512, a storm of 400 devices at once is paced:
-#      beyond 16 handshakes a new one starts only while the I/O threads
-#      keep up, so far fewer than 400 are under way at once, and every
-#      device logs in (a waiter is never left with nobody to grant it);
+#   5. with MaxHandshakes 512, a storm of 400 devices at once is paced
+#      (beyond 16 handshakes a new one starts only while the I/O threads
+#      keep up) and every device logs in: a waiter is never left with
+#      nobody to grant it. How many run at once is printed, not checked:
+#      it depends on whether mpsd or the simulator is the slower here (a
+#      plain build showed 64-124, 331-340 without the pacing; under
+#      ThreadSanitizer the simulator is slow too, and 205 were seen);
+#      test_core's io_lane_behind_paces_a_gate checks the pacing itself;
 # and the gauges are back at 0 after.
 . "$(dirname "$0")/console_lib.sh"
 require_peers
@@ -178,7 +182,6 @@ wait "$SAMPLER" 2>/dev/null
 max_running=$(awk 'NF == 2 && $1 > m { m = $1 } END { print m + 0 }' "$samples")
 max_waiting=$(awk 'NF == 2 && $2 > m { m = $2 } END { print m + 0 }' "$samples")
 diag "paced storm: $(wc -l <"$samples") samples, most under way at once $max_running, most waiting $max_waiting"
-ok "... far fewer than 400 handshakes under way at once (at most 200)" test "$max_running" -le 200
 ok "... the gauges are back at 0" test "$(running)" = 0 -a "$(waiting)" = 0
 stop_pid "$MPSD_PID"
 rc=$?

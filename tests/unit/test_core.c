@@ -2208,6 +2208,94 @@ START_TEST(gate_paced_busy_shrinks_to_floor)
 }
 END_TEST
 
+/* ---- the I/O lane's backlog, which paces MaxHandshakes ------------------ */
+
+static struct latch behind_hold, behind_running, behind_ran;
+
+static void
+behind_holder(void *arg)
+{
+	(void)arg;
+	latch_add(&behind_running, 1);
+	(void)gate_wait(&behind_hold, 10000);
+	latch_add(&behind_ran, 1);
+}
+
+static void
+behind_noop(void *arg)
+{
+	(void)arg;
+	latch_add(&behind_ran, 1);
+}
+
+static int
+behind_io(void *arg)
+{
+	return mps_workers_lane_behind(arg, MPS_LANE_IO);
+}
+
+/* Behind means more tasks waiting than the lane has threads: with all
+ * of its threads (2, grown to 4) held, 4 waiting tasks are not behind,
+ * a 5th is. And a gate paced by it, as mpsd's MaxHandshakes is, lets its
+ * floor in and holds a newcomer beyond it until the lane catches up. */
+START_TEST(io_lane_behind_paces_a_gate)
+{
+	mps_workers_t *w;
+	mps_lane_stats_t st;
+	mps_gate_t *g;
+	struct gate_probe p[3];
+	int i;
+
+	latch_init(&behind_hold);
+	latch_init(&behind_running);
+	latch_init(&behind_ran);
+	memset(p, 0, sizeof(p));
+	gate_granted_n = 0;
+	ck_assert_int_eq(mps_workers_create(&w, 2, 1, pool), APR_SUCCESS);
+	ck_assert_int_eq(mps_workers_lane_behind(w, MPS_LANE_IO), 0);
+	for (i = 0; i < 4; i++)
+		ck_assert_int_eq(mps_workers_push(w, MPS_LANE_IO,
+		    behind_holder, NULL), APR_SUCCESS);
+	ck_assert(latch_wait(&behind_running, 4, 5000));
+	ck_assert_int_eq(mps_workers_lane_stats(w, MPS_LANE_IO, &st),
+	    APR_SUCCESS);
+	ck_assert_uint_eq(st.threads, 4);
+	for (i = 0; i < 4; i++)
+		ck_assert_int_eq(mps_workers_push(w, MPS_LANE_IO,
+		    behind_noop, NULL), APR_SUCCESS);
+	ck_assert_int_eq(mps_workers_lane_behind(w, MPS_LANE_IO), 0);
+	ck_assert_int_eq(mps_workers_push(w, MPS_LANE_IO, behind_noop, NULL),
+	    APR_SUCCESS);
+	ck_assert_int_eq(mps_workers_lane_behind(w, MPS_LANE_IO), 1);
+
+	ck_assert_int_eq(mps_gate_create(&g, 10), APR_SUCCESS);
+	mps_gate_pace(g, 1, behind_io, w);
+	for (i = 0; i < 3; i++) {
+		p[i].id = i;
+		p[i].w.grant = gate_probe_grant;
+	}
+	ck_assert_int_eq(mps_gate_enter(g, &p[0].w), 1);
+	ck_assert_int_eq(mps_gate_enter(g, &p[1].w), 0);
+	/* The lane catches up: the next leave lets the waiter in, and a
+	 * newcomer enters at once. */
+	latch_add(&behind_hold, 1);
+	ck_assert(latch_wait(&behind_ran, 9, 5000));
+	for (i = 0; i < 500 && mps_workers_lane_behind(w, MPS_LANE_IO); i++)
+		apr_sleep(apr_time_from_msec(10));
+	mps_gate_leave(g);
+	ck_assert_int_eq(gate_granted_n, 1);
+	ck_assert_int_eq(gate_order[0], 1);
+	ck_assert_int_eq(mps_gate_enter(g, &p[2].w), 1);
+	mps_gate_leave(g);
+	mps_gate_leave(g);
+	mps_gate_destroy(g);
+	mps_workers_destroy(w);
+	latch_destroy(&behind_hold);
+	latch_destroy(&behind_running);
+	latch_destroy(&behind_ran);
+}
+END_TEST
+
 /* Threads enter, hold a moment, leave; a queued one waits for its
  * grant (which comes on the leaving thread, as in mpsd). Never more than
  * max inside at once, and everybody gets in. */
@@ -2394,6 +2482,12 @@ unit_suite(void)
 	tcase_add_test(tc, gate_paced_waits_above_floor_while_busy);
 	tcase_add_test(tc, gate_paced_busy_shrinks_to_floor);
 	tcase_add_test(tc, gate_paced_threads_everyone_enters);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("gate paced by the I/O lane");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, io_lane_behind_paces_a_gate);
 	suite_add_tcase(s, tc);
 	return s;
 }
