@@ -958,22 +958,6 @@ signal_thread_main(void *arg)
 	return NULL;
 }
 
-/*
- * MaxHandshakes' pacing (gate.h, PACING): above this many handshakes a
- * new one starts only while the I/O threads keep up. Enough to keep two
- * cores busy on a fast network; on a slow one the threads keep up and
- * pacing never holds a handshake back.
- */
-#define HANDSHAKES_PACED_ABOVE	16
-
-/* The pacing's busy(): more tasks wait for an I/O thread than the lane
- * has threads. */
-static int
-io_lane_behind(void *workers)
-{
-	return mps_workers_lane_behind(workers, MPS_LANE_IO);
-}
-
 static int
 io_threads(const mps_config_t *cfg)
 {
@@ -1333,8 +1317,6 @@ start_device_side(mps_server_t *srv, char *err, size_t errsize)
 			return rv;
 		}
 		srv->amt.handshakes = srv->handshakes;
-		mps_gate_pace(srv->handshakes, HANDSHAKES_PACED_ABOVE,
-		    io_lane_behind, srv->workers);
 	}
 	/* The console side's shared state first: a device may open a
 	 * direct-tcpip channel as soon as it is connected. */
@@ -1398,13 +1380,7 @@ start_device_side(mps_server_t *srv, char *err, size_t errsize)
 	    "MaxConsoles %d", cfg->max_preauth, cfg->max_preauth_per_address,
 	    cfg->preauth_drop_start, cfg->preauth_drop_rate,
 	    (long)apr_time_sec(cfg->preauth_timeout), cfg->max_consoles);
-	if (srv->handshakes != NULL && cfg->max_handshakes >
-	    HANDSHAKES_PACED_ABOVE)
-		mps_log(MPS_LOG_INFO, "Device TLS handshakes: at most %d at "
-		    "once (MaxHandshakes), more than %d only while the I/O "
-		    "threads keep up; more wait in arrival order",
-		    cfg->max_handshakes, HANDSHAKES_PACED_ABOVE);
-	else if (srv->handshakes != NULL)
+	if (srv->handshakes != NULL)
 		mps_log(MPS_LOG_INFO, "Device TLS handshakes: at most %d at "
 		    "once (MaxHandshakes); more wait in arrival order",
 		    cfg->max_handshakes);

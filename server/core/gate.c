@@ -2,19 +2,9 @@
 /*
  * gate.c: counted slots with a FIFO of waiters (see gate.h).
  *
- * A slot given back while someone waits and there is room (below) is
- * never returned to the pool: it passes to the oldest waiter under the
- * lock, so a newcomer cannot overtake the queue between a leave and the
- * grant.
- *
- * Pacing (mps_gate_pace): "room" for one more holder is max without
- * pacing; with it, also holders < floor or busy() false. A leave while
- * busy returns its slot to the pool (the holders shrink by one, never
- * below floor while anyone waits); a leave while not busy passes its
- * slot on and lets one more waiter in (they grow by one, up to max). A
- * waiter is therefore queued only while holders >= floor >= 1, and one
- * of them leaving re-checks the queue: no waiter is left with nobody
- * to grant it.
+ * A slot given back while someone waits is never returned to the pool:
+ * it passes to the oldest waiter under the lock, so a newcomer cannot
+ * overtake the queue between a leave and the grant.
  */
 #include "gate.h"
 
@@ -27,9 +17,6 @@ struct mps_gate_t {
 	unsigned holders;
 	unsigned waiting;
 	mps_gate_waiter_t *head, *tail;
-	unsigned floor;			/* pacing: holders always allowed */
-	int (*busy)(void *arg);		/* pacing: NULL for none */
-	void *busy_arg;
 };
 
 apr_status_t
@@ -60,34 +47,13 @@ mps_gate_destroy(mps_gate_t *gate)
 	free(gate);
 }
 
-void
-mps_gate_pace(mps_gate_t *gate, unsigned floor, int (*busy)(void *arg),
-    void *arg)
-{
-	pthread_mutex_lock(&gate->lock);
-	gate->floor = floor > 0 ? floor : 1;
-	gate->busy = busy;
-	gate->busy_arg = arg;
-	pthread_mutex_unlock(&gate->lock);
-}
-
-/* With the lock held: does pacing let one more holder in? busy() is
- * asked only above the floor. */
-static int
-paced_room(mps_gate_t *gate)
-{
-	return gate->busy == NULL || gate->holders < gate->floor ||
-	    !gate->busy(gate->busy_arg);
-}
-
 int
 mps_gate_enter(mps_gate_t *gate, mps_gate_waiter_t *w)
 {
 	int now;
 
 	pthread_mutex_lock(&gate->lock);
-	now = gate->holders < gate->max && gate->head == NULL &&
-	    paced_room(gate);
+	now = gate->holders < gate->max && gate->head == NULL;
 	if (now) {
 		gate->holders++;
 	} else {
@@ -138,28 +104,16 @@ mps_gate_cancel(mps_gate_t *gate, mps_gate_waiter_t *w)
 void
 mps_gate_leave(mps_gate_t *gate)
 {
-	mps_gate_waiter_t *w = NULL, *more = NULL;
+	mps_gate_waiter_t *w;
 
 	pthread_mutex_lock(&gate->lock);
-	if (gate->holders > 0)
-		gate->holders--;
-	if (gate->head != NULL && paced_room(gate)) {
-		w = gate->head;
+	if ((w = gate->head) != NULL)
 		unlink_waiter(gate, w);		/* the slot passes to w */
-		gate->holders++;
-		/* Paced and not busy: one more, so that holders shrunk by a
-		 * busy spell grow back. (Unpaced, holders is max here.) */
-		if (gate->head != NULL && gate->holders < gate->max) {
-			more = gate->head;
-			unlink_waiter(gate, more);
-			gate->holders++;
-		}
-	}
+	else if (gate->holders > 0)
+		gate->holders--;
 	pthread_mutex_unlock(&gate->lock);
 	if (w != NULL)
 		w->grant(w);
-	if (more != NULL)
-		more->grant(more);
 }
 
 void

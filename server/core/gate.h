@@ -17,18 +17,6 @@
  * holds the slot, whatever grant() then does: an owner that cannot
  * use it gives it back with mps_gate_leave().
  *
- * PACING. mps_gate_pace() adds a second condition: beyond floor
- * holders, a newcomer enters, and a waiter takes a slot given back, only
- * while busy() says no. mpsd's busy(): more tasks wait for an I/O
- * thread than the I/O lane has threads. In a login storm on a fast
- * network every started handshake then waits for a core, not for its
- * device, and starting more would only add their transient state to
- * the heap, where it leaves holes between the tunnels' long-lived
- * objects (mps.config(5), MaxHandshakes, has the figures); on a slow
- * network the cores keep up, and max alone bounds.
- * busy() is called with the gate's mutex held (lock order: the gate,
- * then whatever busy() takes), so it must not call into the gate.
- *
  * All state is under the gate's mutex; a waiter's fields are the gate's
  * from mps_gate_enter() (queued) until it is granted or cancelled.
  */
@@ -48,11 +36,6 @@ struct mps_gate_waiter_t {
 
 /* max >= 1. */
 apr_status_t mps_gate_create(mps_gate_t **gate, unsigned max);
-/* Paces the gate (see PACING): floor (>= 1) holders are always let in,
- * more only while busy(arg) returns 0. Before the gate is used. */
-void mps_gate_pace(mps_gate_t *gate, unsigned floor, int (*busy)(void *arg),
-    void *arg);
-
 /* Nothing may hold or wait any more. */
 void mps_gate_destroy(mps_gate_t *gate);
 
@@ -68,8 +51,7 @@ int mps_gate_enter(mps_gate_t *gate, mps_gate_waiter_t *w);
 int mps_gate_cancel(mps_gate_t *gate, mps_gate_waiter_t *w);
 
 /* Gives a slot back: to the oldest waiter (its grant() runs here), or
- * to the pool. Paced, it goes to the pool while busy, and when not busy
- * a second waiter may be granted too (both grants run here). */
+ * to the pool. */
 void mps_gate_leave(mps_gate_t *gate);
 
 /* Holders and waiters now (for status and tests). */

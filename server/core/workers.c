@@ -493,16 +493,6 @@ mps_workers_backlog(mps_workers_t *workers, mps_lane_t lane)
 	return st.queued;
 }
 
-int
-mps_workers_lane_behind(mps_workers_t *workers, mps_lane_t lane)
-{
-	mps_lane_stats_t st;
-
-	if (mps_workers_lane_stats(workers, lane, &st) != APR_SUCCESS)
-		return 0;
-	return st.queued > st.threads;
-}
-
 const char *
 mps_lane_name(mps_lane_t lane)
 {

@@ -125,11 +125,6 @@ int mps_workers_stopping(mps_workers_t *workers);
  * statistics and back-pressure). */
 apr_size_t mps_workers_backlog(mps_workers_t *workers, mps_lane_t lane);
 
-/* True when more tasks wait on a lane than it has threads alive: its
- * threads are behind, and work added now waits for them (MaxHandshakes'
- * pacing asks this of the I/O lane, gate.h). */
-int mps_workers_lane_behind(mps_workers_t *workers, mps_lane_t lane);
-
 /* What a lane is doing (tests, statistics). */
 typedef struct {
 	apr_size_t queued;		/* waiting for a thread */

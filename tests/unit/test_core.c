@@ -2100,202 +2100,6 @@ START_TEST(gate_fifo_and_handover)
 }
 END_TEST
 
-/* Pacing: the busy() of these tests, and how often the gate asked. */
-static int gate_busy_now, gate_busy_asked;
-
-static int
-gate_probe_busy(void *arg)
-{
-	(void)arg;
-	gate_busy_asked++;
-	return gate_busy_now;
-}
-
-/* Paced, busy: the floor's holders enter, a newcomer beyond it waits
- * though max is far; a slot given back below the floor still passes on;
- * the queue keeps its order when the cores catch up, and a leave then
- * lets two waiters in (the holders grow back). */
-START_TEST(gate_paced_waits_above_floor_while_busy)
-{
-	mps_gate_t *g;
-	struct gate_probe p[5];
-	unsigned holders, waiting;
-	int i;
-
-	memset(p, 0, sizeof(p));
-	gate_granted_n = 0;
-	gate_busy_asked = 0;
-	gate_busy_now = 1;
-	ck_assert_int_eq(mps_gate_create(&g, 10), APR_SUCCESS);
-	mps_gate_pace(g, 2, gate_probe_busy, NULL);
-	for (i = 0; i < 5; i++) {
-		p[i].id = i;
-		p[i].w.grant = gate_probe_grant;
-	}
-	ck_assert_int_eq(mps_gate_enter(g, &p[0].w), 1);
-	ck_assert_int_eq(mps_gate_enter(g, &p[1].w), 1);
-	/* Below the floor busy() is not even asked. */
-	ck_assert_int_eq(gate_busy_asked, 0);
-	ck_assert_int_eq(mps_gate_enter(g, &p[2].w), 0);
-	ck_assert_int_eq(gate_busy_asked, 1);
-	/* A leave takes the holders below the floor: the slot passes. */
-	mps_gate_leave(g);
-	ck_assert_int_eq(gate_granted_n, 1);
-	ck_assert_int_eq(gate_order[0], 2);
-	ck_assert_int_eq(mps_gate_enter(g, &p[3].w), 0);
-	/* Not busy any more, but a newcomer does not overtake the queue. */
-	gate_busy_now = 0;
-	ck_assert_int_eq(mps_gate_enter(g, &p[4].w), 0);
-	mps_gate_counts(g, &holders, &waiting);
-	ck_assert_uint_eq(holders, 2);
-	ck_assert_uint_eq(waiting, 2);
-	/* One leave, both waiters in, oldest first: the holders grow. */
-	mps_gate_leave(g);
-	ck_assert_int_eq(gate_granted_n, 3);
-	ck_assert_int_eq(gate_order[1], 3);
-	ck_assert_int_eq(gate_order[2], 4);
-	mps_gate_counts(g, &holders, &waiting);
-	ck_assert_uint_eq(holders, 3);
-	ck_assert_uint_eq(waiting, 0);
-	for (i = 0; i < 3; i++)
-		mps_gate_leave(g);
-	mps_gate_counts(g, &holders, &waiting);
-	ck_assert_uint_eq(holders, 0);
-	mps_gate_destroy(g);
-}
-END_TEST
-
-/* Paced, busy: slots given back go to the pool, so the holders shrink,
- * but never below the floor while someone waits: the last leave above
- * it still grants, and nobody is left queued with nobody to grant it. */
-START_TEST(gate_paced_busy_shrinks_to_floor)
-{
-	mps_gate_t *g;
-	struct gate_probe p[5];
-	unsigned holders, waiting;
-	int i;
-
-	memset(p, 0, sizeof(p));
-	gate_granted_n = 0;
-	gate_busy_now = 0;
-	ck_assert_int_eq(mps_gate_create(&g, 10), APR_SUCCESS);
-	mps_gate_pace(g, 1, gate_probe_busy, NULL);
-	for (i = 0; i < 5; i++) {
-		p[i].id = i;
-		p[i].w.grant = gate_probe_grant;
-	}
-	for (i = 0; i < 4; i++)
-		ck_assert_int_eq(mps_gate_enter(g, &p[i].w), 1);
-	gate_busy_now = 1;
-	ck_assert_int_eq(mps_gate_enter(g, &p[4].w), 0);
-	/* Three leaves while busy: 4 -> 1 holders, the waiter still waits. */
-	for (i = 0; i < 3; i++) {
-		mps_gate_leave(g);
-		ck_assert_int_eq(gate_granted_n, 0);
-	}
-	mps_gate_counts(g, &holders, &waiting);
-	ck_assert_uint_eq(holders, 1);
-	ck_assert_uint_eq(waiting, 1);
-	/* The last holder leaves: below the floor, so the waiter gets it. */
-	mps_gate_leave(g);
-	ck_assert_int_eq(gate_granted_n, 1);
-	ck_assert_int_eq(gate_order[0], 4);
-	mps_gate_counts(g, &holders, &waiting);
-	ck_assert_uint_eq(holders, 1);
-	ck_assert_uint_eq(waiting, 0);
-	mps_gate_leave(g);
-	mps_gate_destroy(g);
-}
-END_TEST
-
-/* ---- the I/O lane's backlog, which paces MaxHandshakes ------------------ */
-
-static struct latch behind_hold, behind_running, behind_ran;
-
-static void
-behind_holder(void *arg)
-{
-	(void)arg;
-	latch_add(&behind_running, 1);
-	(void)gate_wait(&behind_hold, 10000);
-	latch_add(&behind_ran, 1);
-}
-
-static void
-behind_noop(void *arg)
-{
-	(void)arg;
-	latch_add(&behind_ran, 1);
-}
-
-static int
-behind_io(void *arg)
-{
-	return mps_workers_lane_behind(arg, MPS_LANE_IO);
-}
-
-/* Behind means more tasks waiting than the lane has threads: with all
- * of its threads (2, grown to 4) held, 4 waiting tasks are not behind,
- * a 5th is. And a gate paced by it, as mpsd's MaxHandshakes is, lets its
- * floor in and holds a newcomer beyond it until the lane catches up. */
-START_TEST(io_lane_behind_paces_a_gate)
-{
-	mps_workers_t *w;
-	mps_lane_stats_t st;
-	mps_gate_t *g;
-	struct gate_probe p[3];
-	int i;
-
-	latch_init(&behind_hold);
-	latch_init(&behind_running);
-	latch_init(&behind_ran);
-	memset(p, 0, sizeof(p));
-	gate_granted_n = 0;
-	ck_assert_int_eq(mps_workers_create(&w, 2, 1, pool), APR_SUCCESS);
-	ck_assert_int_eq(mps_workers_lane_behind(w, MPS_LANE_IO), 0);
-	for (i = 0; i < 4; i++)
-		ck_assert_int_eq(mps_workers_push(w, MPS_LANE_IO,
-		    behind_holder, NULL), APR_SUCCESS);
-	ck_assert(latch_wait(&behind_running, 4, 5000));
-	ck_assert_int_eq(mps_workers_lane_stats(w, MPS_LANE_IO, &st),
-	    APR_SUCCESS);
-	ck_assert_uint_eq(st.threads, 4);
-	for (i = 0; i < 4; i++)
-		ck_assert_int_eq(mps_workers_push(w, MPS_LANE_IO,
-		    behind_noop, NULL), APR_SUCCESS);
-	ck_assert_int_eq(mps_workers_lane_behind(w, MPS_LANE_IO), 0);
-	ck_assert_int_eq(mps_workers_push(w, MPS_LANE_IO, behind_noop, NULL),
-	    APR_SUCCESS);
-	ck_assert_int_eq(mps_workers_lane_behind(w, MPS_LANE_IO), 1);
-
-	ck_assert_int_eq(mps_gate_create(&g, 10), APR_SUCCESS);
-	mps_gate_pace(g, 1, behind_io, w);
-	for (i = 0; i < 3; i++) {
-		p[i].id = i;
-		p[i].w.grant = gate_probe_grant;
-	}
-	ck_assert_int_eq(mps_gate_enter(g, &p[0].w), 1);
-	ck_assert_int_eq(mps_gate_enter(g, &p[1].w), 0);
-	/* The lane catches up: the next leave lets the waiter in, and a
-	 * newcomer enters at once. */
-	latch_add(&behind_hold, 1);
-	ck_assert(latch_wait(&behind_ran, 9, 5000));
-	for (i = 0; i < 500 && mps_workers_lane_behind(w, MPS_LANE_IO); i++)
-		apr_sleep(apr_time_from_msec(10));
-	mps_gate_leave(g);
-	ck_assert_int_eq(gate_granted_n, 1);
-	ck_assert_int_eq(gate_order[0], 1);
-	ck_assert_int_eq(mps_gate_enter(g, &p[2].w), 1);
-	mps_gate_leave(g);
-	mps_gate_leave(g);
-	mps_gate_destroy(g);
-	mps_workers_destroy(w);
-	latch_destroy(&behind_hold);
-	latch_destroy(&behind_running);
-	latch_destroy(&behind_ran);
-}
-END_TEST
-
 /* Threads enter, hold a moment, leave; a queued one waits for its
  * grant (which comes on the leaving thread, as in mpsd). Never more than
  * max inside at once, and everybody gets in. */
@@ -2354,18 +2158,7 @@ gate_runner_main(void *arg)
 	return NULL;
 }
 
-/* The threaded runs' busy(): busy two times in three, from any thread. */
-static atomic_int gate_busy_turn;
-
-static int
-gate_sometimes_busy(void *arg)
-{
-	(void)arg;
-	return atomic_fetch_add(&gate_busy_turn, 1) % 3 != 0;
-}
-
-static void
-gate_threads_run(int paced)
+START_TEST(gate_threads_bounded)
 {
 	mps_gate_t *g;
 	struct gate_runner r[GATE_THREADS];
@@ -2377,8 +2170,6 @@ gate_threads_run(int paced)
 	atomic_store(&gate_peak, 0);
 	atomic_store(&gate_entries, 0);
 	ck_assert_int_eq(mps_gate_create(&g, GATE_MAX), APR_SUCCESS);
-	if (paced)
-		mps_gate_pace(g, 1, gate_sometimes_busy, NULL);
 	for (i = 0; i < GATE_THREADS; i++) {
 		memset(&r[i], 0, sizeof(r[i]));
 		r[i].g = g;
@@ -2400,20 +2191,6 @@ gate_threads_run(int paced)
 		pthread_cond_destroy(&r[i].cond);
 	}
 	mps_gate_destroy(g);
-}
-
-START_TEST(gate_threads_bounded)
-{
-	gate_threads_run(0);
-}
-END_TEST
-
-/* The same, paced with a busy() that flips: never more than max inside,
- * and every thread's every round gets in (a waiter left with nobody to
- * grant it would hang the test). */
-START_TEST(gate_paced_threads_everyone_enters)
-{
-	gate_threads_run(1);
 }
 END_TEST
 
@@ -2479,15 +2256,6 @@ unit_suite(void)
 	tc = tcase_create("gate");
 	tcase_add_test(tc, gate_fifo_and_handover);
 	tcase_add_test(tc, gate_threads_bounded);
-	tcase_add_test(tc, gate_paced_waits_above_floor_while_busy);
-	tcase_add_test(tc, gate_paced_busy_shrinks_to_floor);
-	tcase_add_test(tc, gate_paced_threads_everyone_enters);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("gate paced by the I/O lane");
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 30);
-	tcase_add_test(tc, io_lane_behind_paces_a_gate);
 	suite_add_tcase(s, tc);
 	return s;
 }
