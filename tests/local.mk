@@ -419,7 +419,8 @@ tests_bench_directory_load_LDADD = server/libmpsdirectory.la \
 	$(HIREDIS_LIBS) $(APR_LIBS)
 endif
 EXTRA_DIST += tests/bench/channel_throughput.sh tests/bench/socks_rps.sh \
-	tests/bench/idle_tunnels.sh tests/bench/vs_meshcentral.sh \
+	tests/bench/idle_tunnels.sh tests/bench/delay_proxy.py \
+	tests/bench/vs_meshcentral.sh \
 	tests/bench/handshake_flood.sh \
 	tests/bench/directory_load.sh tests/bench/cluster_forward.sh \
 	tests/bench/README.md

@@ -12,6 +12,8 @@
 # Issue 11's goal: 19,000 tunnels (the per-process descriptor limit here is
 # 20,000) with at most 16 KiB of mpsd RSS each:
 #   RATE=400 tests/bench/idle_tunnels.sh 19000 4
+# Devices far away (every byte delayed 50 ms each way, through
+# tests/bench/delay_proxy.py): DELAY=50 tests/bench/idle_tunnels.sh 2000 2
 # Run from a built tree: tests/bench/idle_tunnels.sh 10000 4
 # (uses build/ unless BUILD names another build directory).
 set -euo pipefail
@@ -38,6 +40,16 @@ sed -i -e ':a;N;$!ba' -e 's|</TLS>\(.*\)<TLS><HandshakeTimeout>120</HandshakeTim
 set_trace_levels "$D" "ERROR|WARNING"
 start_mpsd "$D" || { cat "$D/stderr"; exit 1; }
 port=$(sed -n 's|.*<AMTListenPort>\([0-9]*\)<.*|\1|p' "$D/mps.config")
+# DELAY=MS: the devices reach mpsd through tests/bench/delay_proxy.py,
+# which delays every byte both ways by MS (devices far away; the proxy's
+# own CPU is not counted as mpsd's).
+if [ -n "${DELAY:-}" ]; then
+	pport=$(free_port)
+	python3 "$top/tests/bench/delay_proxy.py" "$pport" "$port" "$DELAY" >"$T/proxy.out" 2>&1 &
+	track $!
+	wait_for 10 grep -q ready "$T/proxy.out" || { echo "delay_proxy did not start" >&2; cat "$T/proxy.out" >&2; exit 1; }
+	port=$pport
+fi
 
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 sleep 1
@@ -88,9 +100,9 @@ fds=$(find "/proc/$MPSD_PID/fd" -mindepth 1 | wc -l)
 
 awk -v n="$devices" -v fw="$forwarded" -v s="$start" -v e="$end" -v b="$base" \
     -v a="$after" -v t="$threads" -v f="$fds" -v m="$mode" -v c="$cpu" \
-    -v lc="$(( (cpu1 - cpu0) * 1000 / $(getconf CLK_TCK) ))" -v la="$(cut -d' ' -f1-3 /proc/loadavg)" -v nc="$(nproc)" -v rt="${RATE:-0}" 'BEGIN {
+    -v lc="$(( (cpu1 - cpu0) * 1000 / $(getconf CLK_TCK) ))" -v la="$(cut -d' ' -f1-3 /proc/loadavg)" -v nc="$(nproc)" -v rt="${RATE:-0}" -v dl="${DELAY:-0}" 'BEGIN {
 	el = e - s
-	printf "devices            %d (%s), forwarded %d, paced at %s/s (0: all at once)\n", n, m, fw, rt
+	printf "devices            %d (%s), forwarded %d, paced at %s/s (0: all at once), %s ms one-way delay\n", n, m, fw, rt, dl
 	printf "all logged in      %.2f s  (%.0f devices/s)\n", el, fw / el
 	printf "mpsd RSS           %d KiB idle, %d KiB with the tunnels\n", b, a
 	printf "per idle tunnel    %.1f KiB\n", (a - b) / fw
