@@ -132,10 +132,7 @@ mps_console_unref(mps_console_t *c)
 	pthread_mutex_lock(&c->side->list_lock);
 	home = c->home;
 	pthread_mutex_unlock(&c->side->list_lock);
-	/* The free is also the discard hook: a free the stopping workers
-	 * drop still happens (apf_session.c's session_unref). */
-	if (mps_strand_post_ex(home, console_free_task, console_free_task,
-	    c) != APR_SUCCESS)
+	if (mps_strand_post_free(home, console_free_task, c) != APR_SUCCESS)
 		console_free(c);	/* the workers are gone */
 }
 

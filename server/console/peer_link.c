@@ -344,8 +344,7 @@ link_finish(link_t *k)
 	k->res = NULL;
 	ERR_clear_error();
 	list_remove(k);
-	if (mps_strand_post_ex(strand, link_free_task, link_free_task, k) !=
-	    APR_SUCCESS)
+	if (mps_strand_post_free(strand, link_free_task, k) != APR_SUCCESS)
 		free(k);
 	mps_strand_release(strand);
 	/* Last: mps_peer_links_shutdown() waits for this. */

@@ -136,6 +136,12 @@ mps_strand_post(mps_strand_t *strand, mps_task_fn fn, void *arg)
 	return mps_strand_post_ex(strand, fn, NULL, arg);
 }
 
+apr_status_t
+mps_strand_post_free(mps_strand_t *strand, mps_task_fn fn, void *arg)
+{
+	return mps_strand_post_ex(strand, fn, fn, arg);
+}
+
 int
 mps_strand_is_current(const mps_strand_t *strand)
 {

@@ -20,10 +20,9 @@
  * guarantees that any task already queued for it (a poll event, a timer
  * firing) has run first; such tasks must check the object's own "closed"
  * state before touching anything else. Post that free with
- * mps_strand_post_ex() and the free itself as the discard hook: if the
- * workers stop before it runs, the strand drops it and calls the hook,
- * after its turn has ended (so the hook may release the strand). A plain
- * mps_strand_post() of a free loses the object at shutdown.
+ * mps_strand_post_free(): if the workers stop before it runs, it still
+ * runs, as the discard hook. A plain mps_strand_post() of a free loses
+ * the object at shutdown.
  */
 #ifndef MPS_STRAND_H
 #define MPS_STRAND_H
@@ -49,6 +48,15 @@ apr_status_t mps_strand_post(mps_strand_t *strand, mps_task_fn fn, void *arg);
  */
 apr_status_t mps_strand_post_ex(mps_strand_t *strand, mps_task_fn fn,
     mps_task_fn discard, void *arg);
+
+/*
+ * Posts a free (the LIFETIME RULE above): fn(arg) runs on the strand, or,
+ * if the workers stop before it does, as the discard hook, after the
+ * strand's turn has ended (so fn may release the strand). On an error
+ * return nothing will run: the caller frees another way.
+ */
+apr_status_t mps_strand_post_free(mps_strand_t *strand, mps_task_fn fn,
+    void *arg);
 
 /* True when the calling thread is running a task of this strand. */
 int mps_strand_is_current(const mps_strand_t *strand);

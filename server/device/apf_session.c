@@ -233,14 +233,10 @@ session_unref(mps_session_t *s)
 {
 	if (atomic_fetch_sub(&s->refs, 1) != 1)
 		return;
-	/* Freed on its strand, behind every task already queued for it.
-	 * Should the workers stop before that task runs, the strand drops
-	 * it and calls the discard hook instead: the same free, or the
-	 * session (and its strand) would be lost at exit. The hook runs
-	 * after the strand's turn ended, so releasing the strand there
-	 * frees it at once. */
-	if (mps_strand_post_ex(s->strand, session_free_task, session_free_task,
-	    s) != APR_SUCCESS) {
+	/* Freed on its strand, behind every task already queued for it,
+	 * even if the workers stop first (strand.h, LIFETIME RULE). */
+	if (mps_strand_post_free(s->strand, session_free_task, s) !=
+	    APR_SUCCESS) {
 		/* The workers are gone (process exit): nothing can run for
 		 * it any more, so free it here. */
 		session_free_task(s);

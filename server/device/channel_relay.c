@@ -959,7 +959,7 @@ relay_closing(mps_session_t *t)
 	mps_timer_cancel(timers_of(r), &r->sweep);
 	report_channels(r);
 	(void)mps_tunnel_set_channels(t, NULL);
-	if (mps_strand_post_ex(mps_tunnel_strand(t), relay_gc, relay_gc, r) !=
+	if (mps_strand_post_free(mps_tunnel_strand(t), relay_gc, r) !=
 	    APR_SUCCESS) {
 		if (r->walking == 0)
 			relay_gc(r);

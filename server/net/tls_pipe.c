@@ -96,8 +96,7 @@ pipe_end(mps_tls_pipe_t *p, int error, const char *why)
 	/* The memory goes in a later task of the strand: a firing queued
 	 * before the release runs first and finds ended (strand.h). Posted
 	 * before end(), which may release the strand. */
-	if (mps_strand_post_ex(p->strand, pipe_free, pipe_free, p) !=
-	    APR_SUCCESS) {
+	if (mps_strand_post_free(p->strand, pipe_free, p) != APR_SUCCESS) {
 		/* The workers stop: nothing queued for p will run. */
 		p->strand = NULL;
 	}

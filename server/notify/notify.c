@@ -934,8 +934,7 @@ mps_notifier_destroy(mps_notifier_t *nf)
 		/* Should the workers be gone already (the wrong order),
 		 * the strand's reference stays: freeing could race with a
 		 * firing still running, and the process is ending anyway. */
-		(void)mps_strand_post_ex(sub->strand, strand_done, strand_done,
-		    sub);
+		(void)mps_strand_post_free(sub->strand, strand_done, sub);
 		mps_strand_release(sub->strand);
 	}
 	notifier_unref(nf);

@@ -126,8 +126,7 @@ conn_end(mps_direct_conn_t *d)
 		close(d->fd);
 		d->fd = -1;
 	}
-	if (mps_strand_post_ex(d->strand, conn_free, conn_free, d) !=
-	    APR_SUCCESS)
+	if (mps_strand_post_free(d->strand, conn_free, d) != APR_SUCCESS)
 		conn_free(d);	/* the workers are gone: nothing can fire */
 }
 

@@ -176,6 +176,12 @@ mps_strand_post_ex(mps_strand_t *strand, mps_task_fn fn, mps_task_fn discard,
 	return fifo_push(strand, fn, arg);
 }
 
+apr_status_t
+mps_strand_post_free(mps_strand_t *strand, mps_task_fn fn, void *arg)
+{
+	return fifo_push(strand, fn, arg);	/* never discarded here */
+}
+
 int
 mps_strand_is_current(const mps_strand_t *strand)
 {
