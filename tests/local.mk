@@ -410,6 +410,10 @@ EXTRA_DIST += tests/peers/socks_probe.py tests/peers/bearer_proxy.py
 ## load generator is built with the checks so that it keeps compiling.
 check_PROGRAMS += tests/bench/socks_load
 tests_bench_socks_load_SOURCES = tests/bench/socks_load.c
+check_PROGRAMS += tests/bench/handshake_cost
+tests_bench_handshake_cost_SOURCES = tests/bench/handshake_cost.c
+tests_bench_handshake_cost_LDADD = server/libmpstls.la server/libmpsbase.la \
+	$(OPENSSL_LIBS) $(APR_LIBS)
 if HAVE_REDIS
 check_PROGRAMS += tests/bench/directory_load
 tests_bench_directory_load_SOURCES = tests/bench/directory_load.c

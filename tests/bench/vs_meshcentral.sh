@@ -21,6 +21,22 @@
 # The ratios mpsd/MeshCentral follow. Issue 11's goal: at least 3x the
 # peer's logins per CPU-second and at most half its memory per tunnel.
 #
+# Two floors put the CPU ratio in proportion, measured in the same run:
+# - OpenSSL alone: tests/bench/handshake_cost, the server's side of the
+#   same handshakes (mpsd's TLS context, amtsim's offer) in process, on
+#   as many threads as cores, with no sockets and no server around them,
+#   and the heap each connection then keeps while idle. No server built
+#   on this OpenSSL spends less per login or keeps less per tunnel, so
+#   the peer's figures divided by these are the most any such server
+#   could beat the peer by, on this machine at this time.
+# - mpsd without TLS: one more wave of the same devices against a fresh
+#   mpsd in plain mode (<Mode>plain</Mode>, amtsim --tls plain): the APF
+#   login's own cost, its system calls and thread hand-offs included.
+#   The peer's CPU divided by the sum of the two is what mpsd could reach
+#   if its TLS over sockets cost no more than OpenSSL's work in process;
+#   likewise the memory (OpenSSL's kept heap plus mpsd's plain tunnel:
+#   a tunnel with no holes left between its objects by the handshakes).
+#
 # MeshCentral set-up, all on 127.0.0.1 in a scratch folder of this run:
 # a config.json (WAN mode, its MPS port, an MPS password, the AMT manager
 # off so that it does not open WS-Man channels to the devices: mpsd does
@@ -151,6 +167,23 @@ wave mpsd2 "$MPSD_PID" "$mport" "${mpsd_sim[@]}"
 wave_end
 stop_pid "$MPSD_PID" >/dev/null || true
 
+# The two floors (see the head of this file).
+"$build/tests/bench/handshake_cost" --cert "$T/certs/server-chain.pem" \
+	--key "$T/certs/server-key.pem" --count "$devices" --threads "$(nproc)" \
+	>"$T/handshake_cost.out" ||
+	{ echo "handshake_cost failed" >&2; exit 1; }
+P=$T/plain
+make_config "$P" \
+	"s|</MPS>|<Limits><MaxConnections>$((devices + 100))</MaxConnections><MaxPreAuthConnections>$((devices + 100))</MaxPreAuthConnections><MaxPreAuthPerAddress>$((devices + 100))</MaxPreAuthPerAddress><PreAuthDropStart>$((devices + 100))</PreAuthDropStart><PreAuthTimeout>120</PreAuthTimeout><AuthQueueLength>$((devices + 100))</AuthQueueLength><AuthQueueTimeout>120</AuthQueueTimeout></Limits></MPS>|" \
+	"s|<Mode>tls<|<Mode>plain<|"
+set_trace_levels "$P" "ERROR|WARNING"
+start_mpsd "$P" || { cat "$P/stderr"; exit 1; }
+sleep 1
+echo "mpsd without TLS: the same devices, one wave"
+wave plain "$MPSD_PID" "$(amt_port "$P")" --tls plain
+wave_end
+stop_pid "$MPSD_PID" >/dev/null || true
+
 # ---- MeshCentral --------------------------------------------------------
 M=$T/mc
 mkdir -p "$M/data"
@@ -212,12 +245,15 @@ wave_end
 # ---- results ------------------------------------------------------------
 echo
 echo "$devices TLS devices, $procs amtsim processes, paced at ${RATE:-0}/s (0: all at once), $(nproc) cores, load average now $(cut -d' ' -f1-3 /proc/loadavg)"
-awk -v files="$T/mpsd1.result $T/mpsd2.result $T/mc1.result $T/mc2.result" 'BEGIN {
+hc_ms=$(sed -n 's/.* ms=\([0-9.]*\) .*/\1/p' "$T/handshake_cost.out")
+hc_kib=$(sed -n 's/.* kib_kept=\([0-9.]*\) .*/\1/p' "$T/handshake_cost.out")
+awk -v files="$T/mpsd1.result $T/mpsd2.result $T/mc1.result $T/mc2.result $T/plain.result" \
+    -v hc="$hc_ms" -v hk="$hc_kib" -v hcline="$(cat "$T/handshake_cost.out")" 'BEGIN {
 	split(files, f, " ")
-	split("mpsd,first|mpsd,again|MeshCentral,first|MeshCentral,again", label, "|")
+	split("mpsd,first|mpsd,again|MeshCentral,first|MeshCentral,again|mpsd no TLS,one", label, "|")
 	printf "%-20s %7s %9s %10s %12s %11s\n", "server, wave", "logins", "logins/s",
 	    "CPU ms/login", "logins/CPU-s", "KiB/tunnel"
-	for (i = 1; i <= 4; i++) {
+	for (i = 1; i <= 5; i++) {
 		getline line < f[i]
 		split(line, v, " ")
 		n[i] = v[1]; s = v[2]; ms[i] = v[3] / (v[1] ? v[1] : 1)
@@ -238,4 +274,15 @@ awk -v files="$T/mpsd1.result $T/mpsd2.result $T/mc1.result $T/mc2.result" 'BEGI
 	kp = kib[3]
 	printf "RSS per tunnel (first wave), mpsd / MeshCentral: %.2f (%.1f vs %.1f KiB); goal <= 0.5: %s\n",
 	    km / kp, km, kp, (km / kp <= 0.5) ? "met" : "NOT met"
+	# The floors: OpenSSL alone, then with mpsd'"'"'s plain APF login.
+	printf "OpenSSL alone, server side in process (%s): %.3f ms per login\n",
+	    hcline, hc
+	printf "  the most any server on this OpenSSL could beat MeshCentral'"'"'s better wave by: %.1fx\n",
+	    ms[pb] / hc
+	printf "  OpenSSL alone + mpsd'"'"'s login without TLS (%.3f ms): %.3f ms, so at most %.1fx for mpsd\n",
+	    ms[5], hc + ms[5], ms[pb] / (hc + ms[5])
+	printf "  mpsd'"'"'s worse wave spends %.3f ms per login beyond the two\n",
+	    ms[mb] - hc - ms[5]
+	printf "OpenSSL keeps %.1f KiB per idle connection; with mpsd'"'"'s tunnel without TLS (%.1f KiB): %.1f KiB, so at best %.2f of MeshCentral'"'"'s\n",
+	    hk, kib[5], hk + kib[5], (hk + kib[5]) / kp
 }'
