@@ -165,9 +165,12 @@ wave_end() {
 }
 
 # ---- mpsd ---------------------------------------------------------------
+# A wave from one address is not a flood to refuse: the pre-auth limits
+# and the auth queue are lifted, in this run's configurations only.
+limits="<Limits><MaxConnections>$((devices + 100))</MaxConnections><MaxPreAuthConnections>$((devices + 100))</MaxPreAuthConnections><MaxPreAuthPerAddress>$((devices + 100))</MaxPreAuthPerAddress><PreAuthDropStart>$((devices + 100))</PreAuthDropStart><PreAuthTimeout>120</PreAuthTimeout><AuthQueueLength>$((devices + 100))</AuthQueueLength><AuthQueueTimeout>120</AuthQueueTimeout></Limits>"
 D=$T/mpsd
 make_config "$D" \
-	"s|</MPS>|<Limits><MaxConnections>$((devices + 100))</MaxConnections><MaxPreAuthConnections>$((devices + 100))</MaxPreAuthConnections><MaxPreAuthPerAddress>$((devices + 100))</MaxPreAuthPerAddress><PreAuthDropStart>$((devices + 100))</PreAuthDropStart><PreAuthTimeout>120</PreAuthTimeout><AuthQueueLength>$((devices + 100))</AuthQueueLength><AuthQueueTimeout>120</AuthQueueTimeout></Limits><TLS><HandshakeTimeout>120</HandshakeTimeout></TLS></MPS>|"
+	"s|</MPS>|$limits<TLS><HandshakeTimeout>120</HandshakeTimeout></TLS></MPS>|"
 # Two <TLS> groups would be an error: fold the added one into the first.
 sed -i -e ':a;N;$!ba' -e 's|</TLS>\(.*\)<TLS><HandshakeTimeout>120</HandshakeTimeout></TLS>|<HandshakeTimeout>120</HandshakeTimeout></TLS>\1|' "$D/mps.config"
 set_trace_levels "$D" "ERROR|WARNING"
@@ -190,8 +193,7 @@ stop_pid "$MPSD_PID" >/dev/null || true
 	>"$T/handshake_cost.out" ||
 	{ echo "handshake_cost failed" >&2; exit 1; }
 P=$T/plain
-make_config "$P" \
-	"s|</MPS>|<Limits><MaxConnections>$((devices + 100))</MaxConnections><MaxPreAuthConnections>$((devices + 100))</MaxPreAuthConnections><MaxPreAuthPerAddress>$((devices + 100))</MaxPreAuthPerAddress><PreAuthDropStart>$((devices + 100))</PreAuthDropStart><PreAuthTimeout>120</PreAuthTimeout><AuthQueueLength>$((devices + 100))</AuthQueueLength><AuthQueueTimeout>120</AuthQueueTimeout></Limits></MPS>|" \
+make_config "$P" "s|</MPS>|$limits</MPS>|" \
 	"s|<Mode>tls<|<Mode>plain<|"
 set_trace_levels "$P" "ERROR|WARNING"
 start_mpsd "$P" || { cat "$P/stderr"; exit 1; }
