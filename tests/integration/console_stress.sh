@@ -216,8 +216,11 @@ ok "the device sees mpsd close the channel" \
 ok "log: [<ip>] management console has shutdown" \
 	wait_for 5 sh -c "[ \$(grep -cF '$CONSOLE_SHUTDOWN' '$log') -gt $shut_before ]"
 wait "$VICTIM_SERVE"
-ok "the device's end sees its connection end early (EOF or reset)" \
-	grep -qE '^result error what=(eof-early|recv) ' "$T/victim.out"
+# Which way notices first is a race: the target's bytepump reads and
+# writes at once, so the close may reach it as an early EOF, a reset on
+# read, or a broken pipe on write (seen under ThreadSanitizer's timing).
+ok "the device's end sees its connection end early (EOF, reset or broken pipe)" \
+	grep -qE '^result error what=(eof-early|recv) |^result error what=send .* error=(EPIPE|ECONNRESET)$' "$T/victim.out"
 socks_curl -o "$T/kc-after" "http://kc.amt.test:16992/bytes/234567"
 ok "the device is unharmed: a new console works" same_file "$(expected 234567)" "$T/kc-after"
 ok "... and it never disconnected" sh -c "! grep -q ' disconnected ' '$T/kc.out'"
