@@ -188,7 +188,8 @@ endif
 check_PROGRAMS += tests/sim/amtsim
 tests_sim_amtsim_SOURCES = tests/sim/amtsim.c tests/sim/sim.h \
 	tests/sim/sim_device.c tests/sim/sim_relay.c tests/sim/sim_tls.c \
-	tests/sim/sim_util.c tests/sim/sim_action.c tests/sim/sim_stream.c
+	tests/sim/sim_util.c tests/sim/sim_action.c tests/sim/sim_stream.c \
+	tests/sim/sim_ciphers.h
 tests_sim_amtsim_LDADD = server/libmpsapf.la server/libmpsbase.la \
 	$(OPENSSL_LIBS) $(APR_LIBS)
 EXTRA_DIST += tests/sim/README.md
@@ -411,7 +412,8 @@ EXTRA_DIST += tests/peers/socks_probe.py tests/peers/bearer_proxy.py
 check_PROGRAMS += tests/bench/socks_load
 tests_bench_socks_load_SOURCES = tests/bench/socks_load.c
 check_PROGRAMS += tests/bench/handshake_cost
-tests_bench_handshake_cost_SOURCES = tests/bench/handshake_cost.c
+tests_bench_handshake_cost_SOURCES = tests/bench/handshake_cost.c \
+	tests/sim/sim_ciphers.h
 tests_bench_handshake_cost_LDADD = server/libmpstls.la server/libmpsbase.la \
 	$(OPENSSL_LIBS) $(APR_LIBS)
 if HAVE_REDIS

@@ -62,12 +62,7 @@
 #include <openssl/ssl.h>
 
 #include "tls.h"
-
-/* amtsim's modern profile (tests/sim/sim_tls.c). */
-#define CLIENT_CIPHERS \
-	"ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384:" \
-	"ECDHE-RSA-AES128-SHA256:ECDHE-RSA-AES256-SHA384:" \
-	"AES128-GCM-SHA256:AES256-GCM-SHA384"
+#include "../sim/sim_ciphers.h"	/* amtsim's offer */
 
 /* The size of an APF login's messages, give or take. */
 #define RECORD_BYTES 48
@@ -97,7 +92,7 @@ client_ctx(void)
 	if (ctx == NULL ||
 	    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
 	    SSL_CTX_set_max_proto_version(ctx, TLS1_2_VERSION) != 1 ||
-	    SSL_CTX_set_cipher_list(ctx, CLIENT_CIPHERS) != 1) {
+	    SSL_CTX_set_cipher_list(ctx, SIM_MODERN_CIPHERS) != 1) {
 		ERR_print_errors_fp(stderr);
 		exit(1);
 	}

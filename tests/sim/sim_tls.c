@@ -15,6 +15,7 @@
  * buffers are released while idle and nothing is cached for resumption.
  */
 #include "sim.h"
+#include "sim_ciphers.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -22,12 +23,6 @@
 
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
-
-#define LEGACY_CIPHERS	"AES128-SHA:AES256-SHA:@SECLEVEL=0"
-#define MODERN_CIPHERS \
-	"ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384:" \
-	"ECDHE-RSA-AES128-SHA256:ECDHE-RSA-AES256-SHA384:" \
-	"AES128-GCM-SHA256:AES256-GCM-SHA384"
 
 const char *
 sim_tls_error_token(char *buf, size_t size)
@@ -136,12 +131,12 @@ static int
 set_profile(SSL_CTX *ctx, char *err, size_t errsize)
 {
 	int version = TLS1_2_VERSION;
-	const char *ciphers = MODERN_CIPHERS;
+	const char *ciphers = SIM_MODERN_CIPHERS;
 	char tok[200];
 
 	if (sim_opt.tls == SIM_TLS_LEGACY) {
 		version = TLS1_VERSION;
-		ciphers = LEGACY_CIPHERS;
+		ciphers = SIM_LEGACY_CIPHERS;
 		SSL_CTX_set_security_level(ctx, 0);
 	}
 	if (SSL_CTX_set_min_proto_version(ctx, version) != 1 ||
