@@ -426,6 +426,7 @@ tests_bench_directory_load_LDADD = server/libmpsdirectory.la \
 endif
 EXTRA_DIST += tests/bench/channel_throughput.sh tests/bench/socks_rps.sh \
 	tests/bench/idle_tunnels.sh tests/bench/delay_proxy.py \
+	tests/bench/wave_lib.sh \
 	tests/bench/vs_meshcentral.sh \
 	tests/bench/handshake_flood.sh \
 	tests/bench/directory_load.sh tests/bench/cluster_forward.sh \

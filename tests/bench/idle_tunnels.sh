@@ -30,14 +30,11 @@ if [ ! -x "$mpsd" ] || [ ! -x "$sim" ]; then echo "build first (make -C $build a
 export top_srcdir=$top top_builddir=$build
 # shellcheck source=../integration/lib.sh
 . "$top/tests/integration/lib.sh"
+# shellcheck source=wave_lib.sh
+. "$top/tests/bench/wave_lib.sh"
 
 D=$T/bench
-make_config "$D" \
-	"s|</MPS>|<Limits><MaxConnections>$((devices + 100))</MaxConnections><MaxPreAuthConnections>$((devices + 100))</MaxPreAuthConnections><MaxPreAuthPerAddress>$((devices + 100))</MaxPreAuthPerAddress><PreAuthDropStart>$((devices + 100))</PreAuthDropStart><PreAuthTimeout>120</PreAuthTimeout><AuthQueueLength>$((devices + 100))</AuthQueueLength><AuthQueueTimeout>120</AuthQueueTimeout></Limits><TLS><HandshakeTimeout>120</HandshakeTimeout></TLS></MPS>|" \
-	"s|<Mode>tls<|<Mode>$mode<|"
-# Two <TLS> groups would be an error: fold the added one into the first.
-sed -i -e ':a;N;$!ba' -e 's|</TLS>\(.*\)<TLS><HandshakeTimeout>120</HandshakeTimeout></TLS>|<HandshakeTimeout>120</HandshakeTimeout></TLS>\1|' "$D/mps.config"
-set_trace_levels "$D" "ERROR|WARNING"
+wave_config "$D" "$devices" "s|<Mode>tls<|<Mode>$mode<|"
 start_mpsd "$D" || { cat "$D/stderr"; exit 1; }
 port=$(sed -n 's|.*<AMTListenPort>\([0-9]*\)<.*|\1|p' "$D/mps.config")
 # DELAY=MS: the devices reach mpsd through tests/bench/delay_proxy.py,
@@ -59,10 +56,7 @@ cpu0=$(cpu_ticks "$MPSD_PID")
 
 per=$(( (devices + procs - 1) / procs ))
 # RATE (devices a second in all, default 0: all at once) paces the
-# logins. (All of them come from 127.0.0.1 at once: to the pre-auth
-# budget that is a flood, so its limits are lifted above, and
-# PreAuthTimeout follows HandshakeTimeout.) On a loaded machine 19,000 handshakes at once can all outlast
-# the 60 s timeouts together; firmware spreads its reconnects anyway.
+# logins (wave_config lifts the limits a wave from one address meets).
 rate=0
 [ "${RATE:-0}" -gt 0 ] && rate=$(( (RATE + procs - 1) / procs ))
 tlsargs=(--tls modern --ca "$T/certs/ca.pem" --server-name localhost)

@@ -86,6 +86,8 @@ mcjs=$mcdir/node_modules/meshcentral
 export top_srcdir=$top top_builddir=$build
 # shellcheck source=../integration/lib.sh
 . "$top/tests/integration/lib.sh"
+# shellcheck source=wave_lib.sh
+. "$top/tests/bench/wave_lib.sh"
 
 hz=$(getconf CLK_TCK)
 # RATE (logins a second in all, default 0: every device at once) paces
@@ -165,15 +167,8 @@ wave_end() {
 }
 
 # ---- mpsd ---------------------------------------------------------------
-# A wave from one address is not a flood to refuse: the pre-auth limits
-# and the auth queue are lifted, in this run's configurations only.
-limits="<Limits><MaxConnections>$((devices + 100))</MaxConnections><MaxPreAuthConnections>$((devices + 100))</MaxPreAuthConnections><MaxPreAuthPerAddress>$((devices + 100))</MaxPreAuthPerAddress><PreAuthDropStart>$((devices + 100))</PreAuthDropStart><PreAuthTimeout>120</PreAuthTimeout><AuthQueueLength>$((devices + 100))</AuthQueueLength><AuthQueueTimeout>120</AuthQueueTimeout></Limits>"
 D=$T/mpsd
-make_config "$D" \
-	"s|</MPS>|$limits<TLS><HandshakeTimeout>120</HandshakeTimeout></TLS></MPS>|"
-# Two <TLS> groups would be an error: fold the added one into the first.
-sed -i -e ':a;N;$!ba' -e 's|</TLS>\(.*\)<TLS><HandshakeTimeout>120</HandshakeTimeout></TLS>|<HandshakeTimeout>120</HandshakeTimeout></TLS>\1|' "$D/mps.config"
-set_trace_levels "$D" "ERROR|WARNING"
+wave_config "$D" "$devices"
 start_mpsd "$D" || { cat "$D/stderr"; exit 1; }
 mport=$(amt_port "$D")
 sleep 1
@@ -193,9 +188,7 @@ stop_pid "$MPSD_PID" >/dev/null || true
 	>"$T/handshake_cost.out" ||
 	{ echo "handshake_cost failed" >&2; exit 1; }
 P=$T/plain
-make_config "$P" "s|</MPS>|$limits</MPS>|" \
-	"s|<Mode>tls<|<Mode>plain<|"
-set_trace_levels "$P" "ERROR|WARNING"
+wave_config "$P" "$devices" "s|<Mode>tls<|<Mode>plain<|"
 start_mpsd "$P" || { cat "$P/stderr"; exit 1; }
 sleep 1
 echo "mpsd without TLS: the same devices, one wave"
